@@ -1,0 +1,1 @@
+//! Spinel over HDLC-lite (see `shared/reference/thread-facts.md` §1).

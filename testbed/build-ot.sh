@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the OpenThread simulation nodes used by the end-to-end tests from the source that ships
+# inside the `openthread-sys` crate (pinned to 0.4.0, fetched by cargo).
+#
+#   target/openthread/ncp/bin/ot-ncp-ftd   co-processor: border agent, UDP forward, SRP server,
+#                                          commissioner, joiner, border routing, NCP infra-if
+#   target/openthread/ncp/bin/ot-rcp       radio-only firmware (to test that the agent refuses it)
+#   target/openthread/cli/bin/ot-cli-ftd   joiners and routers (built WITHOUT border routing: a
+#                                          simulated CLI node built with it stops answering its CLI)
+#
+# The build is cached: when the options and the source are unchanged, nothing is rebuilt.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+out="${OT_BUILD_DIR:-$root/target/openthread}"
+
+for tool in cmake ninja cargo; do
+    command -v "$tool" >/dev/null || { echo "build-ot.sh: '$tool' is missing (apt-get install cmake ninja-build)" >&2; exit 1; }
+done
+
+cargo fetch --quiet --manifest-path "$here/otsrc/Cargo.toml"
+src=$(cargo metadata --format-version 1 --manifest-path "$here/otsrc/Cargo.toml" \
+      | python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name"]=="openthread-sys"))')/openthread
+[ -f "$src/CMakeLists.txt" ] || { echo "build-ot.sh: OpenThread source not found at $src" >&2; exit 1; }
+
+common=(-GNinja -DCMAKE_BUILD_TYPE=Debug -DOT_PLATFORM=simulation -DBUILD_TESTING=OFF
+        -DOT_FTD=ON -DOT_MTD=OFF -DOT_RCP=ON -DOT_COMMISSIONER=ON -DOT_JOINER=ON
+        -DOT_BORDER_AGENT=ON -DOT_UDP_FORWARD=ON -DOT_SRP_SERVER=ON -DOT_ECDSA=ON
+        -DOT_BORDER_ROUTER=ON -DOT_SERVICE=ON -DOT_COMPILE_WARNING_AS_ERROR=OFF)
+
+build() { # name, extra options...
+    local name=$1; shift
+    local dir="$out/$name"
+    local stamp="$dir/.options"
+    local want="$src|${common[*]}|$*"
+    mkdir -p "$dir"
+    if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        rm -rf "$dir" && mkdir -p "$dir"
+        cmake -S "$src" -B "$dir" "${common[@]}" "$@" >"$dir/../$name-cmake.log" 2>&1 \
+            || { tail -30 "$dir/../$name-cmake.log" >&2; exit 1; }
+        echo "$want" >"$stamp"
+    fi
+    ninja -C "$dir" "${targets[@]}" >"$dir/../$name-ninja.log" 2>&1 \
+        || { tail -30 "$dir/../$name-ninja.log" >&2; exit 1; }
+    mkdir -p "$dir/bin"
+    for t in "${targets[@]}"; do
+        ln -sf "$(find "$dir/examples" -type f -name "$t" | head -1)" "$dir/bin/$t"
+    done
+}
+
+targets=(ot-ncp-ftd ot-rcp)
+build ncp -DOT_APP_NCP=ON -DOT_APP_CLI=OFF -DOT_APP_RCP=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON
+targets=(ot-cli-ftd)
+build cli -DOT_APP_NCP=OFF -DOT_APP_CLI=ON -DOT_APP_RCP=OFF -DOT_BORDER_ROUTING=OFF -DOT_NCP_INFRA_IF=OFF
+
+for b in ncp/bin/ot-ncp-ftd ncp/bin/ot-rcp cli/bin/ot-cli-ftd; do
+    [ -x "$out/$b" ] || { echo "build-ot.sh: $out/$b was not built" >&2; exit 1; }
+done
+echo "$out"

@@ -1,0 +1,1 @@
+// intentionally empty: this crate only pins the OpenThread source

@@ -1,0 +1,1 @@
+//! Test bed helpers for the end-to-end tests.
