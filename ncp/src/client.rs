@@ -1,0 +1,494 @@
+//! The async co-processor client: requests (GET/SET/INSERT/REMOVE) matched to responses by
+//! transaction id, and unsolicited frames delivered as [`Event`]s.
+//!
+//! Design:
+//! - One tokio task per link owns the [`Transport`], decodes HDLC, parses Spinel, completes
+//!   pending requests and queues events. Requests travel to it over a channel; responses come
+//!   back on per-request oneshots, never through the event queue, so a consumer that awaits a
+//!   request while handling an event cannot deadlock.
+//! - TIDs 1..=15 are handed out round robin; at most 15 requests are in flight (more wait). A
+//!   response is delivered only if its TID is pending and its property is the one asked for
+//!   (or LAST_STATUS), so a late answer to a timed-out request is not taken for a newer one.
+//! - Each request has a timeout ([`ClientOptions::request_timeout`]) -> [`Error::Timeout`].
+//! - Unsolicited frames (TID 0): `LAST_STATUS` 112..=127 -> [`Event::Reset`]; IS/INSERTED/
+//!   REMOVED -> [`Event::Property`]. The queue is bounded; when full, events are dropped and
+//!   counted in [`LinkStats::events_dropped`]. One slot is reserved for [`Event::Closed`].
+//! - End of stream or a read error -> [`Event::Closed`], every pending and later request fails
+//!   with [`Error::Closed`]. Dropping the last [`Client`] clone stops the task, which drops the
+//!   transport (and so kills a forkpty child).
+//!
+//! What `ot-ncp-ftd` (OpenThread simulation NCP, Spinel 4.3) does, observed and read in
+//! `src/ncp/ncp_base.cpp`: right after start it sends an unsolicited `LAST_STATUS`
+//! `RESET_POWER_ON` (112, frame `80 06 00 70`); a `RESET` command makes it restart (the
+//! simulation longjmps to `main`, flushing its tty input) and send `LAST_STATUS`
+//! `RESET_SOFTWARE` (114) with TID 0, never a response with the request's TID. So
+//! [`Client::open`] does not reset; the first event is usually `Event::Reset { status: 112 }`,
+//! which a consumer should tolerate. [`Client::reset`] sends `RESET` and waits for the next
+//! reset status. [`Client::probe`] does not reset either.
+
+use crate::codec::Reader;
+use crate::hdlc;
+use crate::spinel::{cap, cmd, prop, Command, Frame, Prop, Status};
+use crate::transport::Transport;
+use crate::url::RadioUrl;
+use crate::Error;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long to wait for each answer (default 2 s).
+    pub request_timeout: Duration,
+    /// Capacity of the event queue (default 4096).
+    pub event_queue: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions { request_timeout: Duration::from_secs(2), event_queue: 4096 }
+    }
+}
+
+/// Something the co-processor said on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An unsolicited IS/INSERTED/REMOVED (TID 0).
+    Property { command: Command, prop: Prop, value: Vec<u8> },
+    /// The co-processor reset (`LAST_STATUS` 112..=127, e.g. 112 power-on, 114 software).
+    Reset { status: u32 },
+    /// The link is gone (device unplugged, child exited, read error).
+    Closed { reason: String },
+}
+
+/// Link counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Spinel frames received and parsed.
+    pub frames_in: u64,
+    /// Spinel frames sent.
+    pub frames_out: u64,
+    /// HDLC frames dropped (bad FCS, too long, too short) plus Spinel frames that did not parse.
+    pub decode_errors: u64,
+    /// Events dropped because the queue was full.
+    pub events_dropped: u64,
+    /// Responses with no matching pending request (e.g. after a timeout), dropped.
+    pub stray_responses: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+}
+
+/// What [`Client::probe`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NcpInfo {
+    /// Spinel protocol (major, minor); major is 4.
+    pub protocol: (u32, u32),
+    /// Firmware version string (NCP_VERSION).
+    pub version: String,
+    /// INTERFACE_TYPE (3 = Thread).
+    pub interface_type: u32,
+    /// Capabilities (see [`crate::spinel::cap`]).
+    pub caps: Vec<u32>,
+    /// Factory EUI-64 (HWADDR).
+    pub hwaddr: [u8; 8],
+}
+
+impl NcpInfo {
+    /// Whether `cap` is among the capabilities.
+    pub fn has_cap(&self, cap: u32) -> bool {
+        self.caps.contains(&cap)
+    }
+    /// Names of the known capabilities, numbers for the others.
+    pub fn cap_names(&self) -> Vec<String> {
+        self.caps.iter().map(|&c| cap::name(c).map(str::to_owned).unwrap_or_else(|| c.to_string())).collect()
+    }
+}
+
+/// Firmware options the agent needs; part of [`Error::UnsupportedFirmware`] messages.
+pub const NCP_BUILD_OPTIONS: &str = "-DOT_BORDER_AGENT=ON -DOT_UDP_FORWARD=ON -DOT_SRP_SERVER=ON -DOT_COMMISSIONER=ON \
+-DOT_JOINER=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON";
+
+#[derive(Default)]
+struct Counters {
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
+    decode_errors: AtomicU64,
+    events_dropped: AtomicU64,
+    stray_responses: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+struct Slot {
+    gen: u64,
+    prop: Prop,
+    reply: oneshot::Sender<Frame>,
+}
+
+#[derive(Default)]
+struct Pending {
+    slots: [Option<Slot>; 16],
+    next_tid: u8,
+    gen: u64,
+    closed: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    counters: Counters,
+    /// (number of resets seen, last reset status)
+    resets: watch::Sender<(u64, u32)>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    out: mpsc::Sender<Vec<u8>>,
+    tids: Semaphore,
+    opts: ClientOptions,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A handle to one co-processor link. Cheap to clone; the link closes when the last clone drops.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("stats", &self.stats()).finish()
+    }
+}
+
+/// Removes a request's slot when the request finishes, times out or is cancelled.
+struct SlotGuard<'a> {
+    shared: &'a Shared,
+    tid: u8,
+    gen: u64,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        let mut p = self.shared.lock();
+        let slot = &mut p.slots[self.tid as usize];
+        if slot.as_ref().is_some_and(|s| s.gen == self.gen) {
+            *slot = None;
+        }
+    }
+}
+
+impl Client {
+    /// Opens the link and starts its I/O task. Returns the client and the event queue.
+    pub async fn open(url: &RadioUrl, opts: ClientOptions) -> Result<(Client, mpsc::Receiver<Event>), Error> {
+        let transport = Transport::open(url).await?;
+        Ok(Self::with_transport(transport, url.to_string(), opts))
+    }
+
+    /// Starts a client on an already open transport (`name` is used in logs).
+    pub fn with_transport(transport: Transport, name: String, opts: ClientOptions) -> (Client, mpsc::Receiver<Event>) {
+        let (event_tx, event_rx) = mpsc::channel(opts.event_queue.max(1) + 1);
+        let (out_tx, out_rx) = mpsc::channel(64);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending { next_tid: 1, ..Default::default() }),
+            counters: Counters::default(),
+            resets: watch::channel((0, 0)).0,
+        });
+        let span = tracing::info_span!("ncp_link", url = %name);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            io_task(transport, shared.clone(), out_rx, event_tx),
+            span,
+        ));
+        let inner = Inner { shared, out: out_tx, tids: Semaphore::new(15), opts, task: task.abort_handle() };
+        (Client { inner: Arc::new(inner) }, event_rx)
+    }
+
+    async fn send_raw(&self, frame: &Frame) -> Result<(), Error> {
+        let mut bytes = Vec::with_capacity(frame.value.len() + 16);
+        hdlc::encode(&frame.encode(), &mut bytes);
+        self.inner.out.send(bytes).await.map_err(|_| Error::Closed)
+    }
+
+    /// Sends a request and returns the matching response frame (any command).
+    pub async fn request(&self, command: Command, prop: Prop, value: &[u8]) -> Result<Frame, Error> {
+        let shared = &*self.inner.shared;
+        let _permit = self.inner.tids.acquire().await.map_err(|_| Error::Closed)?;
+        let (tid, gen, rx) = {
+            let mut p = shared.lock();
+            if p.closed {
+                return Err(Error::Closed);
+            }
+            let mut tid = p.next_tid;
+            while p.slots[tid as usize].is_some() {
+                tid = tid % 15 + 1;
+            }
+            p.next_tid = tid % 15 + 1;
+            p.gen += 1;
+            let gen = p.gen;
+            let (reply, rx) = oneshot::channel();
+            p.slots[tid as usize] = Some(Slot { gen, prop, reply });
+            (tid, gen, rx)
+        };
+        let _guard = SlotGuard { shared, tid, gen };
+        self.send_raw(&Frame::new(tid, command, prop, value.to_vec())).await?;
+        match tokio::time::timeout(self.inner.opts.request_timeout, rx).await {
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => {
+                shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(Error::Timeout { what: format!("{command} {prop}") })
+            }
+        }
+    }
+
+    async fn checked(&self, command: Command, prop: Prop, value: &[u8], answers: &[Command]) -> Result<Vec<u8>, Error> {
+        let frame = self.request(command, prop, value).await?;
+        if frame.prop == prop && prop != prop::LAST_STATUS && answers.contains(&frame.command) {
+            return Ok(frame.value);
+        }
+        if frame.prop == prop::LAST_STATUS && frame.command == cmd::IS {
+            let status = Status::from_u32(Reader::new(&frame.value).uint()?);
+            if prop == prop::LAST_STATUS {
+                return Ok(frame.value);
+            }
+            return match status {
+                Status::Ok if command != cmd::GET => Ok(Vec::new()),
+                status => Err(Error::Status { prop, status }),
+            };
+        }
+        Err(Error::Protocol(format!("unexpected answer {} {} to {command} {prop}", frame.command, frame.prop)))
+    }
+
+    /// PROP_VALUE_GET: the value bytes of the matching PROP_VALUE_IS.
+    pub async fn get(&self, prop: Prop) -> Result<Vec<u8>, Error> {
+        self.checked(cmd::GET, prop, &[], &[cmd::IS]).await
+    }
+
+    /// PROP_VALUE_SET: the value the co-processor reports back (empty if it answered
+    /// LAST_STATUS OK). LAST_STATUS other than OK -> [`Error::Status`].
+    pub async fn set(&self, prop: Prop, value: &[u8]) -> Result<Vec<u8>, Error> {
+        self.checked(cmd::SET, prop, value, &[cmd::IS]).await
+    }
+
+    /// PROP_VALUE_INSERT (answered INSERTED, IS or LAST_STATUS).
+    pub async fn insert(&self, prop: Prop, value: &[u8]) -> Result<Vec<u8>, Error> {
+        self.checked(cmd::INSERT, prop, value, &[cmd::INSERTED, cmd::IS]).await
+    }
+
+    /// PROP_VALUE_REMOVE (answered REMOVED, IS or LAST_STATUS).
+    pub async fn remove(&self, prop: Prop, value: &[u8]) -> Result<Vec<u8>, Error> {
+        self.checked(cmd::REMOVE, prop, value, &[cmd::REMOVED, cmd::IS]).await
+    }
+
+    /// Sends RESET and waits (up to the request timeout) for the co-processor's reset status.
+    /// Requests in flight during the reset are likely lost (they time out).
+    pub async fn reset(&self) -> Result<(), Error> {
+        let mut resets = self.inner.shared.resets.subscribe();
+        resets.borrow_and_update();
+        self.send_raw(&Frame::new(0, cmd::RESET, Prop(0), Vec::new())).await?;
+        match tokio::time::timeout(self.inner.opts.request_timeout, resets.changed()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => {
+                if self.inner.shared.lock().closed {
+                    return Err(Error::Closed);
+                }
+                self.inner.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(Error::Timeout { what: "RESET".into() })
+            }
+        }
+    }
+
+    /// Start-up check: Spinel protocol 4.x, not radio-only (RCP) firmware, Thread interface,
+    /// capabilities CONFIG_FTD and THREAD_UDP_FORWARD; reads NCP_VERSION and HWADDR.
+    pub async fn probe(&self) -> Result<NcpInfo, Error> {
+        let v = self.get(prop::PROTOCOL_VERSION).await?;
+        let mut r = Reader::new(&v);
+        let protocol = (r.uint()?, r.uint()?);
+        if protocol.0 != 4 {
+            return Err(Error::UnsupportedFirmware(format!(
+                "co-processor speaks Spinel {}.{}, this host needs 4.x: flash a current OpenThread NCP firmware (ot-ncp-ftd) built with {NCP_BUILD_OPTIONS}",
+                protocol.0, protocol.1
+            )));
+        }
+        let caps_raw = self.get(prop::CAPS).await?;
+        let mut r = Reader::new(&caps_raw);
+        let mut caps = Vec::new();
+        while !r.is_empty() {
+            caps.push(r.uint()?);
+        }
+        if caps.contains(&cap::CONFIG_RADIO) {
+            return Err(Error::UnsupportedFirmware(format!(
+                "radio-only (RCP) firmware found; this host needs a full Thread stack on the co-processor: flash OpenThread NCP firmware (ot-ncp-ftd) built with {NCP_BUILD_OPTIONS}"
+            )));
+        }
+        let interface_type = Reader::new(&self.get(prop::INTERFACE_TYPE).await?).uint()?;
+        if interface_type != 3 {
+            return Err(Error::UnsupportedFirmware(format!(
+                "co-processor interface type is {interface_type}, not Thread (3): flash OpenThread NCP firmware (ot-ncp-ftd) built with {NCP_BUILD_OPTIONS}"
+            )));
+        }
+        for (needed, option) in [
+            (cap::CONFIG_FTD, "an FTD build (ot-ncp-ftd, -DOT_FTD=ON)"),
+            (cap::THREAD_UDP_FORWARD, "-DOT_UDP_FORWARD=ON"),
+        ] {
+            if !caps.contains(&needed) {
+                let name = cap::name(needed).unwrap_or("?");
+                return Err(Error::UnsupportedFirmware(format!(
+                    "co-processor lacks capability {name}: flash OpenThread NCP firmware built as {option} (full set: ot-ncp-ftd with {NCP_BUILD_OPTIONS})"
+                )));
+            }
+        }
+        let version = Reader::new(&self.get(prop::NCP_VERSION).await?).utf8()?;
+        let hwaddr = Reader::new(&self.get(prop::HWADDR).await?).eui64()?;
+        Ok(NcpInfo { protocol, version, interface_type, caps, hwaddr })
+    }
+
+    /// Link counters.
+    pub fn stats(&self) -> LinkStats {
+        let c = &self.inner.shared.counters;
+        LinkStats {
+            frames_in: c.frames_in.load(Ordering::Relaxed),
+            frames_out: c.frames_out.load(Ordering::Relaxed),
+            decode_errors: c.decode_errors.load(Ordering::Relaxed),
+            events_dropped: c.events_dropped.load(Ordering::Relaxed),
+            stray_responses: c.stray_responses.load(Ordering::Relaxed),
+            timeouts: c.timeouts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether the link has closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.lock().closed
+    }
+}
+
+/// Queues an event unless only the slot reserved for `Closed` is left.
+fn queue_event(events: &mpsc::Sender<Event>, shared: &Shared, event: Event) {
+    if events.capacity() <= 1 || events.try_send(event).is_err() {
+        shared.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn handle_frame(frame: Frame, shared: &Shared, events: &mpsc::Sender<Event>) {
+    shared.counters.frames_in.fetch_add(1, Ordering::Relaxed);
+    tracing::trace!(tid = frame.tid, command = ?frame.command, prop = ?frame.prop, len = frame.value.len(), "frame in");
+    if frame.tid != 0 {
+        let mut p = shared.lock();
+        let slot = &mut p.slots[frame.tid as usize];
+        if slot.as_ref().is_some_and(|s| s.prop == frame.prop || frame.prop == prop::LAST_STATUS) {
+            if let Some(s) = slot.take() {
+                let _ = s.reply.send(frame);
+            }
+        } else {
+            drop(p);
+            shared.counters.stray_responses.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tid = frame.tid, prop = ?frame.prop, "response with no matching request dropped");
+        }
+        return;
+    }
+    if frame.command == cmd::IS && frame.prop == prop::LAST_STATUS {
+        if let Ok(status @ 112..=127) = Reader::new(&frame.value).uint() {
+            tracing::info!(status = %Status::from_u32(status), "co-processor reset");
+            shared.resets.send_modify(|(n, s)| {
+                *n += 1;
+                *s = status;
+            });
+            queue_event(events, shared, Event::Reset { status });
+            return;
+        }
+    }
+    if [cmd::IS, cmd::INSERTED, cmd::REMOVED].contains(&frame.command) {
+        queue_event(events, shared, Event::Property { command: frame.command, prop: frame.prop, value: frame.value });
+    } else {
+        shared.counters.stray_responses.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(command = ?frame.command, "unsolicited frame with unexpected command dropped");
+    }
+}
+
+async fn io_task(
+    mut transport: Transport,
+    shared: Arc<Shared>,
+    mut out: mpsc::Receiver<Vec<u8>>,
+    events: mpsc::Sender<Event>,
+) {
+    let mut decoder = hdlc::Decoder::default();
+    let mut buf = vec![0u8; 4096];
+    let reason = loop {
+        tokio::select! {
+            r = transport.read(&mut buf) => match r {
+                Ok(0) => break "end of stream (device unplugged or co-processor process exited)".to_string(),
+                Ok(n) => {
+                    for &b in &buf[..n] {
+                        match decoder.push(b) {
+                            None => {}
+                            Some(Ok(payload)) => match Frame::parse(&payload) {
+                                Ok(frame) => handle_frame(frame, &shared, &events),
+                                Err(e) => {
+                                    shared.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                                    tracing::debug!(error = %e, "bad Spinel frame dropped");
+                                }
+                            },
+                            Some(Err(e)) => {
+                                shared.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(error = %e, "bad HDLC frame dropped");
+                            }
+                        }
+                    }
+                }
+                Err(e) => break format!("read error: {e}"),
+            },
+            bytes = out.recv() => match bytes {
+                Some(bytes) => {
+                    if let Err(e) = transport.write_all(&bytes).await {
+                        break format!("write error: {e}");
+                    }
+                    shared.counters.frames_out.fetch_add(1, Ordering::Relaxed);
+                }
+                None => break "client dropped".to_string(),
+            },
+        }
+    };
+    tracing::info!(%reason, "co-processor link closed");
+    {
+        let mut p = shared.lock();
+        p.closed = true;
+        for slot in p.slots.iter_mut() {
+            *slot = None; // dropping the sender fails the request with Error::Closed
+        }
+    }
+    let _ = events.try_send(Event::Closed { reason });
+    drop(transport);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_cap_and_names() {
+        let info = NcpInfo {
+            protocol: (4, 3),
+            version: "x".into(),
+            interface_type: 3,
+            caps: vec![cap::CONFIG_FTD, cap::THREAD_UDP_FORWARD, 4242],
+            hwaddr: [0; 8],
+        };
+        assert!(info.has_cap(cap::THREAD_UDP_FORWARD));
+        assert!(!info.has_cap(cap::CONFIG_RADIO));
+        assert_eq!(info.cap_names(), ["CONFIG_FTD", "THREAD_UDP_FORWARD", "4242"]);
+    }
+}
