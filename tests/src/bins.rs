@@ -1,0 +1,124 @@
+//! Locating the programs under test: the OpenThread simulation nodes (built by
+//! `testbed/build-ot.sh`, at most once per test process and never twice at the same time across
+//! processes) and the workspace's own `thread-agent` and `threadctl`.
+//!
+//! Guarantees: [`ot_bins`] returns existing executables or fails with the build script's output;
+//! [`workspace_bins`] fails with "run `cargo build --bins` first" when a binary is missing.
+
+use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// The simulation executables.
+#[derive(Debug, Clone)]
+pub struct OtBins {
+    /// `ot-ncp-ftd`: the co-processor (Spinel/HDLC on stdin/stdout).
+    pub ncp: PathBuf,
+    /// `ot-rcp`: radio-only firmware (the agent must refuse it).
+    pub rcp: PathBuf,
+    /// `ot-cli-ftd`: a Thread node with the OpenThread CLI on stdin/stdout.
+    pub cli: PathBuf,
+}
+
+/// The workspace binaries under test.
+#[derive(Debug, Clone)]
+pub struct WorkspaceBins {
+    /// `thread-agent`.
+    pub agent: PathBuf,
+    /// `threadctl`.
+    pub threadctl: PathBuf,
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Ensures the simulation binaries exist (runs `testbed/build-ot.sh` once per process, under an
+/// exclusive `flock` shared by all test processes) and returns their paths.
+pub fn ot_bins() -> Result<&'static OtBins> {
+    static BINS: OnceLock<Result<OtBins, String>> = OnceLock::new();
+    BINS.get_or_init(|| build_ot().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))
+}
+
+fn build_ot() -> Result<OtBins> {
+    let root = workspace_root();
+    let script = root.join("testbed/build-ot.sh");
+    let lock_path = std::env::temp_dir().join("thread-agent-e2e-build-ot.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    // SAFETY: flock on a descriptor we own; blocks until the other builder is done.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        bail!("flock {}: {}", lock_path.display(), std::io::Error::last_os_error());
+    }
+    let out = Command::new("bash")
+        .arg(&script)
+        .current_dir(&root)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    drop(lock);
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}):\n{}{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+    let bins = OtBins {
+        ncp: dir.join("ncp/bin/ot-ncp-ftd"),
+        rcp: dir.join("ncp/bin/ot-rcp"),
+        cli: dir.join("cli/bin/ot-cli-ftd"),
+    };
+    for p in [&bins.ncp, &bins.rcp, &bins.cli] {
+        if !p.exists() {
+            bail!("{} reported success but {} is missing", script.display(), p.display());
+        }
+    }
+    Ok(bins)
+}
+
+/// The cargo output directory of this build profile (`target/debug` or `target/release`, or the
+/// same under `$CARGO_TARGET_DIR`): the test executable lives in `<that>/deps/`.
+pub fn profile_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("current_exe")?;
+    let deps = exe.parent().ok_or_else(|| anyhow!("test executable has no parent dir"))?;
+    if deps.file_name().is_some_and(|n| n == "deps") {
+        if let Some(p) = deps.parent() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    // Not run by cargo: fall back to $CARGO_TARGET_DIR/debug or <workspace>/target/debug.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    Ok(target.join("debug"))
+}
+
+/// Paths of `thread-agent` and `threadctl` of this profile; fails clearly when they are missing.
+pub fn workspace_bins() -> Result<WorkspaceBins> {
+    let dir = profile_dir()?;
+    let bins = WorkspaceBins { agent: dir.join("thread-agent"), threadctl: dir.join("threadctl") };
+    for p in [&bins.agent, &bins.threadctl] {
+        if !p.is_file() {
+            bail!(
+                "{} is missing: run `cargo build --bins` first (or ./testbed/run-tests.sh, which does)",
+                p.display()
+            );
+        }
+    }
+    Ok(bins)
+}

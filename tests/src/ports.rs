@@ -1,0 +1,119 @@
+//! Radio isolation: one `PORT_OFFSET` per test, unique across every test process on the machine.
+//!
+//! # How the simulation platform uses `PORT_OFFSET`
+//!
+//! Read from `openthread/examples/platforms/simulation/` (openthread-sys 0.4.0):
+//!
+//! * `radio.c`, `platformRadioInit()`: `sPortBase = $PORT_BASE or 9000`,
+//!   `sPortOffset = $PORT_OFFSET * (MAX_NETWORK_SIZE + 1)` with `MAX_NETWORK_SIZE = 33`
+//!   (`platform-config.h`), then `utilsInitSocket(&sSocket, sPortBase + sPortOffset)`.
+//! * `simul_utils.c`, `utilsInitSocket()`: every node of a simulated network
+//!   - receives on the multicast group `224.0.0.116`, UDP port `base` (SO_REUSEADDR + SO_REUSEPORT,
+//!     so all nodes of one network share it), and
+//!   - sends from a socket bound to `127.0.0.1:(base + node_id)` (no SO_REUSEADDR: two nodes with
+//!     the same id and offset cannot coexist) to `224.0.0.116:base`.
+//!
+//!   So the radio "channel" of a network is the port
+//!   **`9000 + 34 * PORT_OFFSET`**, and node `id` (1..=33) additionally owns
+//!   **`127.0.0.1:(9000 + 34 * PORT_OFFSET + id)`**. Different offsets never hear each other.
+//! * `infra_if.c` (compiled into `ot-ncp-ftd`, which has border routing): the same scheme with
+//!   base `9800 + 34 * PORT_OFFSET` for the simulated infrastructure link. `trel.c` (base 9200) is
+//!   not compiled in (no TREL).
+//! * `flash.c`: settings live in `./tmp/<PORT_OFFSET as written>_<node_id>.flash`
+//!   (see [`crate::sandbox::Sandbox::ncp_settings_file`]).
+//!
+//! The infra-link send port of an NCP (offset `b`, id `n`) equals the radio send port of a node
+//! (offset `a`, id `k`) when `34 (a - b) = 800 + n - k`, i.e. `a - b = 23, k = n + 18` or
+//! `a - b = 24, k = n - 16`. Our tests use node id 1 for the NCP and ids 2..=17 for CLI nodes
+//! (enforced in [`crate::cli::CliNode::spawn`]), so no two offsets in our range can collide.
+//!
+//! # Allocation
+//!
+//! Offsets [`FIRST`]..=[`LAST`] (20..=60: radio ports 9680..=11073) are leased with `flock` on
+//! `$TMPDIR/thread-agent-e2e-ports/<offset>.lock`. The lock is held (file kept open) for the life of
+//! the [`PortLease`]; the kernel releases it when the process dies, so a crashed test never leaks
+//! an offset. Works across `cargo test` threads (each lease is its own open file description) and
+//! across `cargo nextest` processes.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// First `PORT_OFFSET` this test bed uses.
+pub const FIRST: u16 = 20;
+/// Last `PORT_OFFSET` this test bed uses.
+pub const LAST: u16 = 60;
+
+/// The UDP port all radios of a simulated network listen on (multicast 224.0.0.116).
+pub fn radio_port_base(port_offset: u16) -> u16 {
+    9000 + 34 * port_offset
+}
+
+/// A `PORT_OFFSET` reserved for this test until drop.
+#[derive(Debug)]
+pub struct PortLease {
+    offset: u16,
+    _lock: File,
+}
+
+impl PortLease {
+    /// Takes the first free offset in [`FIRST`]..=[`LAST`]; if all are busy, waits (up to 10 min).
+    pub fn acquire() -> Result<PortLease> {
+        let dir = std::env::temp_dir().join("thread-agent-e2e-ports");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            for offset in FIRST..=LAST {
+                let path: PathBuf = dir.join(format!("{offset}.lock"));
+                let file = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                // SAFETY: flock on a file descriptor we own.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                if rc == 0 {
+                    return Ok(PortLease { offset, _lock: file });
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("all PORT_OFFSETs {FIRST}..={LAST} stayed busy for 10 minutes");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The leased offset (the value for the `PORT_OFFSET` environment variable).
+    pub fn offset(&self) -> u16 {
+        self.offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_are_distinct_while_held() {
+        let a = PortLease::acquire().unwrap();
+        let b = PortLease::acquire().unwrap();
+        assert_ne!(a.offset(), b.offset());
+        assert!((FIRST..=LAST).contains(&a.offset()));
+        let freed = a.offset();
+        drop(a);
+        // The freed offset can be taken again (perhaps by another process first; then any is fine).
+        let c = PortLease::acquire().unwrap();
+        assert!(c.offset() == freed || c.offset() != b.offset());
+    }
+
+    #[test]
+    fn port_formula_matches_radio_c() {
+        assert_eq!(radio_port_base(0), 9000);
+        assert_eq!(radio_port_base(20), 9680);
+        assert_eq!(radio_port_base(60) + 33, 11073);
+    }
+}
