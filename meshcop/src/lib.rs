@@ -2,6 +2,9 @@
 //!
 //! Every function here takes bytes, `now` and a random source and returns bytes, deadlines and events.
 
+pub mod error;
+pub use error::Error;
+
 pub mod tlv;
 pub mod dataset;
 pub mod coap;
