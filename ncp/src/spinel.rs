@@ -465,6 +465,44 @@ mod tests {
     }
 
     #[test]
+    fn captured_caps_answer() {
+        // The CAPS value is captured from ot-ncp-ftd (OpenThread simulation, this workspace's
+        // build; see tests/sim_ncp.rs); wrapped here in an IS answer with TID 2: 82 06 05 + value.
+        let value = hex::decode("050c182035360e880484048a048b04303180088308840882088508").unwrap();
+        let mut payload = vec![0x82, 0x06, 0x05];
+        payload.extend_from_slice(&value);
+        let f = Frame::parse(&payload).unwrap();
+        assert_eq!((f.tid, f.command, f.prop), (2, cmd::IS, prop::CAPS));
+        let mut r = crate::codec::Reader::new(&f.value);
+        let mut caps = Vec::new();
+        while !r.is_empty() {
+            caps.push(r.uint().unwrap());
+        }
+        assert_eq!(caps, [5, 12, 24, 32, 53, 54, 14, 520, 516, 522, 523, 48, 49, 1024, 1027, 1028, 1026, 1029]);
+        assert_eq!(f.encode(), payload);
+        // ot-rcp's CAPS: CONFIG_RADIO (34 = 0x22) and RCP_API_VERSION (64) are there.
+        let rcp = hex::decode("050c182281044041").unwrap();
+        let mut r = crate::codec::Reader::new(&rcp);
+        let mut caps = Vec::new();
+        while !r.is_empty() {
+            caps.push(r.uint().unwrap());
+        }
+        assert_eq!(caps, [5, 12, 24, 34, 513, 64, 65]);
+    }
+
+    #[test]
+    fn captured_version_and_hwaddr() {
+        // ot-ncp-ftd: PROTOCOL_VERSION = 04 03 (4.3); HWADDR = 18b4300000000001 (node 1);
+        // NCP_VERSION = "OPENTHREAD/; SIMULATION; Nov 26 2026 06:50:14" NUL-terminated.
+        let mut r = crate::codec::Reader::new(&[0x04, 0x03]);
+        assert_eq!((r.uint().unwrap(), r.uint().unwrap()), (4, 3));
+        let v = hex::decode("4f50454e5448524541442f3b2053494d554c4154494f4e3b204e6f7620323620323032362030363a35303a313400").unwrap();
+        assert_eq!(crate::codec::Reader::new(&v).utf8().unwrap(), "OPENTHREAD/; SIMULATION; Nov 26 2026 06:50:14");
+        let hw = hex::decode("18b4300000000001").unwrap();
+        assert_eq!(crate::codec::Reader::new(&hw).eui64().unwrap(), [0x18, 0xb4, 0x30, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
     fn reset_has_no_prop() {
         let f = Frame::new(0, cmd::RESET, Prop(0), vec![]);
         assert_eq!(f.encode(), [0x80, 0x01]);

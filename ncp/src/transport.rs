@@ -32,6 +32,8 @@ pub enum Transport {
     Serial(tokio_serial::SerialStream),
     /// A child process on a pseudo-terminal.
     Pty(PtyChild),
+    /// An in-memory pipe (tests and fake co-processors: the other end plays the NCP).
+    Memory(tokio::io::DuplexStream),
 }
 
 impl Transport {
@@ -76,6 +78,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Serial(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Pty(p) => Pin::new(p).poll_read(cx, buf),
+            Transport::Memory(m) => Pin::new(m).poll_read(cx, buf),
         }
     }
 }
@@ -85,18 +88,21 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Serial(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Pty(p) => Pin::new(p).poll_write(cx, buf),
+            Transport::Memory(m) => Pin::new(m).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Serial(s) => Pin::new(s).poll_flush(cx),
             Transport::Pty(p) => Pin::new(p).poll_flush(cx),
+            Transport::Memory(m) => Pin::new(m).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Serial(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Pty(p) => Pin::new(p).poll_shutdown(cx),
+            Transport::Memory(m) => Pin::new(m).poll_shutdown(cx),
         }
     }
 }
