@@ -15,7 +15,8 @@
 //! `Type(<redacted>)` in `Debug` and `Display`, is zeroed on drop, and compares in constant time.
 //! Parse errors never echo a secret. No function panics on any input.
 //!
-//! Validated against: both PSKc vectors of thread-facts §2 and RFC 4615's AES-CMAC-PRF-128 vectors.
+//! Validated against: both PSKc vectors of thread-facts §2, RFC 4615's AES-CMAC-PRF-128 vectors,
+//! and the Joiner ID OpenThread's CLI prints (`joiner id`) for EUI-64 18b4300000000001.
 
 use core::fmt;
 use core::str::FromStr;
@@ -555,9 +556,10 @@ mod tests {
 
     #[test]
     fn joiner_ids() {
-        // Structure check here; the value is checked against OpenThread in steering.rs tests.
+        // `eui64` / `joiner id` on OpenThread's simulation CLI node 1
         let eui = [0x18, 0xb4, 0x30, 0, 0, 0, 0, 1];
         let id = joiner_id(&eui);
+        assert_eq!(hex::encode(id), "cfe0d8dd4efc2973");
         let d = Sha256::digest(eui);
         assert_eq!(id[1..], d[1..8]);
         assert_eq!(id[0], d[0] | 2);
