@@ -1,1 +1,212 @@
-fn main() {}
+//! `thread-agent`: a Thread border agent daemon for Linux that drives an OpenThread NCP
+//! co-processor over Spinel/HDLC and serves a local control socket.
+//!
+//! Start-up: command line (clap) -> configuration ([`config`]) -> logging (tracing, stderr,
+//! text or JSON) -> co-processor link and probe ([`session`]) -> control socket ([`control`]) ->
+//! form-or-resume ([`network`]) while the monitor follows events ([`monitor`]).
+//!
+//! Exit codes (contract): 0 clean stop on SIGTERM/SIGINT; 1 other failure; 2 invalid command line,
+//! configuration or radio URL; 3 device missing; 4 permission denied; 5 co-processor does not
+//! answer; 6 unsupported firmware. A fatal error is one line on stderr starting with
+//! `thread-agent: error: `.
+
+mod config;
+mod control;
+mod monitor;
+mod network;
+mod session;
+mod state;
+mod status;
+mod tables;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{LogFormat, Overrides, RadioUrlSource, Settings};
+use crate::session::{exit, Fatal};
+
+/// How long start-up waits for the node to attach before it only logs a warning.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Thread border agent for an OpenThread NCP co-processor.
+#[derive(Debug, Parser)]
+#[command(name = "thread-agent", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Default /etc/thread-agent/agent.toml (may be missing).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Radio URL, e.g. spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800
+    #[arg(long, value_name = "URL")]
+    radio_url: Option<String>,
+    /// Control socket path. Default /run/thread-agent/control.sock.
+    #[arg(long, value_name = "PATH")]
+    control_socket: Option<String>,
+    /// State directory (dataset backup). Default /var/lib/thread-agent.
+    #[arg(long, value_name = "PATH")]
+    state_dir: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+/// Prints the one-line fatal message and exits.
+fn die(code: i32, message: &str) -> ! {
+    let line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("thread-agent: error: {line}");
+    std::process::exit(code);
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            die(exit::USAGE, &format!("{first} (see `thread-agent --help`)"));
+        }
+    };
+    let overrides = Overrides {
+        config: cli.config,
+        radio_url: cli.radio_url,
+        control_socket: cli.control_socket,
+        state_dir: cli.state_dir,
+        log_format: cli.log_format,
+    };
+    let settings = match config::load(&overrides) {
+        Ok(s) => s,
+        Err(e) => die(exit::USAGE, &e.to_string()),
+    };
+    init_logging(&settings);
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => die(exit::FAILURE, &format!("cannot start the async runtime: {e}")),
+    };
+    let result = rt.block_on(run(settings));
+    // Do not wait for blocked I/O threads (serial reads) at shutdown.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => std::process::exit(exit::OK),
+        Err(f) => {
+            tracing::error!(code = f.code, "{}", f.message);
+            die(f.code, &f.message)
+        }
+    }
+}
+
+fn init_logging(s: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(&s.log_level)),
+        _ => EnvFilter::new(&s.log_level),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match s.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+/// The uid the agent runs as (for `dataset.export` authorization).
+fn own_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+async fn run(settings: Settings) -> Result<(), Fatal> {
+    match &settings.radio_url_source {
+        RadioUrlSource::Configured => tracing::info!(radio_url = %settings.radio_url, "using radio"),
+        RadioUrlSource::DefaultDevice(p) => {
+            tracing::info!(radio_url = %settings.radio_url, device = %p.display(), "no radio_url configured; using the device found")
+        }
+        RadioUrlSource::Simulated(p) => tracing::info!(
+            radio_url = %settings.radio_url,
+            program = %p.display(),
+            "no radio_url configured and no /dev/thread-radio or /dev/ttyACM0; using the simulated co-processor"
+        ),
+    }
+    let state = state::StateDir::new(&settings.state_dir);
+    state.ensure().map_err(|e| match &e {
+        state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            Fatal::new(exit::PERMISSION_DENIED, e.to_string())
+        }
+        _ => Fatal::new(exit::FAILURE, e.to_string()),
+    })?;
+
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
+
+    let (client, events, info) = tokio::select! {
+        r = session::open(&settings.radio_url) => r?,
+        _ = sigterm.recv() => return Ok(()),
+        _ = sigint.recv() => return Ok(()),
+    };
+    let caps: Vec<String> = info
+        .caps
+        .iter()
+        .map(|c| ncp::spinel::cap::name(*c).map(str::to_string).unwrap_or_else(|| c.to_string()))
+        .collect();
+    tracing::info!(
+        version = %info.version,
+        protocol = %format!("{}.{}", info.protocol.0, info.protocol.1),
+        eui64 = %hex::encode(info.hwaddr),
+        capabilities = %caps.join(","),
+        "co-processor ready"
+    );
+
+    let net = Arc::new(network::Network::new(
+        client,
+        info,
+        state,
+        settings.network_name.clone(),
+        settings.channel,
+    ));
+
+    let server = control::ControlServer::bind(&settings.control_socket).await.map_err(|e| match &e {
+        control::ControlError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            Fatal::new(exit::PERMISSION_DENIED, e.to_string())
+        }
+        _ => Fatal::new(exit::FAILURE, e.to_string()),
+    })?;
+    tracing::info!(path = %server.path().display(), "control socket listening");
+    let handler: Arc<dyn control::Handler> = Arc::new(status::Methods { net: net.clone() });
+
+    let monitor = monitor::run(net.clone(), events);
+    let startup = async {
+        let how = net.bring_up().await?;
+        tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
+        match net.wait_attached(ATTACH_TIMEOUT).await {
+            Some(_) => {}
+            None => tracing::warn!(
+                timeout_s = ATTACH_TIMEOUT.as_secs(),
+                "not attached yet; still trying (`network up` is logged when it attaches)"
+            ),
+        }
+        std::future::pending::<Result<(), Fatal>>().await
+    };
+    let result = tokio::select! {
+        f = monitor => Err(f),
+        r = startup => r,
+        r = server.serve(handler, own_uid()) => r.map_err(|e| Fatal::new(exit::FAILURE, format!("control socket: {e}"))),
+        _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); Ok(()) }
+        _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); Ok(()) }
+    };
+    drop(server); // removes the socket file
+    result
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Fatal> {
+    tokio::signal::unix::signal(kind).map_err(|e| Fatal::new(exit::FAILURE, format!("cannot install signal handler: {e}")))
+}

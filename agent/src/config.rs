@@ -1,0 +1,496 @@
+//! Configuration of `thread-agent`: a TOML file, environment variables and command-line flags,
+//! merged with the `config` crate and then validated key by key.
+//!
+//! Precedence: flags beat environment (`THREAD_AGENT_<KEY>`, nested with `__`, e.g.
+//! `THREAD_AGENT_NETWORK__CHANNEL=20`) beat the file (`--config PATH`, default
+//! `/etc/thread-agent/agent.toml`; a missing default file is fine, a missing explicit one is an
+//! error).
+//!
+//! Guarantees: every value is read as text and checked here, so an invalid value becomes a
+//! [`ConfigError::Invalid`] naming the key, the value and what is allowed (the binary turns it into
+//! exit code 2); nothing panics on a bad file. When no radio URL is configured, the default rule of
+//! the contract applies ([`default_radio_url`]).
+//!
+//! Validated by the unit tests at the bottom (bad values produce the expected messages,
+//! precedence file < env < flags).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ncp::RadioUrl;
+
+/// Default configuration file; missing is fine.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/thread-agent/agent.toml";
+/// Default control socket path.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/thread-agent/control.sock";
+/// Default state directory.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/thread-agent";
+/// Default network name.
+pub const DEFAULT_NETWORK_NAME: &str = "ThreadAgent";
+/// Default 2.4 GHz channel.
+pub const DEFAULT_CHANNEL: u8 = 15;
+
+/// Keys this program reads (others are reported as warnings).
+const KNOWN_KEYS: &[&str] = &[
+    "radio_url",
+    "control_socket",
+    "state_dir",
+    "network.name",
+    "network.channel",
+    "log.level",
+    "log.format",
+];
+
+/// The log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Parses `text` or `json`.
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Where the radio URL came from (for the start-up log line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RadioUrlSource {
+    /// Given by the file, the environment or a flag.
+    Configured,
+    /// A device node found by the default rule.
+    DefaultDevice(PathBuf),
+    /// The simulated co-processor (no device found).
+    Simulated(PathBuf),
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub radio_url: RadioUrl,
+    pub radio_url_source: RadioUrlSource,
+    pub control_socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub network_name: String,
+    pub channel: u8,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// Non-fatal findings (unknown keys) to log once logging is up.
+    pub warnings: Vec<String>,
+}
+
+/// Values from the command line; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub radio_url: Option<String>,
+    pub control_socket: Option<String>,
+    pub state_dir: Option<String>,
+    pub log_format: Option<String>,
+}
+
+/// Why the configuration cannot be used. Every variant maps to exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key has a value that is not allowed.
+    #[error("invalid configuration: {key} = {value:?} ({origin}); allowed: {allowed}")]
+    Invalid { key: String, value: String, origin: String, allowed: String },
+    /// The explicitly named configuration file does not exist.
+    #[error("configuration file {path} does not exist")]
+    MissingFile { path: String },
+    /// The file cannot be read or parsed.
+    #[error("cannot read configuration: {0}")]
+    Unreadable(String),
+}
+
+/// Loads the configuration from `overrides.config` (or the default path), the process environment
+/// and the flags, then validates it.
+pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_with(overrides, &env, &probe_filesystem)
+}
+
+/// What the default radio URL rule needs to know about the machine.
+pub struct Machine {
+    pub exists: fn(&Path) -> bool,
+    pub current_exe: Option<PathBuf>,
+}
+
+fn probe_filesystem() -> Machine {
+    Machine { exists: |p| p.exists(), current_exe: std::env::current_exe().ok() }
+}
+
+/// [`load`] with an explicit environment and machine (for tests).
+pub fn load_with(
+    overrides: &Overrides,
+    env: &[(String, String)],
+    machine: &dyn Fn() -> Machine,
+) -> Result<Settings, ConfigError> {
+    let mut builder = config::Config::builder();
+    match &overrides.config {
+        Some(path) => {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile { path: path.display().to_string() });
+            }
+            builder = builder.add_source(
+                config::File::from(path.as_path()).format(config::FileFormat::Toml).required(true),
+            );
+        }
+        None => {
+            builder = builder.add_source(
+                config::File::new(DEFAULT_CONFIG_PATH, config::FileFormat::Toml).required(false),
+            );
+        }
+    }
+    let env_map: config::Map<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("THREAD_AGENT_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("THREAD_AGENT")
+            .prefix_separator("_")
+            .separator("__")
+            .source(Some(env_map)),
+    );
+    let flag = |b: config::ConfigBuilder<config::builder::DefaultState>, key: &str, v: &Option<String>| {
+        b.set_override_option(key, v.clone()).map_err(|e| ConfigError::Unreadable(e.to_string()))
+    };
+    builder = flag(builder, "radio_url", &overrides.radio_url)?;
+    builder = flag(builder, "control_socket", &overrides.control_socket)?;
+    builder = flag(builder, "state_dir", &overrides.state_dir)?;
+    builder = flag(builder, "log.format", &overrides.log_format)?;
+    let cfg = builder.build().map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))?;
+
+    let file_name = match &overrides.config {
+        Some(p) => p.display().to_string(),
+        None => DEFAULT_CONFIG_PATH.to_string(),
+    };
+    let origin_of = |key: &str| -> String {
+        let flag = match key {
+            "radio_url" => overrides.radio_url.is_some(),
+            "control_socket" => overrides.control_socket.is_some(),
+            "state_dir" => overrides.state_dir.is_some(),
+            "log.format" => overrides.log_format.is_some(),
+            _ => false,
+        };
+        let env_key = env_name(key);
+        if flag {
+            format!("from flag --{}", key.replace(['.', '_'], "-"))
+        } else if env.iter().any(|(k, _)| k.eq_ignore_ascii_case(&env_key)) {
+            format!("from env {env_key}")
+        } else {
+            format!("from {file_name}")
+        }
+    };
+    let mut warnings = Vec::new();
+    if let Ok(map) = cfg.clone().try_deserialize::<config::Map<String, config::Value>>() {
+        let mut keys = Vec::new();
+        flatten_keys("", &map, &mut keys);
+        for key in keys {
+            // THREAD_AGENT_SIM_NCP and THREAD_AGENT_SOCKET are read elsewhere, not config keys.
+            if !KNOWN_KEYS.contains(&key.as_str()) && key != "sim_ncp" && key != "socket" {
+                warnings.push(format!("ignoring unknown configuration key `{key}`"));
+            }
+        }
+    }
+
+    let control_socket = path_value(&cfg, "control_socket", &origin_of)?.unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
+    let state_dir = path_value(&cfg, "state_dir", &origin_of)?.unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+
+    let network_name = match text(&cfg, "network.name", &origin_of)? {
+        None => DEFAULT_NETWORK_NAME.to_string(),
+        Some((v, origin)) => {
+            if v.is_empty() || v.len() > 16 {
+                return Err(invalid("network.name", &v, origin, "a network name of 1..16 bytes of UTF-8"));
+            }
+            v
+        }
+    };
+    let channel = match text(&cfg, "network.channel", &origin_of)? {
+        None => DEFAULT_CHANNEL,
+        Some((v, origin)) => match v.trim().parse::<u8>() {
+            Ok(c) if (11..=26).contains(&c) => c,
+            _ => return Err(invalid("network.channel", &v, origin, "an integer 11..26 (IEEE 802.15.4 2.4 GHz channels)")),
+        },
+    };
+    let log_level = match text(&cfg, "log.level", &origin_of)? {
+        None => "info".to_string(),
+        Some((v, origin)) => {
+            let lower = v.to_ascii_lowercase();
+            if !["trace", "debug", "info", "warn", "error", "off"].contains(&lower.as_str()) {
+                return Err(invalid("log.level", &v, origin, "one of trace, debug, info, warn, error, off"));
+            }
+            lower
+        }
+    };
+    let log_format = match text(&cfg, "log.format", &origin_of)? {
+        None => LogFormat::Text,
+        Some((v, origin)) => LogFormat::parse(&v)
+            .ok_or_else(|| invalid("log.format", &v, origin, "`text` or `json`"))?,
+    };
+
+    let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
+        Some((v, origin)) => {
+            let url = v.parse::<RadioUrl>().map_err(|e| {
+                invalid(
+                    "radio_url",
+                    &v,
+                    origin,
+                    &format!(
+                        "spinel+hdlc+uart://DEVICE[?uart-baudrate=N&uart-flow-control] or \
+                         spinel+hdlc+forkpty://PROGRAM[?forkpty-arg=ARG...] ({})",
+                        one_line(&e.to_string())
+                    ),
+                )
+            })?;
+            (url, RadioUrlSource::Configured)
+        }
+        None => default_radio_url(env, &machine())?,
+    };
+
+    Ok(Settings {
+        radio_url,
+        radio_url_source,
+        control_socket,
+        state_dir,
+        network_name,
+        channel,
+        log_level,
+        log_format,
+        warnings,
+    })
+}
+
+/// The contract's default: `/dev/thread-radio`, else `/dev/ttyACM0`, else the simulated NCP
+/// (`$THREAD_AGENT_SIM_NCP` or `<exe dir>/../openthread/ncp/bin/ot-ncp-ftd`).
+pub fn default_radio_url(env: &[(String, String)], machine: &Machine) -> Result<(RadioUrl, RadioUrlSource), ConfigError> {
+    for dev in ["/dev/thread-radio", "/dev/ttyACM0"] {
+        let p = Path::new(dev);
+        if (machine.exists)(p) {
+            let s = format!("spinel+hdlc+uart://{dev}");
+            let url = s.parse::<RadioUrl>().map_err(|e| invalid("radio_url", &s, "default", &e.to_string()))?;
+            return Ok((url, RadioUrlSource::DefaultDevice(p.to_path_buf())));
+        }
+    }
+    let sim = env
+        .iter()
+        .find(|(k, _)| k == "THREAD_AGENT_SIM_NCP")
+        .map(|(_, v)| PathBuf::from(v))
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(|| {
+            machine
+                .current_exe
+                .as_ref()
+                .and_then(|exe| exe.parent())
+                .map(|dir| dir.join("..").join("openthread").join("ncp").join("bin").join("ot-ncp-ftd"))
+        })
+        .unwrap_or_else(|| PathBuf::from("ot-ncp-ftd"));
+    let sim = normalize(&sim);
+    let s = format!("spinel+hdlc+forkpty://{}?forkpty-arg=1", sim.display());
+    let url = s.parse::<RadioUrl>().map_err(|e| {
+        invalid("radio_url", &s, "default (simulated co-processor)", &one_line(&e.to_string()))
+    })?;
+    Ok((url, RadioUrlSource::Simulated(sim)))
+}
+
+/// Removes `..` and `.` components lexically (the file need not exist).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mut Vec<String>) {
+    for (k, v) in map {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v.clone().into_table() {
+            Ok(t) if key == "network" || key == "log" => flatten_keys(&key, &t, out),
+            _ => out.push(key),
+        }
+    }
+}
+
+fn invalid(key: &str, value: &str, origin: impl fmt::Display, allowed: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        origin: origin.to_string(),
+        allowed: allowed.to_string(),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Reads a key as text with its origin; `None` if absent. Tables and arrays are rejected.
+fn text(cfg: &config::Config, key: &str, origin_of: &dyn Fn(&str) -> String) -> Result<Option<(String, String)>, ConfigError> {
+    let value: config::Value = match cfg.get(key) {
+        Ok(v) => v,
+        Err(config::ConfigError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(ConfigError::Unreadable(one_line(&e.to_string()))),
+    };
+    let origin = origin_of(key);
+    match value.clone().into_string() {
+        Ok(s) => Ok(Some((s, origin))),
+        Err(_) => Err(invalid(key, &value.to_string(), origin, "a single value, not a table or array")),
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!("THREAD_AGENT_{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+fn path_value(cfg: &config::Config, key: &str, origin_of: &dyn Fn(&str) -> String) -> Result<Option<PathBuf>, ConfigError> {
+    match text(cfg, key, origin_of)? {
+        None => Ok(None),
+        Some((v, origin)) => {
+            if v.is_empty() || v.contains('\0') {
+                return Err(invalid(key, &v, origin, "a non-empty file system path"));
+            }
+            let p = PathBuf::from(&v);
+            if p.file_name().is_none() {
+                return Err(invalid(key, &v, origin, "a path that names a file or directory (not ending in `..` or `/`)"));
+            }
+            Ok(Some(p))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_devices() -> Machine {
+        Machine { exists: |_| false, current_exe: Some(PathBuf::from("/opt/ta/target/debug/thread-agent")) }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn with_file(contents: &str) -> (tempfile::TempDir, Overrides) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, contents).unwrap();
+        (dir, Overrides { config: Some(path), ..Default::default() })
+    }
+
+    fn err_of(r: Result<Settings, ConfigError>) -> String {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_and_simulated_radio() {
+        let (_d, o) = with_file("");
+        let s = load_with(&o, &[], &no_devices).unwrap();
+        assert_eq!(s.channel, 15);
+        assert_eq!(s.network_name, "ThreadAgent");
+        assert_eq!(s.control_socket, PathBuf::from(DEFAULT_CONTROL_SOCKET));
+        assert_eq!(s.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(
+            s.radio_url_source,
+            RadioUrlSource::Simulated(PathBuf::from("/opt/ta/target/openthread/ncp/bin/ot-ncp-ftd"))
+        );
+        assert!(s.radio_url.to_string().contains("forkpty"), "{}", s.radio_url);
+    }
+
+    #[test]
+    fn sim_ncp_env_and_device_rule() {
+        let (_d, o) = with_file("");
+        let s = load_with(&o, &env(&[("THREAD_AGENT_SIM_NCP", "/x/ot-ncp-ftd")]), &no_devices).unwrap();
+        assert_eq!(s.radio_url_source, RadioUrlSource::Simulated(PathBuf::from("/x/ot-ncp-ftd")));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let acm = || Machine { exists: |p| p == Path::new("/dev/ttyACM0"), current_exe: None };
+        let s = load_with(&o, &[], &acm).unwrap();
+        assert_eq!(s.radio_url_source, RadioUrlSource::DefaultDevice(PathBuf::from("/dev/ttyACM0")));
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let (_d, mut o) = with_file("state_dir = \"/file\"\n[network]\nchannel = 12\nname = \"FromFile\"\n");
+        let e = env(&[("THREAD_AGENT_NETWORK__CHANNEL", "20"), ("THREAD_AGENT_STATE_DIR", "/env")]);
+        let s = load_with(&o, &e, &no_devices).unwrap();
+        assert_eq!(s.channel, 20);
+        assert_eq!(s.network_name, "FromFile");
+        assert_eq!(s.state_dir, PathBuf::from("/env"));
+        o.state_dir = Some("/flag".into());
+        let s = load_with(&o, &e, &no_devices).unwrap();
+        assert_eq!(s.state_dir, PathBuf::from("/flag"));
+    }
+
+    #[test]
+    fn bad_channel_names_key_value_and_range() {
+        let (_d, o) = with_file("[network]\nchannel = 30\n");
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("network.channel") && m.contains("\"30\"") && m.contains("11..26"), "{m}");
+        let (_d, o) = with_file("");
+        let m = err_of(load_with(&o, &env(&[("THREAD_AGENT_NETWORK__CHANNEL", "abc")]), &no_devices));
+        assert!(m.contains("network.channel") && m.contains("abc") && m.contains("THREAD_AGENT_NETWORK__CHANNEL"), "{m}");
+    }
+
+    #[test]
+    fn bad_name_too_long_or_empty() {
+        let (_d, o) = with_file("[network]\nname = \"ThisNameIsLongerThan16\"\n");
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("network.name") && m.contains("1..16 bytes"), "{m}");
+        let (_d, o) = with_file("[network]\nname = \"\"\n");
+        assert!(err_of(load_with(&o, &[], &no_devices)).contains("network.name"));
+    }
+
+    #[test]
+    fn bad_radio_url_and_log_format() {
+        let (_d, mut o) = with_file("");
+        o.radio_url = Some("http://example".into());
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("radio_url") && m.contains("http://example") && m.contains("spinel+hdlc+uart://"), "{m}");
+        o.radio_url = None;
+        o.log_format = Some("xml".into());
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("log.format") && m.contains("xml") && m.contains("json"), "{m}");
+    }
+
+    #[test]
+    fn bad_level_path_and_missing_file_and_garbage() {
+        let (_d, o) = with_file("[log]\nlevel = \"loud\"\n");
+        assert!(err_of(load_with(&o, &[], &no_devices)).contains("log.level"));
+        let (_d, o) = with_file("state_dir = \"\"\n");
+        assert!(err_of(load_with(&o, &[], &no_devices)).contains("state_dir"));
+        let o = Overrides { config: Some("/nonexistent/agent.toml".into()), ..Default::default() };
+        assert!(matches!(load_with(&o, &[], &no_devices), Err(ConfigError::MissingFile { .. })));
+        let (_d, o) = with_file("this is [not toml");
+        assert!(matches!(load_with(&o, &[], &no_devices), Err(ConfigError::Unreadable(_))));
+        let (_d, o) = with_file("[network]\nchannel = [1, 2]\n");
+        assert!(err_of(load_with(&o, &[], &no_devices)).contains("network.channel"));
+    }
+
+    #[test]
+    fn unknown_keys_warn() {
+        let (_d, o) = with_file("radio_ulr = \"x\"\n");
+        let s = load_with(&o, &[], &no_devices).unwrap();
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    }
+}

@@ -1,0 +1,394 @@
+//! The control socket: newline-delimited JSON requests and replies over a Unix stream socket
+//! (protocol in `docs/control-protocol.md`).
+//!
+//! Request `{"id":1,"method":"status","params":{}}` -> `{"id":1,"result":{...}}` or
+//! `{"id":1,"error":{"code":"...","message":"..."}}`.
+//!
+//! Guarantees:
+//! - the socket's parent directory is created if missing; a stale socket file (nothing listening)
+//!   is removed, a live one (another agent) is an error; the socket gets mode 0660 before the
+//!   first `accept`; [`ControlServer`] removes the socket file when dropped;
+//! - every line gets exactly one reply line; a line that is not JSON, not an object, has no string
+//!   `method`, or names an unknown method gets an error reply and the connection stays open;
+//!   a line longer than [`MAX_LINE`] gets an error reply and the connection is closed;
+//! - the caller's uid/gid/pid come from the kernel (SO_PEERCRED); `dataset.export` is allowed to
+//!   root and to the agent's own uid only, and each export is logged with the peer's uid and pid
+//!   (never the content).
+//!
+//! Validated by the unit tests below (parsing, garbage lines, authorization, a real socket pair).
+
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// The longest request line accepted (bytes, without the newline).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Error codes (stable; see `docs/control-protocol.md`).
+pub mod code {
+    pub const PARSE_ERROR: &str = "parse_error";
+    pub const INVALID_REQUEST: &str = "invalid_request";
+    pub const METHOD_NOT_FOUND: &str = "method_not_found";
+    pub const INVALID_PARAMS: &str = "invalid_params";
+    pub const PERMISSION_DENIED: &str = "permission_denied";
+    pub const REQUEST_TOO_LONG: &str = "request_too_long";
+    pub const NCP_UNAVAILABLE: &str = "ncp_unavailable";
+    #[allow(dead_code)]
+    pub const INTERNAL_ERROR: &str = "internal_error";
+}
+
+/// Methods this version serves.
+pub const METHODS: &[&str] = &["status", "dataset.export"];
+
+/// Methods that reveal secrets: root or the agent's own uid only.
+const PRIVILEGED: &[&str] = &["dataset.export"];
+
+/// The credentials of the connected process, from SO_PEERCRED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: Option<i32>,
+}
+
+/// An error reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl MethodError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> MethodError {
+        MethodError { code, message: message.into() }
+    }
+}
+
+/// A parsed request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Echoed back verbatim (number, string or null).
+    pub id: Value,
+    pub method: String,
+    pub params: Value,
+}
+
+/// What a method returns.
+pub type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, MethodError>> + Send + 'a>>;
+
+/// Serves the methods; the control server does parsing, authorization and logging.
+pub trait Handler: Send + Sync + 'static {
+    fn call<'a>(&'a self, method: &'a str, params: &'a Value, peer: &'a Peer) -> MethodFuture<'a>;
+}
+
+/// Parses one request line. On error, returns the id (if one could be read) and the error.
+pub fn parse_request(line: &[u8]) -> Result<Request, (Value, MethodError)> {
+    let text = std::str::from_utf8(line)
+        .map_err(|_| (Value::Null, MethodError::new(code::PARSE_ERROR, "request is not UTF-8")))?;
+    let v: Value = serde_json::from_str(text.trim())
+        .map_err(|e| (Value::Null, MethodError::new(code::PARSE_ERROR, format!("request is not JSON: {e}"))))?;
+    let Value::Object(mut obj) = v else {
+        return Err((Value::Null, MethodError::new(code::INVALID_REQUEST, "request must be a JSON object")));
+    };
+    let id = obj.remove("id").unwrap_or(Value::Null);
+    if !(id.is_null() || id.is_number() || id.is_string()) {
+        return Err((Value::Null, MethodError::new(code::INVALID_REQUEST, "`id` must be a number, a string or null")));
+    }
+    let method = match obj.remove("method") {
+        Some(Value::String(m)) => m,
+        Some(_) => return Err((id, MethodError::new(code::INVALID_REQUEST, "`method` must be a string"))),
+        None => return Err((id, MethodError::new(code::INVALID_REQUEST, "missing `method`"))),
+    };
+    let params = match obj.remove("params") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(p @ Value::Object(_)) => p,
+        Some(_) => return Err((id, MethodError::new(code::INVALID_PARAMS, "`params` must be an object"))),
+    };
+    Ok(Request { id, method, params })
+}
+
+/// Checks that `peer` may call `method` on an agent running as `own_uid`.
+pub fn authorize(method: &str, peer: &Peer, own_uid: u32) -> Result<(), MethodError> {
+    if PRIVILEGED.contains(&method) && peer.uid != 0 && peer.uid != own_uid {
+        return Err(MethodError::new(
+            code::PERMISSION_DENIED,
+            format!("`{method}` reveals network credentials: only root or uid {own_uid} (the agent's user) may call it; you are uid {}", peer.uid),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds a reply line (with the trailing newline).
+pub fn reply_line(id: &Value, result: Result<Value, MethodError>) -> String {
+    let v = match result {
+        Ok(r) => json!({ "id": id, "result": r }),
+        Err(e) => json!({ "id": id, "error": e }),
+    };
+    let mut s = v.to_string();
+    s.push('\n');
+    s
+}
+
+/// Handles one request line from `peer` and returns the reply line.
+pub async fn handle_line(handler: &dyn Handler, own_uid: u32, peer: &Peer, line: &[u8]) -> String {
+    let req = match parse_request(line) {
+        Ok(r) => r,
+        Err((id, e)) => {
+            tracing::debug!(uid = peer.uid, pid = peer.pid, code = e.code, "control request rejected");
+            return reply_line(&id, Err(e));
+        }
+    };
+    if !METHODS.contains(&req.method.as_str()) {
+        let e = MethodError::new(
+            code::METHOD_NOT_FOUND,
+            format!("unknown method `{}` (this agent serves: {})", req.method, METHODS.join(", ")),
+        );
+        return reply_line(&req.id, Err(e));
+    }
+    if let Err(e) = authorize(&req.method, peer, own_uid) {
+        tracing::warn!(method = %req.method, uid = peer.uid, pid = peer.pid, "control request denied");
+        return reply_line(&req.id, Err(e));
+    }
+    let result = handler.call(&req.method, &req.params, peer).await;
+    if req.method == "dataset.export" && result.is_ok() {
+        tracing::info!(uid = peer.uid, pid = peer.pid, "dataset exported");
+    }
+    reply_line(&req.id, result)
+}
+
+/// Why the control socket cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("control socket {path}: another thread-agent is already listening there")]
+    InUse { path: String },
+    #[error("control socket {path} exists and is not a socket; remove it or choose another path")]
+    NotASocket { path: String },
+    #[error("control socket {path}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+/// A bound control socket; the file is removed on drop.
+pub struct ControlServer {
+    path: PathBuf,
+    listener: Option<UnixListener>,
+}
+
+impl ControlServer {
+    /// Creates the parent directory, removes a stale socket, binds and sets mode 0660.
+    pub async fn bind(path: &Path) -> Result<ControlServer, ControlError> {
+        let err = |source: io::Error| ControlError::Io { path: path.display().to_string(), source };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                if UnixStream::connect(path).await.is_ok() {
+                    return Err(ControlError::InUse { path: path.display().to_string() });
+                }
+                tracing::info!(path = %path.display(), "removing stale control socket");
+                std::fs::remove_file(path).map_err(err)?;
+            }
+            Ok(_) => return Err(ControlError::NotASocket { path: path.display().to_string() }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(e)),
+        }
+        let listener = UnixListener::bind(path).map_err(err)?;
+        let server = ControlServer { path: path.to_path_buf(), listener: Some(listener) };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
+        Ok(server)
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accepts connections forever, one task per connection.
+    pub async fn serve(&self, handler: Arc<dyn Handler>, own_uid: u32) -> io::Result<()> {
+        let Some(listener) = &self.listener else { return Ok(()) };
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tracing::warn!(error = %e, "control socket accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                if let Err(e) = serve_connection(stream, handler.as_ref(), own_uid).await {
+                    tracing::debug!(error = %e, "control connection ended with an error");
+                }
+            });
+        }
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.listener = None;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Serves one connection until the peer closes it.
+pub async fn serve_connection(stream: UnixStream, handler: &dyn Handler, own_uid: u32) -> io::Result<()> {
+    let cred = stream.peer_cred()?;
+    let peer = Peer { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() };
+    tracing::debug!(uid = peer.uid, pid = peer.pid, "control connection");
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = (&mut reader).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let complete = buf.last() == Some(&b'\n');
+        if complete {
+            buf.pop();
+        } else if buf.len() > MAX_LINE {
+            let e = MethodError::new(code::REQUEST_TOO_LONG, format!("request longer than {MAX_LINE} bytes"));
+            w.write_all(reply_line(&Value::Null, Err(e)).as_bytes()).await?;
+            return Ok(());
+        }
+        if buf.iter().all(|b| b.is_ascii_whitespace()) {
+            if !complete {
+                return Ok(());
+            }
+            continue;
+        }
+        let reply = handle_line(handler, own_uid, &peer, &buf).await;
+        w.write_all(reply.as_bytes()).await?;
+        if !complete {
+            return Ok(()); // EOF after a last line without newline
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+    impl Handler for Fake {
+        fn call<'a>(&'a self, method: &'a str, _params: &'a Value, _peer: &'a Peer) -> MethodFuture<'a> {
+            Box::pin(async move {
+                match method {
+                    "status" => Ok(json!({"role": "leader"})),
+                    "dataset.export" => Ok(json!({"tlvs": "0e08"})),
+                    _ => Err(MethodError::new(code::INTERNAL_ERROR, "unreachable")),
+                }
+            })
+        }
+    }
+
+    const ME: Peer = Peer { uid: 1000, gid: 1000, pid: Some(42) };
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    fn call(line: &str, peer: Peer) -> Value {
+        let s = rt().block_on(handle_line(&Fake, 1000, &peer, line.as_bytes()));
+        assert!(s.ends_with('\n') && !s[..s.len() - 1].contains('\n'));
+        serde_json::from_str(&s).unwrap()
+    }
+
+    #[test]
+    fn parses_requests() {
+        let r = parse_request(br#"{"id":1,"method":"status","params":{}}"#).unwrap();
+        assert_eq!((r.id, r.method.as_str()), (json!(1), "status"));
+        let r = parse_request(br#"{"method":"status"}"#).unwrap();
+        assert_eq!(r.id, Value::Null);
+        assert_eq!(r.params, json!({}));
+        let r = parse_request(br#"{"id":"abc","method":"status","params":null}"#).unwrap();
+        assert_eq!(r.id, json!("abc"));
+    }
+
+    #[test]
+    fn garbage_gets_error_replies() {
+        assert_eq!(call("not json", ME)["error"]["code"], "parse_error");
+        assert_eq!(call("[1,2]", ME)["error"]["code"], "invalid_request");
+        assert_eq!(call(r#"{"id":7}"#, ME), json!({"id":7,"error":{"code":"invalid_request","message":"missing `method`"}}));
+        assert_eq!(call(r#"{"id":7,"method":5}"#, ME)["error"]["code"], "invalid_request");
+        assert_eq!(call(r#"{"id":{},"method":"status"}"#, ME)["error"]["code"], "invalid_request");
+        assert_eq!(call(r#"{"id":8,"method":"status","params":[1]}"#, ME)["error"]["code"], "invalid_params");
+        let v = call(r#"{"id":9,"method":"reboot"}"#, ME);
+        assert_eq!(v["id"], 9);
+        assert_eq!(v["error"]["code"], "method_not_found");
+        assert_eq!(rt().block_on(handle_line(&Fake, 1000, &ME, &[0xff, 0xfe]))
+            .contains("parse_error"), true);
+    }
+
+    #[test]
+    fn status_and_export_authorization() {
+        assert_eq!(call(r#"{"id":1,"method":"status","params":{}}"#, ME), json!({"id":1,"result":{"role":"leader"}}));
+        let other = Peer { uid: 1001, gid: 1001, pid: Some(1) };
+        assert_eq!(call(r#"{"id":2,"method":"status"}"#, other)["result"]["role"], "leader");
+        let v = call(r#"{"id":3,"method":"dataset.export"}"#, other);
+        assert_eq!(v["error"]["code"], "permission_denied");
+        assert_eq!(call(r#"{"id":4,"method":"dataset.export"}"#, ME)["result"]["tlvs"], "0e08");
+        let root = Peer { uid: 0, gid: 0, pid: None };
+        assert_eq!(call(r#"{"id":5,"method":"dataset.export"}"#, root)["result"]["tlvs"], "0e08");
+    }
+
+    #[test]
+    fn connection_survives_garbage_and_socket_lifecycle() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sub").join("ctl.sock");
+            // A stale socket file (nobody listening) is replaced.
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+            let server = ControlServer::bind(&path).await.unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o660);
+            // A second agent on the same path is refused.
+            assert!(matches!(ControlServer::bind(&path).await, Err(ControlError::InUse { .. })));
+            let own = unsafe_free_uid();
+            let task = async {
+                server.serve(Arc::new(Fake), own).await.unwrap();
+            };
+            let client = async {
+                let s = UnixStream::connect(&path).await.unwrap();
+                let (r, mut w) = s.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"garbage\n\n{\"id\":1,\"method\":\"status\"}\n").await.unwrap();
+                let a: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                let b: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                assert_eq!(a["error"]["code"], "parse_error");
+                assert_eq!(b["result"]["role"], "leader");
+                w.write_all(b"{\"id\":2,\"method\":\"dataset.export\"}\n").await.unwrap();
+                let c: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                assert_eq!(c["result"]["tlvs"], "0e08");
+                // An over-long line: one error reply, then the connection closes.
+                let long = vec![b'x'; MAX_LINE + 10];
+                w.write_all(&long).await.unwrap();
+                let d: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                assert_eq!(d["error"]["code"], "request_too_long");
+                assert!(lines.next_line().await.unwrap().is_none());
+            };
+            tokio::select! { _ = task => unreachable!(), _ = client => {} }
+            drop(server);
+            assert!(!path.exists());
+        });
+    }
+
+    /// The uid of this process, read from the file system (no unsafe needed).
+    fn unsafe_free_uid() -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+    }
+}

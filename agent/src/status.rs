@@ -1,0 +1,121 @@
+//! The control socket methods of this version: `status` and `dataset.export`.
+//!
+//! `status` reads the network's public parameters live from the co-processor and returns the
+//! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
+//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`). It never contains the
+//! network key or the PSKc. `dataset.export` returns the active dataset TLVs as hex in `tlvs`
+//! (authorization and the audit log line are done by [`crate::control`]).
+
+use std::sync::Arc;
+
+use ncp::spinel::{cap, prop};
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::control::{code, Handler, MethodError, MethodFuture, Peer};
+use crate::network::{Network, Snapshot};
+
+/// The control handler.
+pub struct Methods {
+    pub net: Arc<Network>,
+}
+
+fn unavailable(e: ncp::Error) -> MethodError {
+    MethodError::new(code::NCP_UNAVAILABLE, format!("the co-processor did not answer: {e}"))
+}
+
+/// Builds the `status` result.
+pub fn status_json(s: &Snapshot, info: &ncp::NcpInfo, neighbors: &[crate::tables::Neighbor]) -> Value {
+    let caps: Vec<String> = info
+        .caps
+        .iter()
+        .map(|c| cap::name(*c).map(str::to_string).unwrap_or_else(|| c.to_string()))
+        .collect();
+    json!({
+        "role": s.role.as_str(),
+        "network_name": s.network_name,
+        "channel": s.channel,
+        "pan_id": format!("0x{:04x}", s.pan_id),
+        "ext_pan_id": hex::encode(s.ext_pan_id),
+        "mesh_local_prefix": s.mesh_local_prefix.map(|p| format!("{p}/64")),
+        "partition_id": s.partition_id,
+        "rloc16": format!("0x{:04x}", s.rloc16),
+        "ncp": {
+            "version": info.version,
+            "eui64": hex::encode(info.hwaddr),
+            "capabilities": caps,
+        },
+        "neighbors": neighbors,
+    })
+}
+
+impl Methods {
+    async fn status(&self) -> Result<Value, MethodError> {
+        let s = self.net.snapshot().await.map_err(unavailable)?;
+        let neighbors = match self.net.neighbors().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(error = %e, "neighbor table unavailable");
+                Vec::new()
+            }
+        };
+        Ok(status_json(&s, &self.net.info, &neighbors))
+    }
+
+    async fn dataset_export(&self) -> Result<Value, MethodError> {
+        let tlvs = Zeroizing::new(self.net.client.get(prop::THREAD_ACTIVE_DATASET_TLVS).await.map_err(unavailable)?);
+        if tlvs.is_empty() {
+            return Err(MethodError::new(code::NCP_UNAVAILABLE, "the co-processor has no active dataset yet"));
+        }
+        Ok(json!({ "tlvs": hex::encode(tlvs.as_slice()) }))
+    }
+}
+
+impl Handler for Methods {
+    fn call<'a>(&'a self, method: &'a str, _params: &'a Value, _peer: &'a Peer) -> MethodFuture<'a> {
+        Box::pin(async move {
+            match method {
+                "status" => self.status().await,
+                "dataset.export" => self.dataset_export().await,
+                other => Err(MethodError::new(code::METHOD_NOT_FOUND, format!("unknown method `{other}`"))),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Role;
+
+    #[test]
+    fn status_fields_are_the_contract() {
+        let s = Snapshot {
+            role: Role::Leader,
+            network_name: "ThreadAgent".into(),
+            channel: 15,
+            pan_id: 0xface,
+            ext_pan_id: [0xde, 0xad, 0, 0xbe, 0xef, 0, 0xca, 0xfe],
+            mesh_local_prefix: Some("fd11:2233:4455:0::".parse().unwrap()),
+            partition_id: 123,
+            rloc16: 0x0400,
+        };
+        let info = ncp::NcpInfo {
+            protocol: (4, 3),
+            version: "OPENTHREAD/x".into(),
+            interface_type: 3,
+            caps: vec![32, 1026, 99999],
+            hwaddr: [0x18, 0xb4, 0x30, 0, 0, 0, 0, 1],
+        };
+        let v = status_json(&s, &info, &[]);
+        assert_eq!(v["role"], "leader");
+        assert_eq!(v["pan_id"], "0xface");
+        assert_eq!(v["ext_pan_id"], "dead00beef00cafe");
+        assert_eq!(v["mesh_local_prefix"], "fd11:2233:4455::/64");
+        assert_eq!(v["rloc16"], "0x0400");
+        assert_eq!(v["partition_id"], 123);
+        assert_eq!(v["ncp"]["eui64"], "18b4300000000001");
+        assert_eq!(v["ncp"]["capabilities"], json!(["CONFIG_FTD", "THREAD_UDP_FORWARD", "99999"]));
+        assert_eq!(v["neighbors"], json!([]));
+    }
+}
