@@ -422,16 +422,19 @@ fn handle_frame(frame: Frame, shared: &Shared, events: &mpsc::Sender<Event>) {
 }
 
 async fn io_task(
-    mut transport: Transport,
+    transport: Transport,
     shared: Arc<Shared>,
     mut out: mpsc::Receiver<Vec<u8>>,
     events: mpsc::Sender<Event>,
 ) {
-    let mut decoder = hdlc::Decoder::default();
-    let mut buf = vec![0u8; 4096];
-    let reason = loop {
-        tokio::select! {
-            r = transport.read(&mut buf) => match r {
+    // Reading and writing run concurrently (one task, two futures), so a co-processor that
+    // blocks writing to us while we write to it cannot deadlock the link.
+    let (mut rd, mut wr) = tokio::io::split(transport);
+    let reader = async {
+        let mut decoder = hdlc::Decoder::default();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match rd.read(&mut buf).await {
                 Ok(0) => break "end of stream (device unplugged or co-processor process exited)".to_string(),
                 Ok(n) => {
                     for &b in &buf[..n] {
@@ -452,17 +455,21 @@ async fn io_task(
                     }
                 }
                 Err(e) => break format!("read error: {e}"),
-            },
-            bytes = out.recv() => match bytes {
-                Some(bytes) => {
-                    if let Err(e) = transport.write_all(&bytes).await {
-                        break format!("write error: {e}");
-                    }
-                    shared.counters.frames_out.fetch_add(1, Ordering::Relaxed);
-                }
-                None => break "client dropped".to_string(),
-            },
+            }
         }
+    };
+    let writer = async {
+        while let Some(bytes) = out.recv().await {
+            if let Err(e) = wr.write_all(&bytes).await {
+                return format!("write error: {e}");
+            }
+            shared.counters.frames_out.fetch_add(1, Ordering::Relaxed);
+        }
+        "client dropped".to_string()
+    };
+    let reason = tokio::select! {
+        r = reader => r,
+        w = writer => w,
     };
     tracing::info!(%reason, "co-processor link closed");
     {
@@ -473,7 +480,7 @@ async fn io_task(
         }
     }
     let _ = events.try_send(Event::Closed { reason });
-    drop(transport);
+    // `rd` and `wr` drop here, and with them the transport (a forkpty child is killed).
 }
 
 #[cfg(test)]
