@@ -36,7 +36,11 @@ fn run(name: &str, bytes_per_iter: usize, mut f: impl FnMut()) {
     }
     let secs = start.elapsed().as_secs_f64();
     let mb = (bytes_per_iter as f64 * iters as f64) / 1e6;
-    println!("{name:<40} {:>9.1} MB/s  {:>10.0} frames/s", mb / secs, iters as f64 / secs);
+    println!(
+        "{name:<40} {:>9.1} MB/s  {:>10.0} frames/s",
+        mb / secs,
+        iters as f64 / secs
+    );
 }
 
 fn main() {
@@ -62,6 +66,9 @@ fn main() {
                 }
             }
         });
-        assert_eq!(dec.stats().bad_fcs + dec.stats().too_long + dec.stats().too_short, 0);
+        assert_eq!(
+            dec.stats().bad_fcs + dec.stats().too_long + dec.stats().too_short,
+            0
+        );
     }
 }

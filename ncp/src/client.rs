@@ -51,7 +51,10 @@ pub struct ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { request_timeout: Duration::from_secs(2), event_queue: 4096 }
+        ClientOptions {
+            request_timeout: Duration::from_secs(2),
+            event_queue: 4096,
+        }
     }
 }
 
@@ -59,7 +62,11 @@ impl Default for ClientOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// An unsolicited IS/INSERTED/REMOVED (TID 0).
-    Property { command: Command, prop: Prop, value: Vec<u8> },
+    Property {
+        command: Command,
+        prop: Prop,
+        value: Vec<u8>,
+    },
     /// The co-processor reset (`LAST_STATUS` 112..=127, e.g. 112 power-on, 114 software).
     Reset { status: u32 },
     /// The link is gone (device unplugged, child exited, read error).
@@ -105,12 +112,20 @@ impl NcpInfo {
     }
     /// Names of the known capabilities, numbers for the others.
     pub fn cap_names(&self) -> Vec<String> {
-        self.caps.iter().map(|&c| cap::name(c).map(str::to_owned).unwrap_or_else(|| c.to_string())).collect()
+        self.caps
+            .iter()
+            .map(|&c| {
+                cap::name(c)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| c.to_string())
+            })
+            .collect()
     }
 }
 
 /// Firmware options the agent needs; part of [`Error::UnsupportedFirmware`] messages.
-pub const NCP_BUILD_OPTIONS: &str = "-DOT_BORDER_AGENT=ON -DOT_UDP_FORWARD=ON -DOT_SRP_SERVER=ON -DOT_COMMISSIONER=ON \
+pub const NCP_BUILD_OPTIONS: &str =
+    "-DOT_BORDER_AGENT=ON -DOT_UDP_FORWARD=ON -DOT_SRP_SERVER=ON -DOT_COMMISSIONER=ON \
 -DOT_JOINER=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON";
 
 #[derive(Default)]
@@ -172,7 +187,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("stats", &self.stats()).finish()
+        f.debug_struct("Client")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -195,17 +212,27 @@ impl Drop for SlotGuard<'_> {
 
 impl Client {
     /// Opens the link and starts its I/O task. Returns the client and the event queue.
-    pub async fn open(url: &RadioUrl, opts: ClientOptions) -> Result<(Client, mpsc::Receiver<Event>), Error> {
+    pub async fn open(
+        url: &RadioUrl,
+        opts: ClientOptions,
+    ) -> Result<(Client, mpsc::Receiver<Event>), Error> {
         let transport = Transport::open(url).await?;
         Ok(Self::with_transport(transport, url.to_string(), opts))
     }
 
     /// Starts a client on an already open transport (`name` is used in logs).
-    pub fn with_transport(transport: Transport, name: String, opts: ClientOptions) -> (Client, mpsc::Receiver<Event>) {
+    pub fn with_transport(
+        transport: Transport,
+        name: String,
+        opts: ClientOptions,
+    ) -> (Client, mpsc::Receiver<Event>) {
         let (event_tx, event_rx) = mpsc::channel(opts.event_queue.max(1) + 1);
         let (out_tx, out_rx) = mpsc::channel(64);
         let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending { next_tid: 1, ..Default::default() }),
+            pending: Mutex::new(Pending {
+                next_tid: 1,
+                ..Default::default()
+            }),
             counters: Counters::default(),
             resets: watch::channel((0, 0)).0,
         });
@@ -214,8 +241,19 @@ impl Client {
             io_task(transport, shared.clone(), out_rx, event_tx),
             span,
         ));
-        let inner = Inner { shared, out: out_tx, tids: Semaphore::new(15), opts, task: task.abort_handle() };
-        (Client { inner: Arc::new(inner) }, event_rx)
+        let inner = Inner {
+            shared,
+            out: out_tx,
+            tids: Semaphore::new(15),
+            opts,
+            task: task.abort_handle(),
+        };
+        (
+            Client {
+                inner: Arc::new(inner),
+            },
+            event_rx,
+        )
     }
 
     async fn send_raw(&self, frame: &Frame) -> Result<(), Error> {
@@ -225,7 +263,12 @@ impl Client {
     }
 
     /// Sends a request and returns the matching response frame (any command).
-    pub async fn request(&self, command: Command, prop: Prop, value: &[u8]) -> Result<Frame, Error> {
+    pub async fn request(
+        &self,
+        command: Command,
+        prop: Prop,
+        value: &[u8],
+    ) -> Result<Frame, Error> {
         let shared = &*self.inner.shared;
         let _permit = self.inner.tids.acquire().await.map_err(|_| Error::Closed)?;
         let (tid, gen, rx) = {
@@ -245,18 +288,27 @@ impl Client {
             (tid, gen, rx)
         };
         let _guard = SlotGuard { shared, tid, gen };
-        self.send_raw(&Frame::new(tid, command, prop, value.to_vec())).await?;
+        self.send_raw(&Frame::new(tid, command, prop, value.to_vec()))
+            .await?;
         match tokio::time::timeout(self.inner.opts.request_timeout, rx).await {
             Ok(Ok(frame)) => Ok(frame),
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => {
                 shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(Error::Timeout { what: format!("{command} {prop}") })
+                Err(Error::Timeout {
+                    what: format!("{command} {prop}"),
+                })
             }
         }
     }
 
-    async fn checked(&self, command: Command, prop: Prop, value: &[u8], answers: &[Command]) -> Result<Vec<u8>, Error> {
+    async fn checked(
+        &self,
+        command: Command,
+        prop: Prop,
+        value: &[u8],
+        answers: &[Command],
+    ) -> Result<Vec<u8>, Error> {
         let frame = self.request(command, prop, value).await?;
         if frame.prop == prop && prop != prop::LAST_STATUS && answers.contains(&frame.command) {
             return Ok(frame.value);
@@ -271,7 +323,10 @@ impl Client {
                 status => Err(Error::Status { prop, status }),
             };
         }
-        Err(Error::Protocol(format!("unexpected answer {} {} to {command} {prop}", frame.command, frame.prop)))
+        Err(Error::Protocol(format!(
+            "unexpected answer {} {} to {command} {prop}",
+            frame.command, frame.prop
+        )))
     }
 
     /// PROP_VALUE_GET: the value bytes of the matching PROP_VALUE_IS.
@@ -287,12 +342,14 @@ impl Client {
 
     /// PROP_VALUE_INSERT (answered INSERTED, IS or LAST_STATUS).
     pub async fn insert(&self, prop: Prop, value: &[u8]) -> Result<Vec<u8>, Error> {
-        self.checked(cmd::INSERT, prop, value, &[cmd::INSERTED, cmd::IS]).await
+        self.checked(cmd::INSERT, prop, value, &[cmd::INSERTED, cmd::IS])
+            .await
     }
 
     /// PROP_VALUE_REMOVE (answered REMOVED, IS or LAST_STATUS).
     pub async fn remove(&self, prop: Prop, value: &[u8]) -> Result<Vec<u8>, Error> {
-        self.checked(cmd::REMOVE, prop, value, &[cmd::REMOVED, cmd::IS]).await
+        self.checked(cmd::REMOVE, prop, value, &[cmd::REMOVED, cmd::IS])
+            .await
     }
 
     /// Sends RESET and waits (up to the request timeout) for the co-processor's reset status.
@@ -300,7 +357,8 @@ impl Client {
     pub async fn reset(&self) -> Result<(), Error> {
         let mut resets = self.inner.shared.resets.subscribe();
         resets.borrow_and_update();
-        self.send_raw(&Frame::new(0, cmd::RESET, Prop(0), Vec::new())).await?;
+        self.send_raw(&Frame::new(0, cmd::RESET, Prop(0), Vec::new()))
+            .await?;
         match tokio::time::timeout(self.inner.opts.request_timeout, resets.changed()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Error::Closed),
@@ -308,8 +366,14 @@ impl Client {
                 if self.inner.shared.lock().closed {
                     return Err(Error::Closed);
                 }
-                self.inner.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(Error::Timeout { what: "RESET".into() })
+                self.inner
+                    .shared
+                    .counters
+                    .timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(Error::Timeout {
+                    what: "RESET".into(),
+                })
             }
         }
     }
@@ -356,7 +420,13 @@ impl Client {
         }
         let version = Reader::new(&self.get(prop::NCP_VERSION).await?).utf8()?;
         let hwaddr = Reader::new(&self.get(prop::HWADDR).await?).eui64()?;
-        Ok(NcpInfo { protocol, version, interface_type, caps, hwaddr })
+        Ok(NcpInfo {
+            protocol,
+            version,
+            interface_type,
+            caps,
+            hwaddr,
+        })
     }
 
     /// Link counters.
@@ -381,7 +451,10 @@ impl Client {
 /// Queues an event unless only the slot reserved for `Closed` is left.
 fn queue_event(events: &mpsc::Sender<Event>, shared: &Shared, event: Event) {
     if events.capacity() <= 1 || events.try_send(event).is_err() {
-        shared.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .events_dropped
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -391,13 +464,19 @@ fn handle_frame(frame: Frame, shared: &Shared, events: &mpsc::Sender<Event>) {
     if frame.tid != 0 {
         let mut p = shared.lock();
         let slot = &mut p.slots[frame.tid as usize];
-        if slot.as_ref().is_some_and(|s| s.prop == frame.prop || frame.prop == prop::LAST_STATUS) {
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.prop == frame.prop || frame.prop == prop::LAST_STATUS)
+        {
             if let Some(s) = slot.take() {
                 let _ = s.reply.send(frame);
             }
         } else {
             drop(p);
-            shared.counters.stray_responses.fetch_add(1, Ordering::Relaxed);
+            shared
+                .counters
+                .stray_responses
+                .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(tid = frame.tid, prop = ?frame.prop, "response with no matching request dropped");
         }
         return;
@@ -414,9 +493,20 @@ fn handle_frame(frame: Frame, shared: &Shared, events: &mpsc::Sender<Event>) {
         }
     }
     if [cmd::IS, cmd::INSERTED, cmd::REMOVED].contains(&frame.command) {
-        queue_event(events, shared, Event::Property { command: frame.command, prop: frame.prop, value: frame.value });
+        queue_event(
+            events,
+            shared,
+            Event::Property {
+                command: frame.command,
+                prop: frame.prop,
+                value: frame.value,
+            },
+        );
     } else {
-        shared.counters.stray_responses.fetch_add(1, Ordering::Relaxed);
+        shared
+            .counters
+            .stray_responses
+            .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(command = ?frame.command, "unsolicited frame with unexpected command dropped");
     }
 }
@@ -435,7 +525,10 @@ async fn io_task(
         let mut buf = vec![0u8; 4096];
         loop {
             match rd.read(&mut buf).await {
-                Ok(0) => break "end of stream (device unplugged or co-processor process exited)".to_string(),
+                Ok(0) => {
+                    break "end of stream (device unplugged or co-processor process exited)"
+                        .to_string()
+                }
                 Ok(n) => {
                     for &b in &buf[..n] {
                         match decoder.push(b) {
@@ -443,12 +536,18 @@ async fn io_task(
                             Some(Ok(payload)) => match Frame::parse(&payload) {
                                 Ok(frame) => handle_frame(frame, &shared, &events),
                                 Err(e) => {
-                                    shared.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                                    shared
+                                        .counters
+                                        .decode_errors
+                                        .fetch_add(1, Ordering::Relaxed);
                                     tracing::debug!(error = %e, "bad Spinel frame dropped");
                                 }
                             },
                             Some(Err(e)) => {
-                                shared.counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                                shared
+                                    .counters
+                                    .decode_errors
+                                    .fetch_add(1, Ordering::Relaxed);
                                 tracing::debug!(error = %e, "bad HDLC frame dropped");
                             }
                         }
@@ -514,7 +613,14 @@ mod tests {
     fn pair(opts: ClientOptions) -> (Client, mpsc::Receiver<Event>, FakeNcp) {
         let (a, b) = tokio::io::duplex(4096);
         let (c, ev) = Client::with_transport(Transport::Memory(a), "memory".into(), opts);
-        (c, ev, FakeNcp { io: b, dec: hdlc::Decoder::default() })
+        (
+            c,
+            ev,
+            FakeNcp {
+                io: b,
+                dec: hdlc::Decoder::default(),
+            },
+        )
     }
 
     #[tokio::test]
@@ -530,7 +636,11 @@ mod tests {
         assert!((1..=15).contains(&r1.tid) && (1..=15).contains(&r2.tid));
         // Answer in reverse order.
         for r in [r2, r1] {
-            let value = if r.prop == prop::HWADDR { vec![1, 2, 3, 4, 5, 6, 7, 8] } else { b"v1\0".to_vec() };
+            let value = if r.prop == prop::HWADDR {
+                vec![1, 2, 3, 4, 5, 6, 7, 8]
+            } else {
+                b"v1\0".to_vec()
+            };
             ncp.send(Frame::new(r.tid, cmd::IS, r.prop, value)).await;
         }
         assert_eq!(a.await.unwrap().unwrap(), b"v1\0");
@@ -542,33 +652,65 @@ mod tests {
         let (c, _ev, mut ncp) = pair(ClientOptions::default());
         let c2 = c.clone();
         let t = tokio::spawn(async move {
-            (c2.set(prop::NET_IF_UP, &[1]).await, c2.get(Prop(4242)).await, c2.insert(prop::THREAD_ON_MESH_NETS, &[9]).await)
+            (
+                c2.set(prop::NET_IF_UP, &[1]).await,
+                c2.get(Prop(4242)).await,
+                c2.insert(prop::THREAD_ON_MESH_NETS, &[9]).await,
+            )
         });
         let r = ncp.recv().await;
-        ncp.send(Frame::new(r.tid, cmd::IS, prop::LAST_STATUS, vec![0x04])).await; // INVALID_STATE
+        ncp.send(Frame::new(r.tid, cmd::IS, prop::LAST_STATUS, vec![0x04]))
+            .await; // INVALID_STATE
         let r = ncp.recv().await;
-        ncp.send(Frame::new(r.tid, cmd::IS, prop::LAST_STATUS, vec![0x0D])).await; // PROP_NOT_FOUND
+        ncp.send(Frame::new(r.tid, cmd::IS, prop::LAST_STATUS, vec![0x0D]))
+            .await; // PROP_NOT_FOUND
         let r = ncp.recv().await;
         assert_eq!(r.command, cmd::INSERT);
-        ncp.send(Frame::new(r.tid, cmd::IS, prop::LAST_STATUS, vec![0x00])).await; // OK
+        ncp.send(Frame::new(r.tid, cmd::IS, prop::LAST_STATUS, vec![0x00]))
+            .await; // OK
         let (set, get, insert) = t.await.unwrap();
-        assert!(matches!(set, Err(Error::Status { prop: prop::NET_IF_UP, status: Status::InvalidState })));
-        assert!(matches!(get, Err(Error::Status { status: Status::PropNotFound, .. })));
+        assert!(matches!(
+            set,
+            Err(Error::Status {
+                prop: prop::NET_IF_UP,
+                status: Status::InvalidState
+            })
+        ));
+        assert!(matches!(
+            get,
+            Err(Error::Status {
+                status: Status::PropNotFound,
+                ..
+            })
+        ));
         assert_eq!(insert.unwrap(), Vec::<u8>::new());
     }
 
     #[tokio::test]
     async fn timeout_then_late_answer_is_stray() {
-        let opts = ClientOptions { request_timeout: Duration::from_millis(50), ..Default::default() };
+        let opts = ClientOptions {
+            request_timeout: Duration::from_millis(50),
+            ..Default::default()
+        };
         let (c, _ev, mut ncp) = pair(opts);
-        assert!(matches!(c.get(prop::CAPS).await, Err(Error::Timeout { .. })));
+        assert!(matches!(
+            c.get(prop::CAPS).await,
+            Err(Error::Timeout { .. })
+        ));
         let late = ncp.recv().await;
         // The next request may get another TID; the late answer must not complete it.
         let c2 = c.clone();
         let t = tokio::spawn(async move { c2.get(prop::NCP_VERSION).await });
         let r = ncp.recv().await;
-        ncp.send(Frame::new(late.tid, cmd::IS, prop::CAPS, vec![0x20])).await;
-        ncp.send(Frame::new(r.tid, cmd::IS, prop::NCP_VERSION, b"x\0".to_vec())).await;
+        ncp.send(Frame::new(late.tid, cmd::IS, prop::CAPS, vec![0x20]))
+            .await;
+        ncp.send(Frame::new(
+            r.tid,
+            cmd::IS,
+            prop::NCP_VERSION,
+            b"x\0".to_vec(),
+        ))
+        .await;
         assert_eq!(t.await.unwrap().unwrap(), b"x\0");
         let s = c.stats();
         assert_eq!((s.timeouts, s.stray_responses), (1, 1));
@@ -576,20 +718,33 @@ mod tests {
 
     #[tokio::test]
     async fn events_reset_and_drops() {
-        let opts = ClientOptions { event_queue: 2, ..Default::default() };
+        let opts = ClientOptions {
+            event_queue: 2,
+            ..Default::default()
+        };
         let (c, mut ev, mut ncp) = pair(opts);
-        ncp.send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![0x70])).await;
+        ncp.send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![0x70]))
+            .await;
         for i in 0..4u8 {
-            ncp.send(Frame::new(0, cmd::IS, prop::NET_ROLE, vec![i])).await;
+            ncp.send(Frame::new(0, cmd::IS, prop::NET_ROLE, vec![i]))
+                .await;
         }
         // A request completes although the event queue is full (responses bypass it).
         let c2 = c.clone();
         let t = tokio::spawn(async move { c2.get(prop::NET_ROLE).await });
         let r = ncp.recv().await;
-        ncp.send(Frame::new(r.tid, cmd::IS, prop::NET_ROLE, vec![3])).await;
+        ncp.send(Frame::new(r.tid, cmd::IS, prop::NET_ROLE, vec![3]))
+            .await;
         assert_eq!(t.await.unwrap().unwrap(), [3]);
         assert_eq!(ev.recv().await, Some(Event::Reset { status: 112 }));
-        assert_eq!(ev.recv().await, Some(Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![0] }));
+        assert_eq!(
+            ev.recv().await,
+            Some(Event::Property {
+                command: cmd::IS,
+                prop: prop::NET_ROLE,
+                value: vec![0]
+            })
+        );
         assert_eq!(c.stats().events_dropped, 3);
         // Link loss: Closed still fits (reserved slot), pending requests fail with Closed.
         let c3 = c.clone();
@@ -609,7 +764,8 @@ mod tests {
         let r = ncp.recv().await;
         assert_eq!((r.tid, r.command), (0, cmd::RESET));
         ncp.io.write_all(&[0x7E, 0x01, 0x02, 0x7E]).await.unwrap(); // bad FCS
-        ncp.send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![0x72])).await;
+        ncp.send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![0x72]))
+            .await;
         t.await.unwrap().unwrap();
         assert_eq!(ev.recv().await, Some(Event::Reset { status: 114 }));
         assert_eq!(c.stats().decode_errors, 1);
@@ -626,6 +782,9 @@ mod tests {
         };
         assert!(info.has_cap(cap::THREAD_UDP_FORWARD));
         assert!(!info.has_cap(cap::CONFIG_RADIO));
-        assert_eq!(info.cap_names(), ["CONFIG_FTD", "THREAD_UDP_FORWARD", "4242"]);
+        assert_eq!(
+            info.cap_names(),
+            ["CONFIG_FTD", "THREAD_UDP_FORWARD", "4242"]
+        );
     }
 }

@@ -93,7 +93,8 @@ impl<'a> Reader<'a> {
             Some(i) => (&self.buf[..i], i + 1),
             None => (self.buf, self.buf.len()),
         };
-        let s = std::str::from_utf8(s).map_err(|_| Error::Protocol("Spinel string is not UTF-8".into()))?;
+        let s = std::str::from_utf8(s)
+            .map_err(|_| Error::Protocol("Spinel string is not UTF-8".into()))?;
         self.buf = &self.buf[consumed..];
         Ok(s.to_owned())
     }
@@ -260,10 +261,21 @@ mod tests {
     fn exact_bytes() {
         // UDP forward stream value `dS6S`: len 2, "hi", peer port 1234, fd00::1, local port 49153.
         let mut w = Writer::new();
-        w.push_data(b"hi").push_u16(1234).push_ipv6(&"fd00::1".parse().unwrap()).push_u16(49153);
+        w.push_data(b"hi")
+            .push_u16(1234)
+            .push_ipv6(&"fd00::1".parse().unwrap())
+            .push_u16(49153);
         assert_eq!(
             hex::encode(w.as_slice()),
-            concat!("0200", "6869", "d204", "fd00", "000000000000", "0000000000000001", "01c0")
+            concat!(
+                "0200",
+                "6869",
+                "d204",
+                "fd00",
+                "000000000000",
+                "0000000000000001",
+                "01c0"
+            )
         );
     }
 

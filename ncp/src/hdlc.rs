@@ -32,7 +32,11 @@ const FCS_TABLE: [u16; 256] = {
         let mut crc = i as u16;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x8408
+            } else {
+                crc >> 1
+            };
             bit += 1;
         }
         table[i] = crc;
@@ -184,7 +188,11 @@ impl Decoder {
             self.escaped = true;
             return None;
         }
-        let byte = if self.escaped { byte ^ ESCAPE_XOR } else { byte };
+        let byte = if self.escaped {
+            byte ^ ESCAPE_XOR
+        } else {
+            byte
+        };
         self.escaped = false;
         if self.buf.len() >= self.max_frame_len.saturating_add(2) {
             self.overflow = true;
@@ -197,7 +205,11 @@ impl Decoder {
     }
 
     /// Feeds a slice of bytes, calling `on_frame` for each finished frame or dropped frame.
-    pub fn push_slice(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Result<Vec<u8>, HdlcError>)) {
+    pub fn push_slice(
+        &mut self,
+        bytes: &[u8],
+        mut on_frame: impl FnMut(Result<Vec<u8>, HdlcError>),
+    ) {
         for &b in bytes {
             if let Some(r) = self.push(b) {
                 on_frame(r);
@@ -250,7 +262,9 @@ mod tests {
         let mut out = Vec::new();
         encode(&[0x7E, 0x7D, 0x11, 0x13, 0xF8, 0x00], &mut out);
         let f = fcs(&[0x7E, 0x7D, 0x11, 0x13, 0xF8, 0x00]);
-        let mut expect = vec![0x7E, 0x7D, 0x5E, 0x7D, 0x5D, 0x7D, 0x31, 0x7D, 0x33, 0x7D, 0xD8, 0x00];
+        let mut expect = vec![
+            0x7E, 0x7D, 0x5E, 0x7D, 0x5D, 0x7D, 0x31, 0x7D, 0x33, 0x7D, 0xD8, 0x00,
+        ];
         for b in f.to_le_bytes() {
             if needs_escape(b) {
                 expect.extend([0x7D, b ^ 0x20]);
@@ -261,7 +275,10 @@ mod tests {
         expect.push(0x7E);
         assert_eq!(out, expect);
         let mut d = Decoder::new(64);
-        assert_eq!(decode_all(&mut d, &out), vec![Ok(vec![0x7E, 0x7D, 0x11, 0x13, 0xF8, 0x00])]);
+        assert_eq!(
+            decode_all(&mut d, &out),
+            vec![Ok(vec![0x7E, 0x7D, 0x11, 0x13, 0xF8, 0x00])]
+        );
     }
 
     #[test]
@@ -285,7 +302,16 @@ mod tests {
             ]
         );
         let s = d.stats();
-        assert_eq!((s.frames, s.bad_fcs, s.too_long, s.too_short, s.garbage_bytes), (2, 1, 1, 1, 3));
+        assert_eq!(
+            (
+                s.frames,
+                s.bad_fcs,
+                s.too_long,
+                s.too_short,
+                s.garbage_bytes
+            ),
+            (2, 1, 1, 1, 3)
+        );
     }
 
     #[test]

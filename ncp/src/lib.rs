@@ -10,6 +10,18 @@
 //! - [`transport`]: serial port and pseudo-terminal child process byte streams.
 //! - [`client`]: the async request/response client with an event queue for unsolicited frames.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), ncp::Error> {
+//! use ncp::spinel::{cap, prop};
+//! let url: ncp::RadioUrl = "spinel+hdlc+forkpty:///opt/ot/ot-ncp-ftd?forkpty-arg=1".parse()?;
+//! let (client, mut events) = ncp::Client::open(&url, ncp::ClientOptions::default()).await?;
+//! let info = client.probe().await?; // Spinel 4.x, NCP (not RCP), FTD, UDP forward
+//! assert!(info.has_cap(cap::THREAD_UDP_FORWARD));
+//! let role = client.get(prop::NET_ROLE).await?; // value bytes, decode with codec::Reader
+//! while let Some(event) = events.recv().await { /* Property / Reset / Closed */ }
+//! # Ok(()) }
+//! ```
+//!
 //! Guarantees: nothing in this crate panics on bytes received from the co-processor; malformed
 //! input becomes an [`Error`] or a counted, dropped frame.
 
@@ -31,10 +43,16 @@ pub enum Error {
     BadUrl(String),
     /// The radio URL's scheme is not one this crate speaks.
     #[error("unknown radio URL scheme `{scheme}` (accepted: {accepted})")]
-    UnknownScheme { scheme: String, accepted: &'static str },
+    UnknownScheme {
+        scheme: String,
+        accepted: &'static str,
+    },
     /// The radio URL has a query parameter this crate does not know.
     #[error("unknown radio URL parameter `{name}` (accepted: {accepted})")]
-    UnknownParameter { name: String, accepted: &'static str },
+    UnknownParameter {
+        name: String,
+        accepted: &'static str,
+    },
     /// The device node or program does not exist.
     #[error("co-processor device `{path}` does not exist (is the dongle plugged in? is the path right?)")]
     DeviceMissing { path: String },
@@ -49,7 +67,10 @@ pub enum Error {
     Timeout { what: String },
     /// The co-processor answered with a failure status.
     #[error("co-processor refused {prop:?}: {status:?}")]
-    Status { prop: spinel::Prop, status: spinel::Status },
+    Status {
+        prop: spinel::Prop,
+        status: spinel::Status,
+    },
     /// The co-processor firmware is not usable by this host; the message says what to flash.
     #[error("unsupported co-processor firmware: {0}")]
     UnsupportedFirmware(String),

@@ -373,15 +373,25 @@ pub struct Frame {
 impl Frame {
     /// A frame on interface 0.
     pub fn new(tid: u8, command: Command, prop: Prop, value: Vec<u8>) -> Frame {
-        Frame { tid, iid: 0, command, prop, value }
+        Frame {
+            tid,
+            iid: 0,
+            command,
+            prop,
+            value,
+        }
     }
 
     /// Parses a frame (an HDLC payload). The `RESET` and `NOOP` commands carry no property key;
     /// for them `prop` is `Prop(0)` and `value` holds any remaining bytes.
     pub fn parse(bytes: &[u8]) -> Result<Frame, Error> {
-        let (&header, rest) = bytes.split_first().ok_or_else(|| Error::Protocol("empty Spinel frame".into()))?;
+        let (&header, rest) = bytes
+            .split_first()
+            .ok_or_else(|| Error::Protocol("empty Spinel frame".into()))?;
         if header & 0xC0 != HEADER_FLAG {
-            return Err(Error::Protocol(format!("bad Spinel header byte {header:#04x}")));
+            return Err(Error::Protocol(format!(
+                "bad Spinel header byte {header:#04x}"
+            )));
         }
         let (command, n) = decode_packed_uint(rest)?;
         let rest = &rest[n..];
@@ -392,7 +402,13 @@ impl Frame {
             let (prop, n) = decode_packed_uint(rest)?;
             (Prop(prop), &rest[n..])
         };
-        Ok(Frame { tid: header & 0x0F, iid: (header >> 4) & 0x03, command, prop, value: rest.to_vec() })
+        Ok(Frame {
+            tid: header & 0x0F,
+            iid: (header >> 4) & 0x03,
+            command,
+            prop,
+            value: rest.to_vec(),
+        })
     }
 
     /// Encodes the frame (the HDLC payload).
@@ -433,7 +449,11 @@ mod tests {
             let mut out = Vec::new();
             encode_packed_uint(v, &mut out);
             assert_eq!(out, bytes, "encode {v}");
-            assert_eq!(decode_packed_uint(bytes).unwrap(), (v, bytes.len()), "decode {v}");
+            assert_eq!(
+                decode_packed_uint(bytes).unwrap(),
+                (v, bytes.len()),
+                "decode {v}"
+            );
         }
         assert!(decode_packed_uint(&[0x80]).is_err());
         assert!(decode_packed_uint(&[]).is_err());
@@ -460,7 +480,10 @@ mod tests {
     fn unsolicited_reset_status() {
         // Unsolicited LAST_STATUS RESET_POWER_ON, as ot-ncp-ftd sends at start: 80 06 00 70.
         let f = Frame::parse(&[0x80, 0x06, 0x00, 0x70]).unwrap();
-        assert_eq!((f.tid, f.iid, f.command, f.prop, f.value.as_slice()), (0, 0, cmd::IS, prop::LAST_STATUS, &[0x70][..]));
+        assert_eq!(
+            (f.tid, f.iid, f.command, f.prop, f.value.as_slice()),
+            (0, 0, cmd::IS, prop::LAST_STATUS, &[0x70][..])
+        );
         assert_eq!(Status::from_u32(0x70), Status::Reset(112));
     }
 
@@ -478,7 +501,10 @@ mod tests {
         while !r.is_empty() {
             caps.push(r.uint().unwrap());
         }
-        assert_eq!(caps, [5, 12, 24, 32, 53, 54, 14, 520, 516, 522, 523, 48, 49, 1024, 1027, 1028, 1026, 1029]);
+        assert_eq!(
+            caps,
+            [5, 12, 24, 32, 53, 54, 14, 520, 516, 522, 523, 48, 49, 1024, 1027, 1028, 1026, 1029]
+        );
         assert_eq!(f.encode(), payload);
         // ot-rcp's CAPS: CONFIG_RADIO (34 = 0x22) and RCP_API_VERSION (64) are there.
         let rcp = hex::decode("050c182281044041").unwrap();
@@ -497,9 +523,15 @@ mod tests {
         let mut r = crate::codec::Reader::new(&[0x04, 0x03]);
         assert_eq!((r.uint().unwrap(), r.uint().unwrap()), (4, 3));
         let v = hex::decode("4f50454e5448524541442f3b2053494d554c4154494f4e3b204e6f7620323620323032362030363a35303a313400").unwrap();
-        assert_eq!(crate::codec::Reader::new(&v).utf8().unwrap(), "OPENTHREAD/; SIMULATION; Nov 26 2026 06:50:14");
+        assert_eq!(
+            crate::codec::Reader::new(&v).utf8().unwrap(),
+            "OPENTHREAD/; SIMULATION; Nov 26 2026 06:50:14"
+        );
         let hw = hex::decode("18b4300000000001").unwrap();
-        assert_eq!(crate::codec::Reader::new(&hw).eui64().unwrap(), [0x18, 0xb4, 0x30, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            crate::codec::Reader::new(&hw).eui64().unwrap(),
+            [0x18, 0xb4, 0x30, 0, 0, 0, 0, 1]
+        );
     }
 
     #[test]
@@ -523,7 +555,10 @@ mod tests {
         assert_eq!(format!("{:?}", prop::CAPS), "Prop(CAPS)");
         assert_eq!(format!("{:?}", Prop(4242)), "Prop(4242)");
         assert_eq!(format!("{:?}", cmd::GET), "Command(PROP_VALUE_GET)");
-        assert_eq!(cap::name(cap::THREAD_UDP_FORWARD), Some("THREAD_UDP_FORWARD"));
+        assert_eq!(
+            cap::name(cap::THREAD_UDP_FORWARD),
+            Some("THREAD_UDP_FORWARD")
+        );
         assert_eq!(cap::name(99999), None);
         assert_eq!(Status::from_u32(13), Status::PropNotFound);
         assert_eq!(Status::from_u32(21).to_u32(), 21);

@@ -40,8 +40,14 @@ impl Transport {
     /// Opens what `url` names.
     pub async fn open(url: &RadioUrl) -> Result<Transport, Error> {
         match url.kind() {
-            RadioKind::Uart { path, baudrate, flow_control } => open_serial(path, *baudrate, *flow_control),
-            RadioKind::ForkPty { program, args } => Ok(Transport::Pty(PtyChild::spawn(program, args)?)),
+            RadioKind::Uart {
+                path,
+                baudrate,
+                flow_control,
+            } => open_serial(path, *baudrate, *flow_control),
+            RadioKind::ForkPty { program, args } => {
+                Ok(Transport::Pty(PtyChild::spawn(program, args)?))
+            }
         }
     }
 }
@@ -49,18 +55,26 @@ impl Transport {
 fn open_serial(path: &str, baudrate: u32, flow_control: bool) -> Result<Transport, Error> {
     use tokio_serial::SerialPortBuilderExt;
     match std::fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::DeviceMissing { path: path.into() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::DeviceMissing { path: path.into() })
+        }
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Err(Error::PermissionDenied { path: path.into() })
         }
         _ => {}
     }
-    let flow = if flow_control { tokio_serial::FlowControl::Hardware } else { tokio_serial::FlowControl::None };
+    let flow = if flow_control {
+        tokio_serial::FlowControl::Hardware
+    } else {
+        tokio_serial::FlowControl::None
+    };
     let builder = tokio_serial::new(path, baudrate).flow_control(flow);
     match builder.open_native_async() {
         Ok(s) => Ok(Transport::Serial(s)),
         Err(e) => Err(match e.kind {
-            tokio_serial::ErrorKind::Io(io::ErrorKind::NotFound) => Error::DeviceMissing { path: path.into() },
+            tokio_serial::ErrorKind::Io(io::ErrorKind::NotFound) => {
+                Error::DeviceMissing { path: path.into() }
+            }
             tokio_serial::ErrorKind::Io(io::ErrorKind::PermissionDenied) => {
                 Error::PermissionDenied { path: path.into() }
             }
@@ -68,13 +82,20 @@ fn open_serial(path: &str, baudrate: u32, flow_control: bool) -> Result<Transpor
                 "{path} is busy (opened exclusively by another program?): {}",
                 e.description
             ))),
-            _ => Error::Io(io::Error::other(format!("cannot open {path}: {}", e.description))),
+            _ => Error::Io(io::Error::other(format!(
+                "cannot open {path}: {}",
+                e.description
+            ))),
         }),
     }
 }
 
 impl AsyncRead for Transport {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Serial(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Pty(p) => Pin::new(p).poll_read(cx, buf),
@@ -84,7 +105,11 @@ impl AsyncRead for Transport {
 }
 
 impl AsyncWrite for Transport {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Serial(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Pty(p) => Pin::new(p).poll_write(cx, buf),
@@ -129,10 +154,13 @@ impl PtyChild {
         let (master, slave) = open_raw_pty()?;
         // SAFETY: `master` is an OwnedFd we keep inside the AsyncFd and never replace or close
         // while registered (it is closed by dropping the AsyncFd).
-        let master = unsafe { AsyncFd::register(master) }.map_err(|e| Error::Io(e.into_parts().1))?;
+        let master =
+            unsafe { AsyncFd::register(master) }.map_err(|e| Error::Io(e.into_parts().1))?;
         let slave_out = slave.try_clone()?;
         let mut cmd = Command::new(program);
-        cmd.args(args).stdin(Stdio::from(slave)).stdout(Stdio::from(slave_out));
+        cmd.args(args)
+            .stdin(Stdio::from(slave))
+            .stdout(Stdio::from(slave_out));
         // SAFETY: the closure only calls async-signal-safe functions (setsid, ioctl, prctl, getppid).
         unsafe {
             use std::os::unix::process::CommandExt;
@@ -141,7 +169,13 @@ impl PtyChild {
                 cvt(libc::setsid())?;
                 // Make the pty our controlling terminal, so closing the master hangs us up.
                 let _ = libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-                cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))?;
+                cvt(libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ))?;
                 if libc::getppid() != parent {
                     // The parent died before prctl took effect.
                     libc::_exit(1);
@@ -150,13 +184,23 @@ impl PtyChild {
             });
         }
         let child = cmd.spawn().map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::DeviceMissing { path: program.into() },
-            io::ErrorKind::PermissionDenied => Error::PermissionDenied { path: program.into() },
-            _ => Error::Io(io::Error::new(e.kind(), format!("cannot start {program}: {e}"))),
+            io::ErrorKind::NotFound => Error::DeviceMissing {
+                path: program.into(),
+            },
+            io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                path: program.into(),
+            },
+            _ => Error::Io(io::Error::new(
+                e.kind(),
+                format!("cannot start {program}: {e}"),
+            )),
         })?;
         drop(cmd); // closes our copies of the slave side
         tracing::debug!(program, pid = child.id(), "started co-processor on a pty");
-        Ok(PtyChild { master: Some(master), child })
+        Ok(PtyChild {
+            master: Some(master),
+            child,
+        })
     }
 
     /// The child's process id.
@@ -169,7 +213,15 @@ fn open_raw_pty() -> Result<(OwnedFd, OwnedFd), Error> {
     let mut master: libc::c_int = -1;
     let mut slave: libc::c_int = -1;
     // SAFETY: openpty writes two fds into the out pointers; name/termios/winsize may be null.
-    cvt(unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) })?;
+    cvt(unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    })?;
     // SAFETY: both fds were just returned by openpty and are owned by nobody else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     // SAFETY: plain fcntl/termios calls on fds we own; the termios struct is fully initialised by tcgetattr.
@@ -183,7 +235,11 @@ fn open_raw_pty() -> Result<(OwnedFd, OwnedFd), Error> {
             cvt(libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC))?;
         }
         let fl = cvt(libc::fcntl(master.as_raw_fd(), libc::F_GETFL))?;
-        cvt(libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK))?;
+        cvt(libc::fcntl(
+            master.as_raw_fd(),
+            libc::F_SETFL,
+            fl | libc::O_NONBLOCK,
+        ))?;
     }
     Ok((master, slave))
 }
@@ -193,14 +249,22 @@ fn closed() -> io::Error {
 }
 
 impl AsyncRead for PtyChild {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let Some(master) = self.master.as_ref() else { return Poll::Ready(Ok(())) };
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(master) = self.master.as_ref() else {
+            return Poll::Ready(Ok(()));
+        };
         loop {
             let mut guard = ready!(master.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
             // SAFETY: reading into an initialised, exclusively borrowed buffer of the given length.
             let r = guard.try_io(|fd| {
-                let n = unsafe { libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len()) };
+                let n = unsafe {
+                    libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len())
+                };
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
@@ -223,8 +287,14 @@ impl AsyncRead for PtyChild {
 }
 
 impl AsyncWrite for PtyChild {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let Some(master) = self.master.as_ref() else { return Poll::Ready(Err(closed())) };
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let Some(master) = self.master.as_ref() else {
+            return Poll::Ready(Err(closed()));
+        };
         loop {
             let mut guard = ready!(master.poll_write_ready(cx))?;
             // SAFETY: writing from a valid slice.
@@ -238,7 +308,9 @@ impl AsyncWrite for PtyChild {
             });
             match r {
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Err(closed())),
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
+                    return Poll::Ready(Err(closed()))
+                }
                 Ok(r) => return Poll::Ready(r),
                 Err(_would_block) => continue,
             }
@@ -274,13 +346,19 @@ mod tests {
     #[tokio::test]
     async fn missing_program_is_device_missing() {
         let url = RadioUrl::forkpty("/nonexistent/ot-ncp-ftd", vec![]);
-        assert!(matches!(Transport::open(&url).await, Err(Error::DeviceMissing { .. })));
+        assert!(matches!(
+            Transport::open(&url).await,
+            Err(Error::DeviceMissing { .. })
+        ));
     }
 
     #[tokio::test]
     async fn missing_serial_is_device_missing() {
         let url = RadioUrl::uart("/dev/does-not-exist-ttyACM9", 115200, false);
-        assert!(matches!(Transport::open(&url).await, Err(Error::DeviceMissing { .. })));
+        assert!(matches!(
+            Transport::open(&url).await,
+            Err(Error::DeviceMissing { .. })
+        ));
     }
 
     #[tokio::test]

@@ -24,7 +24,11 @@ pub const DEFAULT_BAUDRATE: u32 = 115_200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RadioKind {
     /// A serial port (USB CDC-ACM dongle or a UART).
-    Uart { path: String, baudrate: u32, flow_control: bool },
+    Uart {
+        path: String,
+        baudrate: u32,
+        flow_control: bool,
+    },
     /// A program started on a pseudo-terminal (the simulation NCP), with its arguments.
     ForkPty { program: String, args: Vec<String> },
 }
@@ -38,11 +42,22 @@ pub struct RadioUrl {
 impl RadioUrl {
     /// A URL for a serial port.
     pub fn uart(path: impl Into<String>, baudrate: u32, flow_control: bool) -> Self {
-        RadioUrl { kind: RadioKind::Uart { path: path.into(), baudrate, flow_control } }
+        RadioUrl {
+            kind: RadioKind::Uart {
+                path: path.into(),
+                baudrate,
+                flow_control,
+            },
+        }
     }
     /// A URL for a program run on a pseudo-terminal.
     pub fn forkpty(program: impl Into<String>, args: Vec<String>) -> Self {
-        RadioUrl { kind: RadioKind::ForkPty { program: program.into(), args } }
+        RadioUrl {
+            kind: RadioKind::ForkPty {
+                program: program.into(),
+                args,
+            },
+        }
     }
     /// What the URL names.
     pub fn kind(&self) -> &RadioKind {
@@ -64,7 +79,9 @@ fn percent_decode(s: &str) -> Result<String, Error> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 let v = hex
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| Error::BadUrl(format!("bad percent escape in `{s}`")))?;
@@ -77,7 +94,8 @@ fn percent_decode(s: &str) -> Result<String, Error> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| Error::BadUrl(format!("`{s}` is not UTF-8 after percent-decoding")))
+    String::from_utf8(out)
+        .map_err(|_| Error::BadUrl(format!("`{s}` is not UTF-8 after percent-decoding")))
 }
 
 fn percent_encode(s: &str, out: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -95,16 +113,20 @@ impl FromStr for RadioUrl {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        let (scheme, rest) = s
-            .split_once("://")
-            .ok_or_else(|| Error::BadUrl(format!("`{s}` is not a URL (expected e.g. spinel+hdlc+uart:///dev/ttyACM0)")))?;
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
+            Error::BadUrl(format!(
+                "`{s}` is not a URL (expected e.g. spinel+hdlc+uart:///dev/ttyACM0)"
+            ))
+        })?;
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (rest, None),
         };
         let path = percent_decode(path)?;
         if path.is_empty() {
-            return Err(Error::BadUrl(format!("`{s}` has no device or program path")));
+            return Err(Error::BadUrl(format!(
+                "`{s}` has no device or program path"
+            )));
         }
         let params: Vec<(String, Option<String>)> = query
             .into_iter()
@@ -138,7 +160,12 @@ impl FromStr for RadioUrl {
                                 }
                             };
                         }
-                        _ => return Err(Error::UnknownParameter { name: k, accepted: UART_PARAMETERS }),
+                        _ => {
+                            return Err(Error::UnknownParameter {
+                                name: k,
+                                accepted: UART_PARAMETERS,
+                            })
+                        }
                     }
                 }
                 Ok(RadioUrl::uart(path, baudrate, flow_control))
@@ -148,12 +175,20 @@ impl FromStr for RadioUrl {
                 for (k, v) in params {
                     match k.as_str() {
                         "forkpty-arg" => args.push(v.unwrap_or_default()),
-                        _ => return Err(Error::UnknownParameter { name: k, accepted: FORKPTY_PARAMETERS }),
+                        _ => {
+                            return Err(Error::UnknownParameter {
+                                name: k,
+                                accepted: FORKPTY_PARAMETERS,
+                            })
+                        }
                     }
                 }
                 Ok(RadioUrl::forkpty(path, args))
             }
-            _ => Err(Error::UnknownScheme { scheme: scheme.to_owned(), accepted: ACCEPTED_SCHEMES }),
+            _ => Err(Error::UnknownScheme {
+                scheme: scheme.to_owned(),
+                accepted: ACCEPTED_SCHEMES,
+            }),
         }
     }
 }
@@ -161,7 +196,11 @@ impl FromStr for RadioUrl {
 impl fmt::Display for RadioUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            RadioKind::Uart { path, baudrate, flow_control } => {
+            RadioKind::Uart {
+                path,
+                baudrate,
+                flow_control,
+            } => {
                 f.write_str("spinel+hdlc+uart://")?;
                 percent_encode(path, f)?;
                 write!(f, "?uart-baudrate={baudrate}")?;
@@ -174,7 +213,11 @@ impl fmt::Display for RadioUrl {
                 f.write_str("spinel+hdlc+forkpty://")?;
                 percent_encode(program, f)?;
                 for (i, a) in args.iter().enumerate() {
-                    f.write_str(if i == 0 { "?forkpty-arg=" } else { "&forkpty-arg=" })?;
+                    f.write_str(if i == 0 {
+                        "?forkpty-arg="
+                    } else {
+                        "&forkpty-arg="
+                    })?;
                     percent_encode(a, f)?;
                 }
                 Ok(())
@@ -189,19 +232,52 @@ mod tests {
 
     #[test]
     fn uart() {
-        let u: RadioUrl = "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800".parse().unwrap();
-        assert_eq!(u.kind(), &RadioKind::Uart { path: "/dev/ttyACM0".into(), baudrate: 460800, flow_control: false });
-        let u: RadioUrl = "spinel+hdlc+uart:///dev/ttyUSB0?uart-flow-control".parse().unwrap();
-        assert_eq!(u.kind(), &RadioKind::Uart { path: "/dev/ttyUSB0".into(), baudrate: 115200, flow_control: true });
-        assert_eq!(u.to_string(), "spinel+hdlc+uart:///dev/ttyUSB0?uart-baudrate=115200&uart-flow-control");
+        let u: RadioUrl = "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            u.kind(),
+            &RadioKind::Uart {
+                path: "/dev/ttyACM0".into(),
+                baudrate: 460800,
+                flow_control: false
+            }
+        );
+        let u: RadioUrl = "spinel+hdlc+uart:///dev/ttyUSB0?uart-flow-control"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            u.kind(),
+            &RadioKind::Uart {
+                path: "/dev/ttyUSB0".into(),
+                baudrate: 115200,
+                flow_control: true
+            }
+        );
+        assert_eq!(
+            u.to_string(),
+            "spinel+hdlc+uart:///dev/ttyUSB0?uart-baudrate=115200&uart-flow-control"
+        );
         assert_eq!(u.to_string().parse::<RadioUrl>().unwrap(), u);
     }
 
     #[test]
     fn forkpty() {
-        let u: RadioUrl = "spinel+hdlc+forkpty:///opt/ot/ot-ncp-ftd?forkpty-arg=1&forkpty-arg=a%20b".parse().unwrap();
-        assert_eq!(u.kind(), &RadioKind::ForkPty { program: "/opt/ot/ot-ncp-ftd".into(), args: vec!["1".into(), "a b".into()] });
-        assert_eq!(u.to_string(), "spinel+hdlc+forkpty:///opt/ot/ot-ncp-ftd?forkpty-arg=1&forkpty-arg=a%20b");
+        let u: RadioUrl =
+            "spinel+hdlc+forkpty:///opt/ot/ot-ncp-ftd?forkpty-arg=1&forkpty-arg=a%20b"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            u.kind(),
+            &RadioKind::ForkPty {
+                program: "/opt/ot/ot-ncp-ftd".into(),
+                args: vec!["1".into(), "a b".into()]
+            }
+        );
+        assert_eq!(
+            u.to_string(),
+            "spinel+hdlc+forkpty:///opt/ot/ot-ncp-ftd?forkpty-arg=1&forkpty-arg=a%20b"
+        );
         assert_eq!(u.to_string().parse::<RadioUrl>().unwrap(), u);
         assert_eq!(u.path(), "/opt/ot/ot-ncp-ftd");
     }
@@ -210,23 +286,47 @@ mod tests {
     fn errors() {
         match "spinel+spi:///dev/spidev0".parse::<RadioUrl>() {
             Err(e @ Error::UnknownScheme { .. }) => {
-                assert!(e.to_string().contains("spinel+hdlc+uart, spinel+hdlc+forkpty"), "{e}")
+                assert!(
+                    e.to_string()
+                        .contains("spinel+hdlc+uart, spinel+hdlc+forkpty"),
+                    "{e}"
+                )
             }
             other => panic!("{other:?}"),
         }
         match "spinel+hdlc+uart:///dev/ttyACM0?baud=1".parse::<RadioUrl>() {
-            Err(e @ Error::UnknownParameter { .. }) => assert!(e.to_string().contains("uart-baudrate"), "{e}"),
+            Err(e @ Error::UnknownParameter { .. }) => {
+                assert!(e.to_string().contains("uart-baudrate"), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             "spinel+hdlc+forkpty:///x?uart-baudrate=1".parse::<RadioUrl>(),
             Err(Error::UnknownParameter { .. })
         ));
-        assert!(matches!("/dev/ttyACM0".parse::<RadioUrl>(), Err(Error::BadUrl(_))));
-        assert!(matches!("spinel+hdlc+uart://".parse::<RadioUrl>(), Err(Error::BadUrl(_))));
-        assert!(matches!("spinel+hdlc+uart:///d?uart-baudrate=fast".parse::<RadioUrl>(), Err(Error::BadUrl(_))));
-        assert!(matches!("spinel+hdlc+uart:///d?uart-baudrate=0".parse::<RadioUrl>(), Err(Error::BadUrl(_))));
-        assert!(matches!("spinel+hdlc+uart:///d?uart-flow-control=maybe".parse::<RadioUrl>(), Err(Error::BadUrl(_))));
-        assert!(matches!("spinel+hdlc+forkpty:///x?forkpty-arg=%zz".parse::<RadioUrl>(), Err(Error::BadUrl(_))));
+        assert!(matches!(
+            "/dev/ttyACM0".parse::<RadioUrl>(),
+            Err(Error::BadUrl(_))
+        ));
+        assert!(matches!(
+            "spinel+hdlc+uart://".parse::<RadioUrl>(),
+            Err(Error::BadUrl(_))
+        ));
+        assert!(matches!(
+            "spinel+hdlc+uart:///d?uart-baudrate=fast".parse::<RadioUrl>(),
+            Err(Error::BadUrl(_))
+        ));
+        assert!(matches!(
+            "spinel+hdlc+uart:///d?uart-baudrate=0".parse::<RadioUrl>(),
+            Err(Error::BadUrl(_))
+        ));
+        assert!(matches!(
+            "spinel+hdlc+uart:///d?uart-flow-control=maybe".parse::<RadioUrl>(),
+            Err(Error::BadUrl(_))
+        ));
+        assert!(matches!(
+            "spinel+hdlc+forkpty:///x?forkpty-arg=%zz".parse::<RadioUrl>(),
+            Err(Error::BadUrl(_))
+        ));
     }
 }

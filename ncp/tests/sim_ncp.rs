@@ -11,13 +11,17 @@ use ncp::{Client, ClientOptions, Error, Event, RadioUrl};
 use std::path::{Path, PathBuf};
 
 fn ncp_bin() -> PathBuf {
-    std::env::var_os("OT_NCP_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/openthread/ncp/bin/ot-ncp-ftd")
-    })
+    std::env::var_os("OT_NCP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/openthread/ncp/bin/ot-ncp-ftd")
+        })
 }
 
 fn rcp_bin() -> PathBuf {
-    std::env::var_os("OT_RCP_BIN").map(PathBuf::from).unwrap_or_else(|| ncp_bin().with_file_name("ot-rcp"))
+    std::env::var_os("OT_RCP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ncp_bin().with_file_name("ot-rcp"))
 }
 
 /// A temp working dir removed on drop.
@@ -38,7 +42,11 @@ impl Drop for TempDir {
 
 /// `spinel+hdlc+forkpty:///bin/sh?forkpty-arg=-c&forkpty-arg=cd DIR && PORT_OFFSET=N exec BIN 1`
 fn sim_url(bin: &Path, dir: &Path, port_offset: u32) -> RadioUrl {
-    let script = format!("cd '{}' && PORT_OFFSET={port_offset} exec '{}' 1", dir.display(), bin.display());
+    let script = format!(
+        "cd '{}' && PORT_OFFSET={port_offset} exec '{}' 1",
+        dir.display(),
+        bin.display()
+    );
     RadioUrl::forkpty("/bin/sh", vec!["-c".into(), script])
 }
 
@@ -46,7 +54,10 @@ fn skip(bin: &Path) -> bool {
     if bin.exists() {
         return false;
     }
-    eprintln!("SKIPPED: {} not found (build it with testbed/build-ot.sh or set OT_NCP_BIN)", bin.display());
+    eprintln!(
+        "SKIPPED: {} not found (build it with testbed/build-ot.sh or set OT_NCP_BIN)",
+        bin.display()
+    );
     true
 }
 
@@ -57,7 +68,9 @@ async fn ncp_ftd_probe_and_reset() {
         return;
     }
     let dir = TempDir::new("ftd");
-    let (client, mut events) = Client::open(&sim_url(&bin, &dir.0, 1), ClientOptions::default()).await.unwrap();
+    let (client, mut events) = Client::open(&sim_url(&bin, &dir.0, 1), ClientOptions::default())
+        .await
+        .unwrap();
 
     let info = client.probe().await.unwrap();
     eprintln!("probe: {info:?}\ncaps: {:?}", info.cap_names());
@@ -68,7 +81,13 @@ async fn ncp_ftd_probe_and_reset() {
     assert!(info.version.contains("OPENTHREAD"), "{}", info.version);
 
     // Raw values, printed so they can be captured for unit tests.
-    for p in [prop::PROTOCOL_VERSION, prop::CAPS, prop::NCP_VERSION, prop::HWADDR, prop::NET_ROLE] {
+    for p in [
+        prop::PROTOCOL_VERSION,
+        prop::CAPS,
+        prop::NCP_VERSION,
+        prop::HWADDR,
+        prop::NET_ROLE,
+    ] {
         let v = client.get(p).await.unwrap();
         eprintln!("GET {p:?} = {}", hex_str(&v));
     }
@@ -82,7 +101,10 @@ async fn ncp_ftd_probe_and_reset() {
     }
     // SET of a writable property echoes the value; of a read-only one fails with a status.
     assert_eq!(client.set(prop::PHY_CHAN, &[15]).await.unwrap(), [15]);
-    assert!(matches!(client.set(prop::NCP_VERSION, b"x\0").await, Err(Error::Status { .. })));
+    assert!(matches!(
+        client.set(prop::NCP_VERSION, b"x\0").await,
+        Err(Error::Status { .. })
+    ));
 
     // The power-on reset status arrives as the first event.
     match events.recv().await {
@@ -114,14 +136,21 @@ async fn rcp_is_refused() {
         return;
     }
     let dir = TempDir::new("rcp");
-    let (client, _events) = Client::open(&sim_url(&bin, &dir.0, 2), ClientOptions::default()).await.unwrap();
+    let (client, _events) = Client::open(&sim_url(&bin, &dir.0, 2), ClientOptions::default())
+        .await
+        .unwrap();
     let caps = client.get(prop::CAPS).await.unwrap();
     eprintln!("RCP CAPS = {}", hex_str(&caps));
     match client.probe().await {
         Err(e @ Error::UnsupportedFirmware(_)) => {
             let msg = e.to_string();
             eprintln!("{msg}");
-            assert!(msg.contains("RCP") && msg.contains("ot-ncp-ftd") && msg.contains("-DOT_UDP_FORWARD=ON"), "{msg}");
+            assert!(
+                msg.contains("RCP")
+                    && msg.contains("ot-ncp-ftd")
+                    && msg.contains("-DOT_UDP_FORWARD=ON"),
+                "{msg}"
+            );
         }
         other => panic!("RCP probe: {other:?}"),
     }
@@ -140,8 +169,13 @@ async fn child_exit_closes_link() {
 
 #[tokio::test]
 async fn missing_program_is_device_missing() {
-    let url: RadioUrl = "spinel+hdlc+forkpty:///nonexistent/ot-ncp-ftd?forkpty-arg=1".parse().unwrap();
-    assert!(matches!(Client::open(&url, ClientOptions::default()).await, Err(Error::DeviceMissing { .. })));
+    let url: RadioUrl = "spinel+hdlc+forkpty:///nonexistent/ot-ncp-ftd?forkpty-arg=1"
+        .parse()
+        .unwrap();
+    assert!(matches!(
+        Client::open(&url, ClientOptions::default()).await,
+        Err(Error::DeviceMissing { .. })
+    ));
 }
 
 fn hex_str(b: &[u8]) -> String {
