@@ -25,8 +25,10 @@
 //! request's TID. The simulation reports 112 again after a RESET (its reset reason is always
 //! power-on); real firmware typically reports 114 (`RESET_SOFTWARE`). So [`Client::open`] does
 //! not reset; the first event is usually `Event::Reset { status: 112 }`, which a consumer should
-//! tolerate. [`Client::reset`] sends `RESET` (TID 0, no reset type = platform reset) and waits
-//! for the next reset status of any value. [`Client::probe`] does not reset either.
+//! tolerate. [`Client::reset`] first does one round trip (so that an in-flight power-on status
+//! is not taken for its answer), then sends `RESET` (TID 0, no reset type = platform reset) and
+//! waits for the next reset status of any value; after it returns, requests are answered
+//! (checked against `ot-ncp-ftd` right after start). [`Client::probe`] does not reset.
 
 use crate::codec::Reader;
 use crate::hdlc;
@@ -354,7 +356,16 @@ impl Client {
 
     /// Sends RESET and waits (up to the request timeout) for the co-processor's reset status.
     /// Requests in flight during the reset are likely lost (they time out).
+    ///
+    /// First it does one round trip (GET PROTOCOL_VERSION; its failure is ignored) so that a
+    /// power-on reset status still in flight from a co-processor that has just started is not
+    /// mistaken for the answer to this RESET.
     pub async fn reset(&self) -> Result<(), Error> {
+        match self.get(prop::PROTOCOL_VERSION).await {
+            Err(Error::Closed) => return Err(Error::Closed),
+            Err(e) => tracing::debug!(error = %e, "no answer before RESET; resetting anyway"),
+            Ok(_) => {}
+        }
         let mut resets = self.inner.shared.resets.subscribe();
         resets.borrow_and_update();
         self.send_raw(&Frame::new(0, cmd::RESET, Prop(0), Vec::new()))
@@ -761,6 +772,10 @@ mod tests {
         let (c, mut ev, mut ncp) = pair(ClientOptions::default());
         let c2 = c.clone();
         let t = tokio::spawn(async move { c2.reset().await });
+        let r = ncp.recv().await;
+        assert_eq!(r.prop, prop::PROTOCOL_VERSION);
+        ncp.send(Frame::new(r.tid, cmd::IS, r.prop, vec![4, 3]))
+            .await;
         let r = ncp.recv().await;
         assert_eq!((r.tid, r.command), (0, cmd::RESET));
         ncp.io.write_all(&[0x7E, 0x01, 0x02, 0x7E]).await.unwrap(); // bad FCS

@@ -130,6 +130,31 @@ async fn ncp_ftd_probe_and_reset() {
 }
 
 #[tokio::test]
+async fn reset_right_after_start() {
+    // The power-on reset status may still be in flight when reset() is called; reset() must
+    // wait for the status caused by its own RESET, after which requests are answered.
+    let bin = ncp_bin();
+    if skip(&bin) {
+        return;
+    }
+    let dir = TempDir::new("reset");
+    let (client, mut events) = Client::open(&sim_url(&bin, &dir.0, 3), ClientOptions::default())
+        .await
+        .unwrap();
+    client.reset().await.unwrap();
+    let info = client.probe().await.unwrap();
+    assert_eq!(info.protocol.0, 4);
+    let mut resets = 0;
+    while let Ok(ev) = events.try_recv() {
+        if let Event::Reset { .. } = ev {
+            resets += 1;
+        }
+    }
+    assert_eq!(resets, 2, "power-on and RESET");
+    assert_eq!(client.stats().timeouts, 0);
+}
+
+#[tokio::test]
 async fn rcp_is_refused() {
     let bin = rcp_bin();
     if skip(&bin) {
