@@ -60,8 +60,9 @@ impl Default for ClientOptions {
     }
 }
 
-/// Something the co-processor said on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something the co-processor said on its own. `Debug` redacts values of secret properties
+/// ([`Prop::is_secret`]).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Event {
     /// An unsolicited IS/INSERTED/REMOVED (TID 0).
     Property {
@@ -73,6 +74,25 @@ pub enum Event {
     Reset { status: u32 },
     /// The link is gone (device unplugged, child exited, read error).
     Closed { reason: String },
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Property {
+                command,
+                prop,
+                value,
+            } => f
+                .debug_struct("Property")
+                .field("command", command)
+                .field("prop", prop)
+                .field("value", &crate::spinel::ValueDebug(*prop, value))
+                .finish(),
+            Event::Reset { status } => f.debug_struct("Reset").field("status", status).finish(),
+            Event::Closed { reason } => f.debug_struct("Closed").field("reason", reason).finish(),
+        }
+    }
 }
 
 /// Link counters.

@@ -70,6 +70,37 @@ impl Prop {
     }
 }
 
+impl Prop {
+    /// Whether values of this property carry secrets (network key, PSKc, or datasets that
+    /// contain them). `Debug` of [`Frame`] and of `client::Event` redacts such values.
+    pub fn is_secret(self) -> bool {
+        matches!(
+            self,
+            prop::NET_NETWORK_KEY
+                | prop::NET_PSKC
+                | prop::THREAD_ACTIVE_DATASET_TLVS
+                | prop::THREAD_PENDING_DATASET_TLVS
+        )
+    }
+}
+
+/// Formats a property value for `Debug`: hex, or a redaction for secret properties.
+pub(crate) struct ValueDebug<'a>(pub Prop, pub &'a [u8]);
+
+impl fmt::Debug for ValueDebug<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_secret() {
+            write!(f, "<redacted {} bytes>", self.1.len())
+        } else {
+            f.write_str("[")?;
+            for b in self.1 {
+                write!(f, "{b:02x}")?;
+            }
+            f.write_str("]")
+        }
+    }
+}
+
 impl Command {
     /// The `spinel.h` name without the `SPINEL_CMD_` prefix, if known here.
     pub fn name(self) -> Option<&'static str> {
@@ -358,8 +389,8 @@ impl fmt::Display for Status {
 /// Header flag bits (7..6 = `10`).
 pub const HEADER_FLAG: u8 = 0x80;
 
-/// A Spinel frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Spinel frame. `Debug` prints the value as hex, redacted for secret properties.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     /// Transaction id, 0..=15 (0 = unsolicited).
     pub tid: u8,
@@ -368,6 +399,18 @@ pub struct Frame {
     pub command: Command,
     pub prop: Prop,
     pub value: Vec<u8>,
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("tid", &self.tid)
+            .field("iid", &self.iid)
+            .field("command", &self.command)
+            .field("prop", &self.prop)
+            .field("value", &ValueDebug(self.prop, &self.value))
+            .finish()
+    }
 }
 
 impl Frame {
@@ -563,6 +606,18 @@ mod tests {
         assert_eq!(Status::from_u32(13), Status::PropNotFound);
         assert_eq!(Status::from_u32(21).to_u32(), 21);
         assert_eq!(Status::Reset(114).to_string(), "RESET_SOFTWARE");
+    }
+
+    #[test]
+    fn secrets_redacted_in_debug() {
+        let f = Frame::new(0, cmd::IS, prop::NET_NETWORK_KEY, vec![0xAB; 16]);
+        let d = format!("{f:?}");
+        assert!(
+            d.contains("<redacted 16 bytes>") && !d.contains("ab"),
+            "{d}"
+        );
+        let f = Frame::new(0, cmd::IS, prop::NET_ROLE, vec![0xAB]);
+        assert!(format!("{f:?}").contains("[ab]"));
     }
 
     proptest! {
