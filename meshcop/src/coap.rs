@@ -893,6 +893,19 @@ mod tests {
         }
 
         #[test]
+        fn parse_never_panics_after_valid_header(
+            tkl in 0u8..9, code in proptest::num::u8::ANY,
+            rest in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let mut bytes = vec![0x40 | tkl, code, 0x12, 0x34];
+            bytes.extend_from_slice(&rest);
+            if let Ok(m) = Message::parse(&bytes) {
+                let enc = m.encode().unwrap();
+                proptest::prop_assert_eq!(Message::parse(&enc).unwrap(), m);
+            }
+        }
+
+        #[test]
         fn tlv_parser_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
             let all: Vec<_> = tlv::iter(&bytes).collect();
             if all.iter().all(|r| r.is_ok()) {

@@ -23,7 +23,9 @@
 //! Guarantees: decode never panics; `Debug` prints neither the network key nor the PSKc.
 //! Validated against: an active dataset created by OpenThread's CLI (`dataset init new`,
 //! `dataset active -x`) whose fields are checked against `dataset active` and which re-encodes
-//! byte for byte (test `openthread_cli_dataset`).
+//! byte for byte (test `openthread_cli_dataset`), and a dataset built here that the OpenThread CLI
+//! accepted (`dataset set active`), echoed byte for byte and formed a network with
+//! (test `built_dataset_bytes`).
 
 use core::fmt;
 
@@ -406,6 +408,32 @@ fd6cb7eba371804d051031651c9861007a4098e04c6f841e7d7d030f4f70656e5468726561642d66
         ds.validate().unwrap();
         assert_eq!(hex::encode(ds.encode()), OT_ACTIVE);
     }
+
+    /// A dataset built here, accepted by OpenThread's CLI with `dataset set active <hex>`: its
+    /// `dataset active` printed these values, `dataset active -x` echoed the same bytes, and the
+    /// node became leader on channel 15, PAN ID 0x1234, name ThreadAgent after `thread start`.
+    #[test]
+    fn built_dataset_bytes() {
+        let ds = Dataset {
+            active_timestamp: Some(timestamp::new(1, 0, false)),
+            channel: Some(15),
+            pan_id: Some(0x1234),
+            ext_pan_id: Some([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]),
+            network_name: Some("ThreadAgent".into()),
+            pskc: Some(Pskc::from_bytes([0x44; 16])),
+            network_key: Some(NetworkKey::from_bytes([
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+                0xee, 0xff,
+            ])),
+            mesh_local_prefix: Some([0xfd, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]),
+            security_policy: Some((672, 0xf7f8)),
+            channel_mask: Some(0x07fff800),
+            other: vec![],
+        };
+        assert_eq!(hex::encode(ds.encode()), BUILT);
+        assert_eq!(Dataset::decode(&ds.encode()).unwrap(), ds);
+    }
+    const BUILT: &str = "0e080000000000010000000300000f35060004001fffe0020800112233445566770708fd11223344556677051000112233445566778899aabbccddeeff030b5468726561644167656e74010212340410444444444444444444444444444444440c0402a0f7f8";
 
     #[test]
     fn debug_redacts() {
