@@ -1,0 +1,337 @@
+//! In-memory client/server tests with a simulated clock and a seeded lossy network.
+
+use super::*;
+use crate::ecjpake::tests::TestRng;
+use proptest::prelude::*;
+
+fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
+    Box::new(TestRng(seed | 1))
+}
+
+fn pair(cpw: &[u8], spw: &[u8], seed: u64, tweak: impl Fn(&mut Config, Role)) -> (Connection, Connection, Instant) {
+    let now = Instant::now();
+    let mut cc = Config::client(cpw);
+    let mut sc = Config::server(spw);
+    tweak(&mut cc, Role::Client);
+    tweak(&mut sc, Role::Server);
+    let c = Connection::client(cc, rng(seed), now).unwrap();
+    let s = Connection::server(sc, b"cookie secret", b"[fe80::1]:49191", rng(seed.wrapping_mul(31) + 7)).unwrap();
+    (c, s, now)
+}
+
+/// A deterministic network: drops, duplicates and reorders datagrams by a seeded generator.
+struct Net {
+    state: u64,
+    loss_percent: u64,
+    reorder: bool,
+    to_server: Vec<Vec<u8>>,
+    to_client: Vec<Vec<u8>>,
+}
+
+impl Net {
+    fn new(seed: u64, loss_percent: u64, reorder: bool) -> Self {
+        Net { state: seed | 1, loss_percent, reorder, to_server: vec![], to_client: vec![] }
+    }
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+    fn carry(&mut self, d: Vec<u8>, to_server: bool) {
+        if self.next() % 100 < self.loss_percent {
+            return;
+        }
+        let dup = self.loss_percent > 0 && self.next() % 100 < 5;
+        let q = if to_server { &mut self.to_server } else { &mut self.to_client };
+        if dup {
+            q.push(d.clone());
+        }
+        q.push(d);
+    }
+    fn take(&mut self, to_server: bool) -> Vec<Vec<u8>> {
+        let mut q = std::mem::take(if to_server { &mut self.to_server } else { &mut self.to_client });
+        if self.reorder && q.len() > 1 {
+            for i in (1..q.len()).rev() {
+                let j = (self.next() % (i as u64 + 1)) as usize;
+                q.swap(i, j);
+            }
+        }
+        q
+    }
+}
+
+#[derive(Default, Debug)]
+struct Seen {
+    client: Vec<Event>,
+    server: Vec<Event>,
+}
+
+/// Runs until both are connected or one finished; returns the events seen.
+fn drive(c: &mut Connection, s: &mut Connection, net: &mut Net, mut now: Instant) -> (Seen, Instant) {
+    let mut seen = Seen::default();
+    for _ in 0..10_000 {
+        while let Some(d) = c.poll_transmit() {
+            net.carry(d, true);
+        }
+        while let Some(d) = s.poll_transmit() {
+            net.carry(d, false);
+        }
+        while let Some(e) = c.poll_event() {
+            seen.client.push(e);
+        }
+        while let Some(e) = s.poll_event() {
+            seen.server.push(e);
+        }
+        if (c.is_connected() && s.is_connected()) || c.is_finished() || s.is_finished() {
+            // deliver what is left once, so alerts reach the other side
+            for d in net.take(true) {
+                s.handle_datagram(now, &d);
+            }
+            for d in net.take(false) {
+                c.handle_datagram(now, &d);
+            }
+            while let Some(e) = c.poll_event() {
+                seen.client.push(e);
+            }
+            while let Some(e) = s.poll_event() {
+                seen.server.push(e);
+            }
+            return (seen, now);
+        }
+        let (a, b) = (net.take(true), net.take(false));
+        if a.is_empty() && b.is_empty() {
+            let next = [c.poll_timeout(), s.poll_timeout()].into_iter().flatten().min();
+            match next {
+                Some(t) => {
+                    now = now.max(t);
+                    c.handle_timeout(now);
+                    s.handle_timeout(now);
+                }
+                None => return (seen, now),
+            }
+        }
+        for d in a {
+            s.handle_datagram(now, &d);
+        }
+        for d in b {
+            c.handle_datagram(now, &d);
+        }
+    }
+    panic!("no progress");
+}
+
+fn exchange(c: &mut Connection, s: &mut Connection, now: Instant) {
+    c.send(b"ping from client").unwrap();
+    while let Some(d) = c.poll_transmit() {
+        s.handle_datagram(now, &d);
+    }
+    assert_eq!(s.poll_event(), Some(Event::ApplicationData(b"ping from client".to_vec())));
+    let big: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+    s.send(&big).unwrap();
+    let mut got = Vec::new();
+    while let Some(d) = s.poll_transmit() {
+        c.handle_datagram(now, &d);
+    }
+    while let Some(Event::ApplicationData(p)) = c.poll_event() {
+        got.extend(p);
+    }
+    assert_eq!(got, big);
+}
+
+#[test]
+fn handshake_and_application_data() {
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 1, |_, _| {});
+    let mut net = Net::new(1, 0, false);
+    let (seen, now) = drive(&mut c, &mut s, &mut net, now);
+    assert_eq!(seen.client, vec![Event::Connected]);
+    assert_eq!(seen.server, vec![Event::Connected]);
+    assert!(c.key_block().is_some());
+    assert_eq!(c.key_block(), s.key_block());
+    exchange(&mut c, &mut s, now);
+    c.close();
+    assert_eq!(c.poll_event(), Some(Event::Closed));
+    while let Some(d) = c.poll_transmit() {
+        s.handle_datagram(now, &d);
+    }
+    assert_eq!(s.poll_event(), Some(Event::Closed));
+    assert_eq!(s.send(b"x"), Err(Error::Closed));
+}
+
+#[test]
+fn server_answers_first_hello_with_cookie_and_keeps_no_state() {
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 2, |_, _| {});
+    let ch = c.poll_transmit().unwrap();
+    s.handle_datagram(now, &ch);
+    let hvr = s.poll_transmit().unwrap();
+    assert!(s.poll_transmit().is_none());
+    assert!(s.poll_timeout().is_none(), "no state, no timer before a valid cookie");
+    let recs = parse_records(&hvr);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].fragment[0], HT_HELLO_VERIFY_REQUEST);
+    // A hello from another address gets another cookie.
+    let mut s2 = Connection::server(Config::server(b"J01NME"), b"cookie secret", b"[fe80::2]:49191", rng(3)).unwrap();
+    s2.handle_datagram(now, &ch);
+    assert_ne!(s2.poll_transmit().unwrap(), hvr);
+}
+
+#[test]
+fn handshake_survives_loss_and_reordering() {
+    for seed in 1..=12u64 {
+        let (mut c, mut s, now) = pair(b"PSKC0123456789AB", b"PSKC0123456789AB", seed, |_, _| {});
+        let mut net = Net::new(seed * 7919, 25, true);
+        let (seen, now) = drive(&mut c, &mut s, &mut net, now);
+        assert!(c.is_connected() && s.is_connected(), "seed {seed}: {seen:?}");
+        assert_eq!(c.key_block(), s.key_block());
+        exchange(&mut c, &mut s, now);
+    }
+}
+
+#[test]
+fn handshake_with_small_mtu_fragments_and_reassembles() {
+    // The server does not reassemble a ClientHello before its cookie (neither does Mbed TLS), so
+    // only the server's flights are fragmented here (the client's reassembly is what is tested).
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 5, |cfg, role| {
+        if role == Role::Server {
+            cfg.mtu = 120;
+            cfg.max_record_plaintext = 60;
+        }
+    });
+    let mut net = Net::new(5, 10, true);
+    let (_, now) = drive(&mut c, &mut s, &mut net, now);
+    assert!(c.is_connected() && s.is_connected());
+    s.send(&[7u8; 300]).unwrap();
+    let mut n = 0;
+    while let Some(d) = s.poll_transmit() {
+        assert!(d.len() <= 120);
+        c.handle_datagram(now, &d);
+        n += 1;
+    }
+    assert!(n > 1);
+}
+
+#[test]
+fn wrong_password_is_bad_password_on_both_sides() {
+    for seed in [1u64, 2] {
+        let (mut c, mut s, now) = pair(b"J01NME", b"J01NMF", seed, |_, _| {});
+        let mut net = Net::new(seed, 0, false);
+        let (seen, _) = drive(&mut c, &mut s, &mut net, now);
+        assert_eq!(seen.server, vec![Event::Failed(Error::BadPassword)], "{seen:?}");
+        assert_eq!(seen.client, vec![Event::Failed(Error::BadPassword)], "{seen:?}");
+    }
+}
+
+#[test]
+fn silent_peer_times_out() {
+    let now = Instant::now();
+    let mut c = Connection::client(Config::client(b"J01NME"), rng(9), now).unwrap();
+    let mut t = now;
+    let mut sent = 0;
+    while let Some(at) = c.poll_timeout() {
+        while c.poll_transmit().is_some() {
+            sent += 1;
+        }
+        t = at;
+        c.handle_timeout(t);
+    }
+    assert_eq!(c.poll_event(), Some(Event::Failed(Error::Timeout)));
+    // 1, 2, 4, 8, 16, 32, 60 s: the first hello and 6 retransmissions
+    assert_eq!(sent, 7);
+    assert_eq!(t - now, Duration::from_secs(1 + 2 + 4 + 8 + 16 + 32 + 60));
+}
+
+fn connected_pair(seed: u64) -> (Connection, Connection, Instant) {
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", seed, |_, _| {});
+    let mut net = Net::new(seed, 0, false);
+    let (_, now) = drive(&mut c, &mut s, &mut net, now);
+    assert!(c.is_connected() && s.is_connected());
+    (c, s, now)
+}
+
+#[test]
+fn replayed_record_is_dropped() {
+    let (mut c, mut s, now) = connected_pair(3);
+    c.send(b"once").unwrap();
+    let d = c.poll_transmit().unwrap();
+    s.handle_datagram(now, &d);
+    s.handle_datagram(now, &d);
+    assert_eq!(s.poll_event(), Some(Event::ApplicationData(b"once".to_vec())));
+    assert_eq!(s.poll_event(), None);
+    assert!(s.is_connected());
+}
+
+#[test]
+fn tampered_record_is_dropped() {
+    let (mut c, mut s, now) = connected_pair(4);
+    c.send(b"secret").unwrap();
+    let d = c.poll_transmit().unwrap();
+    for i in HEADER_LEN..d.len() {
+        let mut t = d.clone();
+        t[i] ^= 0x01;
+        s.handle_datagram(now, &t);
+        assert_eq!(s.poll_event(), None);
+    }
+    assert!(s.is_connected());
+    s.handle_datagram(now, &d);
+    assert_eq!(s.poll_event(), Some(Event::ApplicationData(b"secret".to_vec())));
+}
+
+#[test]
+fn server_retransmits_finished_when_client_repeats_its_flight() {
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 6, |_, _| {});
+    // CH1 -> HVR -> CH2 -> flight 4
+    let d = c.poll_transmit().unwrap();
+    s.handle_datagram(now, &d);
+    let d = s.poll_transmit().unwrap();
+    c.handle_datagram(now, &d);
+    while let Some(d) = c.poll_transmit() {
+        s.handle_datagram(now, &d);
+    }
+    while let Some(d) = s.poll_transmit() {
+        c.handle_datagram(now, &d);
+    }
+    let f5: Vec<_> = std::iter::from_fn(|| c.poll_transmit()).collect();
+    for d in &f5 {
+        s.handle_datagram(now, d);
+    }
+    assert!(s.is_connected());
+    let _lost_f6: Vec<_> = std::iter::from_fn(|| s.poll_transmit()).collect();
+    // client times out and repeats flight 5; the server answers with flight 6 again
+    let t = c.poll_timeout().unwrap();
+    c.handle_timeout(t);
+    while let Some(d) = c.poll_transmit() {
+        s.handle_datagram(t, &d);
+    }
+    while let Some(d) = s.poll_transmit() {
+        c.handle_datagram(t, &d);
+    }
+    assert!(c.is_connected());
+    assert_eq!(c.poll_event(), Some(Event::Connected));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_datagrams_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 8, |_, _| {});
+        c.handle_datagram(now, &data);
+        s.handle_datagram(now, &data);
+        let (mut c2, mut s2, now2) = connected_pair(8);
+        c2.handle_datagram(now2, &data);
+        s2.handle_datagram(now2, &data);
+    }
+
+    #[test]
+    fn random_records_never_panic(ct in 19u8..25, epoch in 0u16..2, body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut d = Vec::new();
+        Record::encode(ct, epoch, 1, &body, &mut d);
+        let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 8, |_, _| {});
+        c.handle_datagram(now, &d);
+        s.handle_datagram(now, &d);
+        let _ = ClientHello::parse(&body);
+        let _ = ServerHello::parse(&body);
+        let _ = HelloVerifyRequest::parse(&body);
+        let _ = parse_fragments(&body);
+    }
+}
