@@ -335,3 +335,131 @@ proptest! {
         let _ = parse_fragments(&body);
     }
 }
+
+/// Live interoperability with Mbed TLS 3.6 (OpenThread's TLS library): runs only when
+/// `MBEDTLS_PEER` names a binary built by `src/dtls/interop/build.sh`; `MBEDTLS_PEER_PORT` picks the
+/// loopback port (default 45871).
+mod mbedtls_interop {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::UdpSocket;
+    use std::process::{Child, Command, Stdio};
+
+    fn peer() -> Option<(String, u16)> {
+        let bin = std::env::var("MBEDTLS_PEER").ok()?;
+        let port = std::env::var("MBEDTLS_PEER_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(45871);
+        Some((bin, port))
+    }
+
+    struct Peer(Child);
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn spawn(bin: &str, mode: &str, port: u16, pw: &str) -> (Peer, BufReader<std::process::ChildStdout>) {
+        let mut child = Command::new(bin)
+            .args([mode, &port.to_string(), pw])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn mbedtls_peer");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        (Peer(child), out)
+    }
+
+    /// Pumps `conn` over `sock` until connected / finished / the deadline; returns events.
+    fn pump(conn: &mut Connection, sock: &UdpSocket, until: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut events = Vec::new();
+        let mut buf = [0u8; 2048];
+        while Instant::now() < deadline {
+            while let Some(d) = conn.poll_transmit() {
+                sock.send(&d).unwrap();
+            }
+            while let Some(e) = conn.poll_event() {
+                events.push(e);
+            }
+            if until(&events) || conn.is_finished() {
+                break;
+            }
+            sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            match sock.recv(&mut buf) {
+                Ok(n) => conn.handle_datagram(Instant::now(), &buf[..n]),
+                Err(_) => conn.handle_timeout(Instant::now()),
+            }
+        }
+        while let Some(d) = conn.poll_transmit() {
+            let _ = sock.send(&d);
+        }
+        events
+    }
+
+    fn lines(out: BufReader<std::process::ChildStdout>) -> Vec<String> {
+        out.lines().map_while(Result::ok).collect()
+    }
+
+    fn keyblock(lines: &[String]) -> Option<String> {
+        lines.iter().find_map(|l| l.strip_prefix("KEYBLOCK ").map(str::to_string))
+    }
+
+    #[test]
+    fn our_client_with_mbedtls_server() {
+        let Some((bin, port)) = peer() else { return };
+        for (pw_ours, pw_theirs) in [("J01NME", "J01NME"), ("J01NME", "J01NMF")] {
+            let (_p, mut out) = spawn(&bin, "server", port, pw_theirs);
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            assert_eq!(l.trim(), "LISTENING");
+            let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.connect(("127.0.0.1", port)).unwrap();
+            let mut c = Connection::client(Config::client(pw_ours.as_bytes()), rng(11), Instant::now()).unwrap();
+            let ev = pump(&mut c, &sock, |e| e.contains(&Event::Connected));
+            if pw_ours != pw_theirs {
+                assert_eq!(ev, vec![Event::Failed(Error::BadPassword)]);
+                continue;
+            }
+            assert_eq!(ev, vec![Event::Connected], "events");
+            c.send(b"hello from rust").unwrap();
+            let ev = pump(&mut c, &sock, |e| e.iter().any(|x| matches!(x, Event::ApplicationData(_))));
+            assert_eq!(ev[0], Event::ApplicationData(b"echo: hello from rust".to_vec()));
+            let ev = pump(&mut c, &sock, |e| e.contains(&Event::Closed));
+            assert!(ev.contains(&Event::Closed), "close_notify from mbedtls: {ev:?}");
+            let lines = lines(out);
+            assert_eq!(keyblock(&lines), c.key_block().map(hex::encode), "{lines:?}");
+            assert!(lines.iter().any(|l| l == "RECV hello from rust"), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn mbedtls_client_with_our_server() {
+        let Some((bin, port)) = peer() else { return };
+        let port = port + 1;
+        for (pw_ours, pw_theirs) in [("J01NME", "J01NME"), ("J01NME", "J01NMF")] {
+            let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+            let (_p, out) = spawn(&bin, "client", port, pw_theirs);
+            let mut buf = [0u8; 2048];
+            sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let (n, from) = sock.recv_from(&mut buf).unwrap();
+            sock.connect(from).unwrap();
+            let mut s = Connection::server(Config::server(pw_ours.as_bytes()), b"k", from.to_string().as_bytes(), rng(12)).unwrap();
+            s.handle_datagram(Instant::now(), &buf[..n]);
+            let ev = pump(&mut s, &sock, |e| e.iter().any(|x| matches!(x, Event::ApplicationData(_))));
+            if pw_ours != pw_theirs {
+                assert_eq!(ev, vec![Event::Failed(Error::BadPassword)]);
+                let lines = lines(out);
+                assert!(lines.iter().any(|l| l.starts_with("HANDSHAKE FAILED")), "{lines:?}");
+                continue;
+            }
+            assert_eq!(ev, vec![Event::Connected, Event::ApplicationData(b"hello from mbedtls".to_vec())]);
+            s.send(b"echo from rust").unwrap();
+            let ev = pump(&mut s, &sock, |e| e.contains(&Event::Closed));
+            assert!(ev.contains(&Event::Closed), "{ev:?}");
+            let lines = lines(out);
+            assert_eq!(keyblock(&lines), s.key_block().map(hex::encode), "{lines:?}");
+            assert!(lines.iter().any(|l| l == "RECV echo from rust"), "{lines:?}");
+        }
+    }
+}
