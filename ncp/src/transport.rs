@@ -161,12 +161,24 @@ impl PtyChild {
         cmd.args(args)
             .stdin(Stdio::from(slave))
             .stdout(Stdio::from(slave_out));
-        // SAFETY: the closure only calls async-signal-safe functions (setsid, ioctl, prctl, getppid).
+        // SAFETY: the closure only calls async-signal-safe functions (setsid, sigemptyset, sigaddset,
+        // sigprocmask, ioctl, prctl, getppid).
         unsafe {
             use std::os::unix::process::CommandExt;
             let parent = libc::getpid();
+            let micro_timer_signal = libc::SIGRTMIN();
             cmd.pre_exec(move || {
                 cvt(libc::setsid())?;
+                // OpenThread's simulation platform (examples/platforms/simulation/system.c) runs
+                // its infra-if/TREL/mDNS socket handlers with stale fd sets when select() is
+                // interrupted by its micro-timer signal (SIGRTMIN) and then blocks for ever in
+                // recvfrom(); the NCP goes silent a few seconds after `NET_STACK_UP`. Blocking
+                // that signal is harmless (the select timeout covers the micro alarm) and avoids
+                // the hang. Added by the agent engineer.
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, micro_timer_signal);
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
                 // Make the pty our controlling terminal, so closing the master hangs us up.
                 let _ = libc::ioctl(0, libc::TIOCSCTTY as _, 0);
                 cvt(libc::prctl(
