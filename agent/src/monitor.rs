@@ -45,6 +45,9 @@ pub async fn run(net: Arc<Network>, mut events: Receiver<Event>) -> Fatal {
             Some(Event::Closed { reason }) => {
                 return Fatal::new(exit::FAILURE, format!("co-processor link closed: {reason}"));
             }
+            Some(Event::Reset { status }) if !net.started() => {
+                tracing::debug!(status, "co-processor reset during start-up");
+            }
             Some(Event::Reset { status }) => {
                 tracing::warn!(status, "co-processor reset; bringing the network back up");
                 net.mark_down();

@@ -110,6 +110,10 @@ pub struct Network {
     pub channel: u8,
     pub role_tx: watch::Sender<Role>,
     up_announced: AtomicBool,
+    /// Set once start-up has brought the network up; resets seen before are start-up noise.
+    started: AtomicBool,
+    /// Serializes [`Network::bring_up`] (start-up and reset recovery must not both form).
+    bring_up_lock: Mutex<()>,
     last_backup: Mutex<Option<Zeroizing<Vec<u8>>>>,
 }
 
@@ -183,12 +187,15 @@ impl Network {
             channel,
             role_tx,
             up_announced: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+            bring_up_lock: Mutex::new(()),
             last_backup: Mutex::new(None),
         }
     }
 
     /// Step 1 and 2: make sure the co-processor has an active dataset and bring the stack up.
     pub async fn bring_up(&self) -> Result<BringUp, Fatal> {
+        let _guard = self.bring_up_lock.lock().await;
         let current = Zeroizing::new(
             self.client
                 .get(prop::THREAD_ACTIVE_DATASET_TLVS)
@@ -211,6 +218,16 @@ impl Network {
                 tracing::info!(path = %self.state.dataset_path().display(), "restored active dataset from backup");
             } else {
                 tracing::info!(name = %self.name, channel = self.channel, "formed a new network (new active dataset)");
+                // Back it up now, not only once attached: a reset before attaching must not
+                // make the agent form a second, different network.
+                let mut last = self.last_backup.lock().await;
+                match self.state.write_dataset(&tlvs) {
+                    Ok(()) => {
+                        tracing::info!(path = %self.state.dataset_path().display(), "active dataset backed up");
+                        *last = Some(tlvs.clone());
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot back up the active dataset"),
+                }
             }
             how
         };
@@ -220,6 +237,7 @@ impl Network {
         self.up_announced.store(false, Ordering::SeqCst);
         self.client.set(prop::NET_IF_UP, &[1]).await.map_err(|e| ncp_fatal("NET_IF_UP", e))?;
         self.client.set(prop::NET_STACK_UP, &[1]).await.map_err(|e| ncp_fatal("NET_STACK_UP", e))?;
+        self.started.store(true, Ordering::SeqCst);
         Ok(how)
     }
 
@@ -274,6 +292,11 @@ impl Network {
         self.backup_if_changed().await;
     }
 
+    /// True once start-up has brought the network up.
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
     /// Clears the `network up` flag (after a co-processor reset).
     pub fn mark_down(&self) {
         self.up_announced.store(false, Ordering::SeqCst);
@@ -281,6 +304,7 @@ impl Network {
 
     /// Step 4: writes the backup if the co-processor's active dataset differs from the last one.
     pub async fn backup_if_changed(&self) {
+        let mut last = self.last_backup.lock().await;
         let current = match self.client.get(prop::THREAD_ACTIVE_DATASET_TLVS).await {
             Ok(v) => Zeroizing::new(v),
             Err(e) => {
@@ -291,7 +315,6 @@ impl Network {
         if current.is_empty() {
             return;
         }
-        let mut last = self.last_backup.lock().await;
         if last.as_ref().map(|l| l.as_slice()) == Some(current.as_slice()) {
             return;
         }
