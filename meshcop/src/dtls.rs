@@ -29,6 +29,8 @@
 //! are validated against Mbed TLS vectors in their modules. Not yet validated against a live
 //! OpenThread/Mbed TLS peer.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod record;
 

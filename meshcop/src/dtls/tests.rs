@@ -310,7 +310,7 @@ fn server_retransmits_finished_when_client_repeats_its_flight() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
 
     #[test]
     fn random_datagrams_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
@@ -333,6 +333,18 @@ proptest! {
         let _ = ServerHello::parse(&body);
         let _ = HelloVerifyRequest::parse(&body);
         let _ = parse_fragments(&body);
+    }
+
+    /// The cargo-fuzz entry points (meshcop/fuzz) under proptest.
+    #[test]
+    fn fuzz_entry_points_never_panic(sel in any::<u8>(), data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        fuzzing::record(&data);
+        fuzzing::handshake(&data);
+        fuzzing::tlv(&data);
+        let mut e = vec![sel];
+        e.extend_from_slice(&data);
+        fuzzing::ecjpake(&e);
+        fuzzing::connection(&data);
     }
 }
 
@@ -461,5 +473,44 @@ mod mbedtls_interop {
             assert_eq!(keyblock(&lines), s.key_block().map(hex::encode), "{lines:?}");
             assert!(lines.iter().any(|l| l == "RECV echo from rust"), "{lines:?}");
         }
+    }
+}
+
+/// Writes the datagrams of one handshake as fuzz seeds when `FUZZ_SEED_DIR` is set.
+#[test]
+fn dump_fuzz_seeds() {
+    let Ok(dir) = std::env::var("FUZZ_SEED_DIR") else { return };
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 21, |_, _| {});
+    let mut all = Vec::new();
+    for _ in 0..6 {
+        while let Some(d) = c.poll_transmit() {
+            s.handle_datagram(now, &d);
+            all.push(d);
+        }
+        while let Some(d) = s.poll_transmit() {
+            c.handle_datagram(now, &d);
+            all.push(d);
+        }
+    }
+    c.send(b"app data").unwrap();
+    all.push(c.poll_transmit().unwrap());
+    for (i, d) in all.iter().enumerate() {
+        for t in ["dtls_record", "dtls_connection"] {
+            std::fs::create_dir_all(format!("{dir}/{t}")).unwrap();
+            std::fs::write(format!("{dir}/{t}/seed-{i}"), d).unwrap();
+        }
+        std::fs::create_dir_all(format!("{dir}/dtls_handshake")).unwrap();
+        for (j, r) in parse_records(d).iter().enumerate() {
+            if r.content_type == CT_HANDSHAKE && r.epoch == 0 {
+                std::fs::write(format!("{dir}/dtls_handshake/seed-{i}-{j}"), r.fragment).unwrap();
+            }
+        }
+    }
+    std::fs::create_dir_all(format!("{dir}/ecjpake")).unwrap();
+    use crate::ecjpake::tests::{CLI_ONE, CLI_TWO, SRV_ONE, SRV_TWO};
+    for (i, (sel, m)) in [(0u8, SRV_ONE), (1, CLI_ONE), (2, SRV_TWO), (3, CLI_TWO)].iter().enumerate() {
+        let mut v = vec![*sel];
+        v.extend(hex::decode(m).unwrap());
+        std::fs::write(format!("{dir}/ecjpake/seed-{i}"), v).unwrap();
     }
 }
