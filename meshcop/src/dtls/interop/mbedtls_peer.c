@@ -6,6 +6,8 @@
  *                                          echoes one message back with "echo: " in front
  *   mbedtls_peer client PORT PASSWORD   -- connects, sends "hello from mbedtls", prints the reply
  *
+ * On a failed handshake it sends the fatal alert OpenThread's SecureTransport sends (bad_record_mac
+ * for MBEDTLS_ERR_SSL_INVALID_MAC, else handshake_failure).
  * Prints "KEYBLOCK <80 hex>" (PRF(master, "key expansion", server_random || client_random)[40]),
  * "HANDSHAKE OK" or "HANDSHAKE FAILED -0x....", and "RECV <text>". Exit status 0 on success.
  * Build: see build.sh beside this file.
@@ -20,7 +22,9 @@
 #include "mbedtls/ssl_cookie.h"
 #include "mbedtls/timing.h"
 #include "mbedtls/error.h"
+#if defined(MBEDTLS_PSA_CRYPTO_C)
 #include "psa/crypto.h"
+#endif
 
 static void export_keys(void *ctx, mbedtls_ssl_key_export_type type, const unsigned char *secret,
                         size_t secret_len, const unsigned char client_random[32],
@@ -55,7 +59,9 @@ int main(int argc, char **argv)
     char err[128];
     int ret;
 
+#if defined(MBEDTLS_PSA_CRYPTO_C)
     psa_crypto_init();
+#endif
     mbedtls_net_init(&listen_fd); mbedtls_net_init(&fd);
     mbedtls_ssl_init(&ssl); mbedtls_ssl_config_init(&conf);
     mbedtls_entropy_init(&entropy); mbedtls_ctr_drbg_init(&drbg);
@@ -96,6 +102,10 @@ int main(int argc, char **argv)
     while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
     if (is_server && ret == MBEDTLS_ERR_SSL_HELLO_VERIFY_REQUIRED) goto reset;
     if (ret != 0) {
+        /* As OpenThread's SecureTransport does on a failed handshake (secure_transport.cpp). */
+        mbedtls_ssl_send_alert_message(&ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                       ret == MBEDTLS_ERR_SSL_INVALID_MAC ? MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC
+                                                                          : MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
         mbedtls_strerror(ret, err, sizeof err);
         printf("HANDSHAKE FAILED -0x%04x %s\n", (unsigned) -ret, err);
         return 1;
