@@ -99,10 +99,7 @@ fn main() {
     rt.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => std::process::exit(exit::OK),
-        Err(f) => {
-            tracing::error!(code = f.code, "{}", f.message);
-            die(f.code, &f.message)
-        }
+        Err(f) => die(f.code, &f.message),
     }
 }
 
@@ -148,11 +145,21 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
 
-    let (client, events, info) = tokio::select! {
+    let (client, mut events, info) = tokio::select! {
         r = session::open(&settings.radio_url) => r?,
         _ = sigterm.recv() => return Ok(()),
         _ = sigint.recv() => return Ok(()),
     };
+    // Events queued while opening (the co-processor's power-on reset, ...) describe the state
+    // before start-up; start-up reads everything afresh, so drop them.
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            ncp::Event::Closed { reason } => {
+                return Err(Fatal::new(exit::FAILURE, format!("co-processor link closed: {reason}")))
+            }
+            other => tracing::debug!(event = ?other, "event before start-up ignored"),
+        }
+    }
     let caps: Vec<String> = info
         .caps
         .iter()
