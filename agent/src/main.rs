@@ -12,6 +12,8 @@
 
 mod config;
 mod control;
+#[cfg(test)]
+mod fake_ncp;
 mod monitor;
 mod network;
 mod session;

@@ -140,3 +140,43 @@ async fn handle_property(net: &Arc<Network>, command: ncp::spinel::Command, p: n
         tracing::trace!(prop = %p, command = %command, len = value.len(), "co-processor property update");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_ncp::FakeNcp;
+    use crate::state::StateDir;
+
+    #[test]
+    fn reset_to_blank_restores_from_backup_and_closed_is_fatal() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (fake, client, events) = FakeNcp::start();
+            let info = ncp::NcpInfo { protocol: (4, 3), version: "fake".into(), interface_type: 3, caps: vec![], hwaddr: [0; 8] };
+            let net = Arc::new(Network::new(client, info, StateDir::new(dir.path()), "R".into(), 11));
+            net.bring_up().await.unwrap();
+            let formed = fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).unwrap();
+            let monitor = tokio::spawn(run(net.clone(), events));
+            assert_eq!(net.wait_attached(Duration::from_secs(5)).await, Some(Role::Leader));
+
+            // The co-processor resets and comes back blank: the agent restores the same dataset.
+            let mut role = net.role_tx.subscribe();
+            fake.reset(false);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).as_deref() != Some(formed.as_slice())
+                || *role.borrow_and_update() != Role::Leader
+            {
+                assert!(tokio::time::Instant::now() < deadline, "not restored after reset");
+                let _ = tokio::time::timeout(Duration::from_millis(50), role.changed()).await;
+            }
+            assert_eq!(fake.get(prop::NET_STACK_UP), Some(vec![1]));
+
+            // Unplugged: the monitor returns a fatal error (exit 1).
+            fake.unplug();
+            let fatal = tokio::time::timeout(Duration::from_secs(5), monitor).await.unwrap().unwrap();
+            assert_eq!(fatal.code, exit::FAILURE);
+            assert!(fatal.message.contains("closed"), "{}", fatal.message);
+        });
+    }
+}

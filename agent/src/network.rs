@@ -398,6 +398,66 @@ mod tests {
         assert_ne!(other.ext_pan_id, ds.ext_pan_id);
     }
 
+    use crate::fake_ncp::FakeNcp;
+    use ncp::spinel::cmd;
+
+    fn info() -> NcpInfo {
+        NcpInfo { protocol: (4, 3), version: "fake".into(), interface_type: 3, caps: vec![32, 1026], hwaddr: [0; 8] }
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn forms_when_blank_and_backs_up_before_attaching() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), StateDir::new(dir.path()), "Formed".into(), 21);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Formed);
+            let on_ncp = fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).unwrap();
+            assert_eq!(net.state.read_dataset().unwrap().as_deref(), Some(on_ncp.as_slice()));
+            let ds = Dataset::decode(&on_ncp).unwrap();
+            assert_eq!((ds.network_name.as_deref(), ds.channel), (Some("Formed"), Some(21)));
+            assert_eq!(fake.get(prop::NET_IF_UP), Some(vec![1]));
+            assert_eq!(fake.get(prop::NET_STACK_UP), Some(vec![1]));
+            assert_eq!(net.wait_attached(Duration::from_secs(5)).await, Some(Role::Leader));
+        });
+    }
+
+    #[test]
+    fn restores_backup_when_blank_and_resumes_when_not() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let backup = generate_dataset("Backup", 12).unwrap();
+            StateDir::new(dir.path()).write_dataset(&backup).unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), StateDir::new(dir.path()), "Other".into(), 15);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Restored);
+            assert_eq!(fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).as_deref(), Some(backup.as_slice()));
+
+            // Resuming writes no dataset.
+            let sets_before = fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Resumed);
+            assert_eq!(fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS), sets_before);
+        });
+    }
+
+    #[test]
+    fn backup_follows_dataset_changes() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), StateDir::new(dir.path()), "A".into(), 11);
+            net.bring_up().await.unwrap();
+            let changed = generate_dataset("Changed", 25).unwrap();
+            fake.set(prop::THREAD_ACTIVE_DATASET_TLVS, &changed);
+            net.backup_if_changed().await;
+            assert_eq!(net.state.read_dataset().unwrap().as_deref(), Some(changed.as_slice()));
+        });
+    }
+
     #[test]
     fn roles() {
         assert_eq!(Role::from_u8(3).as_str(), "leader");

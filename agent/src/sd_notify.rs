@@ -26,7 +26,7 @@ use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::network::{Network, Role};
+use crate::network::{BringUp, Network, Role};
 
 /// How often the status is re-checked when no watchdog is requested.
 const STATUS_POLL: Duration = Duration::from_secs(10);
@@ -159,6 +159,31 @@ pub fn status_text(role: Role, network: Option<(&str, u8, u16)>) -> String {
         (Role::Disabled, _) => "role disabled; bringing the network up".to_string(),
         (r, _) => format!("role {r}"),
     }
+}
+
+/// The `READY=1` status line after start-up brought the network up.
+pub fn ready_text(how: BringUp) -> String {
+    let what = match how {
+        BringUp::Formed => "formed a new network",
+        BringUp::Restored => "restored the network from the backup",
+        BringUp::Resumed => "resumed the co-processor's network",
+    };
+    format!("{what}; role detached, attaching")
+}
+
+/// Start-up is done (co-processor answered, network formed/restored/resumed and its stack up):
+/// sends `READY=1`, logs that it did, and starts [`supervise`]. Does nothing without a service
+/// manager.
+pub fn announce_ready(net: &Arc<Network>, notifier: &Arc<Notifier>, how: BringUp) {
+    if !notifier.is_enabled() {
+        return;
+    }
+    notifier.ready(&ready_text(how));
+    tracing::info!(
+        watchdog_ms = notifier.watchdog_timeout().map(|d| d.as_millis() as u64),
+        "told the service manager we are ready (READY=1)"
+    );
+    tokio::spawn(supervise(net.clone(), notifier.clone()));
 }
 
 /// Follows the role and keeps the service manager informed; runs until the runtime stops.
