@@ -9,6 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
 start=$(date +%s)
+# Failing tests print their error chain; anyhow backtraces would bury it (panics still show theirs).
+export RUST_LIB_BACKTRACE="${RUST_LIB_BACKTRACE:-0}"
 
 echo "==> testbed/build-ot.sh (OpenThread simulation nodes)"
 "$here/build-ot.sh" >/dev/null

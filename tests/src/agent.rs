@@ -42,7 +42,10 @@ pub struct AgentOptions {
 
 /// The radio URL of the simulated co-processor: `spinel+hdlc+forkpty://<ot-ncp-ftd>?forkpty-arg=1`.
 pub fn sim_radio_url() -> Result<String> {
-    Ok(format!("spinel+hdlc+forkpty://{}?forkpty-arg={NCP_NODE_ID}", ot_bins()?.ncp.display()))
+    Ok(format!(
+        "spinel+hdlc+forkpty://{}?forkpty-arg={NCP_NODE_ID}",
+        ot_bins()?.ncp.display()
+    ))
 }
 
 /// A `thread-agent` command for this sandbox (flags as described in the module doc).
@@ -50,7 +53,10 @@ pub fn agent_command(sb: &Sandbox, opts: &AgentOptions) -> Result<Command> {
     let bins = workspace_bins()?;
     let config = sb.path().join("agent.toml");
     if !config.exists() {
-        std::fs::write(&config, "# empty: the e2e tests pass everything on the command line\n")?;
+        std::fs::write(
+            &config,
+            "# empty: the e2e tests pass everything on the command line\n",
+        )?;
     }
     let radio = match &opts.radio_url {
         Some(u) => u.clone(),
@@ -89,7 +95,10 @@ pub fn run_agent_once(sb: &Sandbox, opts: &AgentOptions, timeout: Duration) -> R
 pub fn threadctl_at(socket: &Path, args: &[&str]) -> Result<Output> {
     let bins = workspace_bins()?;
     let mut cmd = Command::new(&bins.threadctl);
-    cmd.arg("--socket").arg(socket).args(args).env_remove("THREAD_AGENT_SOCKET");
+    cmd.arg("--socket")
+        .arg(socket)
+        .args(args)
+        .env_remove("THREAD_AGENT_SOCKET");
     proc::run_with_timeout(&mut cmd, THREADCTL_TIMEOUT)
 }
 
@@ -117,7 +126,14 @@ impl Agent {
         let log_file = sb.log_path("agent");
         let (child, log) = proc::spawn_tracked(&mut cmd, &log_file)?;
         sb.register(child.id());
-        Ok(Agent { sandbox: sb.clone(), bins, child, log, log_file, exit: None })
+        Ok(Agent {
+            sandbox: sb.clone(),
+            bins,
+            child,
+            log,
+            log_file,
+            exit: None,
+        })
     }
 
     /// The sandbox it runs in.
@@ -164,7 +180,9 @@ impl Agent {
                 self.sandbox.unregister(self.child.id());
                 self.exit = Some(s);
                 // Let the reader threads see EOF (bounded: the co-processor may hold no pipe).
-                let _ = self.log.wait_until(usize::MAX, Duration::from_secs(2), "eof", |_| false);
+                let _ = self
+                    .log
+                    .wait_until(usize::MAX, Duration::from_secs(2), "eof", |_| false);
                 Ok(s)
             }
             None => {
@@ -204,7 +222,10 @@ impl Agent {
     /// Runs `threadctl --socket <sandbox>/control.sock <args>`.
     pub fn threadctl(&self, args: &[&str]) -> Result<Output> {
         let mut cmd = Command::new(&self.bins.threadctl);
-        cmd.arg("--socket").arg(self.sandbox.control_socket()).args(args).env_remove("THREAD_AGENT_SOCKET");
+        cmd.arg("--socket")
+            .arg(self.sandbox.control_socket())
+            .args(args)
+            .env_remove("THREAD_AGENT_SOCKET");
         proc::run_with_timeout(&mut cmd, THREADCTL_TIMEOUT)
     }
 
@@ -225,12 +246,16 @@ impl Agent {
     /// `threadctl status --json`, parsed.
     pub fn status_json(&self) -> Result<Value> {
         let out = self.threadctl_ok(&["status", "--json"])?;
-        serde_json::from_str(out.trim()).with_context(|| format!("status --json is not JSON: {out:?}"))
+        serde_json::from_str(out.trim())
+            .with_context(|| format!("status --json is not JSON: {out:?}"))
     }
 
     /// `threadctl dataset export`: the active dataset as hex TLVs.
     pub fn dataset_export(&self) -> Result<String> {
-        Ok(self.threadctl_ok(&["dataset", "export"])?.trim().to_string())
+        Ok(self
+            .threadctl_ok(&["dataset", "export"])?
+            .trim()
+            .to_string())
     }
 
     /// Polls `status --json` (every 250 ms) until `pred` holds; returns that status. Fails at the
@@ -246,7 +271,10 @@ impl Agent {
         let mut last;
         loop {
             if let Some(s) = self.exited()? {
-                bail!("thread-agent exited ({s}) while waiting for {what}; log:\n{}", self.log.tail(30));
+                bail!(
+                    "thread-agent exited ({s}) while waiting for {what}; log:\n{}",
+                    self.log.tail(30)
+                );
             }
             match self.status_json() {
                 Ok(v) if pred(&v) => return Ok(v),

@@ -35,7 +35,10 @@ pub struct WorkspaceBins {
 
 /// The workspace root (the parent of this crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Ensures the simulation binaries exist (runs `testbed/build-ot.sh` once per process, under an
@@ -59,7 +62,11 @@ fn build_ot() -> Result<OtBins> {
         .with_context(|| format!("opening {}", lock_path.display()))?;
     // SAFETY: flock on a descriptor we own; blocks until the other builder is done.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        bail!("flock {}: {}", lock_path.display(), std::io::Error::last_os_error());
+        bail!(
+            "flock {}: {}",
+            lock_path.display(),
+            std::io::Error::last_os_error()
+        );
     }
     let out = Command::new("bash")
         .arg(&script)
@@ -85,7 +92,11 @@ fn build_ot() -> Result<OtBins> {
     };
     for p in [&bins.ncp, &bins.rcp, &bins.cli] {
         if !p.exists() {
-            bail!("{} reported success but {} is missing", script.display(), p.display());
+            bail!(
+                "{} reported success but {} is missing",
+                script.display(),
+                p.display()
+            );
         }
     }
     Ok(bins)
@@ -95,7 +106,9 @@ fn build_ot() -> Result<OtBins> {
 /// same under `$CARGO_TARGET_DIR`): the test executable lives in `<that>/deps/`.
 pub fn profile_dir() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("current_exe")?;
-    let deps = exe.parent().ok_or_else(|| anyhow!("test executable has no parent dir"))?;
+    let deps = exe
+        .parent()
+        .ok_or_else(|| anyhow!("test executable has no parent dir"))?;
     if deps.file_name().is_some_and(|n| n == "deps") {
         if let Some(p) = deps.parent() {
             return Ok(p.to_path_buf());
@@ -111,7 +124,10 @@ pub fn profile_dir() -> Result<PathBuf> {
 /// Paths of `thread-agent` and `threadctl` of this profile; fails clearly when they are missing.
 pub fn workspace_bins() -> Result<WorkspaceBins> {
     let dir = profile_dir()?;
-    let bins = WorkspaceBins { agent: dir.join("thread-agent"), threadctl: dir.join("threadctl") };
+    let bins = WorkspaceBins {
+        agent: dir.join("thread-agent"),
+        threadctl: dir.join("threadctl"),
+    };
     for p in [&bins.agent, &bins.threadctl] {
         if !p.is_file() {
             bail!(

@@ -43,12 +43,20 @@ impl CliNode {
         cmd.arg(id.to_string())
             .current_dir(sandbox.path())
             .env("PORT_OFFSET", sandbox.port_offset().to_string());
-        let (mut child, log) = proc::spawn_tracked(&mut cmd, &sandbox.log_path(&format!("cli{id}")))?;
+        let (mut child, log) =
+            proc::spawn_tracked(&mut cmd, &sandbox.log_path(&format!("cli{id}")))?;
         sandbox.register(child.id());
         let stdin = child.stdin.take();
-        let node = CliNode { id, sandbox: sandbox.clone(), child, stdin: Mutex::new(stdin), log };
+        let node = CliNode {
+            id,
+            sandbox: sandbox.clone(),
+            child,
+            stdin: Mutex::new(stdin),
+            log,
+        };
         // The CLI is up when it answers.
-        node.cmd("state").with_context(|| format!("node {id} did not start"))?;
+        node.cmd("state")
+            .with_context(|| format!("node {id} did not start"))?;
         Ok(node)
     }
 
@@ -73,15 +81,25 @@ impl CliNode {
         // Holding the stdin lock serialises commands.
         let mut stdin = self.stdin.lock().unwrap_or_else(|e| e.into_inner());
         let from = self.log.len();
-        let w = stdin.as_mut().ok_or_else(|| anyhow!("node {} stdin closed", self.id))?;
+        let w = stdin
+            .as_mut()
+            .ok_or_else(|| anyhow!("node {} stdin closed", self.id))?;
         w.write_all(format!("{line}\n").as_bytes())
             .and_then(|()| w.flush())
             .with_context(|| format!("node {}: writing {line:?}", self.id))?;
         let echo = line.trim();
-        let ctx = || format!("node {}: `{line}`; last output:\n{}", self.id, self.log.tail(15));
+        let ctx = || {
+            format!(
+                "node {}: `{line}`; last output:\n{}",
+                self.id,
+                self.log.tail(15)
+            )
+        };
         let (at, _) = self
             .log
-            .wait_until(from, timeout, &format!("echo of {echo:?}"), |l| strip_prompt(l) == echo)
+            .wait_until(from, timeout, &format!("echo of {echo:?}"), |l| {
+                strip_prompt(l) == echo
+            })
             .with_context(ctx)?;
         let mut out = Vec::new();
         let mut next = at + 1;
@@ -107,7 +125,9 @@ impl CliNode {
     /// Runs a command whose answer is one value line and returns it.
     pub fn value(&self, line: &str) -> Result<String> {
         let out = self.cmd(line)?;
-        out.into_iter().next().ok_or_else(|| anyhow!("node {}: `{line}` gave no value", self.id))
+        out.into_iter()
+            .next()
+            .ok_or_else(|| anyhow!("node {}: `{line}` gave no value", self.id))
     }
 
     /// Waits for an output line (any time since start) matching `pattern`.
@@ -116,7 +136,12 @@ impl CliNode {
     }
 
     /// Waits for an output line at index >= `from` (see [`CliNode::mark`]) matching `pattern`.
-    pub fn wait_for_from(&self, from: usize, pattern: impl LinePattern, timeout: Duration) -> Result<String> {
+    pub fn wait_for_from(
+        &self,
+        from: usize,
+        pattern: impl LinePattern,
+        timeout: Duration,
+    ) -> Result<String> {
         self.log
             .wait_for_from(from, pattern, timeout)
             .map(|(_, l)| l)
@@ -153,7 +178,10 @@ impl CliNode {
                 return Ok(last);
             }
             if Instant::now() >= deadline {
-                bail!("node {}: state stayed {last:?}, wanted one of {roles:?} within {timeout:?}", self.id);
+                bail!(
+                    "node {}: state stayed {last:?}, wanted one of {roles:?} within {timeout:?}",
+                    self.id
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -162,7 +190,12 @@ impl CliNode {
     /// Forms a new network (`dataset init new`, `dataset commit active`, `ifconfig up`,
     /// `thread start`) and waits until leader. Returns the active dataset as hex.
     pub fn form(&self, timeout: Duration) -> Result<String> {
-        for c in ["dataset init new", "dataset commit active", "ifconfig up", "thread start"] {
+        for c in [
+            "dataset init new",
+            "dataset commit active",
+            "ifconfig up",
+            "thread start",
+        ] {
             self.cmd(c)?;
         }
         self.wait_state(&["leader"], timeout)?;
@@ -184,7 +217,8 @@ impl CliNode {
         self.cmd("ifconfig up")?;
         let from = self.mark();
         self.cmd(&format!("joiner start {pskd}"))?;
-        let line = self.wait_for_from(from, &regex::Regex::new("Join (success|failed)")?, timeout)?;
+        let line =
+            self.wait_for_from(from, &regex::Regex::new("Join (success|failed)")?, timeout)?;
         Ok(line.contains("success"))
     }
 

@@ -65,12 +65,16 @@ impl Tlvs {
 
     /// The value of the first TLV of type `t`.
     pub fn get(&self, t: u8) -> Option<&[u8]> {
-        self.0.iter().find(|(ty, _)| *ty == t).map(|(_, v)| v.as_slice())
+        self.0
+            .iter()
+            .find(|(ty, _)| *ty == t)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// The value of type `t`, required.
     pub fn require(&self, t: u8) -> Result<&[u8]> {
-        self.get(t).ok_or_else(|| anyhow!("dataset has no TLV of type {t}"))
+        self.get(t)
+            .ok_or_else(|| anyhow!("dataset has no TLV of type {t}"))
     }
 }
 
@@ -81,7 +85,13 @@ pub fn leak_forms(secret: &[u8]) -> Vec<String> {
     let upper = lower.to_uppercase();
     let pairs: Vec<String> = secret.iter().map(|b| format!("{b:02x}")).collect();
     let list: Vec<String> = secret.iter().map(|b| b.to_string()).collect();
-    vec![lower, upper, pairs.join(":"), pairs.join(" "), format!("[{}]", list.join(", "))]
+    vec![
+        lower,
+        upper,
+        pairs.join(":"),
+        pairs.join(" "),
+        format!("[{}]", list.join(", ")),
+    ]
 }
 
 /// Fails (naming only where, never the secret) if `haystack` contains `secret` in any
@@ -106,9 +116,18 @@ mod tests {
     #[test]
     fn parses_a_simulator_dataset() {
         let t = Tlvs::from_hex(SAMPLE).unwrap();
-        assert_eq!(t.require(EXT_PAN_ID).unwrap(), hex::decode("a87adfe152aac71e").unwrap());
-        assert_eq!(t.require(NETWORK_KEY).unwrap(), hex::decode("1f9dbb7ae9d02ad6b0e40d08b6540021").unwrap());
-        assert_eq!(t.require(PSKC).unwrap(), hex::decode("9be5802a4a9974e4c3dfec66957095d3").unwrap());
+        assert_eq!(
+            t.require(EXT_PAN_ID).unwrap(),
+            hex::decode("a87adfe152aac71e").unwrap()
+        );
+        assert_eq!(
+            t.require(NETWORK_KEY).unwrap(),
+            hex::decode("1f9dbb7ae9d02ad6b0e40d08b6540021").unwrap()
+        );
+        assert_eq!(
+            t.require(PSKC).unwrap(),
+            hex::decode("9be5802a4a9974e4c3dfec66957095d3").unwrap()
+        );
         assert_eq!(t.require(NETWORK_NAME).unwrap(), b"OpenThread-7aeb");
         assert!(!format!("{t:?}").contains("1f9d"));
     }

@@ -31,6 +31,15 @@ pub use sandbox::Sandbox;
 
 use std::time::Duration;
 
+/// Runs a test body in a fresh [`Sandbox`]. An `Err` becomes a panic raised while the sandbox
+/// still exists, so its directory (with every process's log) is kept and its path printed.
+pub fn with_sandbox(body: impl FnOnce(&Sandbox) -> anyhow::Result<()>) {
+    let sb = Sandbox::new().expect("creating the test sandbox");
+    if let Err(e) = body(&sb) {
+        panic!("{e:?}");
+    }
+}
+
 /// Generous deadline for a node to form or attach (Thread attach takes a few seconds; a
 /// child-to-router upgrade can take up to two minutes, so tests accept child or router).
 pub const ATTACH_TIMEOUT: Duration = Duration::from_secs(90);

@@ -77,7 +77,10 @@ impl PortLease {
                 // SAFETY: flock on a file descriptor we own.
                 let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
                 if rc == 0 {
-                    return Ok(PortLease { offset, _lock: file });
+                    return Ok(PortLease {
+                        offset,
+                        _lock: file,
+                    });
                 }
             }
             if Instant::now() > deadline {

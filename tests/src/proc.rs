@@ -59,7 +59,11 @@ impl LinePattern for &regex::Regex {
 impl OutputLog {
     /// Number of lines so far (a cursor for [`OutputLog::wait_for_from`]).
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).lines.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lines
+            .len()
     }
 
     /// True when nothing was logged yet.
@@ -69,7 +73,11 @@ impl OutputLog {
 
     /// All lines so far.
     pub fn lines(&self) -> Vec<String> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).lines.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lines
+            .clone()
     }
 
     /// All lines so far joined with `\n`.
@@ -90,7 +98,10 @@ impl OutputLog {
     }
 
     fn stream_opened(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).open_streams += 1;
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .open_streams += 1;
     }
 
     fn stream_closed(&self) {
@@ -125,7 +136,11 @@ impl OutputLog {
             if now >= deadline {
                 bail!("{what} did not appear within {timeout:?}");
             }
-            g = self.cond.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            g = self
+                .cond
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -172,7 +187,13 @@ pub fn harden(cmd: &mut Command) {
     // SAFETY: only async-signal-safe calls (prctl, setpgid) between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             libc::setpgid(0, 0);
             Ok(())
         });
@@ -183,10 +204,13 @@ pub fn harden(cmd: &mut Command) {
 /// and into `log_file`.
 pub fn spawn_tracked(cmd: &mut Command, log_file: &Path) -> Result<(Child, Arc<OutputLog>)> {
     harden(cmd);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
     let log = Arc::new(OutputLog::default());
-    let file = File::create(log_file).with_context(|| format!("creating {}", log_file.display()))?;
+    let file =
+        File::create(log_file).with_context(|| format!("creating {}", log_file.display()))?;
     let file2 = file.try_clone()?;
     if let Some(out) = child.stdout.take() {
         capture(out, log.clone(), Some(file));
@@ -234,15 +258,23 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitS
 /// started there, including forkpty'd co-processors that left our process group.
 pub fn kill_by_cwd(dir: &Path) -> usize {
     let me = std::process::id();
-    let Ok(dir) = dir.canonicalize() else { return 0 };
+    let Ok(dir) = dir.canonicalize() else {
+        return 0;
+    };
     let mut killed = 0;
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) else { continue };
+        let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) else {
+            continue;
+        };
         if cwd.starts_with(&dir) {
             signal(pid, libc::SIGKILL);
             killed += 1;
@@ -255,7 +287,9 @@ pub fn kill_by_cwd(dir: &Path) -> usize {
 /// after `timeout`.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Output> {
     harden(cmd);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
     let mut out = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     let mut err = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
@@ -281,7 +315,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Output> 
     kill_group(child.id());
     let stdout = t_out.join().unwrap_or_default();
     let stderr = t_err.join().unwrap_or_default();
-    Ok(Output { status, stdout, stderr })
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 #[cfg(test)]
@@ -294,10 +332,14 @@ mod tests {
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", "echo one; echo two >&2; printf 'three\\r\\n'"]);
         let (mut child, log) = spawn_tracked(&mut cmd, &dir.path().join("log")).unwrap();
-        let (_, line) = log.wait_for_from(0, "thr", Duration::from_secs(10)).unwrap();
+        let (_, line) = log
+            .wait_for_from(0, "thr", Duration::from_secs(10))
+            .unwrap();
         assert_eq!(line, "three");
         child.wait().unwrap();
-        let err = log.wait_for_from(0, "four", Duration::from_secs(10)).unwrap_err();
+        let err = log
+            .wait_for_from(0, "four", Duration::from_secs(10))
+            .unwrap_err();
         assert!(err.to_string().contains("output ended"), "{err}");
     }
 

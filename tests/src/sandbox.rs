@@ -43,7 +43,12 @@ impl Sandbox {
             .context("creating the sandbox temp dir")?;
         let path = dir.path().canonicalize()?;
         Ok(Sandbox {
-            inner: Arc::new(Inner { dir: Some(dir), path, ports, children: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                dir: Some(dir),
+                path,
+                ports,
+                children: Mutex::new(Vec::new()),
+            }),
         })
     }
 
@@ -71,7 +76,9 @@ impl Sandbox {
     /// (`examples/platforms/simulation/flash.c`: `"%s/%s_%d.flash"` with
     /// `OPENTHREAD_CONFIG_POSIX_SETTINGS_PATH` = `"tmp"`, the `PORT_OFFSET` string and the node id).
     pub fn ncp_settings_file(&self, node_id: u8) -> PathBuf {
-        self.path().join("tmp").join(format!("{}_{}.flash", self.port_offset(), node_id))
+        self.path()
+            .join("tmp")
+            .join(format!("{}_{}.flash", self.port_offset(), node_id))
     }
 
     /// Deletes the agent co-processor's settings (its stored dataset, keys, frame counters), as
@@ -88,12 +95,20 @@ impl Sandbox {
 
     /// Registers a child pid so the sandbox kills it (and its group) at the end.
     pub fn register(&self, pid: u32) {
-        self.inner.children.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+        self.inner
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pid);
     }
 
     /// Unregisters a child pid before its owner reaps it (so a recycled pid is never killed).
     pub fn unregister(&self, pid: u32) {
-        self.inner.children.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+        self.inner
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| *p != pid);
     }
 
     /// A unique file name in the sandbox for a log, e.g. `agent-2.log`.
@@ -110,7 +125,8 @@ impl Sandbox {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let children = std::mem::take(&mut *self.children.lock().unwrap_or_else(|e| e.into_inner()));
+        let children =
+            std::mem::take(&mut *self.children.lock().unwrap_or_else(|e| e.into_inner()));
         for pid in children {
             proc::kill_group(pid);
         }
@@ -118,7 +134,10 @@ impl Drop for Inner {
         if std::thread::panicking() {
             if let Some(dir) = self.dir.take() {
                 let kept = dir.keep();
-                eprintln!("test failed: sandbox kept for inspection at {}", kept.display());
+                eprintln!(
+                    "test failed: sandbox kept for inspection at {}",
+                    kept.display()
+                );
             }
         }
     }

@@ -2,13 +2,16 @@
 //! join a network (proves process handling, CLI driving and the radio), and a node in another
 //! sandbox with the same dataset stays alone (proves the PORT_OFFSET isolation).
 
-use e2e::{CliNode, Sandbox, Tlvs, ATTACH_TIMEOUT};
+use e2e::{with_sandbox, CliNode, Sandbox, Tlvs, ATTACH_TIMEOUT};
 
 #[test]
-fn two_cli_nodes_form_and_attach() -> anyhow::Result<()> {
-    let sb = Sandbox::new()?;
-    let leader = CliNode::spawn(&sb, 2)?;
-    let joiner = CliNode::spawn(&sb, 3)?;
+fn two_cli_nodes_form_and_attach() {
+    with_sandbox(two_cli_nodes_form_and_attach_in);
+}
+
+fn two_cli_nodes_form_and_attach_in(sb: &Sandbox) -> anyhow::Result<()> {
+    let leader = CliNode::spawn(sb, 2)?;
+    let joiner = CliNode::spawn(sb, 3)?;
     assert_eq!(leader.eui64()?.len(), 16);
     assert_eq!(leader.state()?, "disabled");
 
@@ -23,10 +26,17 @@ fn two_cli_nodes_form_and_attach() -> anyhow::Result<()> {
     // The leader sees the joiner as a child or router neighbour.
     let ext = joiner.extaddr()?;
     let table = leader.cmd("neighbor table")?.join("\n");
-    assert!(table.contains(&ext), "leader's neighbor table lacks {ext}:\n{table}");
+    assert!(
+        table.contains(&ext),
+        "leader's neighbor table lacks {ext}:\n{table}"
+    );
 
     // Settings are kept inside the sandbox, named by the simulation's flash.c rule.
-    assert!(sb.path().join("tmp").join(format!("{}_2.flash", sb.port_offset())).exists());
+    assert!(sb
+        .path()
+        .join("tmp")
+        .join(format!("{}_2.flash", sb.port_offset()))
+        .exists());
     Ok(())
 }
 
@@ -44,14 +54,20 @@ fn sandboxes_do_not_hear_each_other() -> anyhow::Result<()> {
     stranger.wait_state(&["leader"], ATTACH_TIMEOUT)?;
     let ext = stranger.extaddr()?;
     let table = leader.cmd("neighbor table")?.join("\n");
-    assert!(!table.contains(&ext), "a node of another sandbox was heard:\n{table}");
+    assert!(
+        !table.contains(&ext),
+        "a node of another sandbox was heard:\n{table}"
+    );
     Ok(())
 }
 
 #[test]
-fn cli_errors_are_reported() -> anyhow::Result<()> {
-    let sb = Sandbox::new()?;
-    let node = CliNode::spawn(&sb, 2)?;
+fn cli_errors_are_reported() {
+    with_sandbox(cli_errors_are_reported_in);
+}
+
+fn cli_errors_are_reported_in(sb: &Sandbox) -> anyhow::Result<()> {
+    let node = CliNode::spawn(sb, 2)?;
     let err = node.cmd("no-such-command").unwrap_err();
     assert!(err.to_string().contains("Error"), "{err}");
     // The node still answers afterwards.
