@@ -13,3 +13,4 @@ pub mod steering;
 pub mod ecjpake;
 pub mod prf;
 pub mod dtls;
+pub mod commissioner;
