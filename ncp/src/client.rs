@@ -351,6 +351,17 @@ impl Client {
         )))
     }
 
+    /// Sends `command prop value` with TID 0 and does not wait for an answer (for streams such
+    /// as STREAM_NET). The co-processor answers a TID-0 command only when it fails, with an
+    /// unsolicited LAST_STATUS that arrives as an [`Event::Property`]. Waits only while the
+    /// link's output queue is full (back-pressure), never for the co-processor.
+    pub async fn send_nowait(&self, command: Command, prop: Prop, value: &[u8]) -> Result<(), Error> {
+        if self.inner.shared.lock().closed {
+            return Err(Error::Closed);
+        }
+        self.send_raw(&Frame::new(0, command, prop, value.to_vec())).await
+    }
+
     /// PROP_VALUE_GET: the value bytes of the matching PROP_VALUE_IS.
     pub async fn get(&self, prop: Prop) -> Result<Vec<u8>, Error> {
         self.checked(cmd::GET, prop, &[], &[cmd::IS]).await
@@ -804,6 +815,20 @@ mod tests {
         t.await.unwrap().unwrap();
         assert_eq!(ev.recv().await, Some(Event::Reset { status: 114 }));
         assert_eq!(c.stats().decode_errors, 1);
+    }
+
+    #[tokio::test]
+    async fn send_nowait_uses_tid_zero() {
+        let (c, _ev, mut ncp) = pair(ClientOptions::default());
+        c.send_nowait(cmd::SET, prop::STREAM_NET, &[2, 0, 0x60, 0]).await.unwrap();
+        let f = ncp.recv().await;
+        assert_eq!((f.tid, f.command, f.prop), (0, cmd::SET, prop::STREAM_NET));
+        assert_eq!(f.value, [2, 0, 0x60, 0]);
+        drop(ncp);
+        while !c.is_closed() {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(c.send_nowait(cmd::SET, prop::STREAM_NET, &[]).await, Err(Error::Closed)));
     }
 
     #[test]
