@@ -355,11 +355,17 @@ impl Client {
     /// as STREAM_NET). The co-processor answers a TID-0 command only when it fails, with an
     /// unsolicited LAST_STATUS that arrives as an [`Event::Property`]. Waits only while the
     /// link's output queue is full (back-pressure), never for the co-processor.
-    pub async fn send_nowait(&self, command: Command, prop: Prop, value: &[u8]) -> Result<(), Error> {
+    pub async fn send_nowait(
+        &self,
+        command: Command,
+        prop: Prop,
+        value: &[u8],
+    ) -> Result<(), Error> {
         if self.inner.shared.lock().closed {
             return Err(Error::Closed);
         }
-        self.send_raw(&Frame::new(0, command, prop, value.to_vec())).await
+        self.send_raw(&Frame::new(0, command, prop, value.to_vec()))
+            .await
     }
 
     /// PROP_VALUE_GET: the value bytes of the matching PROP_VALUE_IS.
@@ -820,7 +826,9 @@ mod tests {
     #[tokio::test]
     async fn send_nowait_uses_tid_zero() {
         let (c, _ev, mut ncp) = pair(ClientOptions::default());
-        c.send_nowait(cmd::SET, prop::STREAM_NET, &[2, 0, 0x60, 0]).await.unwrap();
+        c.send_nowait(cmd::SET, prop::STREAM_NET, &[2, 0, 0x60, 0])
+            .await
+            .unwrap();
         let f = ncp.recv().await;
         assert_eq!((f.tid, f.command, f.prop), (0, cmd::SET, prop::STREAM_NET));
         assert_eq!(f.value, [2, 0, 0x60, 0]);
@@ -828,7 +836,10 @@ mod tests {
         while !c.is_closed() {
             tokio::task::yield_now().await;
         }
-        assert!(matches!(c.send_nowait(cmd::SET, prop::STREAM_NET, &[]).await, Err(Error::Closed)));
+        assert!(matches!(
+            c.send_nowait(cmd::SET, prop::STREAM_NET, &[]).await,
+            Err(Error::Closed)
+        ));
     }
 
     #[test]
