@@ -102,7 +102,12 @@ pub struct Overrides {
 pub enum ConfigError {
     /// A key has a value that is not allowed.
     #[error("invalid configuration: {key} = {value:?} ({origin}); allowed: {allowed}")]
-    Invalid { key: String, value: String, origin: String, allowed: String },
+    Invalid {
+        key: String,
+        value: String,
+        origin: String,
+        allowed: String,
+    },
     /// The explicitly named configuration file does not exist.
     #[error("configuration file {path} does not exist")]
     MissingFile { path: String },
@@ -125,7 +130,10 @@ pub struct Machine {
 }
 
 fn probe_filesystem() -> Machine {
-    Machine { exists: |p| p.exists(), current_exe: std::env::current_exe().ok() }
+    Machine {
+        exists: |p| p.exists(),
+        current_exe: std::env::current_exe().ok(),
+    }
 }
 
 /// [`load`] with an explicit environment and machine (for tests).
@@ -138,10 +146,14 @@ pub fn load_with(
     match &overrides.config {
         Some(path) => {
             if !path.exists() {
-                return Err(ConfigError::MissingFile { path: path.display().to_string() });
+                return Err(ConfigError::MissingFile {
+                    path: path.display().to_string(),
+                });
             }
             builder = builder.add_source(
-                config::File::from(path.as_path()).format(config::FileFormat::Toml).required(true),
+                config::File::from(path.as_path())
+                    .format(config::FileFormat::Toml)
+                    .required(true),
             );
         }
         None => {
@@ -161,14 +173,18 @@ pub fn load_with(
             .separator("__")
             .source(Some(env_map)),
     );
-    let flag = |b: config::ConfigBuilder<config::builder::DefaultState>, key: &str, v: &Option<String>| {
-        b.set_override_option(key, v.clone()).map_err(|e| ConfigError::Unreadable(e.to_string()))
-    };
+    let flag =
+        |b: config::ConfigBuilder<config::builder::DefaultState>, key: &str, v: &Option<String>| {
+            b.set_override_option(key, v.clone())
+                .map_err(|e| ConfigError::Unreadable(e.to_string()))
+        };
     builder = flag(builder, "radio_url", &overrides.radio_url)?;
     builder = flag(builder, "control_socket", &overrides.control_socket)?;
     builder = flag(builder, "state_dir", &overrides.state_dir)?;
     builder = flag(builder, "log.format", &overrides.log_format)?;
-    let cfg = builder.build().map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))?;
+    let cfg = builder
+        .build()
+        .map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))?;
 
     let file_name = match &overrides.config {
         Some(p) => p.display().to_string(),
@@ -192,7 +208,10 @@ pub fn load_with(
         }
     };
     let mut warnings = Vec::new();
-    if let Ok(map) = cfg.clone().try_deserialize::<config::Map<String, config::Value>>() {
+    if let Ok(map) = cfg
+        .clone()
+        .try_deserialize::<config::Map<String, config::Value>>()
+    {
         let mut keys = Vec::new();
         flatten_keys("", &map, &mut keys);
         for key in keys {
@@ -203,14 +222,21 @@ pub fn load_with(
         }
     }
 
-    let control_socket = path_value(&cfg, "control_socket", &origin_of)?.unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
-    let state_dir = path_value(&cfg, "state_dir", &origin_of)?.unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+    let control_socket = path_value(&cfg, "control_socket", &origin_of)?
+        .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
+    let state_dir =
+        path_value(&cfg, "state_dir", &origin_of)?.unwrap_or_else(|| DEFAULT_STATE_DIR.into());
 
     let network_name = match text(&cfg, "network.name", &origin_of)? {
         None => DEFAULT_NETWORK_NAME.to_string(),
         Some((v, origin)) => {
             if v.is_empty() || v.len() > 16 {
-                return Err(invalid("network.name", &v, origin, "a network name of 1..16 bytes of UTF-8"));
+                return Err(invalid(
+                    "network.name",
+                    &v,
+                    origin,
+                    "a network name of 1..16 bytes of UTF-8",
+                ));
             }
             v
         }
@@ -219,7 +245,14 @@ pub fn load_with(
         None => DEFAULT_CHANNEL,
         Some((v, origin)) => match v.trim().parse::<u8>() {
             Ok(c) if (11..=26).contains(&c) => c,
-            _ => return Err(invalid("network.channel", &v, origin, "an integer 11..26 (IEEE 802.15.4 2.4 GHz channels)")),
+            _ => {
+                return Err(invalid(
+                    "network.channel",
+                    &v,
+                    origin,
+                    "an integer 11..26 (IEEE 802.15.4 2.4 GHz channels)",
+                ))
+            }
         },
     };
     let log_level = match text(&cfg, "log.level", &origin_of)? {
@@ -227,7 +260,12 @@ pub fn load_with(
         Some((v, origin)) => {
             let lower = v.to_ascii_lowercase();
             if !["trace", "debug", "info", "warn", "error", "off"].contains(&lower.as_str()) {
-                return Err(invalid("log.level", &v, origin, "one of trace, debug, info, warn, error, off"));
+                return Err(invalid(
+                    "log.level",
+                    &v,
+                    origin,
+                    "one of trace, debug, info, warn, error, off",
+                ));
             }
             lower
         }
@@ -272,12 +310,17 @@ pub fn load_with(
 
 /// The contract's default: `/dev/thread-radio`, else `/dev/ttyACM0`, else the simulated NCP
 /// (`$THREAD_AGENT_SIM_NCP` or `<exe dir>/../openthread/ncp/bin/ot-ncp-ftd`).
-pub fn default_radio_url(env: &[(String, String)], machine: &Machine) -> Result<(RadioUrl, RadioUrlSource), ConfigError> {
+pub fn default_radio_url(
+    env: &[(String, String)],
+    machine: &Machine,
+) -> Result<(RadioUrl, RadioUrlSource), ConfigError> {
     for dev in ["/dev/thread-radio", "/dev/ttyACM0"] {
         let p = Path::new(dev);
         if (machine.exists)(p) {
             let s = format!("spinel+hdlc+uart://{dev}");
-            let url = s.parse::<RadioUrl>().map_err(|e| invalid("radio_url", &s, "default", &e.to_string()))?;
+            let url = s
+                .parse::<RadioUrl>()
+                .map_err(|e| invalid("radio_url", &s, "default", &e.to_string()))?;
             return Ok((url, RadioUrlSource::DefaultDevice(p.to_path_buf())));
         }
     }
@@ -291,13 +334,24 @@ pub fn default_radio_url(env: &[(String, String)], machine: &Machine) -> Result<
                 .current_exe
                 .as_ref()
                 .and_then(|exe| exe.parent())
-                .map(|dir| dir.join("..").join("openthread").join("ncp").join("bin").join("ot-ncp-ftd"))
+                .map(|dir| {
+                    dir.join("..")
+                        .join("openthread")
+                        .join("ncp")
+                        .join("bin")
+                        .join("ot-ncp-ftd")
+                })
         })
         .unwrap_or_else(|| PathBuf::from("ot-ncp-ftd"));
     let sim = normalize(&sim);
     let s = format!("spinel+hdlc+forkpty://{}?forkpty-arg=1", sim.display());
     let url = s.parse::<RadioUrl>().map_err(|e| {
-        invalid("radio_url", &s, "default (simulated co-processor)", &one_line(&e.to_string()))
+        invalid(
+            "radio_url",
+            &s,
+            "default (simulated co-processor)",
+            &one_line(&e.to_string()),
+        )
     })?;
     Ok((url, RadioUrlSource::Simulated(sim)))
 }
@@ -321,7 +375,11 @@ fn normalize(p: &Path) -> PathBuf {
 
 fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mut Vec<String>) {
     for (k, v) in map {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v.clone().into_table() {
             Ok(t) if key == "network" || key == "log" => flatten_keys(&key, &t, out),
             _ => out.push(key),
@@ -343,7 +401,11 @@ fn one_line(s: &str) -> String {
 }
 
 /// Reads a key as text with its origin; `None` if absent. Tables and arrays are rejected.
-fn text(cfg: &config::Config, key: &str, origin_of: &dyn Fn(&str) -> String) -> Result<Option<(String, String)>, ConfigError> {
+fn text(
+    cfg: &config::Config,
+    key: &str,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<Option<(String, String)>, ConfigError> {
     let value: config::Value = match cfg.get(key) {
         Ok(v) => v,
         Err(config::ConfigError::NotFound(_)) => return Ok(None),
@@ -352,15 +414,27 @@ fn text(cfg: &config::Config, key: &str, origin_of: &dyn Fn(&str) -> String) -> 
     let origin = origin_of(key);
     match value.clone().into_string() {
         Ok(s) => Ok(Some((s, origin))),
-        Err(_) => Err(invalid(key, &value.to_string(), origin, "a single value, not a table or array")),
+        Err(_) => Err(invalid(
+            key,
+            &value.to_string(),
+            origin,
+            "a single value, not a table or array",
+        )),
     }
 }
 
 fn env_name(key: &str) -> String {
-    format!("THREAD_AGENT_{}", key.replace('.', "__").to_ascii_uppercase())
+    format!(
+        "THREAD_AGENT_{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
 }
 
-fn path_value(cfg: &config::Config, key: &str, origin_of: &dyn Fn(&str) -> String) -> Result<Option<PathBuf>, ConfigError> {
+fn path_value(
+    cfg: &config::Config,
+    key: &str,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<Option<PathBuf>, ConfigError> {
     match text(cfg, key, origin_of)? {
         None => Ok(None),
         Some((v, origin)) => {
@@ -369,7 +443,12 @@ fn path_value(cfg: &config::Config, key: &str, origin_of: &dyn Fn(&str) -> Strin
             }
             let p = PathBuf::from(&v);
             if p.file_name().is_none() {
-                return Err(invalid(key, &v, origin, "a path that names a file or directory (not ending in `..` or `/`)"));
+                return Err(invalid(
+                    key,
+                    &v,
+                    origin,
+                    "a path that names a file or directory (not ending in `..` or `/`)",
+                ));
             }
             Ok(Some(p))
         }
@@ -381,18 +460,30 @@ mod tests {
     use super::*;
 
     fn no_devices() -> Machine {
-        Machine { exists: |_| false, current_exe: Some(PathBuf::from("/opt/ta/target/debug/thread-agent")) }
+        Machine {
+            exists: |_| false,
+            current_exe: Some(PathBuf::from("/opt/ta/target/debug/thread-agent")),
+        }
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn with_file(contents: &str) -> (tempfile::TempDir, Overrides) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.toml");
         std::fs::write(&path, contents).unwrap();
-        (dir, Overrides { config: Some(path), ..Default::default() })
+        (
+            dir,
+            Overrides {
+                config: Some(path),
+                ..Default::default()
+            },
+        )
     }
 
     fn err_of(r: Result<Settings, ConfigError>) -> String {
@@ -413,26 +504,50 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(
             s.radio_url_source,
-            RadioUrlSource::Simulated(PathBuf::from("/opt/ta/target/openthread/ncp/bin/ot-ncp-ftd"))
+            RadioUrlSource::Simulated(PathBuf::from(
+                "/opt/ta/target/openthread/ncp/bin/ot-ncp-ftd"
+            ))
         );
-        assert!(s.radio_url.to_string().contains("forkpty"), "{}", s.radio_url);
+        assert!(
+            s.radio_url.to_string().contains("forkpty"),
+            "{}",
+            s.radio_url
+        );
     }
 
     #[test]
     fn sim_ncp_env_and_device_rule() {
         let (_d, o) = with_file("");
-        let s = load_with(&o, &env(&[("THREAD_AGENT_SIM_NCP", "/x/ot-ncp-ftd")]), &no_devices).unwrap();
-        assert_eq!(s.radio_url_source, RadioUrlSource::Simulated(PathBuf::from("/x/ot-ncp-ftd")));
+        let s = load_with(
+            &o,
+            &env(&[("THREAD_AGENT_SIM_NCP", "/x/ot-ncp-ftd")]),
+            &no_devices,
+        )
+        .unwrap();
+        assert_eq!(
+            s.radio_url_source,
+            RadioUrlSource::Simulated(PathBuf::from("/x/ot-ncp-ftd"))
+        );
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        let acm = || Machine { exists: |p| p == Path::new("/dev/ttyACM0"), current_exe: None };
+        let acm = || Machine {
+            exists: |p| p == Path::new("/dev/ttyACM0"),
+            current_exe: None,
+        };
         let s = load_with(&o, &[], &acm).unwrap();
-        assert_eq!(s.radio_url_source, RadioUrlSource::DefaultDevice(PathBuf::from("/dev/ttyACM0")));
+        assert_eq!(
+            s.radio_url_source,
+            RadioUrlSource::DefaultDevice(PathBuf::from("/dev/ttyACM0"))
+        );
     }
 
     #[test]
     fn precedence_file_env_flags() {
-        let (_d, mut o) = with_file("state_dir = \"/file\"\n[network]\nchannel = 12\nname = \"FromFile\"\n");
-        let e = env(&[("THREAD_AGENT_NETWORK__CHANNEL", "20"), ("THREAD_AGENT_STATE_DIR", "/env")]);
+        let (_d, mut o) =
+            with_file("state_dir = \"/file\"\n[network]\nchannel = 12\nname = \"FromFile\"\n");
+        let e = env(&[
+            ("THREAD_AGENT_NETWORK__CHANNEL", "20"),
+            ("THREAD_AGENT_STATE_DIR", "/env"),
+        ]);
         let s = load_with(&o, &e, &no_devices).unwrap();
         assert_eq!(s.channel, 20);
         assert_eq!(s.network_name, "FromFile");
@@ -446,17 +561,32 @@ mod tests {
     fn bad_channel_names_key_value_and_range() {
         let (_d, o) = with_file("[network]\nchannel = 30\n");
         let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(m.contains("network.channel") && m.contains("\"30\"") && m.contains("11..26"), "{m}");
+        assert!(
+            m.contains("network.channel") && m.contains("\"30\"") && m.contains("11..26"),
+            "{m}"
+        );
         let (_d, o) = with_file("");
-        let m = err_of(load_with(&o, &env(&[("THREAD_AGENT_NETWORK__CHANNEL", "abc")]), &no_devices));
-        assert!(m.contains("network.channel") && m.contains("abc") && m.contains("THREAD_AGENT_NETWORK__CHANNEL"), "{m}");
+        let m = err_of(load_with(
+            &o,
+            &env(&[("THREAD_AGENT_NETWORK__CHANNEL", "abc")]),
+            &no_devices,
+        ));
+        assert!(
+            m.contains("network.channel")
+                && m.contains("abc")
+                && m.contains("THREAD_AGENT_NETWORK__CHANNEL"),
+            "{m}"
+        );
     }
 
     #[test]
     fn bad_name_too_long_or_empty() {
         let (_d, o) = with_file("[network]\nname = \"ThisNameIsLongerThan16\"\n");
         let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(m.contains("network.name") && m.contains("1..16 bytes"), "{m}");
+        assert!(
+            m.contains("network.name") && m.contains("1..16 bytes"),
+            "{m}"
+        );
         let (_d, o) = with_file("[network]\nname = \"\"\n");
         assert!(err_of(load_with(&o, &[], &no_devices)).contains("network.name"));
     }
@@ -466,11 +596,19 @@ mod tests {
         let (_d, mut o) = with_file("");
         o.radio_url = Some("http://example".into());
         let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(m.contains("radio_url") && m.contains("http://example") && m.contains("spinel+hdlc+uart://"), "{m}");
+        assert!(
+            m.contains("radio_url")
+                && m.contains("http://example")
+                && m.contains("spinel+hdlc+uart://"),
+            "{m}"
+        );
         o.radio_url = None;
         o.log_format = Some("xml".into());
         let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(m.contains("log.format") && m.contains("xml") && m.contains("json"), "{m}");
+        assert!(
+            m.contains("log.format") && m.contains("xml") && m.contains("json"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -479,10 +617,19 @@ mod tests {
         assert!(err_of(load_with(&o, &[], &no_devices)).contains("log.level"));
         let (_d, o) = with_file("state_dir = \"\"\n");
         assert!(err_of(load_with(&o, &[], &no_devices)).contains("state_dir"));
-        let o = Overrides { config: Some("/nonexistent/agent.toml".into()), ..Default::default() };
-        assert!(matches!(load_with(&o, &[], &no_devices), Err(ConfigError::MissingFile { .. })));
+        let o = Overrides {
+            config: Some("/nonexistent/agent.toml".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            load_with(&o, &[], &no_devices),
+            Err(ConfigError::MissingFile { .. })
+        ));
         let (_d, o) = with_file("this is [not toml");
-        assert!(matches!(load_with(&o, &[], &no_devices), Err(ConfigError::Unreadable(_))));
+        assert!(matches!(
+            load_with(&o, &[], &no_devices),
+            Err(ConfigError::Unreadable(_))
+        ));
         let (_d, o) = with_file("[network]\nchannel = [1, 2]\n");
         assert!(err_of(load_with(&o, &[], &no_devices)).contains("network.channel"));
     }

@@ -68,7 +68,10 @@ pub struct MethodError {
 
 impl MethodError {
     pub fn new(code: &'static str, message: impl Into<String>) -> MethodError {
-        MethodError { code, message: message.into() }
+        MethodError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -91,26 +94,58 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Parses one request line. On error, returns the id (if one could be read) and the error.
 pub fn parse_request(line: &[u8]) -> Result<Request, (Value, MethodError)> {
-    let text = std::str::from_utf8(line)
-        .map_err(|_| (Value::Null, MethodError::new(code::PARSE_ERROR, "request is not UTF-8")))?;
-    let v: Value = serde_json::from_str(text.trim())
-        .map_err(|e| (Value::Null, MethodError::new(code::PARSE_ERROR, format!("request is not JSON: {e}"))))?;
+    let text = std::str::from_utf8(line).map_err(|_| {
+        (
+            Value::Null,
+            MethodError::new(code::PARSE_ERROR, "request is not UTF-8"),
+        )
+    })?;
+    let v: Value = serde_json::from_str(text.trim()).map_err(|e| {
+        (
+            Value::Null,
+            MethodError::new(code::PARSE_ERROR, format!("request is not JSON: {e}")),
+        )
+    })?;
     let Value::Object(mut obj) = v else {
-        return Err((Value::Null, MethodError::new(code::INVALID_REQUEST, "request must be a JSON object")));
+        return Err((
+            Value::Null,
+            MethodError::new(code::INVALID_REQUEST, "request must be a JSON object"),
+        ));
     };
     let id = obj.remove("id").unwrap_or(Value::Null);
     if !(id.is_null() || id.is_number() || id.is_string()) {
-        return Err((Value::Null, MethodError::new(code::INVALID_REQUEST, "`id` must be a number, a string or null")));
+        return Err((
+            Value::Null,
+            MethodError::new(
+                code::INVALID_REQUEST,
+                "`id` must be a number, a string or null",
+            ),
+        ));
     }
     let method = match obj.remove("method") {
         Some(Value::String(m)) => m,
-        Some(_) => return Err((id, MethodError::new(code::INVALID_REQUEST, "`method` must be a string"))),
-        None => return Err((id, MethodError::new(code::INVALID_REQUEST, "missing `method`"))),
+        Some(_) => {
+            return Err((
+                id,
+                MethodError::new(code::INVALID_REQUEST, "`method` must be a string"),
+            ))
+        }
+        None => {
+            return Err((
+                id,
+                MethodError::new(code::INVALID_REQUEST, "missing `method`"),
+            ))
+        }
     };
     let params = match obj.remove("params") {
         None | Some(Value::Null) => Value::Object(Default::default()),
         Some(p @ Value::Object(_)) => p,
-        Some(_) => return Err((id, MethodError::new(code::INVALID_PARAMS, "`params` must be an object"))),
+        Some(_) => {
+            return Err((
+                id,
+                MethodError::new(code::INVALID_PARAMS, "`params` must be an object"),
+            ))
+        }
     };
     Ok(Request { id, method, params })
 }
@@ -142,14 +177,23 @@ pub async fn handle_line(handler: &dyn Handler, own_uid: u32, peer: &Peer, line:
     let req = match parse_request(line) {
         Ok(r) => r,
         Err((id, e)) => {
-            tracing::debug!(uid = peer.uid, pid = peer.pid, code = e.code, "control request rejected");
+            tracing::debug!(
+                uid = peer.uid,
+                pid = peer.pid,
+                code = e.code,
+                "control request rejected"
+            );
             return reply_line(&id, Err(e));
         }
     };
     if !METHODS.contains(&req.method.as_str()) {
         let e = MethodError::new(
             code::METHOD_NOT_FOUND,
-            format!("unknown method `{}` (this agent serves: {})", req.method, METHODS.join(", ")),
+            format!(
+                "unknown method `{}` (this agent serves: {})",
+                req.method,
+                METHODS.join(", ")
+            ),
         );
         return reply_line(&req.id, Err(e));
     }
@@ -184,24 +228,36 @@ pub struct ControlServer {
 impl ControlServer {
     /// Creates the parent directory, removes a stale socket, binds and sets mode 0660.
     pub async fn bind(path: &Path) -> Result<ControlServer, ControlError> {
-        let err = |source: io::Error| ControlError::Io { path: path.display().to_string(), source };
+        let err = |source: io::Error| ControlError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_socket() => {
                 if UnixStream::connect(path).await.is_ok() {
-                    return Err(ControlError::InUse { path: path.display().to_string() });
+                    return Err(ControlError::InUse {
+                        path: path.display().to_string(),
+                    });
                 }
                 tracing::info!(path = %path.display(), "removing stale control socket");
                 std::fs::remove_file(path).map_err(err)?;
             }
-            Ok(_) => return Err(ControlError::NotASocket { path: path.display().to_string() }),
+            Ok(_) => {
+                return Err(ControlError::NotASocket {
+                    path: path.display().to_string(),
+                })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(err(e)),
         }
         let listener = UnixListener::bind(path).map_err(err)?;
-        let server = ControlServer { path: path.to_path_buf(), listener: Some(listener) };
+        let server = ControlServer {
+            path: path.to_path_buf(),
+            listener: Some(listener),
+        };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
         Ok(server)
     }
@@ -213,7 +269,9 @@ impl ControlServer {
 
     /// Accepts connections forever, one task per connection.
     pub async fn serve(&self, handler: Arc<dyn Handler>, own_uid: u32) -> io::Result<()> {
-        let Some(listener) = &self.listener else { return Ok(()) };
+        let Some(listener) = &self.listener else {
+            return Ok(());
+        };
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(s) => s,
@@ -242,16 +300,27 @@ impl Drop for ControlServer {
 }
 
 /// Serves one connection until the peer closes it.
-pub async fn serve_connection(stream: UnixStream, handler: &dyn Handler, own_uid: u32) -> io::Result<()> {
+pub async fn serve_connection(
+    stream: UnixStream,
+    handler: &dyn Handler,
+    own_uid: u32,
+) -> io::Result<()> {
     let cred = stream.peer_cred()?;
-    let peer = Peer { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() };
+    let peer = Peer {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        pid: cred.pid(),
+    };
     tracing::debug!(uid = peer.uid, pid = peer.pid, "control connection");
     let (r, mut w) = stream.into_split();
     let mut reader = BufReader::new(r);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = (&mut reader).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf).await?;
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .await?;
         if n == 0 {
             return Ok(());
         }
@@ -259,8 +328,12 @@ pub async fn serve_connection(stream: UnixStream, handler: &dyn Handler, own_uid
         if complete {
             buf.pop();
         } else if buf.len() > MAX_LINE {
-            let e = MethodError::new(code::REQUEST_TOO_LONG, format!("request longer than {MAX_LINE} bytes"));
-            w.write_all(reply_line(&Value::Null, Err(e)).as_bytes()).await?;
+            let e = MethodError::new(
+                code::REQUEST_TOO_LONG,
+                format!("request longer than {MAX_LINE} bytes"),
+            );
+            w.write_all(reply_line(&Value::Null, Err(e)).as_bytes())
+                .await?;
             return Ok(());
         }
         if buf.iter().all(|b| b.is_ascii_whitespace()) {
@@ -283,7 +356,12 @@ mod tests {
 
     struct Fake;
     impl Handler for Fake {
-        fn call<'a>(&'a self, method: &'a str, _params: &'a Value, _peer: &'a Peer) -> MethodFuture<'a> {
+        fn call<'a>(
+            &'a self,
+            method: &'a str,
+            _params: &'a Value,
+            _peer: &'a Peer,
+        ) -> MethodFuture<'a> {
             Box::pin(async move {
                 match method {
                     "status" => Ok(json!({"role": "leader"})),
@@ -294,10 +372,17 @@ mod tests {
         }
     }
 
-    const ME: Peer = Peer { uid: 1000, gid: 1000, pid: Some(42) };
+    const ME: Peer = Peer {
+        uid: 1000,
+        gid: 1000,
+        pid: Some(42),
+    };
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     fn call(line: &str, peer: Peer) -> Value {
@@ -321,27 +406,60 @@ mod tests {
     fn garbage_gets_error_replies() {
         assert_eq!(call("not json", ME)["error"]["code"], "parse_error");
         assert_eq!(call("[1,2]", ME)["error"]["code"], "invalid_request");
-        assert_eq!(call(r#"{"id":7}"#, ME), json!({"id":7,"error":{"code":"invalid_request","message":"missing `method`"}}));
-        assert_eq!(call(r#"{"id":7,"method":5}"#, ME)["error"]["code"], "invalid_request");
-        assert_eq!(call(r#"{"id":{},"method":"status"}"#, ME)["error"]["code"], "invalid_request");
-        assert_eq!(call(r#"{"id":8,"method":"status","params":[1]}"#, ME)["error"]["code"], "invalid_params");
+        assert_eq!(
+            call(r#"{"id":7}"#, ME),
+            json!({"id":7,"error":{"code":"invalid_request","message":"missing `method`"}})
+        );
+        assert_eq!(
+            call(r#"{"id":7,"method":5}"#, ME)["error"]["code"],
+            "invalid_request"
+        );
+        assert_eq!(
+            call(r#"{"id":{},"method":"status"}"#, ME)["error"]["code"],
+            "invalid_request"
+        );
+        assert_eq!(
+            call(r#"{"id":8,"method":"status","params":[1]}"#, ME)["error"]["code"],
+            "invalid_params"
+        );
         let v = call(r#"{"id":9,"method":"reboot"}"#, ME);
         assert_eq!(v["id"], 9);
         assert_eq!(v["error"]["code"], "method_not_found");
-        assert_eq!(rt().block_on(handle_line(&Fake, 1000, &ME, &[0xff, 0xfe]))
-            .contains("parse_error"), true);
+        assert!(rt()
+            .block_on(handle_line(&Fake, 1000, &ME, &[0xff, 0xfe]))
+            .contains("parse_error"));
     }
 
     #[test]
     fn status_and_export_authorization() {
-        assert_eq!(call(r#"{"id":1,"method":"status","params":{}}"#, ME), json!({"id":1,"result":{"role":"leader"}}));
-        let other = Peer { uid: 1001, gid: 1001, pid: Some(1) };
-        assert_eq!(call(r#"{"id":2,"method":"status"}"#, other)["result"]["role"], "leader");
+        assert_eq!(
+            call(r#"{"id":1,"method":"status","params":{}}"#, ME),
+            json!({"id":1,"result":{"role":"leader"}})
+        );
+        let other = Peer {
+            uid: 1001,
+            gid: 1001,
+            pid: Some(1),
+        };
+        assert_eq!(
+            call(r#"{"id":2,"method":"status"}"#, other)["result"]["role"],
+            "leader"
+        );
         let v = call(r#"{"id":3,"method":"dataset.export"}"#, other);
         assert_eq!(v["error"]["code"], "permission_denied");
-        assert_eq!(call(r#"{"id":4,"method":"dataset.export"}"#, ME)["result"]["tlvs"], "0e08");
-        let root = Peer { uid: 0, gid: 0, pid: None };
-        assert_eq!(call(r#"{"id":5,"method":"dataset.export"}"#, root)["result"]["tlvs"], "0e08");
+        assert_eq!(
+            call(r#"{"id":4,"method":"dataset.export"}"#, ME)["result"]["tlvs"],
+            "0e08"
+        );
+        let root = Peer {
+            uid: 0,
+            gid: 0,
+            pid: None,
+        };
+        assert_eq!(
+            call(r#"{"id":5,"method":"dataset.export"}"#, root)["result"]["tlvs"],
+            "0e08"
+        );
     }
 
     #[test]
@@ -356,7 +474,10 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o660);
             // A second agent on the same path is refused.
-            assert!(matches!(ControlServer::bind(&path).await, Err(ControlError::InUse { .. })));
+            assert!(matches!(
+                ControlServer::bind(&path).await,
+                Err(ControlError::InUse { .. })
+            ));
             let own = unsafe_free_uid();
             let task = async {
                 server.serve(Arc::new(Fake), own).await.unwrap();
@@ -365,18 +486,26 @@ mod tests {
                 let s = UnixStream::connect(&path).await.unwrap();
                 let (r, mut w) = s.into_split();
                 let mut lines = BufReader::new(r).lines();
-                w.write_all(b"garbage\n\n{\"id\":1,\"method\":\"status\"}\n").await.unwrap();
-                let a: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                let b: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                w.write_all(b"garbage\n\n{\"id\":1,\"method\":\"status\"}\n")
+                    .await
+                    .unwrap();
+                let a: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                let b: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
                 assert_eq!(a["error"]["code"], "parse_error");
                 assert_eq!(b["result"]["role"], "leader");
-                w.write_all(b"{\"id\":2,\"method\":\"dataset.export\"}\n").await.unwrap();
-                let c: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                w.write_all(b"{\"id\":2,\"method\":\"dataset.export\"}\n")
+                    .await
+                    .unwrap();
+                let c: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
                 assert_eq!(c["result"]["tlvs"], "0e08");
                 // An over-long line: one error reply, then the connection closes.
                 let long = vec![b'x'; MAX_LINE + 10];
                 w.write_all(&long).await.unwrap();
-                let d: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                let d: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
                 assert_eq!(d["error"]["code"], "request_too_long");
                 assert!(lines.next_line().await.unwrap().is_none());
             };
@@ -389,6 +518,8 @@ mod tests {
     /// The uid of this process, read from the file system (no unsafe needed).
     fn unsafe_free_uid() -> u32 {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(0)
     }
 }

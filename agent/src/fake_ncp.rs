@@ -43,7 +43,8 @@ impl FakeNcp {
             s.props.insert(prop::NET_NETWORK_NAME.0, b"Fake\0".to_vec());
             s.props.insert(prop::PHY_CHAN.0, vec![15]);
             s.props.insert(prop::MAC_15_4_PANID.0, vec![0xce, 0xfa]);
-            s.props.insert(prop::NET_XPANID.0, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+            s.props
+                .insert(prop::NET_XPANID.0, vec![1, 2, 3, 4, 5, 6, 7, 8]);
         }
         let (inject, mut injected) = mpsc::unbounded_channel::<Frame>();
         let st = state.clone();
@@ -77,7 +78,15 @@ impl FakeNcp {
             "fake".into(),
             ClientOptions::default(),
         );
-        (FakeNcp { state, inject, task }, client, events)
+        (
+            FakeNcp {
+                state,
+                inject,
+                task,
+            },
+            client,
+            events,
+        )
     }
 
     /// The co-processor resets; if `keep_settings` is false it comes back blank.
@@ -90,7 +99,9 @@ impl FakeNcp {
             s.props.insert(prop::NET_ROLE.0, vec![4]);
             s.props.insert(prop::NET_STACK_UP.0, vec![0]);
         }
-        let _ = self.inject.send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![114]));
+        let _ = self
+            .inject
+            .send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![114]));
     }
 
     /// The co-processor goes away (unplugged): its end of the pipe closes.
@@ -107,7 +118,13 @@ impl FakeNcp {
     }
 
     pub fn count(&self, c: Command, p: Prop) -> usize {
-        self.state.lock().unwrap().requests.iter().filter(|(rc, rp)| *rc == c && *rp == p).count()
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|(rc, rp)| *rc == c && *rp == p)
+            .count()
     }
 }
 
@@ -121,7 +138,10 @@ fn handle(st: &Mutex<State>, f: Frame) -> Vec<Frame> {
     } else if f.command == cmd::SET {
         s.props.insert(f.prop.0, f.value.clone());
         out.push(Frame::new(f.tid, cmd::IS, f.prop, f.value.clone()));
-        let has_dataset = s.props.get(&prop::THREAD_ACTIVE_DATASET_TLVS.0).is_some_and(|d| !d.is_empty());
+        let has_dataset = s
+            .props
+            .get(&prop::THREAD_ACTIVE_DATASET_TLVS.0)
+            .is_some_and(|d| !d.is_empty());
         if f.prop == prop::NET_STACK_UP && f.value == [1] && has_dataset {
             s.props.insert(prop::NET_ROLE.0, vec![3]);
             out.push(Frame::new(0, cmd::IS, prop::NET_ROLE, vec![3]));

@@ -92,9 +92,16 @@ fn main() {
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => die(exit::FAILURE, &format!("cannot start the async runtime: {e}")),
+        Err(e) => die(
+            exit::FAILURE,
+            &format!("cannot start the async runtime: {e}"),
+        ),
     };
     let result = rt.block_on(run(settings));
     // Do not wait for blocked I/O threads (serial reads) at shutdown.
@@ -108,12 +115,20 @@ fn main() {
 fn init_logging(s: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(&s.log_level)),
+        Ok(v) if !v.trim().is_empty() => {
+            EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(&s.log_level))
+        }
         _ => EnvFilter::new(&s.log_level),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match s.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
@@ -126,7 +141,9 @@ fn own_uid() -> u32 {
 
 async fn run(settings: Settings) -> Result<(), Fatal> {
     match &settings.radio_url_source {
-        RadioUrlSource::Configured => tracing::info!(radio_url = %settings.radio_url, "using radio"),
+        RadioUrlSource::Configured => {
+            tracing::info!(radio_url = %settings.radio_url, "using radio")
+        }
         RadioUrlSource::DefaultDevice(p) => {
             tracing::info!(radio_url = %settings.radio_url, device = %p.display(), "no radio_url configured; using the device found")
         }
@@ -138,7 +155,9 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     }
     let state = state::StateDir::new(&settings.state_dir);
     state.ensure().map_err(|e| match &e {
-        state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+        state::StateError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
             Fatal::new(exit::PERMISSION_DENIED, e.to_string())
         }
         _ => Fatal::new(exit::FAILURE, e.to_string()),
@@ -157,7 +176,10 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     while let Ok(ev) = events.try_recv() {
         match ev {
             ncp::Event::Closed { reason } => {
-                return Err(Fatal::new(exit::FAILURE, format!("co-processor link closed: {reason}")))
+                return Err(Fatal::new(
+                    exit::FAILURE,
+                    format!("co-processor link closed: {reason}"),
+                ))
             }
             other => tracing::debug!(event = ?other, "event before start-up ignored"),
         }
@@ -165,7 +187,11 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let caps: Vec<String> = info
         .caps
         .iter()
-        .map(|c| ncp::spinel::cap::name(*c).map(str::to_string).unwrap_or_else(|| c.to_string()))
+        .map(|c| {
+            ncp::spinel::cap::name(*c)
+                .map(str::to_string)
+                .unwrap_or_else(|| c.to_string())
+        })
         .collect();
     tracing::info!(
         version = %info.version,
@@ -183,12 +209,16 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         settings.channel,
     ));
 
-    let server = control::ControlServer::bind(&settings.control_socket).await.map_err(|e| match &e {
-        control::ControlError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-            Fatal::new(exit::PERMISSION_DENIED, e.to_string())
-        }
-        _ => Fatal::new(exit::FAILURE, e.to_string()),
-    })?;
+    let server = control::ControlServer::bind(&settings.control_socket)
+        .await
+        .map_err(|e| match &e {
+            control::ControlError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Fatal::new(exit::PERMISSION_DENIED, e.to_string())
+            }
+            _ => Fatal::new(exit::FAILURE, e.to_string()),
+        })?;
     tracing::info!(path = %server.path().display(), "control socket listening");
     let handler: Arc<dyn control::Handler> = Arc::new(status::Methods { net: net.clone() });
 
@@ -217,5 +247,6 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Fatal> {
-    tokio::signal::unix::signal(kind).map_err(|e| Fatal::new(exit::FAILURE, format!("cannot install signal handler: {e}")))
+    tokio::signal::unix::signal(kind)
+        .map_err(|e| Fatal::new(exit::FAILURE, format!("cannot install signal handler: {e}")))
 }

@@ -41,7 +41,12 @@ pub async fn run(net: Arc<Network>, mut events: Receiver<Event>) -> Fatal {
             }
         };
         match ev {
-            None => return Fatal::new(exit::FAILURE, "co-processor link closed (event channel ended)"),
+            None => {
+                return Fatal::new(
+                    exit::FAILURE,
+                    "co-processor link closed (event channel ended)",
+                )
+            }
             Some(Event::Closed { reason }) => {
                 return Fatal::new(exit::FAILURE, format!("co-processor link closed: {reason}"));
             }
@@ -53,18 +58,33 @@ pub async fn run(net: Arc<Network>, mut events: Receiver<Event>) -> Fatal {
                 net.mark_down();
                 let _ = net.role_tx.send_replace(Role::Disabled);
                 match net.bring_up().await {
-                    Ok(how) => tracing::info!(how = ?how, "network brought back up after co-processor reset"),
-                    Err(e) => tracing::error!(error = %e, "cannot bring the network back up after the reset"),
+                    Ok(how) => {
+                        tracing::info!(how = ?how, "network brought back up after co-processor reset")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot bring the network back up after the reset")
+                    }
                 }
             }
-            Some(Event::Property { command, prop: p, value }) => handle_property(&net, command, p, &value).await,
+            Some(Event::Property {
+                command,
+                prop: p,
+                value,
+            }) => handle_property(&net, command, p, &value).await,
         }
     }
 }
 
-async fn handle_property(net: &Arc<Network>, command: ncp::spinel::Command, p: ncp::spinel::Prop, value: &[u8]) {
+async fn handle_property(
+    net: &Arc<Network>,
+    command: ncp::spinel::Command,
+    p: ncp::spinel::Prop,
+    value: &[u8],
+) {
     if p == prop::NET_ROLE {
-        let Ok(v) = Reader::new(value).u8() else { return };
+        let Ok(v) = Reader::new(value).u8() else {
+            return;
+        };
         let to = Role::from_u8(v);
         let from = net.role_tx.send_replace(to);
         if from != to {
@@ -149,16 +169,34 @@ mod tests {
 
     #[test]
     fn reset_to_blank_restores_from_backup_and_closed_is_fatal() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let (fake, client, events) = FakeNcp::start();
-            let info = ncp::NcpInfo { protocol: (4, 3), version: "fake".into(), interface_type: 3, caps: vec![], hwaddr: [0; 8] };
-            let net = Arc::new(Network::new(client, info, StateDir::new(dir.path()), "R".into(), 11));
+            let info = ncp::NcpInfo {
+                protocol: (4, 3),
+                version: "fake".into(),
+                interface_type: 3,
+                caps: vec![],
+                hwaddr: [0; 8],
+            };
+            let net = Arc::new(Network::new(
+                client,
+                info,
+                StateDir::new(dir.path()),
+                "R".into(),
+                11,
+            ));
             net.bring_up().await.unwrap();
             let formed = fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).unwrap();
             let monitor = tokio::spawn(run(net.clone(), events));
-            assert_eq!(net.wait_attached(Duration::from_secs(5)).await, Some(Role::Leader));
+            assert_eq!(
+                net.wait_attached(Duration::from_secs(5)).await,
+                Some(Role::Leader)
+            );
 
             // The co-processor resets and comes back blank: the agent restores the same dataset.
             let mut role = net.role_tx.subscribe();
@@ -167,14 +205,20 @@ mod tests {
             while fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).as_deref() != Some(formed.as_slice())
                 || *role.borrow_and_update() != Role::Leader
             {
-                assert!(tokio::time::Instant::now() < deadline, "not restored after reset");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "not restored after reset"
+                );
                 let _ = tokio::time::timeout(Duration::from_millis(50), role.changed()).await;
             }
             assert_eq!(fake.get(prop::NET_STACK_UP), Some(vec![1]));
 
             // Unplugged: the monitor returns a fatal error (exit 1).
             fake.unplug();
-            let fatal = tokio::time::timeout(Duration::from_secs(5), monitor).await.unwrap().unwrap();
+            let fatal = tokio::time::timeout(Duration::from_secs(5), monitor)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(fatal.code, exit::FAILURE);
             assert!(fatal.message.contains("closed"), "{}", fatal.message);
         });

@@ -132,8 +132,12 @@ pub struct Snapshot {
 
 fn random<const N: usize>() -> Result<[u8; N], Fatal> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b)
-        .map_err(|e| Fatal::new(exit::FAILURE, format!("the OS secure random source failed: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| {
+        Fatal::new(
+            exit::FAILURE,
+            format!("the OS secure random source failed: {e}"),
+        )
+    })?;
     Ok(b)
 }
 
@@ -177,7 +181,13 @@ fn ncp_fatal(what: &str, e: ncp::Error) -> Fatal {
 }
 
 impl Network {
-    pub fn new(client: Client, info: NcpInfo, state: StateDir, name: String, channel: u8) -> Network {
+    pub fn new(
+        client: Client,
+        info: NcpInfo,
+        state: StateDir,
+        name: String,
+        channel: u8,
+    ) -> Network {
         let (role_tx, _) = watch::channel(Role::Disabled);
         Network {
             client,
@@ -205,7 +215,10 @@ impl Network {
         let how = if !current.is_empty() {
             BringUp::Resumed
         } else {
-            let backup = self.state.read_dataset().map_err(|e| Fatal::new(exit::FAILURE, e.to_string()))?;
+            let backup = self
+                .state
+                .read_dataset()
+                .map_err(|e| Fatal::new(exit::FAILURE, e.to_string()))?;
             let (tlvs, how) = match backup {
                 Some(b) => (Zeroizing::new(b), BringUp::Restored),
                 None => (generate_dataset(&self.name, self.channel)?, BringUp::Formed),
@@ -235,8 +248,14 @@ impl Network {
             tracing::info!("co-processor has an active dataset; resuming the network");
         }
         self.up_announced.store(false, Ordering::SeqCst);
-        self.client.set(prop::NET_IF_UP, &[1]).await.map_err(|e| ncp_fatal("NET_IF_UP", e))?;
-        self.client.set(prop::NET_STACK_UP, &[1]).await.map_err(|e| ncp_fatal("NET_STACK_UP", e))?;
+        self.client
+            .set(prop::NET_IF_UP, &[1])
+            .await
+            .map_err(|e| ncp_fatal("NET_IF_UP", e))?;
+        self.client
+            .set(prop::NET_STACK_UP, &[1])
+            .await
+            .map_err(|e| ncp_fatal("NET_STACK_UP", e))?;
         self.started.store(true, Ordering::SeqCst);
         Ok(how)
     }
@@ -361,7 +380,16 @@ impl Network {
             Ok(v) => Reader::new(&v).u16().unwrap_or(0xfffe),
             Err(_) => 0xfffe,
         };
-        Ok(Snapshot { role, network_name, channel, pan_id, ext_pan_id, mesh_local_prefix, partition_id, rloc16 })
+        Ok(Snapshot {
+            role,
+            network_name,
+            channel,
+            pan_id,
+            ext_pan_id,
+            mesh_local_prefix,
+            partition_id,
+            rloc16,
+        })
     }
 
     /// Reads and decodes the neighbour table.
@@ -402,11 +430,20 @@ mod tests {
     use ncp::spinel::cmd;
 
     fn info() -> NcpInfo {
-        NcpInfo { protocol: (4, 3), version: "fake".into(), interface_type: 3, caps: vec![32, 1026], hwaddr: [0; 8] }
+        NcpInfo {
+            protocol: (4, 3),
+            version: "fake".into(),
+            interface_type: 3,
+            caps: vec![32, 1026],
+            hwaddr: [0; 8],
+        }
     }
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -414,15 +451,30 @@ mod tests {
         rt().block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let (fake, client, _events) = FakeNcp::start();
-            let net = Network::new(client, info(), StateDir::new(dir.path()), "Formed".into(), 21);
+            let net = Network::new(
+                client,
+                info(),
+                StateDir::new(dir.path()),
+                "Formed".into(),
+                21,
+            );
             assert_eq!(net.bring_up().await.unwrap(), BringUp::Formed);
             let on_ncp = fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).unwrap();
-            assert_eq!(net.state.read_dataset().unwrap().as_deref(), Some(on_ncp.as_slice()));
+            assert_eq!(
+                net.state.read_dataset().unwrap().as_deref(),
+                Some(on_ncp.as_slice())
+            );
             let ds = Dataset::decode(&on_ncp).unwrap();
-            assert_eq!((ds.network_name.as_deref(), ds.channel), (Some("Formed"), Some(21)));
+            assert_eq!(
+                (ds.network_name.as_deref(), ds.channel),
+                (Some("Formed"), Some(21))
+            );
             assert_eq!(fake.get(prop::NET_IF_UP), Some(vec![1]));
             assert_eq!(fake.get(prop::NET_STACK_UP), Some(vec![1]));
-            assert_eq!(net.wait_attached(Duration::from_secs(5)).await, Some(Role::Leader));
+            assert_eq!(
+                net.wait_attached(Duration::from_secs(5)).await,
+                Some(Role::Leader)
+            );
         });
     }
 
@@ -433,14 +485,26 @@ mod tests {
             let backup = generate_dataset("Backup", 12).unwrap();
             StateDir::new(dir.path()).write_dataset(&backup).unwrap();
             let (fake, client, _events) = FakeNcp::start();
-            let net = Network::new(client, info(), StateDir::new(dir.path()), "Other".into(), 15);
+            let net = Network::new(
+                client,
+                info(),
+                StateDir::new(dir.path()),
+                "Other".into(),
+                15,
+            );
             assert_eq!(net.bring_up().await.unwrap(), BringUp::Restored);
-            assert_eq!(fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).as_deref(), Some(backup.as_slice()));
+            assert_eq!(
+                fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).as_deref(),
+                Some(backup.as_slice())
+            );
 
             // Resuming writes no dataset.
             let sets_before = fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS);
             assert_eq!(net.bring_up().await.unwrap(), BringUp::Resumed);
-            assert_eq!(fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS), sets_before);
+            assert_eq!(
+                fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS),
+                sets_before
+            );
         });
     }
 
@@ -454,7 +518,10 @@ mod tests {
             let changed = generate_dataset("Changed", 25).unwrap();
             fake.set(prop::THREAD_ACTIVE_DATASET_TLVS, &changed);
             net.backup_if_changed().await;
-            assert_eq!(net.state.read_dataset().unwrap().as_deref(), Some(changed.as_slice()));
+            assert_eq!(
+                net.state.read_dataset().unwrap().as_deref(),
+                Some(changed.as_slice())
+            );
         });
     }
 

@@ -41,11 +41,6 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier that sends nothing.
-    pub fn disabled() -> Notifier {
-        Notifier { target: None, watchdog: None }
-    }
-
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, then removes them from the
     /// environment. Call it first thing in `main`, before any thread is started.
     pub fn from_env() -> Notifier {

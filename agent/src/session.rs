@@ -21,7 +21,10 @@ pub struct Fatal {
 
 impl Fatal {
     pub fn new(code: i32, message: impl Into<String>) -> Fatal {
-        Fatal { code, message: message.into() }
+        Fatal {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -60,7 +63,10 @@ pub fn exit_code(e: &ncp::Error) -> i32 {
 /// Turns an `ncp::Error` into a [`Fatal`].
 pub fn fatal(e: ncp::Error) -> Fatal {
     let message = match &e {
-        ncp::Error::Closed => "co-processor link closed (the device was unplugged or the co-processor program exited)".to_string(),
+        ncp::Error::Closed => {
+            "co-processor link closed (the device was unplugged or the co-processor program exited)"
+                .to_string()
+        }
         other => other.to_string(),
     };
     Fatal::new(exit_code(&e), message)
@@ -68,7 +74,9 @@ pub fn fatal(e: ncp::Error) -> Fatal {
 
 /// Opens the link and checks the firmware.
 pub async fn open(url: &RadioUrl) -> Result<(Client, Receiver<Event>, NcpInfo), Fatal> {
-    let (client, events) = Client::open(url, ClientOptions::default()).await.map_err(fatal)?;
+    let (client, events) = Client::open(url, ClientOptions::default())
+        .await
+        .map_err(fatal)?;
     let info = client.probe().await.map_err(fatal)?;
     Ok((client, events, info))
 }
@@ -80,9 +88,24 @@ mod tests {
     #[test]
     fn error_to_exit_code() {
         assert_eq!(exit_code(&ncp::Error::BadUrl("x".into())), 2);
-        assert_eq!(exit_code(&ncp::Error::DeviceMissing { path: "/dev/x".into() }), 3);
-        assert_eq!(exit_code(&ncp::Error::PermissionDenied { path: "/dev/x".into() }), 4);
-        assert_eq!(exit_code(&ncp::Error::Timeout { what: "PROTOCOL_VERSION".into() }), 5);
+        assert_eq!(
+            exit_code(&ncp::Error::DeviceMissing {
+                path: "/dev/x".into()
+            }),
+            3
+        );
+        assert_eq!(
+            exit_code(&ncp::Error::PermissionDenied {
+                path: "/dev/x".into()
+            }),
+            4
+        );
+        assert_eq!(
+            exit_code(&ncp::Error::Timeout {
+                what: "PROTOCOL_VERSION".into()
+            }),
+            5
+        );
         assert_eq!(exit_code(&ncp::Error::UnsupportedFirmware("rcp".into())), 6);
         assert_eq!(exit_code(&ncp::Error::Closed), 1);
         assert_eq!(exit_code(&ncp::Error::Protocol("x".into())), 1);

@@ -44,7 +44,11 @@ impl StateDir {
         if self.dir.is_dir() {
             return Ok(());
         }
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(|e| self.err(&self.dir, e))
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| self.err(&self.dir, e))
     }
 
     /// Path of the dataset backup.
@@ -66,7 +70,10 @@ impl StateDir {
         }
         hex::decode(text)
             .map(Some)
-            .map_err(|e| StateError::Corrupt { path: path.display().to_string(), reason: e.to_string() })
+            .map_err(|e| StateError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
     }
 
     /// Writes the dataset backup atomically with mode 0600.
@@ -80,20 +87,37 @@ impl StateDir {
     }
 
     fn err(&self, path: &Path, source: io::Error) -> StateError {
-        StateError::Io { path: path.display().to_string(), source }
+        StateError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 
 /// Writes `contents` to `path` via a temporary file in the same directory and a rename.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.tmp.{}.{}", name.to_string_lossy(), std::process::id(), seq));
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}.{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        seq
+    ));
     let _ = fs::remove_file(&tmp);
     let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         // The umask may have removed bits, never added any; make the mode exact anyway.
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(contents)?;
@@ -124,20 +148,31 @@ mod tests {
         st.write_dataset(&[0x0e, 0x08, 1, 2, 3]).unwrap();
         let meta = fs::metadata(st.dataset_path()).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::read_to_string(st.dataset_path()).unwrap(), "0e08010203\n");
+        assert_eq!(
+            fs::read_to_string(st.dataset_path()).unwrap(),
+            "0e08010203\n"
+        );
         assert_eq!(st.read_dataset().unwrap(), Some(vec![0x0e, 0x08, 1, 2, 3]));
-        let dir_mode = fs::metadata(d.path().join("state")).unwrap().permissions().mode() & 0o777;
+        let dir_mode = fs::metadata(d.path().join("state"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dir_mode, 0o700);
 
         // Replacing keeps the mode and leaves no temporary file behind.
         fs::set_permissions(st.dataset_path(), fs::Permissions::from_mode(0o644)).unwrap();
-        let ino_before = std::os::unix::fs::MetadataExt::ino(&fs::metadata(st.dataset_path()).unwrap());
+        let ino_before =
+            std::os::unix::fs::MetadataExt::ino(&fs::metadata(st.dataset_path()).unwrap());
         st.write_dataset(&[0xaa]).unwrap();
         let meta = fs::metadata(st.dataset_path()).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         // A rename gives a new inode: the old file was never rewritten in place.
         assert_ne!(std::os::unix::fs::MetadataExt::ino(&meta), ino_before);
-        let names: Vec<_> = fs::read_dir(d.path().join("state")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(d.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(DATASET_FILE)]);
         assert_eq!(st.read_dataset().unwrap(), Some(vec![0xaa]));
     }

@@ -21,15 +21,26 @@ pub struct Methods {
 }
 
 fn unavailable(e: ncp::Error) -> MethodError {
-    MethodError::new(code::NCP_UNAVAILABLE, format!("the co-processor did not answer: {e}"))
+    MethodError::new(
+        code::NCP_UNAVAILABLE,
+        format!("the co-processor did not answer: {e}"),
+    )
 }
 
 /// Builds the `status` result.
-pub fn status_json(s: &Snapshot, info: &ncp::NcpInfo, neighbors: &[crate::tables::Neighbor]) -> Value {
+pub fn status_json(
+    s: &Snapshot,
+    info: &ncp::NcpInfo,
+    neighbors: &[crate::tables::Neighbor],
+) -> Value {
     let caps: Vec<String> = info
         .caps
         .iter()
-        .map(|c| cap::name(*c).map(str::to_string).unwrap_or_else(|| c.to_string()))
+        .map(|c| {
+            cap::name(*c)
+                .map(str::to_string)
+                .unwrap_or_else(|| c.to_string())
+        })
         .collect();
     json!({
         "role": s.role.as_str(),
@@ -63,21 +74,38 @@ impl Methods {
     }
 
     async fn dataset_export(&self) -> Result<Value, MethodError> {
-        let tlvs = Zeroizing::new(self.net.client.get(prop::THREAD_ACTIVE_DATASET_TLVS).await.map_err(unavailable)?);
+        let tlvs = Zeroizing::new(
+            self.net
+                .client
+                .get(prop::THREAD_ACTIVE_DATASET_TLVS)
+                .await
+                .map_err(unavailable)?,
+        );
         if tlvs.is_empty() {
-            return Err(MethodError::new(code::NCP_UNAVAILABLE, "the co-processor has no active dataset yet"));
+            return Err(MethodError::new(
+                code::NCP_UNAVAILABLE,
+                "the co-processor has no active dataset yet",
+            ));
         }
         Ok(json!({ "tlvs": hex::encode(tlvs.as_slice()) }))
     }
 }
 
 impl Handler for Methods {
-    fn call<'a>(&'a self, method: &'a str, _params: &'a Value, _peer: &'a Peer) -> MethodFuture<'a> {
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        _params: &'a Value,
+        _peer: &'a Peer,
+    ) -> MethodFuture<'a> {
         Box::pin(async move {
             match method {
                 "status" => self.status().await,
                 "dataset.export" => self.dataset_export().await,
-                other => Err(MethodError::new(code::METHOD_NOT_FOUND, format!("unknown method `{other}`"))),
+                other => Err(MethodError::new(
+                    code::METHOD_NOT_FOUND,
+                    format!("unknown method `{other}`"),
+                )),
             }
         })
     }
@@ -115,7 +143,10 @@ mod tests {
         assert_eq!(v["rloc16"], "0x0400");
         assert_eq!(v["partition_id"], 123);
         assert_eq!(v["ncp"]["eui64"], "18b4300000000001");
-        assert_eq!(v["ncp"]["capabilities"], json!(["CONFIG_FTD", "THREAD_UDP_FORWARD", "99999"]));
+        assert_eq!(
+            v["ncp"]["capabilities"],
+            json!(["CONFIG_FTD", "THREAD_UDP_FORWARD", "99999"])
+        );
         assert_eq!(v["neighbors"], json!([]));
     }
 }

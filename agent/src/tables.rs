@@ -79,7 +79,10 @@ struct Cur<'a> {
 impl<'a> Cur<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], TableError> {
         if self.b.len() < n {
-            return Err(TableError { what: self.what, reason: format!("needed {n} more bytes, {} left", self.b.len()) });
+            return Err(TableError {
+                what: self.what,
+                reason: format!("needed {n} more bytes, {} left", self.b.len()),
+            });
         }
         let (h, t) = self.b.split_at(n);
         self.b = t;
@@ -105,7 +108,10 @@ impl<'a> Cur<'a> {
     /// A `t(...)`: u16 LE length, then that many bytes.
     fn structure(&mut self) -> Result<Cur<'a>, TableError> {
         let len = self.u16()? as usize;
-        Ok(Cur { b: self.take(len)?, what: self.what })
+        Ok(Cur {
+            b: self.take(len)?,
+            what: self.what,
+        })
     }
 }
 
@@ -120,7 +126,16 @@ fn neighbor_fields(c: &mut Cur<'_>) -> Result<Neighbor, TableError> {
     let _link_fc = c.u32()?;
     let _mle_fc = c.u32()?;
     let last_rssi = c.i8()?;
-    Ok(Neighbor { ext_address, rloc16, link_quality, age, is_child, average_rssi, last_rssi, mode })
+    Ok(Neighbor {
+        ext_address,
+        rloc16,
+        link_quality,
+        age,
+        is_child,
+        average_rssi,
+        last_rssi,
+        mode,
+    })
 }
 
 fn child_fields(c: &mut Cur<'_>) -> Result<Child, TableError> {
@@ -133,12 +148,23 @@ fn child_fields(c: &mut Cur<'_>) -> Result<Child, TableError> {
     let average_rssi = c.i8()?;
     let mode = c.u8()?;
     let _last_rssi = c.i8()?;
-    Ok(Child { ext_address, rloc16, timeout, age, link_quality, average_rssi, mode })
+    Ok(Child {
+        ext_address,
+        rloc16,
+        timeout,
+        age,
+        link_quality,
+        average_rssi,
+        mode,
+    })
 }
 
 /// Decodes the value of a `THREAD_NEIGHBOR_TABLE` GET answer (`A(t(ESLCcCbLLc))`).
 pub fn decode_neighbor_table(value: &[u8]) -> Result<Vec<Neighbor>, TableError> {
-    let mut c = Cur { b: value, what: "neighbor table" };
+    let mut c = Cur {
+        b: value,
+        what: "neighbor table",
+    };
     let mut out = Vec::new();
     while !c.b.is_empty() {
         out.push(neighbor_fields(&mut c.structure()?)?);
@@ -148,13 +174,19 @@ pub fn decode_neighbor_table(value: &[u8]) -> Result<Vec<Neighbor>, TableError> 
 
 /// Decodes one neighbour from an unsolicited INSERTED/REMOVED (`t(ESLCcCbLLc)`).
 pub fn decode_neighbor_entry(value: &[u8]) -> Result<Neighbor, TableError> {
-    let mut c = Cur { b: value, what: "neighbor entry" };
+    let mut c = Cur {
+        b: value,
+        what: "neighbor entry",
+    };
     neighbor_fields(&mut c.structure()?)
 }
 
 /// Decodes the value of a `THREAD_CHILD_TABLE` GET answer or unsolicited IS (`A(t(ESLLCCcCc))`).
 pub fn decode_child_table(value: &[u8]) -> Result<Vec<Child>, TableError> {
-    let mut c = Cur { b: value, what: "child table" };
+    let mut c = Cur {
+        b: value,
+        what: "child table",
+    };
     let mut out = Vec::new();
     while !c.b.is_empty() {
         out.push(child_fields(&mut c.structure()?)?);
@@ -164,7 +196,10 @@ pub fn decode_child_table(value: &[u8]) -> Result<Vec<Child>, TableError> {
 
 /// Decodes one child from an unsolicited INSERTED/REMOVED (bare `ESLLCCcCc`).
 pub fn decode_child_entry(value: &[u8]) -> Result<Child, TableError> {
-    child_fields(&mut Cur { b: value, what: "child entry" })
+    child_fields(&mut Cur {
+        b: value,
+        what: "child entry",
+    })
 }
 
 #[cfg(test)]
@@ -194,7 +229,13 @@ mod tests {
 
     #[test]
     fn neighbor_table_two_entries() {
-        let a = neighbor_bytes([0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0], 0x0401, 3, 3, true);
+        let a = neighbor_bytes(
+            [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0],
+            0x0401,
+            3,
+            3,
+            true,
+        );
         let b = neighbor_bytes([1, 2, 3, 4, 5, 6, 7, 8], 0x2c00, 65, 2, false);
         assert_eq!(a.len(), 27);
         let mut table = wrap(&a);
@@ -242,7 +283,10 @@ mod tests {
         assert_eq!(c.len(), 23);
         let e = decode_child_entry(&c).unwrap();
         assert_eq!(e.ext_address, "aabbccddeeff0011");
-        assert_eq!((e.rloc16.as_str(), e.timeout, e.age, e.link_quality), ("0x0402", 240, 5, 3));
+        assert_eq!(
+            (e.rloc16.as_str(), e.timeout, e.age, e.link_quality),
+            ("0x0402", 240, 5, 3)
+        );
         let t = decode_child_table(&wrap(&c)).unwrap();
         assert_eq!(t, vec![e]);
         assert!(decode_child_entry(&c[..22]).is_err());

@@ -65,7 +65,10 @@ struct Failure {
 }
 
 fn fail(code: u8, message: impl Into<String>) -> Failure {
-    Failure { code, message: message.into() }
+    Failure {
+        code,
+        message: message.into(),
+    }
 }
 
 fn connect_error(path: &Path, e: &std::io::Error) -> Failure {
@@ -94,30 +97,43 @@ fn call(path: &Path, method: &str) -> Result<Value, Failure> {
     let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
     let mut req = json!({"id": 1, "method": method, "params": {}}).to_string();
     req.push('\n');
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| fail(1, format!("cannot send the request to {}: {e}", path.display())))?;
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).map_err(|e| match e.kind() {
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => fail(1, "thread-agent did not answer in time"),
-        _ => fail(1, format!("cannot read the reply: {e}")),
+    stream.write_all(req.as_bytes()).map_err(|e| {
+        fail(
+            1,
+            format!("cannot send the request to {}: {e}", path.display()),
+        )
     })?;
+    let mut line = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                fail(1, "thread-agent did not answer in time")
+            }
+            _ => fail(1, format!("cannot read the reply: {e}")),
+        })?;
     parse_reply(&line)
 }
 
 /// Turns a reply line into the result or a failure.
 fn parse_reply(line: &str) -> Result<Value, Failure> {
     if line.trim().is_empty() {
-        return Err(fail(1, "thread-agent closed the connection without answering"));
+        return Err(fail(
+            1,
+            "thread-agent closed the connection without answering",
+        ));
     }
-    let v: Value = serde_json::from_str(line.trim()).map_err(|e| fail(1, format!("unreadable reply from thread-agent: {e}")))?;
+    let v: Value = serde_json::from_str(line.trim())
+        .map_err(|e| fail(1, format!("unreadable reply from thread-agent: {e}")))?;
     if let Some(err) = v.get("error") {
         let code = err.get("code").and_then(Value::as_str).unwrap_or("error");
         let message = err.get("message").and_then(Value::as_str).unwrap_or("");
         let exit = if code == "permission_denied" { 4 } else { 1 };
         return Err(fail(exit, format!("thread-agent: {code}: {message}")));
     }
-    v.get("result").cloned().ok_or_else(|| fail(1, "reply from thread-agent has neither result nor error"))
+    v.get("result")
+        .cloned()
+        .ok_or_else(|| fail(1, "reply from thread-agent has neither result nor error"))
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -125,7 +141,15 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 fn n(v: &Value, key: &str) -> String {
-    v.get(key).map(|x| if x.is_null() { "-".to_string() } else { x.to_string() }).unwrap_or_else(|| "-".into())
+    v.get(key)
+        .map(|x| {
+            if x.is_null() {
+                "-".to_string()
+            } else {
+                x.to_string()
+            }
+        })
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The human-readable status table.
@@ -135,7 +159,12 @@ fn render_status(v: &Value) -> String {
     let caps = ncp
         .get("capabilities")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default();
     let rows = [
         ("Role", s(v, "role").to_string()),
@@ -153,10 +182,17 @@ fn render_status(v: &Value) -> String {
     for (k, val) in rows {
         out.push_str(&format!("{:<18} {}\n", format!("{k}:"), val));
     }
-    let neighbors = v.get("neighbors").and_then(Value::as_array).cloned().unwrap_or_default();
+    let neighbors = v
+        .get("neighbors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     out.push_str(&format!("Neighbors:         {}\n", neighbors.len()));
     if !neighbors.is_empty() {
-        out.push_str(&format!("  {:<16}  {:<6}  {:>2}  {:>6}  {}\n", "EXT ADDRESS", "RLOC16", "LQ", "AGE(s)", "CHILD"));
+        out.push_str(&format!(
+            "  {:<16}  {:<6}  {:>2}  {:>6}  {}\n",
+            "EXT ADDRESS", "RLOC16", "LQ", "AGE(s)", "CHILD"
+        ));
         for nb in &neighbors {
             let child = match nb.get("is_child").and_then(Value::as_bool) {
                 Some(true) => "yes",
@@ -180,11 +216,20 @@ fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::Status { json } => {
             let r = call(&cli.socket, "status")?;
-            Ok(if json { format!("{r}\n") } else { render_status(&r) })
+            Ok(if json {
+                format!("{r}\n")
+            } else {
+                render_status(&r)
+            })
         }
-        Command::Dataset { command: DatasetCommand::Export } => {
+        Command::Dataset {
+            command: DatasetCommand::Export,
+        } => {
             let r = call(&cli.socket, "dataset.export")?;
-            let tlvs = r.get("tlvs").and_then(Value::as_str).ok_or_else(|| fail(1, "reply has no `tlvs`"))?;
+            let tlvs = r
+                .get("tlvs")
+                .and_then(Value::as_str)
+                .ok_or_else(|| fail(1, "reply has no `tlvs`"))?;
             Ok(format!("{tlvs}\n"))
         }
     }
@@ -218,11 +263,20 @@ mod tests {
 
     #[test]
     fn replies() {
-        assert_eq!(parse_reply(r#"{"id":1,"result":{"a":1}}"#).unwrap(), json!({"a":1}));
-        let e = parse_reply(r#"{"id":1,"error":{"code":"permission_denied","message":"no"}}"#).unwrap_err();
+        assert_eq!(
+            parse_reply(r#"{"id":1,"result":{"a":1}}"#).unwrap(),
+            json!({"a":1})
+        );
+        let e = parse_reply(r#"{"id":1,"error":{"code":"permission_denied","message":"no"}}"#)
+            .unwrap_err();
         assert_eq!(e.code, 4);
         assert!(e.message.contains("permission_denied"));
-        assert_eq!(parse_reply(r#"{"id":1,"error":{"code":"ncp_unavailable","message":"x"}}"#).unwrap_err().code, 1);
+        assert_eq!(
+            parse_reply(r#"{"id":1,"error":{"code":"ncp_unavailable","message":"x"}}"#)
+                .unwrap_err()
+                .code,
+            1
+        );
         assert_eq!(parse_reply("garbage").unwrap_err().code, 1);
         assert_eq!(parse_reply("").unwrap_err().code, 1);
     }
@@ -254,7 +308,10 @@ mod tests {
         let t = render_status(&v);
         assert!(t.contains("Role:              leader"), "{t}");
         assert!(t.contains("Neighbors:         1"));
-        assert!(t.contains("1122334455667788  0x0401   3       2  yes"), "{t}");
+        assert!(
+            t.contains("1122334455667788  0x0401   3       2  yes"),
+            "{t}"
+        );
     }
 
     #[test]
