@@ -32,8 +32,15 @@ impl rand_core::TryCryptoRng for BenchRng {}
 
 fn handshake(seed: u64) -> (Connection, Connection) {
     let now = Instant::now();
-    let mut c = Connection::client(Config::client(b"J01NME"), Box::new(BenchRng(seed)), now).unwrap();
-    let mut s = Connection::server(Config::server(b"J01NME"), b"k", b"peer", Box::new(BenchRng(seed ^ 0x55))).unwrap();
+    let mut c =
+        Connection::client(Config::client(b"J01NME"), Box::new(BenchRng(seed)), now).unwrap();
+    let mut s = Connection::server(
+        Config::server(b"J01NME"),
+        b"k",
+        b"peer",
+        Box::new(BenchRng(seed ^ 0x55)),
+    )
+    .unwrap();
     for _ in 0..20 {
         while let Some(d) = c.poll_transmit() {
             s.handle_datagram(now, &d);
@@ -60,7 +67,10 @@ fn main() {
         handshake(i + 2);
     }
     let per = t.elapsed() / n as u32;
-    println!("handshake (client+server CPU, in memory): {:.1} ms", per.as_secs_f64() * 1e3);
+    println!(
+        "handshake (client+server CPU, in memory): {:.1} ms",
+        per.as_secs_f64() * 1e3
+    );
 
     // Record layer alone: seal/open of 768-byte records.
     let cipher = CipherState::new(&[3; 16], &[1, 2, 3, 4]);
@@ -102,7 +112,10 @@ fn main() {
             got += p.len();
         }
     }
-    println!("Connection send+receive (768 B records): {:.1} MB/s", mbps(got, t.elapsed()));
+    println!(
+        "Connection send+receive (768 B records): {:.1} MB/s",
+        mbps(got, t.elapsed())
+    );
 }
 
 fn mbps(bytes: usize, d: Duration) -> f64 {

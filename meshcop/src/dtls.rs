@@ -138,7 +138,10 @@ impl core::fmt::Debug for Config {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Config")
             .field("password", &"<redacted>")
-            .field("initial_retransmit_timeout", &self.initial_retransmit_timeout)
+            .field(
+                "initial_retransmit_timeout",
+                &self.initial_retransmit_timeout,
+            )
             .field("max_retransmit_timeout", &self.max_retransmit_timeout)
             .field("mtu", &self.mtu)
             .field("max_record_plaintext", &self.max_record_plaintext)
@@ -160,14 +163,22 @@ impl Config {
 
     /// Server defaults (toward OpenThread joiners over a joiner router): 8 s .. 60 s as OpenThread.
     pub fn server(password: &[u8]) -> Self {
-        Config { initial_retransmit_timeout: Duration::from_secs(8), ..Config::client(password) }
+        Config {
+            initial_retransmit_timeout: Duration::from_secs(8),
+            ..Config::client(password)
+        }
     }
 }
 
 /// An object of our current flight, kept for retransmission.
 #[derive(Debug, Clone)]
 enum FlightItem {
-    Handshake { msg_type: u8, seq: u16, body: Vec<u8>, epoch: u16 },
+    Handshake {
+        msg_type: u8,
+        seq: u16,
+        body: Vec<u8>,
+        epoch: u16,
+    },
     ChangeCipherSpec,
 }
 
@@ -175,7 +186,11 @@ enum FlightItem {
 #[derive(Debug)]
 enum State {
     /// Client: sent a ClientHello, expects HelloVerifyRequest or ServerHello.
-    ClientAwaitHello { hello: ClientHello, seq: u16, hvr_count: u8 },
+    ClientAwaitHello {
+        hello: ClientHello,
+        seq: u16,
+        hvr_count: u8,
+    },
     /// Client: expects ServerKeyExchange.
     ClientAwaitKeyExchange,
     /// Client: expects ServerHelloDone.
@@ -226,13 +241,18 @@ pub struct Connection {
 
 impl core::fmt::Debug for Connection {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Connection").field("role", &self.role).field("state", &self.state).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
 type HmacSha256 = Hmac<Sha256>;
 
 const MAX_PENDING_AHEAD: u16 = 8;
+/// TLS record plaintext limit (2^14).
+const MAX_PLAINTEXT: usize = 16384;
 const MAX_HELLO_VERIFY: u8 = 4;
 
 impl Connection {
@@ -272,7 +292,11 @@ impl Connection {
 
     /// A client; its first ClientHello is ready in [`poll_transmit`](Self::poll_transmit).
     /// Fails only for an empty password.
-    pub fn client(config: Config, rng: Box<dyn CryptoRng + Send>, now: Instant) -> Result<Self, Error> {
+    pub fn client(
+        config: Config,
+        rng: Box<dyn CryptoRng + Send>,
+        now: Instant,
+    ) -> Result<Self, Error> {
         let mut c = Connection::new(Role::Client, config, rng)?;
         c.rng.fill_bytes(&mut c.client_random);
         let kkpp = c.jpake.write_round_one(&mut *c.rng);
@@ -354,7 +378,12 @@ impl Connection {
             State::Closed | State::Failed => return Err(Error::Closed),
             _ => return Err(Error::NotConnected),
         }
-        let max = self.config.max_record_plaintext.min(self.config.mtu.saturating_sub(HEADER_LEN + AEAD_OVERHEAD)).max(1);
+        let max = self
+            .config
+            .max_record_plaintext
+            .min(MAX_PLAINTEXT)
+            .min(self.config.mtu.saturating_sub(HEADER_LEN + AEAD_OVERHEAD))
+            .max(1);
         for chunk in data.chunks(max) {
             let mut dgram = Vec::with_capacity(chunk.len() + HEADER_LEN + AEAD_OVERHEAD);
             self.write_record(CT_APPLICATION_DATA, 1, chunk, &mut dgram);
@@ -455,11 +484,17 @@ impl Connection {
                     self.write_record(CT_CHANGE_CIPHER_SPEC, 0, &[1], &mut r);
                     records.push(r);
                 }
-                FlightItem::Handshake { msg_type, seq, body, epoch } => {
+                FlightItem::Handshake {
+                    msg_type,
+                    seq,
+                    body,
+                    epoch,
+                } => {
                     let overhead = HEADER_LEN + if *epoch > 0 { AEAD_OVERHEAD } else { 0 };
                     let max_frag = self
                         .config
                         .max_record_plaintext
+                        .min(MAX_PLAINTEXT)
                         .min(mtu - overhead)
                         .saturating_sub(HS_HEADER_LEN)
                         .max(16);
@@ -498,7 +533,8 @@ impl Connection {
     }
 
     fn push_transcript(&mut self, msg_type: u8, seq: u16, body: &[u8]) {
-        self.transcript.extend_from_slice(&encode_message(msg_type, seq, body));
+        self.transcript
+            .extend_from_slice(&encode_message(msg_type, seq, body));
     }
 
     fn transcript_hash(&self) -> [u8; 32] {
@@ -512,7 +548,9 @@ impl Connection {
         let plaintext = match rec.epoch {
             0 => rec.fragment.to_vec(),
             1 => {
-                let Some(cipher) = &self.read_cipher else { return Ok(()) };
+                let Some(cipher) = &self.read_cipher else {
+                    return Ok(());
+                };
                 if !self.replay.is_fresh(rec.seq) {
                     return Ok(());
                 }
@@ -524,7 +562,10 @@ impl Connection {
                     None => {
                         // While waiting for the peer's Finished a record we cannot authenticate
                         // means the peer derived other keys: a different password (as Mbed TLS).
-                        if matches!(self.state, State::ServerAwaitFinished | State::ClientAwaitFinished) {
+                        if matches!(
+                            self.state,
+                            State::ServerAwaitFinished | State::ClientAwaitFinished
+                        ) {
                             return Err((Error::BadPassword, Some(alert::BAD_RECORD_MAC)));
                         }
                         return Ok(());
@@ -550,7 +591,8 @@ impl Connection {
                     return Ok(());
                 }
                 if level == 2 {
-                    if !connected && (desc == alert::BAD_RECORD_MAC || desc == alert::DECRYPT_ERROR) {
+                    if !connected && (desc == alert::BAD_RECORD_MAC || desc == alert::DECRYPT_ERROR)
+                    {
                         return Err((Error::BadPassword, None));
                     }
                     return Err((Error::AlertReceived(desc), None));
@@ -567,7 +609,12 @@ impl Connection {
         }
     }
 
-    fn handle_handshake(&mut self, now: Instant, rec: &Record<'_>, data: &[u8]) -> Result<(), (Error, Option<u8>)> {
+    fn handle_handshake(
+        &mut self,
+        now: Instant,
+        rec: &Record<'_>,
+        data: &[u8],
+    ) -> Result<(), (Error, Option<u8>)> {
         let frags = match parse_fragments(data) {
             Ok(f) => f,
             Err(e) if rec.epoch > 0 => return Err((e.into(), Some(alert::DECODE_ERROR))),
@@ -586,7 +633,9 @@ impl Connection {
                 }
                 continue;
             }
-            if matches!(self.state, State::Connected) || f.message_seq > self.next_recv_seq + MAX_PENDING_AHEAD {
+            if matches!(self.state, State::Connected)
+                || f.message_seq > self.next_recv_seq + MAX_PENDING_AHEAD
+            {
                 continue;
             }
             match self.pending.get_mut(&f.message_seq) {
@@ -632,14 +681,29 @@ impl Connection {
     }
 
     /// Server before a valid cookie: answers HelloVerifyRequest without keeping state.
-    fn server_hello_stateless(&mut self, now: Instant, rec: &Record<'_>, f: &Fragment<'_>) -> Result<(), (Error, Option<u8>)> {
-        if f.msg_type != HT_CLIENT_HELLO || f.offset != 0 || f.body.len() != f.length as usize || rec.epoch != 0 {
+    fn server_hello_stateless(
+        &mut self,
+        now: Instant,
+        rec: &Record<'_>,
+        f: &Fragment<'_>,
+    ) -> Result<(), (Error, Option<u8>)> {
+        if f.msg_type != HT_CLIENT_HELLO
+            || f.offset != 0
+            || f.body.len() != f.length as usize
+            || rec.epoch != 0
+        {
             return Ok(()); // we do not reassemble a ClientHello before its cookie
         }
-        let Ok(ch) = ClientHello::parse(f.body) else { return Ok(()) };
+        let Ok(ch) = ClientHello::parse(f.body) else {
+            return Ok(());
+        };
         let expected = self.cookie(&ch);
         if ch.cookie.len() != expected.len() || !constant_time_eq(&ch.cookie, &expected) {
-            let hvr = HelloVerifyRequest { version: DTLS_1_0, cookie: expected.to_vec() }.encode();
+            let hvr = HelloVerifyRequest {
+                version: DTLS_1_0,
+                cookie: expected.to_vec(),
+            }
+            .encode();
             let payload = encode_message(HT_HELLO_VERIFY_REQUEST, f.message_seq, &hvr);
             let mut dgram = Vec::new();
             Record::encode(CT_HANDSHAKE, 0, rec.seq, &payload, &mut dgram);
@@ -652,10 +716,18 @@ impl Connection {
         self.process_client_hello(now, ch, f.message_seq, f.body)
     }
 
-    fn process_client_hello(&mut self, now: Instant, ch: ClientHello, seq: u16, body: &[u8]) -> Result<(), (Error, Option<u8>)> {
+    fn process_client_hello(
+        &mut self,
+        now: Instant,
+        ch: ClientHello,
+        seq: u16,
+        body: &[u8],
+    ) -> Result<(), (Error, Option<u8>)> {
         let incompatible = |m| (Error::PeerIncompatible(m), Some(alert::HANDSHAKE_FAILURE));
         if !ch.cipher_suites.contains(&TLS_ECJPAKE_WITH_AES_128_CCM_8) {
-            return Err(incompatible("client does not offer TLS_ECJPAKE_WITH_AES_128_CCM_8"));
+            return Err(incompatible(
+                "client does not offer TLS_ECJPAKE_WITH_AES_128_CCM_8",
+            ));
         }
         if !ch.compression.contains(&0) {
             return Err(incompatible("client does not offer null compression"));
@@ -669,7 +741,9 @@ impl Connection {
         let Some(kkpp) = find_ext(&ch.extensions, EXT_ECJPAKE_KKPP) else {
             return Err(incompatible("ClientHello without ecjpake_kkpp"));
         };
-        self.jpake.read_round_one(kkpp).map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?;
+        self.jpake
+            .read_round_one(kkpp)
+            .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?;
         self.client_random = ch.random;
         self.rng.fill_bytes(&mut self.server_random);
         self.next_send_seq = seq;
@@ -698,13 +772,25 @@ impl Connection {
             extensions,
         }
         .encode();
-        let ske = self.jpake.write_round_two(&mut *self.rng).map_err(|e| (e.into(), Some(alert::INTERNAL_ERROR)))?;
+        let ske = self
+            .jpake
+            .write_round_two(&mut *self.rng)
+            .map_err(|e| (e.into(), Some(alert::INTERNAL_ERROR)))?;
         let mut items = Vec::new();
-        for (t, b) in [(HT_SERVER_HELLO, sh), (HT_SERVER_KEY_EXCHANGE, ske), (HT_SERVER_HELLO_DONE, Vec::new())] {
+        for (t, b) in [
+            (HT_SERVER_HELLO, sh),
+            (HT_SERVER_KEY_EXCHANGE, ske),
+            (HT_SERVER_HELLO_DONE, Vec::new()),
+        ] {
             let s = self.next_send_seq;
             self.next_send_seq = s.wrapping_add(1);
             self.push_transcript(t, s, &b);
-            items.push(FlightItem::Handshake { msg_type: t, seq: s, body: b, epoch: 0 });
+            items.push(FlightItem::Handshake {
+                msg_type: t,
+                seq: s,
+                body: b,
+                epoch: 0,
+            });
         }
         self.state = State::ServerAwaitKeyExchange;
         self.send_flight(now, items, true);
@@ -716,16 +802,39 @@ impl Connection {
         self.next_send_seq = seq.wrapping_add(1);
         self.next_recv_seq = seq;
         let body = hello.encode();
-        self.state = State::ClientAwaitHello { hello, seq, hvr_count };
-        self.send_flight(now, vec![FlightItem::Handshake { msg_type: HT_CLIENT_HELLO, seq, body, epoch: 0 }], true);
+        self.state = State::ClientAwaitHello {
+            hello,
+            seq,
+            hvr_count,
+        };
+        self.send_flight(
+            now,
+            vec![FlightItem::Handshake {
+                msg_type: HT_CLIENT_HELLO,
+                seq,
+                body,
+                epoch: 0,
+            }],
+            true,
+        );
     }
 
     fn derive_keys(&mut self) -> Result<(), (Error, Option<u8>)> {
-        let pms = Zeroizing::new(self.jpake.premaster_secret().map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?);
-        let master: Zeroizing<[u8; 48]> =
-            Zeroizing::new(prf(&pms[..], b"master secret", &[&self.client_random, &self.server_random]));
-        let kb: Zeroizing<[u8; 40]> =
-            Zeroizing::new(prf(&master[..], b"key expansion", &[&self.server_random, &self.client_random]));
+        let pms = Zeroizing::new(
+            self.jpake
+                .premaster_secret()
+                .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?,
+        );
+        let master: Zeroizing<[u8; 48]> = Zeroizing::new(prf(
+            &pms[..],
+            b"master secret",
+            &[&self.client_random, &self.server_random],
+        ));
+        let kb: Zeroizing<[u8; 40]> = Zeroizing::new(prf(
+            &master[..],
+            b"key expansion",
+            &[&self.server_random, &self.client_random],
+        ));
         let mut ck = [0u8; 16];
         let mut sk = [0u8; 16];
         let mut civ = [0u8; 4];
@@ -763,31 +872,60 @@ impl Connection {
         self.events.push_back(Event::Connected);
     }
 
-    fn handle_message(&mut self, now: Instant, msg_type: u8, seq: u16, epoch: u16, body: &[u8]) -> Result<(), (Error, Option<u8>)> {
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        msg_type: u8,
+        seq: u16,
+        epoch: u16,
+        body: &[u8],
+    ) -> Result<(), (Error, Option<u8>)> {
         let unexpected = |m| (Error::PeerMisbehaved(m), Some(alert::UNEXPECTED_MESSAGE));
         let decode = |e: DecodeError| (Error::from(e), Some(alert::DECODE_ERROR));
         let jpake_err = |e: EcJpakeError| (Error::from(e), Some(alert::ILLEGAL_PARAMETER));
         let state = std::mem::replace(&mut self.state, State::Failed);
         match (state, msg_type) {
-            (State::ClientAwaitHello { hello, hvr_count, .. }, HT_HELLO_VERIFY_REQUEST) => {
+            (
+                State::ClientAwaitHello {
+                    hello, hvr_count, ..
+                },
+                HT_HELLO_VERIFY_REQUEST,
+            ) => {
                 let hvr = HelloVerifyRequest::parse(body).map_err(decode)?;
                 if hvr.cookie.is_empty() || hvr_count >= MAX_HELLO_VERIFY {
                     return Err(unexpected("repeated or empty HelloVerifyRequest"));
                 }
-                let hello = ClientHello { cookie: hvr.cookie, ..hello };
+                let hello = ClientHello {
+                    cookie: hvr.cookie,
+                    ..hello
+                };
                 self.send_client_hello(now, hello, hvr_count + 1);
                 Ok(())
             }
-            (State::ClientAwaitHello { hello, seq: ch_seq, .. }, HT_SERVER_HELLO) => {
+            (
+                State::ClientAwaitHello {
+                    hello, seq: ch_seq, ..
+                },
+                HT_SERVER_HELLO,
+            ) => {
                 let sh = ServerHello::parse(body).map_err(decode)?;
                 if sh.cipher_suite != TLS_ECJPAKE_WITH_AES_128_CCM_8 || sh.compression != 0 {
-                    return Err((Error::PeerIncompatible("server chose another cipher suite"), Some(alert::ILLEGAL_PARAMETER)));
+                    return Err((
+                        Error::PeerIncompatible("server chose another cipher suite"),
+                        Some(alert::ILLEGAL_PARAMETER),
+                    ));
                 }
                 if sh.version != DTLS_1_2 {
-                    return Err((Error::PeerIncompatible("server is not DTLS 1.2"), Some(alert::HANDSHAKE_FAILURE)));
+                    return Err((
+                        Error::PeerIncompatible("server is not DTLS 1.2"),
+                        Some(alert::HANDSHAKE_FAILURE),
+                    ));
                 }
                 let Some(kkpp) = find_ext(&sh.extensions, EXT_ECJPAKE_KKPP) else {
-                    return Err((Error::PeerIncompatible("ServerHello without ecjpake_kkpp"), Some(alert::HANDSHAKE_FAILURE)));
+                    return Err((
+                        Error::PeerIncompatible("ServerHello without ecjpake_kkpp"),
+                        Some(alert::HANDSHAKE_FAILURE),
+                    ));
                 };
                 self.jpake.read_round_one(kkpp).map_err(jpake_err)?;
                 self.server_random = sh.random;
@@ -808,7 +946,10 @@ impl Connection {
                     return Err(decode(DecodeError("ServerHelloDone not empty")));
                 }
                 self.push_transcript(msg_type, seq, body);
-                let cke = self.jpake.write_round_two(&mut *self.rng).map_err(jpake_err)?;
+                let cke = self
+                    .jpake
+                    .write_round_two(&mut *self.rng)
+                    .map_err(jpake_err)?;
                 self.derive_keys()?;
                 let cke_seq = self.next_send_seq;
                 self.push_transcript(HT_CLIENT_KEY_EXCHANGE, cke_seq, &cke);
@@ -819,9 +960,19 @@ impl Connection {
                 self.write_epoch = 1;
                 self.state = State::ClientAwaitFinished;
                 let items = vec![
-                    FlightItem::Handshake { msg_type: HT_CLIENT_KEY_EXCHANGE, seq: cke_seq, body: cke, epoch: 0 },
+                    FlightItem::Handshake {
+                        msg_type: HT_CLIENT_KEY_EXCHANGE,
+                        seq: cke_seq,
+                        body: cke,
+                        epoch: 0,
+                    },
                     FlightItem::ChangeCipherSpec,
-                    FlightItem::Handshake { msg_type: HT_FINISHED, seq: fin_seq, body: fin, epoch: 1 },
+                    FlightItem::Handshake {
+                        msg_type: HT_FINISHED,
+                        seq: fin_seq,
+                        body: fin,
+                        epoch: 1,
+                    },
                 ];
                 self.send_flight(now, items, true);
                 Ok(())
@@ -863,7 +1014,12 @@ impl Connection {
                 self.write_epoch = 1;
                 let items = vec![
                     FlightItem::ChangeCipherSpec,
-                    FlightItem::Handshake { msg_type: HT_FINISHED, seq: fin_seq, body: fin, epoch: 1 },
+                    FlightItem::Handshake {
+                        msg_type: HT_FINISHED,
+                        seq: fin_seq,
+                        body: fin,
+                        epoch: 1,
+                    },
                 ];
                 // Kept for retransmission when the client repeats its flight; no timer.
                 self.send_flight(now, items, false);

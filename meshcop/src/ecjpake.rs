@@ -99,7 +99,9 @@ pub struct EcJpake {
 
 impl core::fmt::Debug for EcJpake {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EcJpake").field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("EcJpake")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -244,7 +246,9 @@ fn write_key_kp(
 /// The password bytes as a big-endian integer mod n.
 fn password_scalar(password: &[u8]) -> Scalar {
     let base = Scalar::from(256u64);
-    password.iter().fold(Scalar::ZERO, |acc, &b| acc * base + Scalar::from(u64::from(b)))
+    password.iter().fold(Scalar::ZERO, |acc, &b| {
+        acc * base + Scalar::from(u64::from(b))
+    })
 }
 
 impl EcJpake {
@@ -304,9 +308,14 @@ impl EcJpake {
     }
 
     /// Round two: our combined key with proof; as server prefixed with `03 00 17`.
-    pub fn write_round_two(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> Result<Vec<u8>, EcJpakeError> {
+    pub fn write_round_two(
+        &mut self,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Vec<u8>, EcJpakeError> {
         let (Some(xm1), Some(xp1), Some(xp2)) = (self.xm1_pub, self.xp1, self.xp2) else {
-            return Err(EcJpakeError::State("round two before both round-one messages"));
+            return Err(EcJpakeError::State(
+                "round two before both round-one messages",
+            ));
         };
         let g = xp1 + xp2 + xm1;
         if bool::from(g.is_identity()) {
@@ -325,7 +334,9 @@ impl EcJpake {
     /// Round two of the peer (server form with curve prefix when we are the client).
     pub fn read_round_two(&mut self, msg: &[u8]) -> Result<(), EcJpakeError> {
         let (Some(xm1), Some(xm2), Some(xp1)) = (self.xm1_pub, self.xm2_pub, self.xp1) else {
-            return Err(EcJpakeError::State("round two before both round-one messages"));
+            return Err(EcJpakeError::State(
+                "round two before both round-one messages",
+            ));
         };
         let g = xm1 + xm2 + xp1;
         if bool::from(g.is_identity()) {
@@ -493,7 +504,10 @@ pub(crate) mod tests {
     #[test]
     fn random_keys_agree_and_wrong_password_disagrees() {
         let mut rng = TestRng(99);
-        for (pa, pb, same) in [(&b"J01NME"[..], &b"J01NME"[..], true), (b"J01NME", b"J01NMF", false)] {
+        for (pa, pb, same) in [
+            (&b"J01NME"[..], &b"J01NME"[..], true),
+            (b"J01NME", b"J01NMF", false),
+        ] {
             let mut c = EcJpake::new(Role::Client, pa).unwrap();
             let mut s = EcJpake::new(Role::Server, pb).unwrap();
             let c1 = c.write_round_one(&mut rng);
@@ -504,7 +518,10 @@ pub(crate) mod tests {
             let c2 = c.write_round_two(&mut rng).unwrap();
             c.read_round_two(&s2).unwrap();
             s.read_round_two(&c2).unwrap();
-            assert_eq!(c.premaster_secret().unwrap() == s.premaster_secret().unwrap(), same);
+            assert_eq!(
+                c.premaster_secret().unwrap() == s.premaster_secret().unwrap(),
+                same
+            );
         }
     }
 
@@ -560,7 +577,11 @@ pub(crate) mod tests {
     fn mbedtls_negative_round_one() {
         for (name, msg) in round_one_negatives() {
             let mut e = loaded(Role::Client);
-            assert!(e.read_round_one(&msg).is_err(), "{name} accepted: {}", hex::encode(&msg));
+            assert!(
+                e.read_round_one(&msg).is_err(),
+                "{name} accepted: {}",
+                hex::encode(&msg)
+            );
         }
         // the valid ones
         loaded(Role::Client).read_round_one(&h(SRV_ONE)).unwrap();
@@ -616,11 +637,22 @@ pub(crate) mod tests {
         let mut cases = round_two_negatives(&srv_two, 3);
         cases.extend([h("0300"), h("010017"), h("030016"), h("030017")]);
         for m in cases {
-            assert!(setup(Role::Client).read_round_two(&m).is_err(), "accepted {}", hex::encode(&m));
+            assert!(
+                setup(Role::Client).read_round_two(&m).is_err(),
+                "accepted {}",
+                hex::encode(&m)
+            );
         }
-        assert_eq!(setup(Role::Client).read_round_two(&h("030016")), Err(EcJpakeError::UnsupportedCurve));
+        assert_eq!(
+            setup(Role::Client).read_round_two(&h("030016")),
+            Err(EcJpakeError::UnsupportedCurve)
+        );
         for m in round_two_negatives(&h(CLI_TWO), 0) {
-            assert!(setup(Role::Server).read_round_two(&m).is_err(), "accepted {}", hex::encode(&m));
+            assert!(
+                setup(Role::Server).read_round_two(&m).is_err(),
+                "accepted {}",
+                hex::encode(&m)
+            );
         }
         setup(Role::Client).read_round_two(&srv_two).unwrap();
         setup(Role::Server).read_round_two(&h(CLI_TWO)).unwrap();
@@ -635,7 +667,10 @@ pub(crate) mod tests {
         m.push(32);
         m.extend_from_slice(&n);
         m.extend_from_slice(&srv[133 + srv[132] as usize..]);
-        assert_eq!(loaded(Role::Client).read_round_one(&m), Err(EcJpakeError::ProofFailed));
+        assert_eq!(
+            loaded(Role::Client).read_round_one(&m),
+            Err(EcJpakeError::ProofFailed)
+        );
     }
 
     #[test]

@@ -62,16 +62,31 @@ pub fn handshake(data: &[u8]) {
 
 /// EC-JPAKE parsers. First byte: bit 0 = role, bit 1 = round two (after a valid round one).
 pub fn ecjpake(data: &[u8]) {
-    let Some((&sel, msg)) = data.split_first() else { return };
-    let role = if sel & 1 == 0 { Role::Client } else { Role::Server };
-    let Ok(mut e) = EcJpake::new(role, b"threadjpaketest") else { return };
+    let Some((&sel, msg)) = data.split_first() else {
+        return;
+    };
+    let role = if sel & 1 == 0 {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    let Ok(mut e) = EcJpake::new(role, b"threadjpaketest") else {
+        return;
+    };
     let mut rng = FixedRng(0x9e37_79b9_7f4a_7c15 ^ u64::from(sel));
     if sel & 2 == 0 {
         let _ = e.read_round_one(msg);
         return;
     }
     // a valid peer round one (fixed RNG), so round-two input reaches the proof check
-    let mut peer = match EcJpake::new(if role == Role::Client { Role::Server } else { Role::Client }, b"threadjpaketest") {
+    let mut peer = match EcJpake::new(
+        if role == Role::Client {
+            Role::Server
+        } else {
+            Role::Client
+        },
+        b"threadjpaketest",
+    ) {
         Ok(p) => p,
         Err(_) => return,
     };
@@ -86,8 +101,18 @@ pub fn ecjpake(data: &[u8]) {
 /// client and a fresh server.
 pub fn connection(data: &[u8]) {
     let now = Instant::now();
-    let Ok(mut c) = Connection::client(Config::client(b"J01NME"), Box::new(FixedRng(7)), now) else { return };
-    let Ok(mut s) = Connection::server(Config::server(b"J01NME"), b"k", b"peer", Box::new(FixedRng(9))) else { return };
+    let Ok(mut c) = Connection::client(Config::client(b"J01NME"), Box::new(FixedRng(7)), now)
+    else {
+        return;
+    };
+    let Ok(mut s) = Connection::server(
+        Config::server(b"J01NME"),
+        b"k",
+        b"peer",
+        Box::new(FixedRng(9)),
+    ) else {
+        return;
+    };
     for d in split(data) {
         c.handle_datagram(now, d);
         s.handle_datagram(now, d);

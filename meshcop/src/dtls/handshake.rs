@@ -100,7 +100,14 @@ pub fn encode_message(msg_type: u8, message_seq: u16, body: &[u8]) -> Vec<u8> {
 }
 
 /// Appends the fragment `body[offset..offset+len]` with its header.
-pub fn encode_fragment(msg_type: u8, message_seq: u16, body: &[u8], offset: usize, len: usize, out: &mut Vec<u8>) {
+pub fn encode_fragment(
+    msg_type: u8,
+    message_seq: u16,
+    body: &[u8],
+    offset: usize,
+    len: usize,
+    out: &mut Vec<u8>,
+) {
     out.push(msg_type);
     put_u24(out, body.len() as u32);
     out.extend_from_slice(&message_seq.to_be_bytes());
@@ -128,7 +135,13 @@ impl Reassembly {
         if len > MAX_MESSAGE_LEN {
             return Err(DecodeError("handshake message too long"));
         }
-        let mut r = Reassembly { msg_type: f.msg_type, epoch, body: vec![0; len], have: vec![false; len], missing: len };
+        let mut r = Reassembly {
+            msg_type: f.msg_type,
+            epoch,
+            body: vec![0; len],
+            have: vec![false; len],
+            missing: len,
+        };
         r.add(f)?;
         Ok(r)
     }
@@ -271,14 +284,25 @@ impl ClientHello {
         if suites.is_empty() || suites.len() % 2 != 0 {
             return Err(DecodeError("cipher_suites"));
         }
-        let cipher_suites = suites.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+        let cipher_suites = suites
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
         let compression = r.vec8("compression_methods")?.to_vec();
         if compression.is_empty() {
             return Err(DecodeError("compression_methods"));
         }
         let extensions = parse_extensions(&mut r)?;
         r.finish("trailing bytes after ClientHello")?;
-        Ok(ClientHello { version, random, session_id: session_id.to_vec(), cookie, cipher_suites, compression, extensions })
+        Ok(ClientHello {
+            version,
+            random,
+            session_id: session_id.to_vec(),
+            cookie,
+            cipher_suites,
+            compression,
+            extensions,
+        })
     }
 
     /// Serialises the body.
@@ -333,7 +357,14 @@ impl ServerHello {
         let compression = r.u8("compression_method")?;
         let extensions = parse_extensions(&mut r)?;
         r.finish("trailing bytes after ServerHello")?;
-        Ok(ServerHello { version, random, session_id, cipher_suite, compression, extensions })
+        Ok(ServerHello {
+            version,
+            random,
+            session_id,
+            cipher_suite,
+            compression,
+            extensions,
+        })
     }
 
     /// Serialises the body.
@@ -397,7 +428,10 @@ mod tests {
         let b = ch.encode();
         assert_eq!(ClientHello::parse(&b).unwrap(), ch);
         for n in 0..b.len() {
-            assert!(ClientHello::parse(&b[..n]).is_err() || n == 47, "prefix {n}");
+            assert!(
+                ClientHello::parse(&b[..n]).is_err() || n == 47,
+                "prefix {n}"
+            );
         }
     }
 

@@ -107,7 +107,10 @@ fn aad(epoch: u16, seq: u64, content_type: u8, len: usize) -> [u8; 13] {
 impl CipherState {
     /// A cipher for `key` and implicit `iv` (from the key block).
     pub fn new(key: &[u8; 16], iv: &[u8; 4]) -> Self {
-        CipherState { aead: Aes128Ccm8::new(key.into()), iv: *iv }
+        CipherState {
+            aead: Aes128Ccm8::new(key.into()),
+            iv: *iv,
+        }
     }
 
     fn nonce(&self, explicit: &[u8; 8]) -> [u8; 12] {
@@ -118,7 +121,14 @@ impl CipherState {
     }
 
     /// Encrypts `plaintext` and appends the whole record (header included) to `out`.
-    pub fn seal(&self, content_type: u8, epoch: u16, seq: u64, plaintext: &[u8], out: &mut Vec<u8>) {
+    pub fn seal(
+        &self,
+        content_type: u8,
+        epoch: u16,
+        seq: u64,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let mut explicit = [0u8; 8];
         explicit[..2].copy_from_slice(&epoch.to_be_bytes());
         explicit[2..].copy_from_slice(&seq.to_be_bytes()[2..]);
@@ -128,7 +138,10 @@ impl CipherState {
         let nonce = self.nonce(&explicit);
         let a = aad(epoch, seq, content_type, plaintext.len());
         // CCM encryption of a record-sized message cannot fail (length far below the CCM limit).
-        let tag = match self.aead.encrypt_inout_detached(&nonce.into(), &a, (&mut frag[8..]).into()) {
+        let tag = match self
+            .aead
+            .encrypt_inout_detached(&nonce.into(), &a, (&mut frag[8..]).into())
+        {
             Ok(t) => t,
             Err(_) => return,
         };

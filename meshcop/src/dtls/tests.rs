@@ -8,14 +8,25 @@ fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
     Box::new(TestRng(seed | 1))
 }
 
-fn pair(cpw: &[u8], spw: &[u8], seed: u64, tweak: impl Fn(&mut Config, Role)) -> (Connection, Connection, Instant) {
+fn pair(
+    cpw: &[u8],
+    spw: &[u8],
+    seed: u64,
+    tweak: impl Fn(&mut Config, Role),
+) -> (Connection, Connection, Instant) {
     let now = Instant::now();
     let mut cc = Config::client(cpw);
     let mut sc = Config::server(spw);
     tweak(&mut cc, Role::Client);
     tweak(&mut sc, Role::Server);
     let c = Connection::client(cc, rng(seed), now).unwrap();
-    let s = Connection::server(sc, b"cookie secret", b"[fe80::1]:49191", rng(seed.wrapping_mul(31) + 7)).unwrap();
+    let s = Connection::server(
+        sc,
+        b"cookie secret",
+        b"[fe80::1]:49191",
+        rng(seed.wrapping_mul(31) + 7),
+    )
+    .unwrap();
     (c, s, now)
 }
 
@@ -30,7 +41,13 @@ struct Net {
 
 impl Net {
     fn new(seed: u64, loss_percent: u64, reorder: bool) -> Self {
-        Net { state: seed | 1, loss_percent, reorder, to_server: vec![], to_client: vec![] }
+        Net {
+            state: seed | 1,
+            loss_percent,
+            reorder,
+            to_server: vec![],
+            to_client: vec![],
+        }
     }
     fn next(&mut self) -> u64 {
         self.state ^= self.state << 13;
@@ -43,14 +60,22 @@ impl Net {
             return;
         }
         let dup = self.loss_percent > 0 && self.next() % 100 < 5;
-        let q = if to_server { &mut self.to_server } else { &mut self.to_client };
+        let q = if to_server {
+            &mut self.to_server
+        } else {
+            &mut self.to_client
+        };
         if dup {
             q.push(d.clone());
         }
         q.push(d);
     }
     fn take(&mut self, to_server: bool) -> Vec<Vec<u8>> {
-        let mut q = std::mem::take(if to_server { &mut self.to_server } else { &mut self.to_client });
+        let mut q = std::mem::take(if to_server {
+            &mut self.to_server
+        } else {
+            &mut self.to_client
+        });
         if self.reorder && q.len() > 1 {
             for i in (1..q.len()).rev() {
                 let j = (self.next() % (i as u64 + 1)) as usize;
@@ -68,7 +93,12 @@ struct Seen {
 }
 
 /// Runs until both are connected or one finished; returns the events seen.
-fn drive(c: &mut Connection, s: &mut Connection, net: &mut Net, mut now: Instant) -> (Seen, Instant) {
+fn drive(
+    c: &mut Connection,
+    s: &mut Connection,
+    net: &mut Net,
+    mut now: Instant,
+) -> (Seen, Instant) {
     let mut seen = Seen::default();
     for _ in 0..10_000 {
         while let Some(d) = c.poll_transmit() {
@@ -101,7 +131,10 @@ fn drive(c: &mut Connection, s: &mut Connection, net: &mut Net, mut now: Instant
         }
         let (a, b) = (net.take(true), net.take(false));
         if a.is_empty() && b.is_empty() {
-            let next = [c.poll_timeout(), s.poll_timeout()].into_iter().flatten().min();
+            let next = [c.poll_timeout(), s.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             match next {
                 Some(t) => {
                     now = now.max(t);
@@ -126,7 +159,10 @@ fn exchange(c: &mut Connection, s: &mut Connection, now: Instant) {
     while let Some(d) = c.poll_transmit() {
         s.handle_datagram(now, &d);
     }
-    assert_eq!(s.poll_event(), Some(Event::ApplicationData(b"ping from client".to_vec())));
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::ApplicationData(b"ping from client".to_vec()))
+    );
     let big: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
     s.send(&big).unwrap();
     let mut got = Vec::new();
@@ -165,12 +201,21 @@ fn server_answers_first_hello_with_cookie_and_keeps_no_state() {
     s.handle_datagram(now, &ch);
     let hvr = s.poll_transmit().unwrap();
     assert!(s.poll_transmit().is_none());
-    assert!(s.poll_timeout().is_none(), "no state, no timer before a valid cookie");
+    assert!(
+        s.poll_timeout().is_none(),
+        "no state, no timer before a valid cookie"
+    );
     let recs = parse_records(&hvr);
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].fragment[0], HT_HELLO_VERIFY_REQUEST);
     // A hello from another address gets another cookie.
-    let mut s2 = Connection::server(Config::server(b"J01NME"), b"cookie secret", b"[fe80::2]:49191", rng(3)).unwrap();
+    let mut s2 = Connection::server(
+        Config::server(b"J01NME"),
+        b"cookie secret",
+        b"[fe80::2]:49191",
+        rng(3),
+    )
+    .unwrap();
     s2.handle_datagram(now, &ch);
     assert_ne!(s2.poll_transmit().unwrap(), hvr);
 }
@@ -181,7 +226,10 @@ fn handshake_survives_loss_and_reordering() {
         let (mut c, mut s, now) = pair(b"PSKC0123456789AB", b"PSKC0123456789AB", seed, |_, _| {});
         let mut net = Net::new(seed * 7919, 25, true);
         let (seen, now) = drive(&mut c, &mut s, &mut net, now);
-        assert!(c.is_connected() && s.is_connected(), "seed {seed}: {seen:?}");
+        assert!(
+            c.is_connected() && s.is_connected(),
+            "seed {seed}: {seen:?}"
+        );
         assert_eq!(c.key_block(), s.key_block());
         exchange(&mut c, &mut s, now);
     }
@@ -216,8 +264,16 @@ fn wrong_password_is_bad_password_on_both_sides() {
         let (mut c, mut s, now) = pair(b"J01NME", b"J01NMF", seed, |_, _| {});
         let mut net = Net::new(seed, 0, false);
         let (seen, _) = drive(&mut c, &mut s, &mut net, now);
-        assert_eq!(seen.server, vec![Event::Failed(Error::BadPassword)], "{seen:?}");
-        assert_eq!(seen.client, vec![Event::Failed(Error::BadPassword)], "{seen:?}");
+        assert_eq!(
+            seen.server,
+            vec![Event::Failed(Error::BadPassword)],
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.client,
+            vec![Event::Failed(Error::BadPassword)],
+            "{seen:?}"
+        );
     }
 }
 
@@ -255,7 +311,10 @@ fn replayed_record_is_dropped() {
     let d = c.poll_transmit().unwrap();
     s.handle_datagram(now, &d);
     s.handle_datagram(now, &d);
-    assert_eq!(s.poll_event(), Some(Event::ApplicationData(b"once".to_vec())));
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::ApplicationData(b"once".to_vec()))
+    );
     assert_eq!(s.poll_event(), None);
     assert!(s.is_connected());
 }
@@ -273,7 +332,10 @@ fn tampered_record_is_dropped() {
     }
     assert!(s.is_connected());
     s.handle_datagram(now, &d);
-    assert_eq!(s.poll_event(), Some(Event::ApplicationData(b"secret".to_vec())));
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::ApplicationData(b"secret".to_vec()))
+    );
 }
 
 #[test]
@@ -359,7 +421,10 @@ mod mbedtls_interop {
 
     fn peer() -> Option<(String, u16)> {
         let bin = std::env::var("MBEDTLS_PEER").ok()?;
-        let port = std::env::var("MBEDTLS_PEER_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(45871);
+        let port = std::env::var("MBEDTLS_PEER_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(45871);
         Some((bin, port))
     }
 
@@ -371,7 +436,12 @@ mod mbedtls_interop {
         }
     }
 
-    fn spawn(bin: &str, mode: &str, port: u16, pw: &str) -> (Peer, BufReader<std::process::ChildStdout>) {
+    fn spawn(
+        bin: &str,
+        mode: &str,
+        port: u16,
+        pw: &str,
+    ) -> (Peer, BufReader<std::process::ChildStdout>) {
         let mut child = Command::new(bin)
             .args([mode, &port.to_string(), pw])
             .stdout(Stdio::piped())
@@ -383,7 +453,11 @@ mod mbedtls_interop {
     }
 
     /// Pumps `conn` over `sock` until connected / finished / the deadline; returns events.
-    fn pump(conn: &mut Connection, sock: &UdpSocket, until: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+    fn pump(
+        conn: &mut Connection,
+        sock: &UdpSocket,
+        until: impl Fn(&[Event]) -> bool,
+    ) -> Vec<Event> {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut events = Vec::new();
         let mut buf = [0u8; 2048];
@@ -397,7 +471,8 @@ mod mbedtls_interop {
             if until(&events) || conn.is_finished() {
                 break;
             }
-            sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            sock.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
             match sock.recv(&mut buf) {
                 Ok(n) => conn.handle_datagram(Instant::now(), &buf[..n]),
                 Err(_) => conn.handle_timeout(Instant::now()),
@@ -414,7 +489,9 @@ mod mbedtls_interop {
     }
 
     fn keyblock(lines: &[String]) -> Option<String> {
-        lines.iter().find_map(|l| l.strip_prefix("KEYBLOCK ").map(str::to_string))
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("KEYBLOCK ").map(str::to_string))
     }
 
     #[test]
@@ -427,7 +504,9 @@ mod mbedtls_interop {
             assert_eq!(l.trim(), "LISTENING");
             let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
             sock.connect(("127.0.0.1", port)).unwrap();
-            let mut c = Connection::client(Config::client(pw_ours.as_bytes()), rng(11), Instant::now()).unwrap();
+            let mut c =
+                Connection::client(Config::client(pw_ours.as_bytes()), rng(11), Instant::now())
+                    .unwrap();
             let ev = pump(&mut c, &sock, |e| e.contains(&Event::Connected));
             if pw_ours != pw_theirs {
                 assert_eq!(ev, vec![Event::Failed(Error::BadPassword)]);
@@ -435,13 +514,28 @@ mod mbedtls_interop {
             }
             assert_eq!(ev, vec![Event::Connected], "events");
             c.send(b"hello from rust").unwrap();
-            let ev = pump(&mut c, &sock, |e| e.iter().any(|x| matches!(x, Event::ApplicationData(_))));
-            assert_eq!(ev[0], Event::ApplicationData(b"echo: hello from rust".to_vec()));
+            let ev = pump(&mut c, &sock, |e| {
+                e.iter().any(|x| matches!(x, Event::ApplicationData(_)))
+            });
+            assert_eq!(
+                ev[0],
+                Event::ApplicationData(b"echo: hello from rust".to_vec())
+            );
             let ev = pump(&mut c, &sock, |e| e.contains(&Event::Closed));
-            assert!(ev.contains(&Event::Closed), "close_notify from mbedtls: {ev:?}");
+            assert!(
+                ev.contains(&Event::Closed),
+                "close_notify from mbedtls: {ev:?}"
+            );
             let lines = lines(out);
-            assert_eq!(keyblock(&lines), c.key_block().map(hex::encode), "{lines:?}");
-            assert!(lines.iter().any(|l| l == "RECV hello from rust"), "{lines:?}");
+            assert_eq!(
+                keyblock(&lines),
+                c.key_block().map(hex::encode),
+                "{lines:?}"
+            );
+            assert!(
+                lines.iter().any(|l| l == "RECV hello from rust"),
+                "{lines:?}"
+            );
         }
     }
 
@@ -453,25 +547,50 @@ mod mbedtls_interop {
             let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
             let (_p, out) = spawn(&bin, "client", port, pw_theirs);
             let mut buf = [0u8; 2048];
-            sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
             let (n, from) = sock.recv_from(&mut buf).unwrap();
             sock.connect(from).unwrap();
-            let mut s = Connection::server(Config::server(pw_ours.as_bytes()), b"k", from.to_string().as_bytes(), rng(12)).unwrap();
+            let mut s = Connection::server(
+                Config::server(pw_ours.as_bytes()),
+                b"k",
+                from.to_string().as_bytes(),
+                rng(12),
+            )
+            .unwrap();
             s.handle_datagram(Instant::now(), &buf[..n]);
-            let ev = pump(&mut s, &sock, |e| e.iter().any(|x| matches!(x, Event::ApplicationData(_))));
+            let ev = pump(&mut s, &sock, |e| {
+                e.iter().any(|x| matches!(x, Event::ApplicationData(_)))
+            });
             if pw_ours != pw_theirs {
                 assert_eq!(ev, vec![Event::Failed(Error::BadPassword)]);
                 let lines = lines(out);
-                assert!(lines.iter().any(|l| l.starts_with("HANDSHAKE FAILED")), "{lines:?}");
+                assert!(
+                    lines.iter().any(|l| l.starts_with("HANDSHAKE FAILED")),
+                    "{lines:?}"
+                );
                 continue;
             }
-            assert_eq!(ev, vec![Event::Connected, Event::ApplicationData(b"hello from mbedtls".to_vec())]);
+            assert_eq!(
+                ev,
+                vec![
+                    Event::Connected,
+                    Event::ApplicationData(b"hello from mbedtls".to_vec())
+                ]
+            );
             s.send(b"echo from rust").unwrap();
             let ev = pump(&mut s, &sock, |e| e.contains(&Event::Closed));
             assert!(ev.contains(&Event::Closed), "{ev:?}");
             let lines = lines(out);
-            assert_eq!(keyblock(&lines), s.key_block().map(hex::encode), "{lines:?}");
-            assert!(lines.iter().any(|l| l == "RECV echo from rust"), "{lines:?}");
+            assert_eq!(
+                keyblock(&lines),
+                s.key_block().map(hex::encode),
+                "{lines:?}"
+            );
+            assert!(
+                lines.iter().any(|l| l == "RECV echo from rust"),
+                "{lines:?}"
+            );
         }
     }
 }
@@ -479,7 +598,9 @@ mod mbedtls_interop {
 /// Writes the datagrams of one handshake as fuzz seeds when `FUZZ_SEED_DIR` is set.
 #[test]
 fn dump_fuzz_seeds() {
-    let Ok(dir) = std::env::var("FUZZ_SEED_DIR") else { return };
+    let Ok(dir) = std::env::var("FUZZ_SEED_DIR") else {
+        return;
+    };
     let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 21, |_, _| {});
     let mut all = Vec::new();
     for _ in 0..6 {
@@ -508,7 +629,10 @@ fn dump_fuzz_seeds() {
     }
     std::fs::create_dir_all(format!("{dir}/ecjpake")).unwrap();
     use crate::ecjpake::tests::{CLI_ONE, CLI_TWO, SRV_ONE, SRV_TWO};
-    for (i, (sel, m)) in [(0u8, SRV_ONE), (1, CLI_ONE), (2, SRV_TWO), (3, CLI_TWO)].iter().enumerate() {
+    for (i, (sel, m)) in [(0u8, SRV_ONE), (1, CLI_ONE), (2, SRV_TWO), (3, CLI_TWO)]
+        .iter()
+        .enumerate()
+    {
         let mut v = vec![*sel];
         v.extend(hex::decode(m).unwrap());
         std::fs::write(format!("{dir}/ecjpake/seed-{i}"), v).unwrap();
