@@ -6,6 +6,10 @@
 //! also reaches its children (except those that call `setsid`, like forkpty'd co-processors: those
 //! are found by working directory, see [`kill_by_cwd`]). Waiting never blocks forever: every wait
 //! has a deadline and reports what it saw when it expires.
+//!
+//! Linux delivers the death signal when the *thread* that spawned the child exits, not only the
+//! process: spawn children from the test's own thread (as every helper here does), not from a
+//! short-lived helper thread.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -74,3 +74,38 @@ fn cli_errors_are_reported_in(sb: &Sandbox) -> anyhow::Result<()> {
     assert_eq!(node.state()?, "disabled");
     Ok(())
 }
+
+#[test]
+fn a_panicking_test_leaves_no_process_and_keeps_its_dir() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let result = std::thread::spawn(move || {
+        with_sandbox(|sb| {
+            let node = CliNode::spawn(sb, 2)?;
+            tx.send(sb.path().to_path_buf()).ok();
+            assert!(node.id() == 2);
+            // Simulate a failing assertion while the node runs.
+            anyhow::bail!("deliberate failure (self-test of the harness; ignore this message)")
+        })
+    })
+    .join();
+    assert!(
+        result.is_err(),
+        "with_sandbox must turn an Err into a panic"
+    );
+    let dir = rx.recv().expect("the body ran");
+    assert!(
+        dir.exists(),
+        "a failed test's sandbox must be kept for inspection"
+    );
+    assert!(
+        dir.join("cli2-1.log").exists(),
+        "the kept sandbox holds the node's log"
+    );
+    // No process is left with its working directory in the sandbox.
+    assert_eq!(
+        e2e::proc::kill_by_cwd(&dir),
+        0,
+        "a process outlived the failed test"
+    );
+    std::fs::remove_dir_all(&dir).expect("removing the kept sandbox");
+}
