@@ -429,7 +429,7 @@ struct JoinerSession {
     info: JoinerInfo,
     conn: dtls::Connection,
     deadline: Instant,
-    hello_verified: bool,
+    client_random: [u8; 32],
     authenticated: bool,
     finalized: Option<Finalized>,
     entrusted: bool,
@@ -1249,49 +1249,36 @@ impl Commissioner {
             Err(e) => return self.dropped(format!("RLY_RX: {e}")),
         };
         let key = (rx.from.joiner_iid, rx.from.joiner_router_locator);
-        let hello = client_hello_cookie_len(&rx.dtls_record);
-        let mut session = match self.sessions.remove(&key) {
-            Some(s) if hello == Some(0) && s.hello_verified => {
-                // The joiner started over: replace the session.
-                if !s.entrusted {
-                    self.events.push_back(Event::JoinerHandshakeFailed {
-                        joiner: s.info.clone(),
-                        reason: HandshakeFailure::Protocol("joiner restarted the handshake".into()),
-                    });
-                }
-                match self.new_session(now, &rx.from) {
-                    Some(s) => s,
-                    None => return,
-                }
+        let hello = parse_client_hello(&rx.dtls_record);
+        if let Some(mut s) = self.sessions.remove(&key) {
+            // A ClientHello with another random is a new handshake (the joiner started over);
+            // anything else belongs to the session in progress.
+            let restart = hello.is_some_and(|(_, random)| random != s.client_random);
+            if !restart {
+                s.addr.joiner_udp_port = rx.from.joiner_udp_port;
+                s.info.joiner_port = rx.from.joiner_udp_port;
+                s.conn.handle_datagram(now, &rx.dtls_record);
+                return self.pump_session(now, s);
             }
-            Some(s) => s,
-            None => match self.new_session(now, &rx.from) {
-                Some(s) => s,
-                None => return,
-            },
-        };
-        if hello.is_some_and(|n| n > 0) {
-            session.hello_verified = true;
+            self.sessions.insert(key, s);
         }
-        session.addr.joiner_udp_port = rx.from.joiner_udp_port;
-        session.info.joiner_port = rx.from.joiner_udp_port;
-        session.conn.handle_datagram(now, &rx.dtls_record);
-        self.pump_session(now, session);
+        let Some((_, random)) = hello else {
+            return self.dropped("RLY_RX: a DTLS record other than ClientHello from a joiner without a session".into());
+        };
+        self.start_session(now, &rx.from, &rx.dtls_record, random);
     }
 
-    fn new_session(&mut self, now: Instant, from: &JoinerAddr) -> Option<JoinerSession> {
+    /// Answers a ClientHello statelessly (HelloVerifyRequest) until it carries a valid cookie; then
+    /// keeps the session (replacing an older one of the same joiner).
+    fn start_session(&mut self, now: Instant, from: &JoinerAddr, record: &[u8], client_random: [u8; 32]) {
         let joiner_id = credentials::joiner_id_from_iid(&from.joiner_iid);
         let Some(entry) = self.best_entry(now, &joiner_id) else {
             self.stats.unknown_joiners += 1;
             tracing::debug!(joiner_id = %hex::encode(joiner_id), "RLY_RX from a joiner no entry admits");
-            return None;
+            return;
         };
         let kind = entry.kind;
         let mut c = dtls::Config::server(entry.pskd.as_bytes());
-        if self.sessions.len() >= self.config.max_joiner_sessions {
-            self.dropped(format!("joiner session limit ({}) reached", self.config.max_joiner_sessions));
-            return None;
-        }
         c.initial_retransmit_timeout = self.config.joiner_dtls_initial_retransmit;
         c.max_retransmit_timeout = self.config.joiner_dtls_max_retransmit;
         let mut peer = Vec::with_capacity(12);
@@ -1299,13 +1286,32 @@ impl Commissioner {
         peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
         peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
         let rng = Box::new(SeededRng::fork(&mut *self.rng));
-        let conn = match dtls::Connection::server(c, &*self.cookie_key, &peer, rng) {
+        let mut conn = match dtls::Connection::server(c, &*self.cookie_key, &peer, rng) {
             Ok(c) => c,
-            Err(e) => {
-                self.dropped(format!("cannot create a joiner DTLS session: {e}"));
-                return None;
-            }
+            Err(e) => return self.dropped(format!("cannot create a joiner DTLS session: {e}")),
         };
+        conn.handle_datagram(now, record);
+        let mut output = Vec::new();
+        while let Some(d) = conn.poll_transmit() {
+            output.push(d);
+        }
+        let verified = output.iter().any(|d| d.len() > 13 && d[0] == 22 && d[13] == 2);
+        if !verified {
+            // HelloVerifyRequest (or nothing): no state kept.
+            return self.relay_datagrams(from, output, None);
+        }
+        let key = (from.joiner_iid, from.joiner_router_locator);
+        if let Some(old) = self.sessions.remove(&key) {
+            if !old.entrusted {
+                self.events.push_back(Event::JoinerHandshakeFailed {
+                    joiner: old.info,
+                    reason: HandshakeFailure::Protocol("joiner restarted the handshake".into()),
+                });
+            }
+        }
+        if self.sessions.len() >= self.config.max_joiner_sessions {
+            return self.dropped(format!("joiner session limit ({}) reached", self.config.max_joiner_sessions));
+        }
         let info = JoinerInfo {
             joiner_id: hex::encode(joiner_id),
             joiner_iid: hex::encode(from.joiner_iid),
@@ -1320,17 +1326,19 @@ impl Commissioner {
         };
         tracing::info!(joiner_id = %info.joiner_id, joiner_router = info.joiner_router, entry = %kind, "joiner session started");
         self.events.push_back(Event::JoinerSeen { joiner: info.clone() });
-        Some(JoinerSession {
+        self.relay_datagrams(from, output, None);
+        let s = JoinerSession {
             addr: *from,
             info,
             conn,
             deadline: now + self.config.joiner_session_timeout,
-            hello_verified: false,
+            client_random,
             authenticated: false,
             finalized: None,
             entrusted: false,
             ended: false,
-        })
+        };
+        self.pump_session(now, s);
     }
 
     /// Relays the session's output, handles its events, and keeps it if it is still alive.
@@ -1375,20 +1383,33 @@ impl Commissioner {
 
     /// Sends each pending DTLS datagram of a joiner session in its own RLY_TX.
     fn relay_out(&mut self, s: &mut JoinerSession, kek: Option<&Kek>) {
-        while let Some(rec) = s.conn.poll_transmit() {
+        let mut output = Vec::new();
+        while let Some(d) = s.conn.poll_transmit() {
+            output.push(d);
+        }
+        self.relay_datagrams(&s.addr, output, kek);
+    }
+
+    /// RLY_TX.ntf per datagram: Joiner UDP Port, Joiner IID, Joiner Router Locator, [Joiner Router
+    /// KEK], Joiner DTLS Encapsulation (OpenThread's order).
+    fn relay_datagrams(&mut self, to: &JoinerAddr, datagrams: Vec<Vec<u8>>, kek: Option<&Kek>) {
+        for rec in datagrams {
             let mid = self.mid();
             let token = self.token();
             let mut tlvs = vec![
-                Tlv::joiner_udp_port(s.addr.joiner_udp_port),
-                Tlv::joiner_iid(&s.addr.joiner_iid),
-                Tlv::joiner_router_locator(s.addr.joiner_router_locator),
+                Tlv::joiner_udp_port(to.joiner_udp_port),
+                Tlv::joiner_iid(&to.joiner_iid),
+                Tlv::joiner_router_locator(to.joiner_router_locator),
             ];
             if let Some(k) = kek {
                 tlvs.push(Tlv::joiner_router_kek(k));
             }
             tlvs.push(Tlv::joiner_dtls_encapsulation(rec));
             match Message::post(false, uri::RLY_TX, mid, &token, &tlvs) {
-                Ok(m) => self.send_plain(&m),
+                Ok(mut m) => {
+                    self.send_plain(&m);
+                    m.payload.zeroize();
+                }
                 Err(e) => tracing::debug!(error = %e, "cannot encode RLY_TX"),
             }
             // Wipe the KEK TLV copy.
@@ -1533,15 +1554,18 @@ fn session_kek(s: &JoinerSession) -> Option<Kek> {
     Some(k)
 }
 
-/// If `datagram` starts with an unfragmented-start ClientHello record (epoch 0), its cookie length.
-fn client_hello_cookie_len(d: &[u8]) -> Option<usize> {
-    // Record header (13) + handshake header (12) + version (2) + random (32).
+/// If `d` starts with a ClientHello record (epoch 0, first fragment): its cookie length and
+/// client random.
+fn parse_client_hello(d: &[u8]) -> Option<(usize, [u8; 32])> {
+    // Record header (13) + handshake header (12) + version (2) + random (32) + session id length.
     if d.len() < 13 + 12 + 2 + 32 + 1 || d[0] != 22 || d[3] != 0 || d[4] != 0 || d[13] != 1 {
         return None;
     }
-    if d[19..22] != [0, 0, 0] {
+    if d[22..25] == [0, 0, 0] || d[19..22] != [0, 0, 0] {
         return None;
     }
+    let mut random = [0u8; 32];
+    random.copy_from_slice(&d[27..59]);
     let sid_len = *d.get(59)? as usize;
-    d.get(60 + sid_len).map(|&n| n as usize)
+    d.get(60 + sid_len).map(|&n| (n as usize, random))
 }
