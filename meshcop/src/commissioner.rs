@@ -345,7 +345,7 @@ impl SeededRng {
     }
     fn block(&mut self, tag: u8) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(&*self.key);
+        h.update(*self.key);
         h.update(self.counter.to_le_bytes());
         h.update([tag]);
         self.counter = self.counter.wrapping_add(1);
@@ -474,6 +474,12 @@ impl fmt::Debug for Commissioner {
 }
 
 const MAX_COMMISSIONER_ID: usize = 64;
+/// Largest record plaintext toward the Border Agent (OpenThread's Mbed TLS accepts at most 768):
+/// every CoAP message we send it must fit in one record.
+const MAX_BA_MESSAGE: usize = 768;
+/// Largest joiner DTLS datagram, so that it fits in one RLY_TX (about 60 bytes of CoAP and TLVs
+/// around it) within [`MAX_BA_MESSAGE`].
+const JOINER_MTU: usize = 700;
 
 impl Commissioner {
     /// A commissioner in [`State::Idle`]; `rng` must be a cryptographic generator (the OS one in
@@ -1091,8 +1097,13 @@ impl Commissioner {
     }
 
     fn send_plain(&mut self, m: &Message) {
-        if let Ok(b) = m.encode() {
-            self.ba_send(&b);
+        match m.encode() {
+            // One CoAP message per DTLS record: a larger one would be split and garbled.
+            Ok(b) if b.len() > MAX_BA_MESSAGE => {
+                tracing::warn!(len = b.len(), uri = %m.uri_path, "CoAP message too large for one DTLS record; not sent")
+            }
+            Ok(b) => self.ba_send(&b),
+            Err(e) => tracing::debug!(error = %e, "cannot encode CoAP message"),
         }
     }
 
@@ -1281,6 +1292,7 @@ impl Commissioner {
         let mut c = dtls::Config::server(entry.pskd.as_bytes());
         c.initial_retransmit_timeout = self.config.joiner_dtls_initial_retransmit;
         c.max_retransmit_timeout = self.config.joiner_dtls_max_retransmit;
+        c.mtu = JOINER_MTU;
         let mut peer = Vec::with_capacity(12);
         peer.extend_from_slice(&from.joiner_iid);
         peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());

@@ -426,6 +426,7 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
     assert_eq!(with_kek[0].kek, Some(j.kek()));
     assert!(with_kek[0].kek_before_record, "OpenThread's TLV order");
     assert!(w.ba.all_relayed.iter().all(|r| r.addr == j.addr));
+    assert!(w.ba.all_relayed.iter().all(|r| r.record.len() <= 700), "each joiner datagram fits one RLY_TX record");
 
     // Event sequence and contents.
     let kinds: Vec<&str> = w
