@@ -37,7 +37,10 @@ pub struct InfraSocket {
 }
 
 fn sock_err(what: &str) -> impl FnOnce(io::Error) -> NetifError + '_ {
-    move |source| NetifError::Socket { what: what.to_string(), source }
+    move |source| NetifError::Socket {
+        what: what.to_string(),
+        source,
+    }
 }
 
 fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> {
@@ -62,16 +65,28 @@ impl InfraSocket {
     /// Opens the socket on interface `name` / `ifindex`.
     pub fn open(name: &str, ifindex: u32) -> Result<InfraSocket, NetifError> {
         let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).map_err(sock_err("raw ICMPv6 socket"))?;
-        s.bind_device(Some(name.as_bytes())).map_err(sock_err("SO_BINDTODEVICE"))?;
+        s.bind_device(Some(name.as_bytes()))
+            .map_err(sock_err("SO_BINDTODEVICE"))?;
         let fd = s.as_raw_fd();
         // Only ND messages: ICMP6_FILTER is a 256-bit block mask (bit set = blocked).
         let mut filter = [u32::MAX; 8];
-        for t in [icmp6::ROUTER_SOLICIT, icmp6::ROUTER_ADVERT, icmp6::NEIGHBOR_SOLICIT, icmp6::NEIGHBOR_ADVERT] {
+        for t in [
+            icmp6::ROUTER_SOLICIT,
+            icmp6::ROUTER_ADVERT,
+            icmp6::NEIGHBOR_SOLICIT,
+            icmp6::NEIGHBOR_ADVERT,
+        ] {
             filter[usize::from(t >> 5)] &= !(1u32 << (t & 31));
         }
         // SAFETY: `filter` outlives the call and the length matches it.
         let rc = unsafe {
-            libc::setsockopt(fd, libc::IPPROTO_ICMPV6, 1 /* ICMP6_FILTER */, filter.as_ptr().cast(), 32)
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_ICMPV6,
+                1, /* ICMP6_FILTER */
+                filter.as_ptr().cast(),
+                32,
+            )
         };
         if rc != 0 {
             return Err(sock_err("ICMP6_FILTER")(io::Error::last_os_error()));
@@ -80,7 +95,8 @@ impl InfraSocket {
         setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1).map_err(sock_err("IPV6_RECVHOPLIMIT"))?;
         s.set_multicast_hops_v6(255).map_err(sock_err("IPV6_MULTICAST_HOPS"))?;
         s.set_unicast_hops_v6(255).map_err(sock_err("IPV6_UNICAST_HOPS"))?;
-        s.set_multicast_loop_v6(false).map_err(sock_err("IPV6_MULTICAST_LOOP"))?;
+        s.set_multicast_loop_v6(false)
+            .map_err(sock_err("IPV6_MULTICAST_LOOP"))?;
         s.set_multicast_if_v6(ifindex).map_err(sock_err("IPV6_MULTICAST_IF"))?;
         // Router solicitations go to all-routers; join it (forwarding usually has already).
         match s.join_multicast_v6(&Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2), ifindex) {
@@ -88,13 +104,19 @@ impl InfraSocket {
             _ => {}
         }
         s.set_nonblocking(true).map_err(sock_err("O_NONBLOCK"))?;
-        let fd = AsyncFd::new(s).map_err(sock_err("register with tokio"))?;
+        // SAFETY: the socket is owned by the AsyncFd and closed only when it drops, so its fd
+        // stays open and the same for the AsyncFd's whole life.
+        let fd = unsafe { AsyncFd::register(s) }.map_err(|e| sock_err("register with tokio")(e.into()))?;
         Ok(InfraSocket { fd, ifindex })
     }
 
     /// Sends an ICMPv6 message to `dst` on the link.
     pub async fn send(&self, dst: Ipv6Addr, message: &[u8]) -> io::Result<()> {
-        let scope = if dst.is_unicast_link_local() || dst.octets()[0] == 0xff { self.ifindex } else { 0 };
+        let scope = if dst.is_unicast_link_local() || dst.octets()[0] == 0xff {
+            self.ifindex
+        } else {
+            0
+        };
         let to = SockAddr::from(SocketAddrV6::new(dst, 0, 0, scope));
         loop {
             let mut guard = self.fd.writable().await?;
@@ -121,7 +143,10 @@ fn recvmsg(fd: i32) -> io::Result<Received> {
     let mut buf = [0u8; 1500];
     let mut control = [0u64; 16]; // 128 bytes, aligned for cmsghdr
     let mut from = MaybeUninit::<libc::sockaddr_in6>::zeroed();
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: zeroed msghdr is a valid "empty" header; every pointer set below points to a
     // live buffer of the stated length for the duration of the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -156,5 +181,10 @@ fn recvmsg(fd: i32) -> io::Result<Received> {
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Ok(Received { src, ifindex, hop_limit, message: buf[..n as usize].to_vec() })
+    Ok(Received {
+        src,
+        ifindex,
+        hop_limit,
+        message: buf[..n as usize].to_vec(),
+    })
 }

@@ -66,6 +66,10 @@ pub const INFRA_POLL: Duration = Duration::from_secs(5);
 /// Metric of the routes the bridge adds.
 pub const ROUTE_METRIC: u32 = 256;
 
+/// `THREAD_LEADER_NETWORK_DATA` (0x150D, `SPINEL_PROP_THREAD_EXT__BEGIN + 13`): announced by the
+/// co-processor whenever the network data changes.
+pub const THREAD_LEADER_NETWORK_DATA: Prop = Prop(0x150D);
+
 /// `[bridge]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeConfig {
@@ -77,7 +81,10 @@ pub struct BridgeConfig {
 
 impl Default for BridgeConfig {
     fn default() -> Self {
-        BridgeConfig { interface: "wpan0".into(), infra_interface: None }
+        BridgeConfig {
+            interface: "wpan0".into(),
+            infra_interface: None,
+        }
     }
 }
 
@@ -159,8 +166,16 @@ pub struct Bridge {
 /// for the rest of the agent: every event except the bridge's own (`STREAM_NET` packets and
 /// `INFRA_IF_SEND_ICMP6`) is passed on unchanged and in order; the ones the bridge also needs
 /// are copied to it.
-pub fn start(client: Client, events: mpsc::Receiver<Event>, config: BridgeConfig) -> (Arc<Bridge>, mpsc::Receiver<Event>) {
-    let border_routing = if config.infra_interface.is_some() { BorderRouting::Starting } else { BorderRouting::Off };
+pub fn start(
+    client: Client,
+    events: mpsc::Receiver<Event>,
+    config: BridgeConfig,
+) -> (Arc<Bridge>, mpsc::Receiver<Event>) {
+    let border_routing = if config.infra_interface.is_some() {
+        BorderRouting::Starting
+    } else {
+        BorderRouting::Off
+    };
     let shared = Arc::new(Shared {
         config,
         counters: Counters::default(),
@@ -182,7 +197,13 @@ pub fn start(client: Client, events: mpsc::Receiver<Event>, config: BridgeConfig
     tokio::spawn(tap(events, monitor_tx, rx_tx, ctl_tx.clone(), shared.clone()));
     let (stop_tx, stop_rx) = oneshot::channel();
     tokio::spawn(run(client, shared.clone(), rx_rx, ctl_rx, ctl_tx, stop_rx));
-    (Arc::new(Bridge { shared, stop: Mutex::new(Some(stop_tx)) }), monitor_rx)
+    (
+        Arc::new(Bridge {
+            shared,
+            stop: Mutex::new(Some(stop_tx)),
+        }),
+        monitor_rx,
+    )
 }
 
 /// Internal control messages.
@@ -201,7 +222,7 @@ fn bridge_wants(p: Prop) -> bool {
         prop::IPV6_MULTICAST_ADDRESS_TABLE,
         prop::IPV6_ML_PREFIX,
         prop::IPV6_ML_ADDR,
-        prop::THREAD_LEADER_NETWORK_DATA,
+        THREAD_LEADER_NETWORK_DATA,
         prop::NET_ROLE,
         prop::LAST_STATUS,
         prop::INFRA_IF_SEND_ICMP6,
@@ -219,7 +240,11 @@ async fn tap(
     let c = &shared.counters;
     while let Some(ev) = events.recv().await {
         let (to_bridge, to_monitor) = match &ev {
-            Event::Property { command, prop: p, value } if *p == prop::STREAM_NET || *p == prop::STREAM_NET_INSECURE => {
+            Event::Property {
+                command,
+                prop: p,
+                value,
+            } if *p == prop::STREAM_NET || *p == prop::STREAM_NET_INSECURE => {
                 if *command == cmd::IS {
                     match wire::decode_stream_net(value) {
                         Ok(pkt) => {
@@ -259,7 +284,10 @@ impl Bridge {
             "ncp_rejected": get(&c.ncp_rejected),
             "interface_errors": get(&c.interface_errors),
         });
-        let drops: u64 = by_reason.as_object().map(|o| o.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
+        let drops: u64 = by_reason
+            .as_object()
+            .map(|o| o.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
         json!({
             "interface": self.shared.config.interface,
             "state": s.state,
@@ -489,7 +517,9 @@ enum Outbound {
 }
 
 fn classify(pkt: &[u8], mesh: &MeshView) -> Outbound {
-    let Some(ip) = wire::parse_ipv6(pkt) else { return Outbound::Malformed };
+    let Some(ip) = wire::parse_ipv6(pkt) else {
+        return Outbound::Malformed;
+    };
     if ip.protocol == 58 {
         match ip.payload.first() {
             Some(&(icmp6::MLD1_REPORT | icmp6::MLD1_DONE | icmp6::MLD2_REPORT)) => {
@@ -545,7 +575,10 @@ async fn tx_reader(tun: Arc<Tun>, txq: mpsc::Sender<Vec<u8>>, ctl: mpsc::Sender<
 
 async fn tx_sender(client: Client, mut txq: mpsc::Receiver<Vec<u8>>, shared: Arc<Shared>) {
     while let Some(pkt) = txq.recv().await {
-        match client.send_nowait(cmd::SET, prop::STREAM_NET, &wire::encode_stream_net(&pkt)).await {
+        match client
+            .send_nowait(cmd::SET, prop::STREAM_NET, &wire::encode_stream_net(&pkt))
+            .await
+        {
             Ok(()) => bump(&shared.counters.tx_packets),
             Err(ncp::Error::Closed) => return,
             Err(e) => tracing::debug!(error = %e, "sending a packet to the co-processor failed"),
@@ -571,7 +604,10 @@ impl Mirror {
         // The host may have joined groups before we knew the co-processor's table.
         let groups: Vec<Ipv6Addr> = self.host_groups.iter().copied().collect();
         for g in groups {
-            let _ = self.client.insert(prop::IPV6_MULTICAST_ADDRESS_TABLE, &g.octets()).await;
+            let _ = self
+                .client
+                .insert(prop::IPV6_MULTICAST_ADDRESS_TABLE, &g.octets())
+                .await;
         }
     }
 
@@ -590,7 +626,7 @@ impl Mirror {
                 self.ml_prefix = wire::decode_ml_prefix(&v).ok();
             }
             self.refresh_prefixes().await;
-        } else if p == prop::THREAD_LEADER_NETWORK_DATA || p == prop::NET_ROLE {
+        } else if p == THREAD_LEADER_NETWORK_DATA || p == prop::NET_ROLE {
             self.refresh_prefixes().await;
         } else if p == prop::INFRA_IF_SEND_ICMP6 {
             self.infra_send(value).await;
@@ -619,8 +655,12 @@ impl Mirror {
             .filter(|a| a.valid && !wire::is_locator(&a.addr, self.ml_prefix.as_ref()))
             .map(|a| (a.addr, (a.prefix_len, a.preferred)))
             .collect();
-        let gone: Vec<(Ipv6Addr, u8)> =
-            self.addresses.iter().filter(|(a, _)| !want.contains_key(a)).map(|(a, (l, _))| (*a, *l)).collect();
+        let gone: Vec<(Ipv6Addr, u8)> = self
+            .addresses
+            .iter()
+            .filter(|(a, _)| !want.contains_key(a))
+            .map(|(a, (l, _))| (*a, *l))
+            .collect();
         for (a, l) in gone {
             match self.nl.del_address(self.ifindex, a, l).await {
                 Ok(()) => tracing::info!(address = %a, "address removed from the Thread interface"),
@@ -644,13 +684,19 @@ impl Mirror {
     }
 
     fn apply_multicast(&mut self, value: &[u8]) {
-        let Ok(groups) = wire::decode_multicast_table(value) else { return };
+        let Ok(groups) = wire::decode_multicast_table(value) else {
+            return;
+        };
         self.ncp_groups = groups.into_iter().collect();
         let Some(members) = &self.members else { return };
         // Groups of interface-local and link-local scope need no membership to be received
         // by the kernel when they are all-nodes; join everything else the co-processor has.
-        let want: BTreeSet<Ipv6Addr> =
-            self.ncp_groups.iter().filter(|g| **g != Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)).copied().collect();
+        let want: BTreeSet<Ipv6Addr> = self
+            .ncp_groups
+            .iter()
+            .filter(|g| **g != Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1))
+            .copied()
+            .collect();
         for g in self.joined.difference(&want).copied().collect::<Vec<_>>() {
             members.leave(&g);
             self.joined.remove(&g);
@@ -676,7 +722,11 @@ impl Mirror {
                 {
                     return;
                 }
-                match self.client.insert(prop::IPV6_MULTICAST_ADDRESS_TABLE, &g.octets()).await {
+                match self
+                    .client
+                    .insert(prop::IPV6_MULTICAST_ADDRESS_TABLE, &g.octets())
+                    .await
+                {
                     Ok(_) => {
                         tracing::info!(group = %g, "host multicast subscription passed to the co-processor");
                         self.host_groups.insert(g);
@@ -686,7 +736,11 @@ impl Mirror {
             }
             MldChange::Leave(g) => {
                 if self.host_groups.remove(&g) {
-                    if let Err(e) = self.client.remove(prop::IPV6_MULTICAST_ADDRESS_TABLE, &g.octets()).await {
+                    if let Err(e) = self
+                        .client
+                        .remove(prop::IPV6_MULTICAST_ADDRESS_TABLE, &g.octets())
+                        .await
+                    {
                         tracing::debug!(group = %g, error = %e, "removing a multicast subscription");
                     }
                 }
@@ -735,7 +789,12 @@ impl Mirror {
 
     fn omr_prefix(&self) -> Option<Prefix> {
         let omr = |p: &&wire::OnMeshPrefix| p.is_omr_like() && Some(p.prefix) != self.ml_prefix;
-        self.on_mesh.iter().filter(omr).find(|p| p.is_local).or_else(|| self.on_mesh.iter().find(omr)).map(|p| p.prefix)
+        self.on_mesh
+            .iter()
+            .filter(omr)
+            .find(|p| p.is_local)
+            .or_else(|| self.on_mesh.iter().find(omr))
+            .map(|p| p.prefix)
     }
 
     /// Publishes addresses/prefixes to the status and the packet path.
@@ -814,12 +873,16 @@ impl Mirror {
                 tracing::info!(interface = %infra.name, ifindex = link.index, running, addresses = addrs.len(), "infrastructure link reported to the co-processor's routing manager");
                 infra.reported = now;
                 let mut s = self.shared.status();
-                s.border_routing = if running { BorderRouting::Active } else { BorderRouting::Unavailable };
+                s.border_routing = if running {
+                    BorderRouting::Active
+                } else {
+                    BorderRouting::Unavailable
+                };
                 s.border_routing_error = (!running).then(|| format!("{} is not running", infra.name));
             }
             Err(ncp::Error::Status { status, .. })
                 if matches!(status, ncp::spinel::Status::PropNotFound)
-                    || matches!(status, ncp::spinel::Status::Other(n) if n == 7 /* UNIMPLEMENTED */) =>
+                    || matches!(status, ncp::spinel::Status::Other(n) if n == 2 /* UNIMPLEMENTED */) =>
             {
                 tracing::warn!(
                     "co-processor firmware has no infrastructure-interface support (INFRA_IF_STATE refused: build it with -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON); border routing unavailable, the mesh bridge keeps running"
@@ -850,7 +913,10 @@ impl Mirror {
         let Some(infra) = self.infra.as_mut() else { return };
         let Some(sock) = infra.socket.clone() else { return };
         if msg.ifindex != infra.ifindex {
-            tracing::debug!(ifindex = msg.ifindex, "INFRA_IF_SEND_ICMP6 for another interface ignored");
+            tracing::debug!(
+                ifindex = msg.ifindex,
+                "INFRA_IF_SEND_ICMP6 for another interface ignored"
+            );
             return;
         }
         if let Err(e) = sock.send(msg.peer, &msg.message).await {
@@ -858,7 +924,9 @@ impl Mirror {
             return;
         }
         tracing::debug!(dst = %msg.peer, kind = msg.message.first().copied().unwrap_or(0), len = msg.message.len(), "ND message sent on the infrastructure link");
-        let Some(ra) = wire::parse_router_advert(&msg.message) else { return };
+        let Some(ra) = wire::parse_router_advert(&msg.message) else {
+            return;
+        };
         for pio in ra.prefixes.iter().filter(|p| p.on_link) {
             if pio.valid_lifetime > 0 && !infra.on_link.contains(&pio.prefix) {
                 match self.nl.add_route(&pio.prefix, infra.ifindex, ROUTE_METRIC).await {
@@ -918,7 +986,12 @@ async fn infra_reader(sock: Arc<infra::InfraSocket>, client: Client, shared: Arc
             bump(&shared.counters.malformed);
             continue;
         }
-        let value = wire::InfraIcmp6 { ifindex: sock.ifindex, peer: r.src, message: r.message }.encode();
+        let value = wire::InfraIcmp6 {
+            ifindex: sock.ifindex,
+            peer: r.src,
+            message: r.message,
+        }
+        .encode();
         if let Err(e) = client.set(prop::INFRA_IF_RECV_ICMP6, &value).await {
             tracing::debug!(error = %e, "co-processor did not take an ND message");
             if matches!(e, ncp::Error::Closed) {
@@ -953,13 +1026,25 @@ mod tests {
             on_mesh: vec![Prefix::new(a("fd00:db8::"), 64), Prefix::new(a("fd99::"), 64)],
         };
         let echo = [128, 0, 0, 0, 0, 1, 0, 1];
-        assert_eq!(classify(&packet("fd00:db8::1", "fd00:db8::2", 58, &echo), &mesh), Outbound::Forward);
+        assert_eq!(
+            classify(&packet("fd00:db8::1", "fd00:db8::2", 58, &echo), &mesh),
+            Outbound::Forward
+        );
         // From the LAN to the mesh.
-        assert_eq!(classify(&packet("fd42::5", "fd99::7", 58, &echo), &mesh), Outbound::Forward);
+        assert_eq!(
+            classify(&packet("fd42::5", "fd99::7", 58, &echo), &mesh),
+            Outbound::Forward
+        );
         // A mesh node's packet the kernel routed back.
-        assert_eq!(classify(&packet("fd99::8", "fd99::7", 58, &echo), &mesh), Outbound::Looped);
+        assert_eq!(
+            classify(&packet("fd99::8", "fd99::7", 58, &echo), &mesh),
+            Outbound::Looped
+        );
         // Router solicitation from the kernel.
-        assert_eq!(classify(&packet("fe80::1", "ff02::2", 58, &[133, 0, 0, 0, 0, 0, 0, 0]), &mesh), Outbound::LinkLocalControl);
+        assert_eq!(
+            classify(&packet("fe80::1", "ff02::2", 58, &[133, 0, 0, 0, 0, 0, 0, 0]), &mesh),
+            Outbound::LinkLocalControl
+        );
         let mut mld = vec![143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0];
         mld.extend_from_slice(&a("ff05::fb").octets());
         assert_eq!(
@@ -991,12 +1076,24 @@ mod tests {
         let (pk_tx, mut pk_rx) = mpsc::channel(1);
         let (ctl_tx, mut ctl_rx) = mpsc::channel(16);
         tokio::spawn(tap(ev_rx, mon_tx, pk_tx, ctl_tx, shared.clone()));
-        let pkt = |b: u8| Event::Property { command: cmd::IS, prop: prop::STREAM_NET, value: vec![1, 0, b] };
+        let pkt = |b: u8| Event::Property {
+            command: cmd::IS,
+            prop: prop::STREAM_NET,
+            value: vec![1, 0, b],
+        };
         ev_tx.send(pkt(1)).await.unwrap();
         ev_tx.send(pkt(2)).await.unwrap(); // queue of 1: dropped and counted
-        let role = Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] };
+        let role = Event::Property {
+            command: cmd::IS,
+            prop: prop::NET_ROLE,
+            value: vec![3],
+        };
         ev_tx.send(role.clone()).await.unwrap();
-        let chan = Event::Property { command: cmd::IS, prop: prop::PHY_CHAN, value: vec![15] };
+        let chan = Event::Property {
+            command: cmd::IS,
+            prop: prop::PHY_CHAN,
+            value: vec![15],
+        };
         ev_tx.send(chan.clone()).await.unwrap();
         ev_tx.send(Event::Reset { status: 112 }).await.unwrap();
         assert_eq!(mon_rx.recv().await, Some(role.clone()));

@@ -81,10 +81,14 @@ impl Netlink {
         match links.try_next().await {
             Ok(Some(l)) => {
                 let running = l.header.flags.contains(LinkFlags::Running)
-                    || l.attributes.iter().any(|a| {
-                        matches!(a, LinkAttribute::OperState(s) if format!("{s:?}") == "Up")
-                    });
-                Ok(LinkInfo { index: l.header.index, up: l.header.flags.contains(LinkFlags::Up), running })
+                    || l.attributes
+                        .iter()
+                        .any(|a| matches!(a, LinkAttribute::OperState(s) if format!("{s:?}") == "Up"));
+                Ok(LinkInfo {
+                    index: l.header.index,
+                    up: l.header.flags.contains(LinkFlags::Up),
+                    running,
+                })
             }
             Ok(None) => Err(NetifError::NoSuchInterface(name.into())),
             Err(e) if is_errno(&e, &[libc::ENODEV]) => Err(NetifError::NoSuchInterface(name.into())),
@@ -118,7 +122,13 @@ impl Netlink {
 
     /// Adds an address without duplicate address detection and without a prefix route (the
     /// bridge manages routes itself). Already present is fine.
-    pub async fn add_address(&self, index: u32, addr: Ipv6Addr, prefix_len: u8, preferred: bool) -> Result<(), NetifError> {
+    pub async fn add_address(
+        &self,
+        index: u32,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+        preferred: bool,
+    ) -> Result<(), NetifError> {
         let mut req = self.handle.address().add(index, addr.into(), prefix_len).replace();
         let mut flags = AddressFlags::Nodad | AddressFlags::Noprefixroute;
         if !preferred {
@@ -133,7 +143,13 @@ impl Netlink {
 
     /// Removes an address; absent is fine.
     pub async fn del_address(&self, index: u32, addr: Ipv6Addr, prefix_len: u8) -> Result<(), NetifError> {
-        let mut s = self.handle.address().get().set_link_index_filter(index).set_address_filter(addr.into()).execute();
+        let mut s = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(addr.into())
+            .execute();
         while let Some(m) = s.try_next().await.map_err(nl("get address"))? {
             let _ = prefix_len;
             match self.handle.address().del(m).execute().await {
@@ -155,7 +171,14 @@ impl Netlink {
 
     /// Adds (or replaces) `prefix dev <index> metric <metric>`.
     pub async fn add_route(&self, prefix: &Prefix, index: u32, metric: u32) -> Result<(), NetifError> {
-        match self.handle.route().add(Self::route_msg(prefix, index, metric)).replace().execute().await {
+        match self
+            .handle
+            .route()
+            .add(Self::route_msg(prefix, index, metric))
+            .replace()
+            .execute()
+            .await
+        {
             Err(e) if is_errno(&e, &[libc::EEXIST]) => Ok(()),
             r => r.map_err(nl(format!("add route {prefix}"))),
         }
@@ -163,7 +186,13 @@ impl Netlink {
 
     /// Removes `prefix dev <index> metric <metric>`; absent is fine.
     pub async fn del_route(&self, prefix: &Prefix, index: u32, metric: u32) -> Result<(), NetifError> {
-        match self.handle.route().del(Self::route_msg(prefix, index, metric)).execute().await {
+        match self
+            .handle
+            .route()
+            .del(Self::route_msg(prefix, index, metric))
+            .execute()
+            .await
+        {
             Err(e) if is_errno(&e, &[libc::ESRCH, libc::ENOENT, libc::ENODEV]) => Ok(()),
             r => r.map_err(nl(format!("delete route {prefix}"))),
         }
@@ -178,7 +207,9 @@ pub fn sysctl(path: &str, value: &str) -> Result<(), NetifError> {
 
 /// Reads `/proc/sys/<path>`, trimmed.
 pub fn sysctl_get(path: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/sys/{path}")).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(format!("/proc/sys/{path}"))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// The TUN device plus its index.
@@ -192,7 +223,10 @@ pub struct Tun {
 /// kernel's own link-local address and DAD on it (the co-processor's addresses are mirrored
 /// instead), sets the MTU to 1280 and brings it up.
 pub async fn create_tun(nl: &Netlink, name: &str) -> Result<Tun, NetifError> {
-    let tun_err = |source| NetifError::Tun { name: name.into(), source };
+    let tun_err = |source| NetifError::Tun {
+        name: name.into(),
+        source,
+    };
     let dev = tun_rs::DeviceBuilder::new()
         .name(name)
         .packet_information(false)
@@ -200,13 +234,22 @@ pub async fn create_tun(nl: &Netlink, name: &str) -> Result<Tun, NetifError> {
         .build_async()
         .map_err(tun_err)?;
     let link = nl.link(name).await?;
-    for (key, value) in [("addr_gen_mode", "1"), ("accept_dad", "0"), ("accept_ra", "0"), ("autoconf", "0")] {
+    for (key, value) in [
+        ("addr_gen_mode", "1"),
+        ("accept_dad", "0"),
+        ("accept_ra", "0"),
+        ("autoconf", "0"),
+    ] {
         if let Err(e) = sysctl(&format!("net/ipv6/conf/{name}/{key}"), value) {
             tracing::debug!(error = %e, "sysctl on the Thread interface");
         }
     }
     nl.up(link.index, MTU).await?;
-    Ok(Tun { dev, name: name.into(), index: link.index })
+    Ok(Tun {
+        dev,
+        name: name.into(),
+        index: link.index,
+    })
 }
 
 /// A UDP socket used only for multicast memberships on one interface (the kernel then accepts
@@ -218,15 +261,25 @@ pub struct Memberships {
 
 impl Memberships {
     pub fn new(index: u32) -> Result<Memberships, NetifError> {
-        let sock = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
-            .map_err(|source| NetifError::Socket { what: "multicast membership socket".into(), source })?;
+        let sock = socket2::Socket::new(
+            socket2::Domain::IPV6,
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )
+        .map_err(|source| NetifError::Socket {
+            what: "multicast membership socket".into(),
+            source,
+        })?;
         Ok(Memberships { sock, index })
     }
 
     pub fn join(&self, group: &Ipv6Addr) -> Result<(), NetifError> {
         match self.sock.join_multicast_v6(group, self.index) {
             Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
-            r => r.map_err(|source| NetifError::Socket { what: format!("join {group}"), source }),
+            r => r.map_err(|source| NetifError::Socket {
+                what: format!("join {group}"),
+                source,
+            }),
         }
     }
 

@@ -48,8 +48,15 @@ impl Prefix {
     pub fn new(addr: Ipv6Addr, len: u8) -> Prefix {
         let len = len.min(128);
         let bits = u128::from(addr);
-        let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
-        Prefix { addr: Ipv6Addr::from(bits & mask), len }
+        let mask = if len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(len))
+        };
+        Prefix {
+            addr: Ipv6Addr::from(bits & mask),
+            len,
+        }
     }
 
     /// Whether `a` is inside this prefix.
@@ -107,7 +114,12 @@ pub fn decode_address_table(value: &[u8]) -> Result<Vec<NcpAddress>, WireError> 
         let prefix_len = s.u8().map_err(&e)?;
         let preferred = s.u32().map_err(&e)? != 0;
         let valid = s.u32().map_err(&e)? != 0;
-        out.push(NcpAddress { addr, prefix_len, preferred, valid });
+        out.push(NcpAddress {
+            addr,
+            prefix_len,
+            preferred,
+            valid,
+        });
     }
     Ok(out)
 }
@@ -160,7 +172,13 @@ pub fn decode_on_mesh_nets(value: &[u8]) -> Result<Vec<OnMeshPrefix>, WireError>
         let flags = s.u8().map_err(&e)?;
         let is_local = s.bool().map_err(&e)?;
         let rloc16 = s.u16().map_err(&e)?;
-        out.push(OnMeshPrefix { prefix: Prefix::new(addr, len), stable, flags, is_local, rloc16 });
+        out.push(OnMeshPrefix {
+            prefix: Prefix::new(addr, len),
+            stable,
+            flags,
+            is_local,
+            rloc16,
+        });
     }
     Ok(out)
 }
@@ -348,7 +366,10 @@ pub fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
     if icmp.len() < 16 || icmp[0] != icmp6::ROUTER_ADVERT {
         return None;
     }
-    let mut ra = RouterAdvert { router_lifetime: u16::from_be_bytes([icmp[6], icmp[7]]), ..Default::default() };
+    let mut ra = RouterAdvert {
+        router_lifetime: u16::from_be_bytes([icmp[6], icmp[7]]),
+        ..Default::default()
+    };
     let mut at = 16;
     while at + 2 <= icmp.len() {
         let (kind, len) = (icmp[at], usize::from(icmp[at + 1]) * 8);
@@ -409,14 +430,29 @@ mod tests {
         // t(6 C L L) for fd00::1/64 preferred and fe80::2/64 not preferred.
         let mut w = Writer::new();
         w.push_structure(|s| {
-            s.push_ipv6(&a("fd00::1")).push_u8(64).push_u32(u32::MAX).push_u32(u32::MAX);
+            s.push_ipv6(&a("fd00::1"))
+                .push_u8(64)
+                .push_u32(u32::MAX)
+                .push_u32(u32::MAX);
         });
         w.push_structure(|s| {
-            s.push_ipv6(&a("fe80::2")).push_u8(64).push_u32(0).push_u32(u32::MAX).push_u8(7);
+            s.push_ipv6(&a("fe80::2"))
+                .push_u8(64)
+                .push_u32(0)
+                .push_u32(u32::MAX)
+                .push_u8(7);
         });
         let t = decode_address_table(w.as_slice()).unwrap();
         assert_eq!(t.len(), 2);
-        assert_eq!(t[0], NcpAddress { addr: a("fd00::1"), prefix_len: 64, preferred: true, valid: true });
+        assert_eq!(
+            t[0],
+            NcpAddress {
+                addr: a("fd00::1"),
+                prefix_len: 64,
+                preferred: true,
+                valid: true
+            }
+        );
         assert!(!t[1].preferred && t[1].valid);
         assert!(decode_address_table(&[3, 0, 1]).is_err());
     }
@@ -425,8 +461,13 @@ mod tests {
     fn on_mesh_nets_and_omr() {
         let mut w = Writer::new();
         w.push_structure(|s| {
-            s.push_ipv6(&a("fd12:3456:789a:1::")).push_u8(64).push_bool(true).push_u8(0x31).push_bool(true)
-                .push_u16(0x0400).push_u8(0);
+            s.push_ipv6(&a("fd12:3456:789a:1::"))
+                .push_u8(64)
+                .push_bool(true)
+                .push_u8(0x31)
+                .push_bool(true)
+                .push_u16(0x0400)
+                .push_u8(0);
         });
         let t = decode_on_mesh_nets(w.as_slice()).unwrap();
         assert_eq!(t[0].prefix.to_string(), "fd12:3456:789a:1::/64");
@@ -438,7 +479,11 @@ mod tests {
         let v = encode_infra_if_state(7, true, &[a("fe80::1")]);
         assert_eq!(&v[..5], &[7, 0, 0, 0, 1]);
         assert_eq!(v.len(), 21);
-        let m = InfraIcmp6 { ifindex: 7, peer: a("ff02::1"), message: vec![134, 0, 0, 0] };
+        let m = InfraIcmp6 {
+            ifindex: 7,
+            peer: a("ff02::1"),
+            message: vec![134, 0, 0, 0],
+        };
         assert_eq!(InfraIcmp6::decode(&m.encode()).unwrap(), m);
         assert!(InfraIcmp6::decode(&[1, 2]).is_err());
     }
@@ -493,7 +538,13 @@ mod tests {
         assert_eq!(r.router_lifetime, 1800);
         assert_eq!(r.prefixes[0].prefix.to_string(), "fd00:1:2:3::/64");
         assert!(r.prefixes[0].on_link && r.prefixes[0].autonomous);
-        assert_eq!(r.routes[0], RouteInfo { prefix: Prefix::new(a("fd11:22::"), 64), lifetime: 1800 });
+        assert_eq!(
+            r.routes[0],
+            RouteInfo {
+                prefix: Prefix::new(a("fd11:22::"), 64),
+                lifetime: 1800
+            }
+        );
         for n in 0..ra.len() {
             let _ = parse_router_advert(&ra[..n]);
         }
