@@ -39,7 +39,59 @@ const KNOWN_KEYS: &[&str] = &[
     "network.channel",
     "log.level",
     "log.format",
+    "commissioner.always_on",
+    "commissioner.joiner_timeout",
+    "commissioner.provisioning_url",
+    "commissioner.id",
+    "commissioner.pskc_override",
 ];
+
+/// Default `[commissioner] joiner_timeout` (seconds).
+pub const DEFAULT_JOINER_TIMEOUT_S: u64 = 120;
+/// Default `[commissioner] id` (Commissioner ID TLV).
+pub const DEFAULT_COMMISSIONER_ID: &str = "thread-agent";
+
+/// `[commissioner]`: the on-mesh commissioner service.
+#[derive(Clone)]
+pub struct CommissionerSettings {
+    /// Petition at start-up and stay active (default false: only while joiner entries are live).
+    pub always_on: bool,
+    /// Default lifetime of a joiner entry.
+    pub joiner_timeout: std::time::Duration,
+    /// Provisioning URL a joiner's JOIN_FIN must match if it sends one.
+    pub provisioning_url: Option<String>,
+    /// Commissioner ID.
+    pub id: String,
+    /// Hidden test knob: use this PSKc (32 hex digits) instead of the dataset's.
+    pub pskc_override: Option<meshcop::credentials::Pskc>,
+}
+
+impl fmt::Debug for CommissionerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommissionerSettings")
+            .field("always_on", &self.always_on)
+            .field("joiner_timeout", &self.joiner_timeout)
+            .field("provisioning_url", &self.provisioning_url)
+            .field("id", &self.id)
+            .field(
+                "pskc_override",
+                &self.pskc_override.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Default for CommissionerSettings {
+    fn default() -> Self {
+        CommissionerSettings {
+            always_on: false,
+            joiner_timeout: std::time::Duration::from_secs(DEFAULT_JOINER_TIMEOUT_S),
+            provisioning_url: None,
+            id: DEFAULT_COMMISSIONER_ID.to_string(),
+            pskc_override: None,
+        }
+    }
+}
 
 /// The log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +135,7 @@ pub struct Settings {
     pub channel: u8,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub commissioner: CommissionerSettings,
     /// Non-fatal findings (unknown keys) to log once logging is up.
     pub warnings: Vec<String>,
 }
@@ -276,6 +329,8 @@ pub fn load_with(
             .ok_or_else(|| invalid("log.format", &v, origin, "`text` or `json`"))?,
     };
 
+    let commissioner = commissioner_settings(&cfg, &origin_of)?;
+
     let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
         Some((v, origin)) => {
             let url = v.parse::<RadioUrl>().map_err(|e| {
@@ -304,8 +359,79 @@ pub fn load_with(
         channel,
         log_level,
         log_format,
+        commissioner,
         warnings,
     })
+}
+
+fn commissioner_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<CommissionerSettings, ConfigError> {
+    let mut c = CommissionerSettings::default();
+    if let Some((v, origin)) = text(cfg, "commissioner.always_on", origin_of)? {
+        c.always_on = match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                return Err(invalid(
+                    "commissioner.always_on",
+                    &v,
+                    origin,
+                    "true or false",
+                ))
+            }
+        };
+    }
+    if let Some((v, origin)) = text(cfg, "commissioner.joiner_timeout", origin_of)? {
+        match v.trim().parse::<u64>() {
+            Ok(s) if (1..=86_400).contains(&s) => {
+                c.joiner_timeout = std::time::Duration::from_secs(s)
+            }
+            _ => {
+                return Err(invalid(
+                    "commissioner.joiner_timeout",
+                    &v,
+                    origin,
+                    "whole seconds 1..86400",
+                ))
+            }
+        }
+    }
+    if let Some((v, origin)) = text(cfg, "commissioner.provisioning_url", origin_of)? {
+        if v.len() > 64 {
+            return Err(invalid(
+                "commissioner.provisioning_url",
+                &v,
+                origin,
+                "at most 64 bytes of UTF-8",
+            ));
+        }
+        c.provisioning_url = (!v.is_empty()).then_some(v);
+    }
+    if let Some((v, origin)) = text(cfg, "commissioner.id", origin_of)? {
+        if v.is_empty() || v.len() > 64 {
+            return Err(invalid(
+                "commissioner.id",
+                &v,
+                origin,
+                "1..64 bytes of UTF-8",
+            ));
+        }
+        c.id = v;
+    }
+    if let Some((v, origin)) = text(cfg, "commissioner.pskc_override", origin_of)? {
+        // Never echo the value: it is a PSKc.
+        c.pskc_override = Some(meshcop::credentials::Pskc::from_hex(v.trim()).map_err(|_| {
+            invalid(
+                "commissioner.pskc_override",
+                "<redacted>",
+                origin,
+                "32 hex digits",
+            )
+        })?);
+    }
+    Ok(c)
 }
 
 /// The contract's default: `/dev/thread-radio`, else `/dev/ttyACM0`, else the simulated NCP
@@ -381,7 +507,9 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
             format!("{prefix}.{k}")
         };
         match v.clone().into_table() {
-            Ok(t) if key == "network" || key == "log" => flatten_keys(&key, &t, out),
+            Ok(t) if key == "network" || key == "log" || key == "commissioner" => {
+                flatten_keys(&key, &t, out)
+            }
             _ => out.push(key),
         }
     }
