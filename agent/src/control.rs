@@ -46,10 +46,36 @@ pub mod code {
 }
 
 /// Methods this version serves.
-pub const METHODS: &[&str] = &["status", "dataset.export"];
+pub const METHODS: &[&str] = &[
+    "status",
+    "dataset.export",
+    "joiner.add",
+    "joiner.list",
+    "joiner.remove",
+    "commissioner.status",
+    "commissioner.start",
+    "commissioner.stop",
+    "events.subscribe",
+];
 
-/// Methods that reveal secrets: root or the agent's own uid only.
-const PRIVILEGED: &[&str] = &["dataset.export"];
+/// Test-only methods, served only when the agent runs with `THREAD_AGENT_DEBUG_METHODS=1`.
+pub const DEBUG_METHODS: &[&str] = &["debug.reset_ncp"];
+
+/// The method that turns a connection into an event stream.
+pub const SUBSCRIBE: &str = "events.subscribe";
+
+/// Methods that reveal secrets or disturb the co-processor: root or the agent's own uid only.
+const PRIVILEGED: &[&str] = &["dataset.export", "debug.reset_ncp"];
+
+/// Whether the debug methods are enabled (env `THREAD_AGENT_DEBUG_METHODS=1`, read once).
+pub fn debug_methods_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("THREAD_AGENT_DEBUG_METHODS").is_ok_and(|v| v == "1"))
+}
+
+fn served(method: &str) -> bool {
+    METHODS.contains(&method) || (DEBUG_METHODS.contains(&method) && debug_methods_enabled())
+}
 
 /// The credentials of the connected process, from SO_PEERCRED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +116,11 @@ pub type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, MethodErro
 /// Serves the methods; the control server does parsing, authorization and logging.
 pub trait Handler: Send + Sync + 'static {
     fn call<'a>(&'a self, method: &'a str, params: &'a Value, peer: &'a Peer) -> MethodFuture<'a>;
+    /// The event stream for `events.subscribe` (each item becomes a `{"event":...}` line);
+    /// `None` when this handler has no events.
+    fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Value>> {
+        None
+    }
 }
 
 /// Parses one request line. On error, returns the id (if one could be read) and the error.
@@ -186,7 +217,7 @@ pub async fn handle_line(handler: &dyn Handler, own_uid: u32, peer: &Peer, line:
             return reply_line(&id, Err(e));
         }
     };
-    if !METHODS.contains(&req.method.as_str()) {
+    if !served(&req.method) {
         let e = MethodError::new(
             code::METHOD_NOT_FOUND,
             format!(
@@ -342,11 +373,51 @@ pub async fn serve_connection(
             }
             continue;
         }
+        // Subscribe before replying so no event between the reply and the stream is lost.
+        let events = match parse_request(&buf) {
+            Ok(r) if r.method == SUBSCRIBE => handler.subscribe(),
+            _ => None,
+        };
         let reply = handle_line(handler, own_uid, &peer, &buf).await;
         w.write_all(reply.as_bytes()).await?;
+        if let Some(rx) = events {
+            let ok = serde_json::from_str::<Value>(&reply).is_ok_and(|v| v.get("result").is_some());
+            if ok {
+                return stream_events(rx, reader, w).await;
+            }
+        }
         if !complete {
             return Ok(()); // EOF after a last line without newline
         }
+    }
+}
+
+/// After `events.subscribe`: one `{"event":...}` line per event until the peer closes the
+/// connection (anything it sends is ignored). A subscriber too slow to keep up gets
+/// `{"event":{"type":"events-dropped","count":N}}` and the stream goes on.
+async fn stream_events(
+    mut rx: tokio::sync::broadcast::Receiver<Value>,
+    mut reader: BufReader<tokio::net::unix::OwnedReadHalf>,
+    mut w: tokio::net::unix::OwnedWriteHalf,
+) -> io::Result<()> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut sink = [0u8; 512];
+    loop {
+        let ev = tokio::select! {
+            r = reader.read(&mut sink) => match r {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(_) => continue,
+            },
+            ev = rx.recv() => ev,
+        };
+        let v = match ev {
+            Ok(v) => v,
+            Err(RecvError::Lagged(n)) => json!({"type": "events-dropped", "count": n}),
+            Err(RecvError::Closed) => return Ok(()),
+        };
+        let mut line = json!({ "event": v }).to_string();
+        line.push('\n');
+        w.write_all(line.as_bytes()).await?;
     }
 }
 
