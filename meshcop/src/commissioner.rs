@@ -60,6 +60,8 @@ use crate::steering::SteeringData;
 use crate::tlv::{self, types, Tlv};
 
 #[cfg(test)]
+mod live;
+#[cfg(test)]
 mod tests;
 
 // ---------------------------------------------------------------------------------------------
