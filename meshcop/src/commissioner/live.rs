@@ -352,7 +352,6 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
         == 2));
 
     j.cmd("ifconfig up");
-    j.cmd("joiner start J01NME");
     // The joiner's output is checked while the commissioner runs.
     let (tx, rx) = mpsc::channel();
     let lines = std::mem::replace(&mut j.lines, rx);
@@ -364,15 +363,32 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
             }
         }
     });
-    let mut outcome = None;
-    let ok = drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(90), |_| {
-        while let Ok(l) = j.lines.try_recv() {
-            if l.contains("Join success") || l.contains("Join failed") {
-                outcome = Some(l);
+    let mut run_joiner = |j: &mut Cli, c: &mut Commissioner, events: &mut Vec<Event>, pskd: &str| {
+        j.cmd(&format!("joiner start {pskd}"));
+        let mut outcome = None;
+        drive(&mut ncp, ba, c, events, Duration::from_secs(90), |_| {
+            while let Ok(l) = j.lines.try_recv() {
+                if l.contains("Join success") || l.contains("Join failed") {
+                    outcome = Some(l);
+                }
             }
-        }
-        outcome.is_some()
-    });
+            outcome.is_some()
+        });
+        outcome
+    };
+
+    // A wrong PSKd first: the joiner fails, we report WrongPskd and keep the entry.
+    let outcome = run_joiner(&mut j, &mut c, &mut events, "WR0NG1");
+    assert!(outcome.as_deref().is_some_and(|l| l.contains("Join failed")), "{outcome:?}; events: {events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::WrongPskd, .. })),
+        "events: {events:?}"
+    );
+    assert_eq!(c.list().len(), 1);
+
+    // Then the right one.
+    let outcome = run_joiner(&mut j, &mut c, &mut events, "J01NME");
+    let ok = outcome.is_some();
     assert!(ok, "no joiner outcome; events: {events:?}");
     assert_eq!(outcome.as_deref(), Some("Join success"), "events: {events:?}");
     assert!(events.iter().any(|e| matches!(e, Event::JoinerFinalize { accepted: true, .. })));
@@ -380,6 +396,7 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
 
     // Resign cleanly.
     c.stop(Instant::now());
+    drop(run_joiner);
     assert!(drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(10), |e| e.contains(&Event::Resigned)));
     drop(j);
     drop(ncp);
