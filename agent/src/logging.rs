@@ -97,8 +97,16 @@ pub enum Output {
 /// Picks the output for the configured format. `journal_stream` is `$JOURNAL_STREAM`
 /// (`<device>:<inode>` of the journal stream systemd connected), `stderr` the device and inode of
 /// this process's stderr, `socket_override` is `$THREAD_AGENT_JOURNAL_SOCKET`.
-pub fn choose(format: LogFormat, journal_stream: Option<&str>, stderr: Option<(u64, u64)>, socket_override: Option<&str>) -> Output {
-    let socket = socket_override.filter(|s| !s.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(JOURNAL_SOCKET));
+pub fn choose(
+    format: LogFormat,
+    journal_stream: Option<&str>,
+    stderr: Option<(u64, u64)>,
+    socket_override: Option<&str>,
+) -> Output {
+    let socket = socket_override
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(JOURNAL_SOCKET));
     match format {
         LogFormat::Json => Output::Json,
         LogFormat::Journal => Output::Journal(socket),
@@ -137,7 +145,9 @@ fn stderr_id() -> Option<(u64, u64)> {
 
 fn filter(level: &str) -> EnvFilter {
     match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(level)),
+        Ok(v) if !v.trim().is_empty() => {
+            EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(level))
+        }
         _ => EnvFilter::new(level),
     }
 }
@@ -151,19 +161,31 @@ pub fn init(level: &str, format: LogFormat) -> Option<String> {
     let output = match choose(format, js.as_deref(), stderr_id(), over.as_deref()) {
         Output::Journal(path) => match JournalLayer::connect(&path) {
             Ok(layer) => {
-                tracing_subscriber::registry().with(filter(level)).with(layer).init();
+                tracing_subscriber::registry()
+                    .with(filter(level))
+                    .with(layer)
+                    .init();
                 return None;
             }
             Err(e) => {
-                note = Some(format!("cannot reach journald at {} ({e}); logging to stderr", path.display()));
+                note = Some(format!(
+                    "cannot reach journald at {} ({e}); logging to stderr",
+                    path.display()
+                ));
                 Output::Text
             }
         },
         other => other,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter(level)).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter(level))
+        .with_writer(std::io::stderr);
     match output {
-        Output::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        Output::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
     note
@@ -181,7 +203,10 @@ impl JournalLayer {
     pub fn connect(path: &Path) -> std::io::Result<JournalLayer> {
         let socket = UnixDatagram::unbound()?;
         socket.send_to(&[], path)?;
-        Ok(JournalLayer { socket, path: path.to_path_buf() })
+        Ok(JournalLayer {
+            socket,
+            path: path.to_path_buf(),
+        })
     }
 
     fn send(&self, entry: &[u8]) {
@@ -224,14 +249,24 @@ impl<S> tracing_subscriber::Layer<S> for JournalLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
         let Some(span) = ctx.span(id) else { return };
         let mut c = Collector::default();
         attrs.record(&mut c);
         span.extensions_mut().insert(SpanFields(c.fields));
     }
 
-    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
         let Some(span) = ctx.span(id) else { return };
         let mut c = Collector::default();
         values.record(&mut c);
@@ -285,8 +320,18 @@ impl Entry<'_> {
     /// The native-protocol datagram; values longer than `max_value` bytes are cut.
     pub fn encode(&self, max_value: usize) -> Vec<u8> {
         let mut buf = Vec::with_capacity(256);
-        put(&mut buf, "PRIORITY", priority(self.level).to_string().as_bytes(), max_value);
-        put(&mut buf, "SYSLOG_IDENTIFIER", IDENTIFIER.as_bytes(), max_value);
+        put(
+            &mut buf,
+            "PRIORITY",
+            priority(self.level).to_string().as_bytes(),
+            max_value,
+        );
+        put(
+            &mut buf,
+            "SYSLOG_IDENTIFIER",
+            IDENTIFIER.as_bytes(),
+            max_value,
+        );
         put(&mut buf, "TARGET", self.target.as_bytes(), max_value);
         if let Some(f) = self.file {
             put(&mut buf, "CODE_FILE", f.as_bytes(), max_value);
@@ -294,7 +339,12 @@ impl Entry<'_> {
         if let Some(l) = self.line {
             put(&mut buf, "CODE_LINE", l.to_string().as_bytes(), max_value);
         }
-        put(&mut buf, "MESSAGE", human_message(self.message, self.fields).as_bytes(), max_value);
+        put(
+            &mut buf,
+            "MESSAGE",
+            human_message(self.message, self.fields).as_bytes(),
+            max_value,
+        );
         for (k, v) in self.fields {
             if let Some(name) = field_name(k) {
                 put(&mut buf, &name, v.as_bytes(), max_value);
@@ -334,7 +384,13 @@ pub fn human_message(message: &str, fields: &[(String, String)]) -> String {
 pub fn field_name(name: &str) -> Option<String> {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     let trimmed = s.trim_start_matches('_');
     s = trimmed.to_string();
@@ -350,7 +406,11 @@ pub fn field_name(name: &str) -> Option<String> {
 
 /// Appends `NAME=value\n`, or the binary form when the value contains a newline.
 fn put(buf: &mut Vec<u8>, name: &str, value: &[u8], max_value: usize) {
-    let value = if value.len() > max_value { &value[..max_value] } else { value };
+    let value = if value.len() > max_value {
+        &value[..max_value]
+    } else {
+        value
+    };
     buf.extend_from_slice(name.as_bytes());
     if value.contains(&b'\n') {
         buf.push(b'\n');
@@ -372,7 +432,10 @@ pub fn decode(mut d: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
         let nl = d.iter().position(|&b| b == b'\n')?;
         let line = &d[..nl];
         if let Some(eq) = line.iter().position(|&b| b == b'=') {
-            out.push((String::from_utf8(line[..eq].to_vec()).ok()?, line[eq + 1..].to_vec()));
+            out.push((
+                String::from_utf8(line[..eq].to_vec()).ok()?,
+                line[eq + 1..].to_vec(),
+            ));
             d = &d[nl + 1..];
         } else {
             let name = String::from_utf8(line.to_vec()).ok()?;
@@ -395,19 +458,42 @@ mod tests {
     use std::time::Duration;
 
     fn get<'a>(e: &'a [(String, Vec<u8>)], k: &str) -> Option<&'a str> {
-        e.iter().find(|(n, _)| n == k).map(|(_, v)| std::str::from_utf8(v).unwrap())
+        e.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| std::str::from_utf8(v).unwrap())
     }
 
     #[test]
     fn choose_follows_format_and_journal_stream() {
         let sock = Some("/tmp/j.sock");
-        assert_eq!(choose(LogFormat::Json, Some("1:2"), Some((1, 2)), None), Output::Json);
-        assert_eq!(choose(LogFormat::Text, None, Some((1, 2)), None), Output::Text);
-        assert_eq!(choose(LogFormat::Text, Some("1:3"), Some((1, 2)), None), Output::Text);
-        assert_eq!(choose(LogFormat::Text, Some("garbage"), Some((1, 2)), None), Output::Text);
-        assert_eq!(choose(LogFormat::Text, Some("1:2"), Some((1, 2)), None), Output::Journal(JOURNAL_SOCKET.into()));
-        assert_eq!(choose(LogFormat::Journal, None, None, sock), Output::Journal("/tmp/j.sock".into()));
-        assert_eq!(choose(LogFormat::Journal, None, None, Some("")), Output::Journal(JOURNAL_SOCKET.into()));
+        assert_eq!(
+            choose(LogFormat::Json, Some("1:2"), Some((1, 2)), None),
+            Output::Json
+        );
+        assert_eq!(
+            choose(LogFormat::Text, None, Some((1, 2)), None),
+            Output::Text
+        );
+        assert_eq!(
+            choose(LogFormat::Text, Some("1:3"), Some((1, 2)), None),
+            Output::Text
+        );
+        assert_eq!(
+            choose(LogFormat::Text, Some("garbage"), Some((1, 2)), None),
+            Output::Text
+        );
+        assert_eq!(
+            choose(LogFormat::Text, Some("1:2"), Some((1, 2)), None),
+            Output::Journal(JOURNAL_SOCKET.into())
+        );
+        assert_eq!(
+            choose(LogFormat::Journal, None, None, sock),
+            Output::Journal("/tmp/j.sock".into())
+        );
+        assert_eq!(
+            choose(LogFormat::Journal, None, None, Some("")),
+            Output::Journal(JOURNAL_SOCKET.into())
+        );
     }
 
     #[test]
@@ -432,7 +518,14 @@ mod tests {
             ("name".to_string(), "Thread Agent".to_string()),
             ("detail".to_string(), "two\nlines".to_string()),
         ];
-        let e = Entry { level: Level::INFO, target: "agent::network", file: Some("a.rs"), line: Some(7), message: "network up", fields: &fields };
+        let e = Entry {
+            level: Level::INFO,
+            target: "agent::network",
+            file: Some("a.rs"),
+            line: Some(7),
+            message: "network up",
+            fields: &fields,
+        };
         let d = decode(&e.encode(usize::MAX)).unwrap();
         assert_eq!(get(&d, "PRIORITY"), Some("6"));
         assert_eq!(get(&d, "SYSLOG_IDENTIFIER"), Some("thread-agent"));
@@ -488,7 +581,9 @@ mod tests {
         assert_eq!(get(&d, "JOINER_ID"), Some("0011223344556677"));
         assert_eq!(get(&d, "EUI64"), Some("f4ce360000000001"));
         assert_eq!(get(&d, "REASON"), Some("bad PSKd"));
-        assert!(get(&d, "MESSAGE").unwrap().starts_with("joiner failed joiner_id=0011223344556677 event=joiner-failed"));
+        assert!(get(&d, "MESSAGE")
+            .unwrap()
+            .starts_with("joiner failed joiner_id=0011223344556677 event=joiner-failed"));
     }
 
     #[test]

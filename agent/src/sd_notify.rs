@@ -55,7 +55,12 @@ impl Notifier {
 
     /// [`Notifier::from_env`] on given values (for tests). An unusable socket name gives a
     /// notifier that sends nothing.
-    pub fn from_vars(socket: Option<OsString>, watchdog_usec: Option<&str>, watchdog_pid: Option<&str>, pid: u32) -> Notifier {
+    pub fn from_vars(
+        socket: Option<OsString>,
+        watchdog_usec: Option<&str>,
+        watchdog_pid: Option<&str>,
+        pid: u32,
+    ) -> Notifier {
         let target = socket.and_then(|s| {
             let addr = socket_addr(&s)?;
             let sock = UnixDatagram::unbound().ok()?;
@@ -116,7 +121,9 @@ impl Notifier {
     }
 
     fn try_send(&self, msg: &str) -> io::Result<()> {
-        let Some((sock, addr)) = &self.target else { return Ok(()) };
+        let Some((sock, addr)) = &self.target else {
+            return Ok(());
+        };
         let n = sock.send_to_addr(msg.as_bytes(), addr)?;
         if n != msg.len() {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "short datagram"));
@@ -141,7 +148,11 @@ fn socket_addr(s: &std::ffi::OsStr) -> Option<SocketAddr> {
 }
 
 fn one_line(s: &str) -> String {
-    s.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    s.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The `STATUS=` text for a role (and, when attached, the network it is in).
@@ -221,7 +232,10 @@ pub async fn supervise(net: Arc<Network>, notifier: Arc<Notifier>) {
             }
         };
         let network = if role.is_attached() {
-            net.snapshot().await.ok().map(|s| (s.network_name, s.channel, s.pan_id))
+            net.snapshot()
+                .await
+                .ok()
+                .map(|s| (s.network_name, s.channel, s.pan_id))
         } else {
             None
         };
@@ -300,7 +314,11 @@ mod tests {
         assert!(!Notifier::from_vars(Some("".into()), None, None, 1).is_enabled());
         let (_d, _sock, path) = listener();
         for bad in ["", "abc", "-5", "0"] {
-            assert_eq!(Notifier::from_vars(Some(path.clone().into()), Some(bad), None, 1).watchdog_timeout(), None);
+            assert_eq!(
+                Notifier::from_vars(Some(path.clone().into()), Some(bad), None, 1)
+                    .watchdog_timeout(),
+                None
+            );
         }
         // Nobody listening: sending is an error that is swallowed.
         let gone = Notifier::from_vars(Some("/nonexistent/notify.sock".into()), None, None, 1);
