@@ -37,8 +37,14 @@
 //!
 //! Validated: in-memory tests against a fake Border Agent and fake joiners built from this crate's
 //! DTLS server/client and CoAP codec (see `commissioner/tests.rs`), and a proptest feeding garbage.
-//! The message shapes follow what the OpenThread simulation NCP's Border Agent accepted (thread-facts
-//! §1); this state machine itself has not yet been run against a live OpenThread Border Agent.
+//! Live (`commissioner/live.rs`, run when `OT_NCP_FTD` and `OT_CLI_FTD` are set) against the
+//! OpenThread 0.4.0 simulation: the `ot-ncp-ftd` leader's Border Agent through the Spinel UDP
+//! forward stream accepted our petition, MGMT_COMMISSIONER_SET (via the UDP proxy) and
+//! resignation; a real `ot-cli-ftd` joiner (Mbed TLS client) printed `Join success` through our
+//! DTLS server, JOIN_FIN answer and KEK, and with a wrong PSKd failed with `Join failed
+//! [Security]` while we reported [`HandshakeFailure::WrongPskd`]. Not validated: keep-alive
+//! rejection, MGMT_DATASET_CHANGED and co-processor resets against a live Border Agent (only in
+//! memory).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
@@ -678,6 +684,11 @@ impl Commissioner {
     pub fn set_credentials(&mut self, pskc: Pskc, mesh_local_prefix: [u8; 8]) {
         self.config.pskc = pskc;
         self.config.mesh_local_prefix = mesh_local_prefix;
+    }
+
+    /// Sets the provisioning URL joiners must match (from the next JOIN_FIN on).
+    pub fn set_provisioning_url(&mut self, url: Option<String>) {
+        self.config.provisioning_url = url;
     }
 
     // ----- joiner table -----

@@ -401,3 +401,83 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     drop(j);
     drop(ncp);
 }
+
+/// Many OpenThread joiners at once (wildcard entry): all must join; prints how long it took.
+/// `OT_LIVE_JOINERS` sets how many (default 5). A joiner that fails (e.g. its discovery scan found
+/// nothing) is restarted, at most 3 times.
+#[test]
+fn commissions_many_openthread_joiners_concurrently() {
+    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD")) else {
+        eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
+        return;
+    };
+    let n: usize = std::env::var("OT_LIVE_JOINERS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).clamp(1, 30);
+    let offset = std::env::var("OT_PORT_OFFSET_COMMISSIONER_MANY").unwrap_or_else(|_| "214".into());
+    let mut ncp = Ncp::spawn(&ncp_bin, &offset);
+    let ba = border_agent(&mut ncp);
+    let mut c = Commissioner::with_seed(Config::new("thread-agent-test", Pskc::from_bytes(PSKC), MLP), [7; 32]);
+    let mut events = Vec::new();
+    c.start(Instant::now());
+    let now = Instant::now();
+    c.add(now, JoinerEntry { kind: JoinerKind::Any, pskd: Pskd::new("ANYPSK").unwrap(), expires_at: now + Duration::from_secs(900) })
+        .unwrap();
+    assert!(drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(20), |e| e.contains(&Event::SteeringDataUpdated {
+        steering_data: "ff".into()
+    })));
+
+    let (tx, rx) = mpsc::channel::<(usize, String)>();
+    let mut joiners = Vec::new();
+    for k in 0..n {
+        let mut j = Cli::spawn(&cli_bin, &(k + 2).to_string(), &offset);
+        let (_dead, empty) = mpsc::channel();
+        let lines = std::mem::replace(&mut j.lines, empty);
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for l in lines.iter() {
+                if tx.send((k, l)).is_err() {
+                    return;
+                }
+            }
+        });
+        j.cmd("ifconfig up");
+        joiners.push(j);
+    }
+    let t0 = Instant::now();
+    for j in joiners.iter_mut() {
+        j.cmd("joiner start ANYPSK");
+    }
+    let mut joined: Vec<Option<Duration>> = vec![None; n];
+    let mut retries = vec![0u32; n];
+    let mut restart = Vec::new();
+    let ok = drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(300), |_| {
+        while let Ok((k, l)) = rx.try_recv() {
+            if l.contains("Join success") {
+                joined[k] = Some(t0.elapsed());
+            } else if l.contains("Join failed") {
+                eprintln!("joiner {k}: {l}");
+                retries[k] += 1;
+                restart.push(k);
+            }
+        }
+        for k in restart.drain(..) {
+            if retries[k] <= 3 {
+                joiners[k].cmd("joiner start ANYPSK");
+            }
+        }
+        joined.iter().all(Option::is_some) || retries.iter().any(|&r| r > 3)
+    });
+    let last = joined.iter().flatten().max().copied();
+    eprintln!(
+        "{n} OpenThread joiners: {} joined, last after {:?}, restarts {:?}, first after {:?}",
+        joined.iter().flatten().count(),
+        last,
+        retries,
+        joined.iter().flatten().min()
+    );
+    assert!(ok && joined.iter().all(Option::is_some), "joined {joined:?}, restarts {retries:?}");
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::JoinerEntrusted { .. })).count() >= n, true);
+    c.stop(Instant::now());
+    drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(10), |e| e.contains(&Event::Resigned));
+    drop(joiners);
+    drop(ncp);
+}
