@@ -110,7 +110,11 @@ pub struct Config {
 
 impl Config {
     /// A configuration with the defaults listed on each field.
-    pub fn new(commissioner_id: impl Into<String>, pskc: Pskc, mesh_local_prefix: [u8; 8]) -> Config {
+    pub fn new(
+        commissioner_id: impl Into<String>,
+        pskc: Pskc,
+        mesh_local_prefix: [u8; 8],
+    ) -> Config {
         Config {
             commissioner_id: commissioner_id.into(),
             pskc,
@@ -274,18 +278,35 @@ pub enum RemovalReason {
 /// What happened; drain with [`Commissioner::poll_event`]. Never carries a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    PetitionAccepted { session_id: u16 },
-    PetitionRejected { reason: String },
+    PetitionAccepted {
+        session_id: u16,
+    },
+    PetitionRejected {
+        reason: String,
+    },
     /// The DTLS handshake with the Border Agent failed on the password: wrong PSKc.
     BorderAgentAuthFailed,
-    KeepAliveFailed { reason: String },
+    KeepAliveFailed {
+        reason: String,
+    },
     /// The leader accepted this steering data (hex).
-    SteeringDataUpdated { steering_data: String },
+    SteeringDataUpdated {
+        steering_data: String,
+    },
     /// The leader refused or did not answer MGMT_COMMISSIONER_SET (retried at the next keep-alive).
-    SteeringDataRejected { reason: String },
-    JoinerSeen { joiner: JoinerInfo },
-    JoinerHandshakeFailed { joiner: JoinerInfo, reason: HandshakeFailure },
-    JoinerAuthenticated { joiner: JoinerInfo },
+    SteeringDataRejected {
+        reason: String,
+    },
+    JoinerSeen {
+        joiner: JoinerInfo,
+    },
+    JoinerHandshakeFailed {
+        joiner: JoinerInfo,
+        reason: HandshakeFailure,
+    },
+    JoinerAuthenticated {
+        joiner: JoinerInfo,
+    },
     JoinerFinalize {
         joiner: JoinerInfo,
         vendor_name: String,
@@ -298,14 +319,23 @@ pub enum Event {
         reject_reason: Option<String>,
     },
     /// The RLY_TX with the accepting JOIN_FIN.rsp and the KEK went out.
-    JoinerEntrusted { joiner: JoinerInfo },
-    EntryExpired { kind: JoinerKind },
-    EntryRemoved { kind: JoinerKind, reason: RemovalReason },
+    JoinerEntrusted {
+        joiner: JoinerInfo,
+    },
+    EntryExpired {
+        kind: JoinerKind,
+    },
+    EntryRemoved {
+        kind: JoinerKind,
+        reason: RemovalReason,
+    },
     /// `stop` finished: resigned (or gave up waiting for the answer) and closed the DTLS session.
     Resigned,
     /// The Border Agent session ended (peer closed, DTLS failure other than the password,
     /// co-processor reset, stop before the petition was accepted).
-    Disconnected { reason: String },
+    Disconnected {
+        reason: String,
+    },
 }
 
 /// Counters for dropped input (nothing secret).
@@ -341,7 +371,10 @@ impl SeededRng {
     /// A generator from a 32-byte secret seed.
     pub fn from_seed(seed: [u8; 32]) -> SeededRng {
         let mut seed = seed;
-        let r = SeededRng { key: Zeroizing::new(seed), counter: 0 };
+        let r = SeededRng {
+            key: Zeroizing::new(seed),
+            counter: 0,
+        };
         seed.zeroize();
         r
     }
@@ -405,7 +438,8 @@ enum ExchangeTimeout {
 impl Exchange {
     fn on_timeout(&mut self, now: Instant) -> Option<ExchangeTimeout> {
         if let Some(d) = self.response_deadline {
-            return (now >= d).then_some(ExchangeTimeout::Failed("no response after the empty ACK"));
+            return (now >= d)
+                .then_some(ExchangeTimeout::Failed("no response after the empty ACK"));
         }
         match self.retx.on_timeout(now) {
             coap::Timeout::NotYet => None,
@@ -620,7 +654,9 @@ impl Commissioner {
                 self.pump_ba(now);
             }
             Err(e) => {
-                self.events.push_back(Event::Disconnected { reason: format!("cannot start DTLS: {e}") });
+                self.events.push_back(Event::Disconnected {
+                    reason: format!("cannot start DTLS: {e}"),
+                });
                 self.schedule_retry(now);
             }
         }
@@ -654,7 +690,9 @@ impl Commissioner {
                 self.close_ba();
                 self.teardown();
                 self.state = State::Idle;
-                self.events.push_back(Event::Disconnected { reason: "stopped before the petition was accepted".into() });
+                self.events.push_back(Event::Disconnected {
+                    reason: "stopped before the petition was accepted".into(),
+                });
             }
         }
     }
@@ -674,7 +712,9 @@ impl Commissioner {
             _ => {
                 self.ba = None;
                 self.teardown();
-                self.events.push_back(Event::Disconnected { reason: "co-processor reset".into() });
+                self.events.push_back(Event::Disconnected {
+                    reason: "co-processor reset".into(),
+                });
                 self.schedule_retry(now);
             }
         }
@@ -699,7 +739,9 @@ impl Commissioner {
             *e = entry;
         } else {
             if self.entries.len() >= self.config.max_entries {
-                return Err(Error::TableFull { max: self.config.max_entries });
+                return Err(Error::TableFull {
+                    max: self.config.max_entries,
+                });
             }
             tracing::info!(entry = %entry.kind, "joiner entry added");
             self.entries.push(entry);
@@ -716,7 +758,10 @@ impl Commissioner {
         if self.entries.len() == before {
             return false;
         }
-        self.events.push_back(Event::EntryRemoved { kind: *kind, reason: RemovalReason::Operator });
+        self.events.push_back(Event::EntryRemoved {
+            kind: *kind,
+            reason: RemovalReason::Operator,
+        });
         self.table_changed(now);
         true
     }
@@ -767,7 +812,13 @@ impl Commissioner {
                 ExchangeTimeout::Resend(b) => self.ba_send(&b),
                 ExchangeTimeout::Failed(why) => {
                     self.petition = None;
-                    self.lose(now, Event::PetitionRejected { reason: format!("petition: {why}") }, true);
+                    self.lose(
+                        now,
+                        Event::PetitionRejected {
+                            reason: format!("petition: {why}"),
+                        },
+                        true,
+                    );
                 }
             }
         }
@@ -776,7 +827,13 @@ impl Commissioner {
                 ExchangeTimeout::Resend(b) => self.ba_send(&b),
                 ExchangeTimeout::Failed(why) => {
                     self.keep_alive = None;
-                    self.lose(now, Event::KeepAliveFailed { reason: format!("keep-alive: {why}") }, true);
+                    self.lose(
+                        now,
+                        Event::KeepAliveFailed {
+                            reason: format!("keep-alive: {why}"),
+                        },
+                        true,
+                    );
                 }
             }
         }
@@ -794,7 +851,9 @@ impl Commissioner {
                 ExchangeTimeout::Resend(b) => self.send_to_leader(&b),
                 ExchangeTimeout::Failed(why) => {
                     self.comm_set = None;
-                    self.events.push_back(Event::SteeringDataRejected { reason: format!("MGMT_COMMISSIONER_SET: {why}") });
+                    self.events.push_back(Event::SteeringDataRejected {
+                        reason: format!("MGMT_COMMISSIONER_SET: {why}"),
+                    });
                 }
             }
         }
@@ -835,7 +894,9 @@ impl Commissioner {
             .map(|(k, _)| *k)
             .collect();
         for key in keys {
-            let Some(mut s) = self.sessions.remove(&key) else { continue };
+            let Some(mut s) = self.sessions.remove(&key) else {
+                continue;
+            };
             if now >= s.deadline {
                 if !s.entrusted {
                     self.events.push_back(Event::JoinerHandshakeFailed {
@@ -868,7 +929,13 @@ impl Commissioner {
                 dtls::Event::Closed => match self.state {
                     State::Resigning => self.finish_resign(),
                     State::Idle => {}
-                    _ => self.lose(now, Event::Disconnected { reason: "the border agent closed the DTLS session".into() }, false),
+                    _ => self.lose(
+                        now,
+                        Event::Disconnected {
+                            reason: "the border agent closed the DTLS session".into(),
+                        },
+                        false,
+                    ),
                 },
                 dtls::Event::Failed(e) => {
                     if self.state == State::Resigning {
@@ -880,7 +947,9 @@ impl Commissioner {
                             tracing::warn!("border agent DTLS handshake failed: wrong PSKc");
                             Event::BorderAgentAuthFailed
                         }
-                        other => Event::Disconnected { reason: format!("border agent DTLS: {other}") },
+                        other => Event::Disconnected {
+                            reason: format!("border agent DTLS: {other}"),
+                        },
                     };
                     self.lose(now, ev, false);
                 }
@@ -915,7 +984,11 @@ impl Commissioner {
         self.ba_send(&bytes);
         let mut retx = Retransmitter::new(bytes, self.rng.next_u32());
         retx.on_send(now);
-        Some(Exchange { request: req, retx, response_deadline: None })
+        Some(Exchange {
+            request: req,
+            retx,
+            response_deadline: None,
+        })
     }
 
     fn on_ba_connected(&mut self, now: Instant) {
@@ -925,7 +998,13 @@ impl Commissioner {
         let token = self.token();
         match coap::petition(mid, &token, &self.config.commissioner_id) {
             Ok(req) => self.petition = self.send_con(now, req),
-            Err(e) => self.lose(now, Event::PetitionRejected { reason: format!("cannot encode petition: {e}") }, true),
+            Err(e) => self.lose(
+                now,
+                Event::PetitionRejected {
+                    reason: format!("cannot encode petition: {e}"),
+                },
+                true,
+            ),
         }
     }
 
@@ -989,7 +1068,8 @@ impl Commissioner {
         self.session_id = Some(session_id);
         self.backoff = self.config.retry_initial;
         self.next_keep_alive = Some(now + self.config.keep_alive_interval);
-        self.events.push_back(Event::PetitionAccepted { session_id });
+        self.events
+            .push_back(Event::PetitionAccepted { session_id });
         self.send_comm_set(now);
     }
 
@@ -1007,11 +1087,19 @@ impl Commissioner {
                 uri::UDP_RX => self.on_udp_rx(now, &msg),
                 other => {
                     if msg.needs_ack() {
-                        if let Ok(r) = Message::response(MsgType::Ack, Code::NOT_FOUND, msg.message_id, &msg.token, &[]) {
+                        if let Ok(r) = Message::response(
+                            MsgType::Ack,
+                            Code::NOT_FOUND,
+                            msg.message_id,
+                            &msg.token,
+                            &[],
+                        ) {
                             self.send_plain(&r);
                         }
                     }
-                    self.dropped(format!("unexpected request {other:?} from the border agent"));
+                    self.dropped(format!(
+                        "unexpected request {other:?} from the border agent"
+                    ));
                 }
             }
             return;
@@ -1030,7 +1118,13 @@ impl Commissioner {
                 }
                 ResponseMatch::Reset => {
                     self.petition = None;
-                    return self.lose(now, Event::PetitionRejected { reason: "border agent reset (RST) the petition".into() }, true);
+                    return self.lose(
+                        now,
+                        Event::PetitionRejected {
+                            reason: "border agent reset (RST) the petition".into(),
+                        },
+                        true,
+                    );
                 }
                 ResponseMatch::Response => {
                     self.petition = None;
@@ -1049,18 +1143,29 @@ impl Commissioner {
                 }
                 ResponseMatch::Reset => {
                     self.keep_alive = None;
-                    return self.lose(now, Event::KeepAliveFailed { reason: "border agent reset (RST) the keep-alive".into() }, true);
+                    return self.lose(
+                        now,
+                        Event::KeepAliveFailed {
+                            reason: "border agent reset (RST) the keep-alive".into(),
+                        },
+                        true,
+                    );
                 }
                 ResponseMatch::Response => {
                     self.keep_alive = None;
                     let state = msg.state().ok();
                     if msg.code.is_success() && state == Some(tlv::state::ACCEPT) {
                         // Retry steering data the leader has not taken yet.
-                        if self.comm_set.is_none() && self.steering_acked.as_ref() != Some(&self.desired_steering()) {
+                        if self.comm_set.is_none()
+                            && self.steering_acked.as_ref() != Some(&self.desired_steering())
+                        {
                             self.send_comm_set(now);
                         }
                     } else {
-                        let reason = format!("rejected by the leader (code {:?}, state {:?})", msg.code, state);
+                        let reason = format!(
+                            "rejected by the leader (code {:?}, state {:?})",
+                            msg.code, state
+                        );
                         self.lose(now, Event::KeepAliveFailed { reason }, true);
                     }
                     return;
@@ -1079,7 +1184,10 @@ impl Commissioner {
                 ResponseMatch::Unrelated => {}
             }
         }
-        self.dropped(format!("unmatched {:?} {:?} from the border agent", msg.typ, msg.code));
+        self.dropped(format!(
+            "unmatched {:?} {:?} from the border agent",
+            msg.typ, msg.code
+        ));
     }
 
     fn on_petition_response(&mut self, now: Instant, msg: &Message) {
@@ -1160,7 +1268,9 @@ impl Commissioner {
         }
         let want = self.desired_steering();
         let in_flight = self.comm_set.as_ref().map(|s| &s.steering);
-        if in_flight == Some(&want) || (in_flight.is_none() && self.steering_acked.as_ref() == Some(&want)) {
+        if in_flight == Some(&want)
+            || (in_flight.is_none() && self.steering_acked.as_ref() == Some(&want))
+        {
             return;
         }
         self.send_comm_set(now);
@@ -1190,13 +1300,22 @@ impl Commissioner {
         let steering = self.desired_steering();
         let mid = self.mid();
         let token = self.token();
-        let Ok(req) = coap::commissioner_set(mid, &token, sid, &steering, &[]) else { return };
+        let Ok(req) = coap::commissioner_set(mid, &token, sid, &steering, &[]) else {
+            return;
+        };
         let Ok(bytes) = req.encode() else { return };
         tracing::info!(steering = %hex::encode(steering.as_bytes()), "sending MGMT_COMMISSIONER_SET");
         self.send_to_leader(&bytes);
         let mut retx = Retransmitter::new(bytes, self.rng.next_u32());
         retx.on_send(now);
-        self.comm_set = Some(SetExchange { ex: Exchange { request: req, retx, response_deadline: None }, steering });
+        self.comm_set = Some(SetExchange {
+            ex: Exchange {
+                request: req,
+                retx,
+                response_deadline: None,
+            },
+            steering,
+        });
     }
 
     fn on_udp_rx(&mut self, now: Instant, msg: &Message) {
@@ -1211,8 +1330,15 @@ impl Commissioner {
         if inner.code.is_request() {
             // E.g. MGMT_DATASET_CHANGED from the leader: acknowledge it.
             if inner.needs_ack() {
-                let code = if inner.uri_path == uri::MGMT_DATASET_CHANGED { Code::CHANGED } else { Code::NOT_FOUND };
-                if let Ok(r) = Message::response(MsgType::Ack, code, inner.message_id, &inner.token, &[]).and_then(|r| r.encode()) {
+                let code = if inner.uri_path == uri::MGMT_DATASET_CHANGED {
+                    Code::CHANGED
+                } else {
+                    Code::NOT_FOUND
+                };
+                if let Ok(r) =
+                    Message::response(MsgType::Ack, code, inner.message_id, &inner.token, &[])
+                        .and_then(|r| r.encode())
+                {
                     self.send_udp_proxy(rx.dst_port, rx.src, rx.src_port, &r);
                 }
             }
@@ -1233,16 +1359,21 @@ impl Commissioner {
             }
             ResponseMatch::Reset => {
                 self.comm_set = None;
-                self.events.push_back(Event::SteeringDataRejected { reason: "the leader reset (RST) MGMT_COMMISSIONER_SET".into() });
+                self.events.push_back(Event::SteeringDataRejected {
+                    reason: "the leader reset (RST) MGMT_COMMISSIONER_SET".into(),
+                });
             }
             ResponseMatch::Response => {
-                let Some(set) = self.comm_set.take() else { return };
+                let Some(set) = self.comm_set.take() else {
+                    return;
+                };
                 let state = inner.state().ok();
                 if inner.code.is_success() && state == Some(tlv::state::ACCEPT) {
                     let hex = hex::encode(set.steering.as_bytes());
                     tracing::info!(steering = %hex, "steering data accepted by the leader");
                     self.steering_acked = Some(set.steering);
-                    self.events.push_back(Event::SteeringDataUpdated { steering_data: hex });
+                    self.events
+                        .push_back(Event::SteeringDataUpdated { steering_data: hex });
                     // A change may have happened meanwhile (it would have superseded; defensive).
                     self.table_changed(now);
                 } else {
@@ -1251,7 +1382,9 @@ impl Commissioner {
                     });
                 }
             }
-            ResponseMatch::Unrelated => self.dropped("UDP_RX answer to a superseded or unknown request".into()),
+            ResponseMatch::Unrelated => {
+                self.dropped("UDP_RX answer to a superseded or unknown request".into())
+            }
         }
     }
 
@@ -1287,14 +1420,23 @@ impl Commissioner {
             self.sessions.insert(key, s);
         }
         let Some((_, random)) = hello else {
-            return self.dropped("RLY_RX: a DTLS record other than ClientHello from a joiner without a session".into());
+            return self.dropped(
+                "RLY_RX: a DTLS record other than ClientHello from a joiner without a session"
+                    .into(),
+            );
         };
         self.start_session(now, &rx.from, &rx.dtls_record, random);
     }
 
     /// Answers a ClientHello statelessly (HelloVerifyRequest) until it carries a valid cookie; then
     /// keeps the session (replacing an older one of the same joiner).
-    fn start_session(&mut self, now: Instant, from: &JoinerAddr, record: &[u8], client_random: [u8; 32]) {
+    fn start_session(
+        &mut self,
+        now: Instant,
+        from: &JoinerAddr,
+        record: &[u8],
+        client_random: [u8; 32],
+    ) {
         let joiner_id = credentials::joiner_id_from_iid(&from.joiner_iid);
         let Some(entry) = self.best_entry(now, &joiner_id) else {
             self.stats.unknown_joiners += 1;
@@ -1320,7 +1462,9 @@ impl Commissioner {
         while let Some(d) = conn.poll_transmit() {
             output.push(d);
         }
-        let verified = output.iter().any(|d| d.len() > 13 && d[0] == 22 && d[13] == 2);
+        let verified = output
+            .iter()
+            .any(|d| d.len() > 13 && d[0] == 22 && d[13] == 2);
         if !verified {
             // HelloVerifyRequest (or nothing): no state kept.
             return self.relay_datagrams(from, output, None);
@@ -1335,7 +1479,10 @@ impl Commissioner {
             }
         }
         if self.sessions.len() >= self.config.max_joiner_sessions {
-            return self.dropped(format!("joiner session limit ({}) reached", self.config.max_joiner_sessions));
+            return self.dropped(format!(
+                "joiner session limit ({}) reached",
+                self.config.max_joiner_sessions
+            ));
         }
         let info = JoinerInfo {
             joiner_id: hex::encode(joiner_id),
@@ -1350,7 +1497,9 @@ impl Commissioner {
             vendor: None,
         };
         tracing::info!(joiner_id = %info.joiner_id, joiner_router = info.joiner_router, entry = %kind, "joiner session started");
-        self.events.push_back(Event::JoinerSeen { joiner: info.clone() });
+        self.events.push_back(Event::JoinerSeen {
+            joiner: info.clone(),
+        });
         self.relay_datagrams(from, output, None);
         let s = JoinerSession {
             addr: *from,
@@ -1375,14 +1524,18 @@ impl Commissioner {
                 dtls::Event::Connected => {
                     s.authenticated = true;
                     tracing::info!(joiner_id = %s.info.joiner_id, "joiner authenticated (DTLS established)");
-                    self.events.push_back(Event::JoinerAuthenticated { joiner: s.info.clone() });
+                    self.events.push_back(Event::JoinerAuthenticated {
+                        joiner: s.info.clone(),
+                    });
                 }
                 dtls::Event::ApplicationData(d) => self.on_joiner_message(now, &mut s, &d),
                 dtls::Event::Closed => {
                     if !s.entrusted && !s.ended {
                         self.events.push_back(Event::JoinerHandshakeFailed {
                             joiner: s.info.clone(),
-                            reason: HandshakeFailure::Protocol("joiner closed the session before JOIN_FIN".into()),
+                            reason: HandshakeFailure::Protocol(
+                                "joiner closed the session before JOIN_FIN".into(),
+                            ),
                         });
                     }
                     s.ended = true;
@@ -1395,14 +1548,18 @@ impl Commissioner {
                             other => HandshakeFailure::Protocol(other.to_string()),
                         };
                         tracing::info!(joiner_id = %s.info.joiner_id, reason = ?reason, "joiner handshake failed");
-                        self.events.push_back(Event::JoinerHandshakeFailed { joiner: s.info.clone(), reason });
+                        self.events.push_back(Event::JoinerHandshakeFailed {
+                            joiner: s.info.clone(),
+                            reason,
+                        });
                     }
                     s.ended = true;
                 }
             }
         }
         if !s.ended && !s.conn.is_finished() {
-            self.sessions.insert((s.addr.joiner_iid, s.addr.joiner_router_locator), s);
+            self.sessions
+                .insert((s.addr.joiner_iid, s.addr.joiner_router_locator), s);
         }
     }
 
@@ -1466,11 +1623,22 @@ impl Commissioner {
             return self.on_join_fin(now, s, &msg);
         }
         if msg.needs_ack() {
-            if let Ok(r) = Message::response(MsgType::Ack, Code::NOT_FOUND, msg.message_id, &msg.token, &[]).and_then(|r| r.encode()) {
+            if let Ok(r) = Message::response(
+                MsgType::Ack,
+                Code::NOT_FOUND,
+                msg.message_id,
+                &msg.token,
+                &[],
+            )
+            .and_then(|r| r.encode())
+            {
                 let _ = s.conn.send(&r);
             }
         }
-        self.dropped(format!("unexpected request {:?} from joiner {}", msg.uri_path, s.info.joiner_id));
+        self.dropped(format!(
+            "unexpected request {:?} from joiner {}",
+            msg.uri_path, s.info.joiner_id
+        ));
     }
 
     fn on_join_fin(&mut self, now: Instant, s: &mut JoinerSession, msg: &Message) {
@@ -1504,7 +1672,10 @@ impl Commissioner {
                 String::new()
             }
         };
-        let data = tlv::find(&msg.payload, types::VENDOR_DATA).ok().flatten().map(|t| hex::encode(t.value));
+        let data = tlv::find(&msg.payload, types::VENDOR_DATA)
+            .ok()
+            .flatten()
+            .map(|t| hex::encode(t.value));
         let url = match tlv::find(&msg.payload, types::PROVISIONING_URL) {
             Ok(Some(t)) => match t.utf8() {
                 Ok(u) => Some(u.to_owned()),
@@ -1523,18 +1694,35 @@ impl Commissioner {
         problems.dedup();
         let accepted = problems.is_empty();
         let reject_reason = (!accepted).then(|| problems.join("; "));
-        let state = if accepted { tlv::state::ACCEPT } else { tlv::state::REJECT };
-        let (typ, mid) = if msg.needs_ack() { (MsgType::Ack, msg.message_id) } else { (MsgType::Non, self.mid()) };
-        let Ok(resp) = Message::response(typ, Code::CHANGED, mid, &msg.token, &[Tlv::state(state)]).and_then(|r| r.encode()) else {
+        let state = if accepted {
+            tlv::state::ACCEPT
+        } else {
+            tlv::state::REJECT
+        };
+        let (typ, mid) = if msg.needs_ack() {
+            (MsgType::Ack, msg.message_id)
+        } else {
+            (MsgType::Non, self.mid())
+        };
+        let Ok(resp) = Message::response(typ, Code::CHANGED, mid, &msg.token, &[Tlv::state(state)])
+            .and_then(|r| r.encode())
+        else {
             return;
         };
         self.relay_out(s, None);
         if let Err(e) = s.conn.send(&resp) {
-            return self.dropped(format!("cannot answer JOIN_FIN of joiner {}: {e}", s.info.joiner_id));
+            return self.dropped(format!(
+                "cannot answer JOIN_FIN of joiner {}: {e}",
+                s.info.joiner_id
+            ));
         }
         let kek = if accepted { session_kek(s) } else { None };
         self.relay_out(s, kek.as_ref());
-        s.finalized = Some(Finalized { message_id: msg.message_id, response: resp, accepted });
+        s.finalized = Some(Finalized {
+            message_id: msg.message_id,
+            response: resp,
+            accepted,
+        });
         s.info.vendor = Some(VendorInfo {
             name: name.clone(),
             model: model.clone(),
@@ -1557,13 +1745,18 @@ impl Commissioner {
             s.entrusted = true;
             self.stats.joined += 1;
             tracing::info!(joiner_id = %s.info.joiner_id, "joiner entrusted (KEK sent to the joiner router)");
-            self.events.push_back(Event::JoinerEntrusted { joiner: s.info.clone() });
+            self.events.push_back(Event::JoinerEntrusted {
+                joiner: s.info.clone(),
+            });
             if let JoinerKind::Eui64(_) = s.info.entry {
                 let kind = s.info.entry;
                 let before = self.entries.len();
                 self.entries.retain(|e| e.kind != kind);
                 if self.entries.len() != before {
-                    self.events.push_back(Event::EntryRemoved { kind, reason: RemovalReason::Joined });
+                    self.events.push_back(Event::EntryRemoved {
+                        kind,
+                        reason: RemovalReason::Joined,
+                    });
                     self.table_changed(now);
                 }
             }

@@ -21,7 +21,11 @@ fn fcs(data: &[u8]) -> u16 {
     for &b in data {
         crc ^= u16::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x8408
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -108,7 +112,14 @@ fn spawn(bin: &str, id: &str, offset: &str, tag: &str) -> (Node, std::process::C
         .spawn()
         .expect("spawn simulation node");
     let out = child.stdout.take().unwrap();
-    (Node { stdin: child.stdin.take(), child, dir }, out)
+    (
+        Node {
+            stdin: child.stdin.take(),
+            child,
+            dir,
+        },
+        out,
+    )
 }
 
 struct Ncp {
@@ -134,7 +145,9 @@ impl Ncp {
                         0x7e => {
                             if frame.len() > 2 {
                                 let (p, f) = frame.split_at(frame.len() - 2);
-                                if fcs(p).to_le_bytes() == [f[0], f[1]] && tx.send(p.to_vec()).is_err() {
+                                if fcs(p).to_le_bytes() == [f[0], f[1]]
+                                    && tx.send(p.to_vec()).is_err()
+                                {
                                     return;
                                 }
                             }
@@ -150,7 +163,11 @@ impl Ncp {
                 }
             }
         });
-        Ncp { node, frames: rx, tid: 0 }
+        Ncp {
+            node,
+            frames: rx,
+            tid: 0,
+        }
     }
 
     fn send(&mut self, cmd: u32, prop: u32, value: &[u8]) -> u8 {
@@ -194,7 +211,10 @@ fn dataset() -> Vec<u8> {
     .unwrap();
     d.extend_from_slice(&[0x04, 0x10]);
     d.extend_from_slice(&PSKC);
-    d.extend(hex::decode("0510cafebabecafebabecafebabecafebabe0708fd00abcd000000000c0402a0f7f8").unwrap());
+    d.extend(
+        hex::decode("0510cafebabecafebabecafebabecafebabe0708fd00abcd000000000c0402a0f7f8")
+            .unwrap(),
+    );
     d
 }
 
@@ -249,7 +269,10 @@ impl Cli {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { return };
-                if tx.send(line.trim_start_matches("> ").trim().to_string()).is_err() {
+                if tx
+                    .send(line.trim_start_matches("> ").trim().to_string())
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -311,7 +334,8 @@ fn drive(
 
 #[test]
 fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
-    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD")) else {
+    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
+    else {
         eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
         return;
     };
@@ -326,9 +350,16 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     let mut events = Vec::new();
     c.start(Instant::now());
     assert!(
-        drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(20), |e| e
-            .iter()
-            .any(|x| matches!(x, Event::SteeringDataUpdated { .. }))),
+        drive(
+            &mut ncp,
+            ba,
+            &mut c,
+            &mut events,
+            Duration::from_secs(20),
+            |e| e
+                .iter()
+                .any(|x| matches!(x, Event::SteeringDataUpdated { .. }))
+        ),
         "petition + MGMT_COMMISSIONER_SET: {events:?}"
     );
     assert_eq!(c.state(), State::Active);
@@ -337,19 +368,35 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     let mut j = Cli::spawn(&cli_bin, "2", &offset);
     j.cmd("eui64");
     let eui_line = j
-        .wait(Duration::from_secs(5), |l| l.len() == 16 && l.chars().all(|c| c.is_ascii_hexdigit()))
+        .wait(Duration::from_secs(5), |l| {
+            l.len() == 16 && l.chars().all(|c| c.is_ascii_hexdigit())
+        })
         .expect("eui64");
     let mut eui64 = [0u8; 8];
     eui64.copy_from_slice(&hex::decode(&eui_line).unwrap());
     eprintln!("joiner eui64 {eui_line}");
     let now = Instant::now();
-    c.add(now, JoinerEntry { kind: JoinerKind::Eui64(eui64), pskd: Pskd::new("J01NME").unwrap(), expires_at: now + Duration::from_secs(300) })
-        .unwrap();
-    assert!(drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(10), |e| e
-        .iter()
-        .filter(|x| matches!(x, Event::SteeringDataUpdated { .. }))
-        .count()
-        == 2));
+    c.add(
+        now,
+        JoinerEntry {
+            kind: JoinerKind::Eui64(eui64),
+            pskd: Pskd::new("J01NME").unwrap(),
+            expires_at: now + Duration::from_secs(300),
+        },
+    )
+    .unwrap();
+    assert!(drive(
+        &mut ncp,
+        ba,
+        &mut c,
+        &mut events,
+        Duration::from_secs(10),
+        |e| e
+            .iter()
+            .filter(|x| matches!(x, Event::SteeringDataUpdated { .. }))
+            .count()
+            == 2
+    ));
 
     j.cmd("ifconfig up");
     // The joiner's output is checked while the commissioner runs.
@@ -363,25 +410,37 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
             }
         }
     });
-    let mut run_joiner = |j: &mut Cli, c: &mut Commissioner, events: &mut Vec<Event>, pskd: &str| {
-        j.cmd(&format!("joiner start {pskd}"));
-        let mut outcome = None;
-        drive(&mut ncp, ba, c, events, Duration::from_secs(90), |_| {
-            while let Ok(l) = j.lines.try_recv() {
-                if l.contains("Join success") || l.contains("Join failed") {
-                    outcome = Some(l);
+    let mut run_joiner =
+        |j: &mut Cli, c: &mut Commissioner, events: &mut Vec<Event>, pskd: &str| {
+            j.cmd(&format!("joiner start {pskd}"));
+            let mut outcome = None;
+            drive(&mut ncp, ba, c, events, Duration::from_secs(90), |_| {
+                while let Ok(l) = j.lines.try_recv() {
+                    if l.contains("Join success") || l.contains("Join failed") {
+                        outcome = Some(l);
+                    }
                 }
-            }
-            outcome.is_some()
-        });
-        outcome
-    };
+                outcome.is_some()
+            });
+            outcome
+        };
 
     // A wrong PSKd first: the joiner fails, we report WrongPskd and keep the entry.
     let outcome = run_joiner(&mut j, &mut c, &mut events, "WR0NG1");
-    assert!(outcome.as_deref().is_some_and(|l| l.contains("Join failed")), "{outcome:?}; events: {events:?}");
     assert!(
-        events.iter().any(|e| matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::WrongPskd, .. })),
+        outcome
+            .as_deref()
+            .is_some_and(|l| l.contains("Join failed")),
+        "{outcome:?}; events: {events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::JoinerHandshakeFailed {
+                reason: HandshakeFailure::WrongPskd,
+                ..
+            }
+        )),
         "events: {events:?}"
     );
     assert_eq!(c.list().len(), 1);
@@ -390,14 +449,27 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     let outcome = run_joiner(&mut j, &mut c, &mut events, "J01NME");
     let ok = outcome.is_some();
     assert!(ok, "no joiner outcome; events: {events:?}");
-    assert_eq!(outcome.as_deref(), Some("Join success"), "events: {events:?}");
-    assert!(events.iter().any(|e| matches!(e, Event::JoinerFinalize { accepted: true, .. })));
+    assert_eq!(
+        outcome.as_deref(),
+        Some("Join success"),
+        "events: {events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::JoinerFinalize { accepted: true, .. })));
     assert!(events.iter().any(|e| matches!(e, Event::JoinerEntrusted { joiner } if joiner.eui64.as_deref() == Some(eui_line.as_str()))));
 
     // Resign cleanly.
     c.stop(Instant::now());
     drop(run_joiner);
-    assert!(drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(10), |e| e.contains(&Event::Resigned)));
+    assert!(drive(
+        &mut ncp,
+        ba,
+        &mut c,
+        &mut events,
+        Duration::from_secs(10),
+        |e| e.contains(&Event::Resigned)
+    ));
     drop(j);
     drop(ncp);
 }
@@ -407,23 +479,45 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
 /// nothing) is restarted, at most 3 times.
 #[test]
 fn commissions_many_openthread_joiners_concurrently() {
-    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD")) else {
+    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
+    else {
         eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
         return;
     };
-    let n: usize = std::env::var("OT_LIVE_JOINERS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).clamp(1, 30);
+    let n: usize = std::env::var("OT_LIVE_JOINERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .clamp(1, 30);
     let offset = std::env::var("OT_PORT_OFFSET_COMMISSIONER_MANY").unwrap_or_else(|_| "214".into());
     let mut ncp = Ncp::spawn(&ncp_bin, &offset);
     let ba = border_agent(&mut ncp);
-    let mut c = Commissioner::with_seed(Config::new("thread-agent-test", Pskc::from_bytes(PSKC), MLP), [7; 32]);
+    let mut c = Commissioner::with_seed(
+        Config::new("thread-agent-test", Pskc::from_bytes(PSKC), MLP),
+        [7; 32],
+    );
     let mut events = Vec::new();
     c.start(Instant::now());
     let now = Instant::now();
-    c.add(now, JoinerEntry { kind: JoinerKind::Any, pskd: Pskd::new("ANYPSK").unwrap(), expires_at: now + Duration::from_secs(900) })
-        .unwrap();
-    assert!(drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(20), |e| e.contains(&Event::SteeringDataUpdated {
-        steering_data: "ff".into()
-    })));
+    c.add(
+        now,
+        JoinerEntry {
+            kind: JoinerKind::Any,
+            pskd: Pskd::new("ANYPSK").unwrap(),
+            expires_at: now + Duration::from_secs(900),
+        },
+    )
+    .unwrap();
+    assert!(drive(
+        &mut ncp,
+        ba,
+        &mut c,
+        &mut events,
+        Duration::from_secs(20),
+        |e| e.contains(&Event::SteeringDataUpdated {
+            steering_data: "ff".into()
+        })
+    ));
 
     let (tx, rx) = mpsc::channel::<(usize, String)>();
     let mut joiners = Vec::new();
@@ -449,23 +543,30 @@ fn commissions_many_openthread_joiners_concurrently() {
     let mut joined: Vec<Option<Duration>> = vec![None; n];
     let mut retries = vec![0u32; n];
     let mut restart = Vec::new();
-    let ok = drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(300), |_| {
-        while let Ok((k, l)) = rx.try_recv() {
-            if l.contains("Join success") {
-                joined[k] = Some(t0.elapsed());
-            } else if l.contains("Join failed") {
-                eprintln!("joiner {k}: {l}");
-                retries[k] += 1;
-                restart.push(k);
+    let ok = drive(
+        &mut ncp,
+        ba,
+        &mut c,
+        &mut events,
+        Duration::from_secs(300),
+        |_| {
+            while let Ok((k, l)) = rx.try_recv() {
+                if l.contains("Join success") {
+                    joined[k] = Some(t0.elapsed());
+                } else if l.contains("Join failed") {
+                    eprintln!("joiner {k}: {l}");
+                    retries[k] += 1;
+                    restart.push(k);
+                }
             }
-        }
-        for k in restart.drain(..) {
-            if retries[k] <= 3 {
-                joiners[k].cmd("joiner start ANYPSK");
+            for k in restart.drain(..) {
+                if retries[k] <= 3 {
+                    joiners[k].cmd("joiner start ANYPSK");
+                }
             }
-        }
-        joined.iter().all(Option::is_some) || retries.iter().any(|&r| r > 3)
-    });
+            joined.iter().all(Option::is_some) || retries.iter().any(|&r| r > 3)
+        },
+    );
     let last = joined.iter().flatten().max().copied();
     eprintln!(
         "{n} OpenThread joiners: {} joined, last after {:?}, restarts {:?}, first after {:?}",
@@ -474,10 +575,27 @@ fn commissions_many_openthread_joiners_concurrently() {
         retries,
         joined.iter().flatten().min()
     );
-    assert!(ok && joined.iter().all(Option::is_some), "joined {joined:?}, restarts {retries:?}");
-    assert_eq!(events.iter().filter(|e| matches!(e, Event::JoinerEntrusted { .. })).count() >= n, true);
+    assert!(
+        ok && joined.iter().all(Option::is_some),
+        "joined {joined:?}, restarts {retries:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::JoinerEntrusted { .. }))
+            .count()
+            >= n,
+        true
+    );
     c.stop(Instant::now());
-    drive(&mut ncp, ba, &mut c, &mut events, Duration::from_secs(10), |e| e.contains(&Event::Resigned));
+    drive(
+        &mut ncp,
+        ba,
+        &mut c,
+        &mut events,
+        Duration::from_secs(10),
+        |e| e.contains(&Event::Resigned),
+    );
     drop(joiners);
     drop(ncp);
 }

@@ -63,7 +63,13 @@ struct FakeBa {
 
 impl FakeBa {
     fn server(pskc: &[u8; 16], seed: u64) -> dtls::Connection {
-        dtls::Connection::server(dtls::Config::server(pskc), b"ba cookie", b"[fd00::abcd]:49999", rng(seed)).unwrap()
+        dtls::Connection::server(
+            dtls::Config::server(pskc),
+            b"ba cookie",
+            b"[fd00::abcd]:49999",
+            rng(seed),
+        )
+        .unwrap()
     }
     fn new(pskc: [u8; 16]) -> FakeBa {
         FakeBa {
@@ -121,15 +127,40 @@ impl FakeBa {
         match m.uri_path.as_str() {
             "c/cp" => {
                 self.petitions += 1;
-                let id = tlv::find(&m.payload, types::COMMISSIONER_ID).unwrap().unwrap().utf8().unwrap().to_owned();
-                let (state, id) = if self.accept_petition { (1, id) } else { (-1, "other-commissioner".to_string()) };
-                let tlvs = [Tlv::state(state), Tlv::commissioner_id(&id), Tlv::commissioner_session_id(self.session_id)];
+                let id = tlv::find(&m.payload, types::COMMISSIONER_ID)
+                    .unwrap()
+                    .unwrap()
+                    .utf8()
+                    .unwrap()
+                    .to_owned();
+                let (state, id) = if self.accept_petition {
+                    (1, id)
+                } else {
+                    (-1, "other-commissioner".to_string())
+                };
+                let tlvs = [
+                    Tlv::state(state),
+                    Tlv::commissioner_id(&id),
+                    Tlv::commissioner_session_id(self.session_id),
+                ];
                 if self.separate_petition_response {
                     self.send(&Message::empty_ack(m.message_id));
                     let mid = self.next_mid();
-                    self.send(&Message::response(MsgType::Non, Code::CHANGED, mid, &m.token, &tlvs).unwrap());
+                    self.send(
+                        &Message::response(MsgType::Non, Code::CHANGED, mid, &m.token, &tlvs)
+                            .unwrap(),
+                    );
                 } else {
-                    self.send(&Message::response(MsgType::Ack, Code::CHANGED, m.message_id, &m.token, &tlvs).unwrap());
+                    self.send(
+                        &Message::response(
+                            MsgType::Ack,
+                            Code::CHANGED,
+                            m.message_id,
+                            &m.token,
+                            &tlvs,
+                        )
+                        .unwrap(),
+                    );
                 }
             }
             "c/ca" => {
@@ -137,11 +168,20 @@ impl FakeBa {
                 self.keep_alives.push(st);
                 let ok = self.accept_keep_alive && m.session_id().unwrap() == Some(self.session_id);
                 let tlvs = [Tlv::state(if ok { 1 } else { -1 })];
-                self.send(&Message::response(MsgType::Ack, Code::CHANGED, m.message_id, &m.token, &tlvs).unwrap());
+                self.send(
+                    &Message::response(MsgType::Ack, Code::CHANGED, m.message_id, &m.token, &tlvs)
+                        .unwrap(),
+                );
             }
             "c/ut" => {
-                let (sp, dp, inner) = tlv::require(&m.payload, types::UDP_ENCAPSULATION).unwrap().udp_encapsulation().unwrap();
-                let dst = tlv::require(&m.payload, types::IPV6_ADDRESS).unwrap().ipv6().unwrap();
+                let (sp, dp, inner) = tlv::require(&m.payload, types::UDP_ENCAPSULATION)
+                    .unwrap()
+                    .udp_encapsulation()
+                    .unwrap();
+                let dst = tlv::require(&m.payload, types::IPV6_ADDRESS)
+                    .unwrap()
+                    .ipv6()
+                    .unwrap();
                 assert_eq!(dst, coap::leader_aloc(&MLP));
                 assert_eq!((sp, dp), (coap::TMF_PORT, coap::TMF_PORT));
                 let inner = Message::parse(inner).unwrap();
@@ -152,12 +192,24 @@ impl FakeBa {
                     self.drop_next_sets -= 1;
                     return;
                 }
-                self.set_session_ids.push(inner.session_id().unwrap().unwrap());
-                self.steering_sets.push(tlv::require(&inner.payload, types::STEERING_DATA).unwrap().value.to_vec());
-                let resp = Message::response(MsgType::Ack, Code::CHANGED, inner.message_id, &inner.token, &[Tlv::state(1)])
-                    .unwrap()
-                    .encode()
-                    .unwrap();
+                self.set_session_ids
+                    .push(inner.session_id().unwrap().unwrap());
+                self.steering_sets.push(
+                    tlv::require(&inner.payload, types::STEERING_DATA)
+                        .unwrap()
+                        .value
+                        .to_vec(),
+                );
+                let resp = Message::response(
+                    MsgType::Ack,
+                    Code::CHANGED,
+                    inner.message_id,
+                    &inner.token,
+                    &[Tlv::state(1)],
+                )
+                .unwrap()
+                .encode()
+                .unwrap();
                 let mut encap = Vec::new();
                 encap.extend_from_slice(&dp.to_be_bytes());
                 encap.extend_from_slice(&sp.to_be_bytes());
@@ -179,19 +231,38 @@ impl FakeBa {
                 assert_eq!(m.typ, MsgType::Non);
                 let p = &m.payload;
                 let addr = JoinerAddr {
-                    joiner_udp_port: tlv::require(p, types::JOINER_UDP_PORT).unwrap().u16().unwrap(),
-                    joiner_iid: tlv::require(p, types::JOINER_IID).unwrap().joiner_iid().unwrap(),
-                    joiner_router_locator: tlv::require(p, types::JOINER_ROUTER_LOCATOR).unwrap().u16().unwrap(),
+                    joiner_udp_port: tlv::require(p, types::JOINER_UDP_PORT)
+                        .unwrap()
+                        .u16()
+                        .unwrap(),
+                    joiner_iid: tlv::require(p, types::JOINER_IID)
+                        .unwrap()
+                        .joiner_iid()
+                        .unwrap(),
+                    joiner_router_locator: tlv::require(p, types::JOINER_ROUTER_LOCATOR)
+                        .unwrap()
+                        .u16()
+                        .unwrap(),
                 };
-                let record = tlv::require(p, types::JOINER_DTLS_ENCAPSULATION).unwrap().value.to_vec();
-                let kek = tlv::find(p, types::JOINER_ROUTER_KEK).unwrap().map(|t| t.array16().unwrap());
+                let record = tlv::require(p, types::JOINER_DTLS_ENCAPSULATION)
+                    .unwrap()
+                    .value
+                    .to_vec();
+                let kek = tlv::find(p, types::JOINER_ROUTER_KEK)
+                    .unwrap()
+                    .map(|t| t.array16().unwrap());
                 let order: Vec<u8> = tlv::iter(p).map(|t| t.unwrap().typ).collect();
                 let pos = |t: u8| order.iter().position(|&x| x == t);
                 let kek_before_record = match pos(types::JOINER_ROUTER_KEK) {
                     Some(k) => k < pos(types::JOINER_DTLS_ENCAPSULATION).unwrap(),
                     None => true,
                 };
-                let r = Relayed { addr, record, kek, kek_before_record };
+                let r = Relayed {
+                    addr,
+                    record,
+                    kek,
+                    kek_before_record,
+                };
                 self.all_relayed.push(r.clone());
                 self.relayed.push(r);
             }
@@ -210,7 +281,14 @@ impl FakeBa {
         }
         payload.extend_from_slice(&ext_tlv(types::JOINER_DTLS_ENCAPSULATION, record));
         let mid = self.next_mid();
-        let m = Message { typ: MsgType::Non, code: Code::POST, message_id: mid, token: vec![1, 2], uri_path: "c/rx".into(), payload };
+        let m = Message {
+            typ: MsgType::Non,
+            code: Code::POST,
+            message_id: mid,
+            token: vec![1, 2],
+            uri_path: "c/rx".into(),
+            payload,
+        };
         self.send(&m);
     }
 }
@@ -228,8 +306,13 @@ impl FakeJoiner {
     fn new(now: Instant, eui64: [u8; 8], pskd: &str, router: u16, seed: u64) -> FakeJoiner {
         let iid = credentials::joiner_iid_from_id(&credentials::joiner_id(&eui64));
         FakeJoiner {
-            addr: JoinerAddr { joiner_udp_port: coap::JOINER_UDP_PORT, joiner_iid: iid, joiner_router_locator: router },
-            conn: dtls::Connection::client(dtls::Config::client(pskd.as_bytes()), rng(seed), now).unwrap(),
+            addr: JoinerAddr {
+                joiner_udp_port: coap::JOINER_UDP_PORT,
+                joiner_iid: iid,
+                joiner_router_locator: router,
+            },
+            conn: dtls::Connection::client(dtls::Config::client(pskd.as_bytes()), rng(seed), now)
+                .unwrap(),
             provisioning_url: None,
             omit_vendor_model: false,
             fin_state: None,
@@ -240,7 +323,10 @@ impl FakeJoiner {
         while let Some(ev) = self.conn.poll_event() {
             match ev {
                 dtls::Event::Connected => {
-                    let mut tlvs = vec![Tlv::vendor_name("OpenThread"), Tlv::vendor_sw_version("1.2.3")];
+                    let mut tlvs = vec![
+                        Tlv::vendor_name("OpenThread"),
+                        Tlv::vendor_sw_version("1.2.3"),
+                    ];
                     if !self.omit_vendor_model {
                         tlvs.push(Tlv::vendor_model("SimJoiner"));
                     }
@@ -282,12 +368,19 @@ impl World {
     fn new(comm_pskc: [u8; 16], ba_pskc: [u8; 16]) -> World {
         let now = Instant::now();
         let config = Config::new("thread-agent", Pskc::from_bytes(comm_pskc), MLP);
-        World { now, comm: Commissioner::new(config, rng(1)), ba: FakeBa::new(ba_pskc), joiners: vec![], events: vec![] }
+        World {
+            now,
+            comm: Commissioner::new(config, rng(1)),
+            ba: FakeBa::new(ba_pskc),
+            joiners: vec![],
+            events: vec![],
+        }
     }
     fn active() -> World {
         let mut w = World::new(PSKC, PSKC);
         w.comm.start(w.now);
-        assert!(w.run_until(Duration::from_secs(30), |w| w.has(|e| matches!(e, Event::SteeringDataUpdated { .. }))));
+        assert!(w.run_until(Duration::from_secs(30), |w| w
+            .has(|e| matches!(e, Event::SteeringDataUpdated { .. }))));
         assert_eq!(w.comm.state(), State::Active);
         w
     }
@@ -307,11 +400,10 @@ impl World {
             }
             for r in std::mem::take(&mut self.ba.relayed) {
                 moved = true;
-                if let Some(j) = self
-                    .joiners
-                    .iter_mut()
-                    .find(|j| j.addr.joiner_iid == r.addr.joiner_iid && j.addr.joiner_router_locator == r.addr.joiner_router_locator)
-                {
+                if let Some(j) = self.joiners.iter_mut().find(|j| {
+                    j.addr.joiner_iid == r.addr.joiner_iid
+                        && j.addr.joiner_router_locator == r.addr.joiner_router_locator
+                }) {
                     j.conn.handle_datagram(now, &r.record);
                 }
             }
@@ -366,7 +458,11 @@ impl World {
         }
     }
     fn add(&mut self, kind: JoinerKind, p: &str, ttl: Duration) {
-        let e = JoinerEntry { kind, pskd: pskd(p), expires_at: self.now + ttl };
+        let e = JoinerEntry {
+            kind,
+            pskd: pskd(p),
+            expires_at: self.now + ttl,
+        };
         self.comm.add(self.now, e).unwrap();
     }
     fn last_steering(&self) -> Vec<u8> {
@@ -393,10 +489,14 @@ fn petition_keep_alive_and_resign() {
 
     w.comm.stop(w.now);
     assert_eq!(w.comm.state(), State::Resigning);
-    assert!(w.run_until(Duration::from_secs(10), |w| w.has(|e| *e == Event::Resigned)));
+    assert!(w.run_until(Duration::from_secs(10), |w| w
+        .has(|e| *e == Event::Resigned)));
     assert_eq!(w.ba.keep_alives.last(), Some(&-1));
     assert_eq!(w.comm.state(), State::Idle);
-    assert!(w.ba.conn.is_finished(), "close_notify reached the border agent");
+    assert!(
+        w.ba.conn.is_finished(),
+        "close_notify reached the border agent"
+    );
     assert_eq!(w.comm.poll_timeout(), None);
 }
 
@@ -414,19 +514,34 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
     let e = eui(1);
     w.add(JoinerKind::Eui64(e), "J01NME", Duration::from_secs(600));
     assert!(w.run_until(Duration::from_secs(10), |w| w.ba.steering_sets.len() == 2));
-    assert_eq!(w.last_steering(), SteeringData::from_joiner_ids([&credentials::joiner_id(&e)]).as_bytes());
+    assert_eq!(
+        w.last_steering(),
+        SteeringData::from_joiner_ids([&credentials::joiner_id(&e)]).as_bytes()
+    );
 
-    w.joiners.push(FakeJoiner::new(w.now, e, "J01NME", 0x0400, 77));
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "J01NME", 0x0400, 77));
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     w.run_until(Duration::from_secs(1), |_| false);
     let j = &w.joiners[0];
     assert_eq!(j.fin_state, Some(1));
-    let with_kek: Vec<&Relayed> = w.ba.all_relayed.iter().filter(|r| r.kek.is_some()).collect();
-    assert_eq!(with_kek.len(), 1, "exactly the JOIN_FIN.rsp carries the KEK");
+    let with_kek: Vec<&Relayed> =
+        w.ba.all_relayed
+            .iter()
+            .filter(|r| r.kek.is_some())
+            .collect();
+    assert_eq!(
+        with_kek.len(),
+        1,
+        "exactly the JOIN_FIN.rsp carries the KEK"
+    );
     assert_eq!(with_kek[0].kek, Some(j.kek()));
     assert!(with_kek[0].kek_before_record, "OpenThread's TLV order");
     assert!(w.ba.all_relayed.iter().all(|r| r.addr == j.addr));
-    assert!(w.ba.all_relayed.iter().all(|r| r.record.len() <= 700), "each joiner datagram fits one RLY_TX record");
+    assert!(
+        w.ba.all_relayed.iter().all(|r| r.record.len() <= 700),
+        "each joiner datagram fits one RLY_TX record"
+    );
 
     // Event sequence and contents.
     let kinds: Vec<&str> = w
@@ -443,8 +558,22 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
         })
         .collect();
     assert_eq!(kinds, ["seen", "auth", "fin", "entrusted", "removed"]);
-    let fin = w.events.iter().find(|e| matches!(e, Event::JoinerFinalize { .. })).unwrap();
-    let Event::JoinerFinalize { joiner, vendor_name, vendor_model, vendor_sw_version, vendor_stack_version, provisioning_url, accepted, .. } = fin else {
+    let fin = w
+        .events
+        .iter()
+        .find(|e| matches!(e, Event::JoinerFinalize { .. }))
+        .unwrap();
+    let Event::JoinerFinalize {
+        joiner,
+        vendor_name,
+        vendor_model,
+        vendor_sw_version,
+        vendor_stack_version,
+        provisioning_url,
+        accepted,
+        ..
+    } = fin
+    else {
         unreachable!()
     };
     assert!(accepted);
@@ -456,7 +585,11 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
     assert_eq!(joiner.joiner_id, hex::encode(credentials::joiner_id(&e)));
     assert_eq!(joiner.eui64.as_deref(), Some(hex::encode(e).as_str()));
     assert_eq!(joiner.joiner_router, 0x0400);
-    assert!(w.has(|ev| *ev == Event::EntryRemoved { kind: JoinerKind::Eui64(e), reason: RemovalReason::Joined }));
+    assert!(w.has(|ev| *ev
+        == Event::EntryRemoved {
+            kind: JoinerKind::Eui64(e),
+            reason: RemovalReason::Joined
+        }));
     // The consumed entry cleared the steering data again.
     assert!(w.run_until(Duration::from_secs(10), |w| w.ba.steering_sets.len() == 3));
     assert_eq!(w.last_steering(), vec![0u8; 16]);
@@ -471,16 +604,24 @@ fn wrong_pskd_reports_and_a_retry_succeeds() {
     let mut w = World::active();
     let e = eui(2);
     w.add(JoinerKind::Eui64(e), "RGHT11", Duration::from_secs(600));
-    w.joiners.push(FakeJoiner::new(w.now, e, "WR0NG1", 0x0400, 5));
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "WR0NG1", 0x0400, 5));
     assert!(w.run_until(Duration::from_secs(120), |w| w.joiners[0].failed.is_some()));
     w.run_until(Duration::from_secs(1), |_| false);
     assert_eq!(w.joiners[0].failed, Some(dtls::Error::BadPassword));
-    assert!(w.has(|ev| matches!(ev, Event::JoinerHandshakeFailed { reason: HandshakeFailure::WrongPskd, .. })));
+    assert!(w.has(|ev| matches!(
+        ev,
+        Event::JoinerHandshakeFailed {
+            reason: HandshakeFailure::WrongPskd,
+            ..
+        }
+    )));
     assert_eq!(w.comm.list().len(), 1, "the entry stays for a retry");
     assert_eq!(w.comm.joiner_sessions(), 0);
 
     w.joiners.clear();
-    w.joiners.push(FakeJoiner::new(w.now, e, "RGHT11", 0x0400, 6));
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "RGHT11", 0x0400, 6));
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     w.run_until(Duration::from_secs(1), |_| false);
     assert_eq!(w.joiners[0].fin_state, Some(1));
@@ -500,15 +641,35 @@ fn ten_concurrent_joiners_all_succeed() {
     }
     w.add(JoinerKind::Any, "ANYPSK", Duration::from_secs(600));
     for n in 0..10u8 {
-        let p = if n < 5 { format!("PSKD{n:02}X") } else { "ANYPSK".to_string() };
+        let p = if n < 5 {
+            format!("PSKD{n:02}X")
+        } else {
+            "ANYPSK".to_string()
+        };
         let router = 0x0400 + 0x0400 * u16::from(n % 3);
-        w.joiners.push(FakeJoiner::new(w.now, eui(10 + n), &p, router, 100 + u64::from(n)));
+        w.joiners.push(FakeJoiner::new(
+            w.now,
+            eui(10 + n),
+            &p,
+            router,
+            100 + u64::from(n),
+        ));
     }
-    assert!(w.run_until(Duration::from_secs(120), |w| w.entrusted() == 10), "{:#?}", w.events);
+    assert!(
+        w.run_until(Duration::from_secs(120), |w| w.entrusted() == 10),
+        "{:#?}",
+        w.events
+    );
     w.run_until(Duration::from_secs(1), |_| false);
     for j in &w.joiners {
         assert_eq!(j.fin_state, Some(1));
-        let kek = w.ba.all_relayed.iter().find(|r| r.addr == j.addr && r.kek.is_some()).unwrap().kek.unwrap();
+        let kek =
+            w.ba.all_relayed
+                .iter()
+                .find(|r| r.addr == j.addr && r.kek.is_some())
+                .unwrap()
+                .kek
+                .unwrap();
         assert_eq!(kek, j.kek());
     }
     assert!(!w.has(|e| matches!(e, Event::JoinerHandshakeFailed { .. })));
@@ -524,7 +685,10 @@ fn steering_data_follows_the_table_and_expiry() {
     let d = Discerner::new(0xabc, 12).unwrap();
     w.add(JoinerKind::Eui64(eui(1)), "AAAAAA", Duration::from_secs(30));
     w.add(JoinerKind::Discerner(d), "BBBBBB", Duration::from_secs(40));
-    assert!(w.run_until(Duration::from_secs(10), |w| w.comm.steering_data_acked() == Some(&w.comm.steering_data())));
+    assert!(
+        w.run_until(Duration::from_secs(10), |w| w.comm.steering_data_acked()
+            == Some(&w.comm.steering_data()))
+    );
     let mut expect = SteeringData::default();
     expect.add_eui64(&eui(1));
     expect.add_discerner(&d);
@@ -534,13 +698,22 @@ fn steering_data_follows_the_table_and_expiry() {
     assert!(w.run_until(Duration::from_secs(10), |w| w.last_steering() == [0xFF]));
     assert!(w.comm.remove(w.now, &JoinerKind::Any));
     assert!(!w.comm.remove(w.now, &JoinerKind::Any));
-    assert!(w.run_until(Duration::from_secs(10), |w| w.last_steering() == expect.as_bytes()));
+    assert!(w.run_until(Duration::from_secs(10), |w| w.last_steering()
+        == expect.as_bytes()));
 
     // Expiry: both entries go, and the steering data is cleared.
-    assert!(w.run_until(Duration::from_secs(60), |w| w.count(|e| matches!(e, Event::EntryExpired { .. })) == 2));
+    assert!(w.run_until(Duration::from_secs(60), |w| w
+        .count(|e| matches!(e, Event::EntryExpired { .. }))
+        == 2));
     assert!(w.run_until(Duration::from_secs(10), |w| w.last_steering() == [0u8; 16]));
-    assert!(w.has(|e| *e == Event::EntryExpired { kind: JoinerKind::Eui64(eui(1)) }));
-    assert!(w.has(|e| *e == Event::EntryExpired { kind: JoinerKind::Discerner(d) }));
+    assert!(w.has(|e| *e
+        == Event::EntryExpired {
+            kind: JoinerKind::Eui64(eui(1))
+        }));
+    assert!(w.has(|e| *e
+        == Event::EntryExpired {
+            kind: JoinerKind::Discerner(d)
+        }));
     assert!(w.comm.list().is_empty());
 }
 
@@ -548,12 +721,22 @@ fn steering_data_follows_the_table_and_expiry() {
 fn commissioner_set_is_retransmitted_and_superseded() {
     let mut w = World::active();
     w.ba.drop_next_sets = 2;
-    w.add(JoinerKind::Eui64(eui(3)), "AAAAAA", Duration::from_secs(600));
+    w.add(
+        JoinerKind::Eui64(eui(3)),
+        "AAAAAA",
+        Duration::from_secs(600),
+    );
     // A newer change while the first is unanswered supersedes it.
     w.add(JoinerKind::Any, "AAAAAA", Duration::from_secs(600));
-    assert!(w.run_until(Duration::from_secs(60), |w| w.comm.steering_data_acked() == Some(&SteeringData::allow_any())));
+    assert!(
+        w.run_until(Duration::from_secs(60), |w| w.comm.steering_data_acked()
+            == Some(&SteeringData::allow_any()))
+    );
     assert_eq!(w.last_steering(), vec![0xFF]);
-    assert!(w.has(|e| *e == Event::SteeringDataUpdated { steering_data: "ff".into() }));
+    assert!(w.has(|e| *e
+        == Event::SteeringDataUpdated {
+            steering_data: "ff".into()
+        }));
 }
 
 #[test]
@@ -562,11 +745,14 @@ fn wrong_pskc_is_border_agent_auth_failed_and_retried() {
     other[0] ^= 1;
     let mut w = World::new(other, PSKC);
     w.comm.start(w.now);
-    assert!(w.run_until(Duration::from_secs(120), |w| w.has(|e| *e == Event::BorderAgentAuthFailed)));
+    assert!(w.run_until(Duration::from_secs(120), |w| w
+        .has(|e| *e == Event::BorderAgentAuthFailed)));
     assert_eq!(w.comm.state(), State::WaitingRetry);
     assert!(w.comm.poll_timeout().is_some());
     // It tries again after the backoff, and fails the same way.
-    assert!(w.run_until(Duration::from_secs(120), |w| w.count(|e| *e == Event::BorderAgentAuthFailed) == 2));
+    assert!(w.run_until(Duration::from_secs(120), |w| w
+        .count(|e| *e == Event::BorderAgentAuthFailed)
+        == 2));
     assert_eq!(w.ba.petitions, 0);
     // With the right PSKc it gets through.
     w.comm.set_credentials(Pskc::from_bytes(PSKC), MLP);
@@ -579,7 +765,8 @@ fn rejected_petition_is_retried_with_backoff() {
     let mut w = World::new(PSKC, PSKC);
     w.ba.accept_petition = false;
     w.comm.start(w.now);
-    assert!(w.run_until(Duration::from_secs(30), |w| w.has(|e| matches!(e, Event::PetitionRejected { .. }))));
+    assert!(w.run_until(Duration::from_secs(30), |w| w
+        .has(|e| matches!(e, Event::PetitionRejected { .. }))));
     let reason = w.events.iter().find_map(|e| match e {
         Event::PetitionRejected { reason } => Some(reason.clone()),
         _ => None,
@@ -595,9 +782,13 @@ fn rejected_petition_is_retried_with_backoff() {
 fn rejected_keep_alive_re_petitions() {
     let mut w = World::active();
     w.ba.accept_keep_alive = false;
-    assert!(w.run_until(Duration::from_secs(60), |w| w.has(|e| matches!(e, Event::KeepAliveFailed { .. }))));
+    assert!(w.run_until(Duration::from_secs(60), |w| w
+        .has(|e| matches!(e, Event::KeepAliveFailed { .. }))));
     w.ba.accept_keep_alive = true;
-    assert!(w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active && w.ba.petitions == 2));
+    assert!(
+        w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active
+            && w.ba.petitions == 2)
+    );
 }
 
 #[test]
@@ -605,10 +796,16 @@ fn coprocessor_reset_reconnects() {
     let mut w = World::active();
     w.comm.reset(w.now);
     w.shuttle();
-    assert!(w.has(|e| *e == Event::Disconnected { reason: "co-processor reset".into() }));
+    assert!(w.has(|e| *e
+        == Event::Disconnected {
+            reason: "co-processor reset".into()
+        }));
     assert_eq!(w.comm.state(), State::WaitingRetry);
     w.ba.renew();
-    assert!(w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active && w.ba.petitions == 2));
+    assert!(
+        w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active
+            && w.ba.petitions == 2)
+    );
 }
 
 #[test]
@@ -623,10 +820,19 @@ fn join_fin_with_foreign_provisioning_url_or_missing_vendor_tlv_is_rejected_with
             j.omit_vendor_model = true;
         }
         w.joiners.push(j);
-        assert!(w.run_until(Duration::from_secs(60), |w| w.joiners[0].fin_state.is_some()));
+        assert!(w.run_until(Duration::from_secs(60), |w| w.joiners[0]
+            .fin_state
+            .is_some()));
         assert_eq!(w.joiners[0].fin_state, Some(-1));
         assert!(w.ba.all_relayed.iter().all(|r| r.kek.is_none()));
-        assert!(w.has(|e| matches!(e, Event::JoinerFinalize { accepted: false, reject_reason: Some(_), .. })));
+        assert!(w.has(|e| matches!(
+            e,
+            Event::JoinerFinalize {
+                accepted: false,
+                reject_reason: Some(_),
+                ..
+            }
+        )));
         assert_eq!(w.entrusted(), 0);
     }
     // The matching URL is accepted.
@@ -642,9 +848,14 @@ fn join_fin_with_foreign_provisioning_url_or_missing_vendor_tlv_is_rejected_with
 #[test]
 fn unknown_joiner_is_ignored_and_silent_joiner_times_out() {
     let mut w = World::active();
-    w.add(JoinerKind::Eui64(eui(1)), "AAAAAA", Duration::from_secs(600));
+    w.add(
+        JoinerKind::Eui64(eui(1)),
+        "AAAAAA",
+        Duration::from_secs(600),
+    );
     // Not in the table: nothing happens.
-    w.joiners.push(FakeJoiner::new(w.now, eui(2), "AAAAAA", 0x0400, 3));
+    w.joiners
+        .push(FakeJoiner::new(w.now, eui(2), "AAAAAA", 0x0400, 3));
     w.run_until(Duration::from_secs(5), |_| false);
     assert!(!w.has(|e| matches!(e, Event::JoinerSeen { .. })));
     assert!(w.comm.stats().unknown_joiners >= 1);
@@ -655,32 +866,59 @@ fn unknown_joiner_is_ignored_and_silent_joiner_times_out() {
     let hello = j.conn.poll_transmit().unwrap();
     w.ba.relay_rx(&j.addr, &hello);
     w.shuttle();
-    assert!(!w.has(|e| matches!(e, Event::JoinerSeen { .. })), "no state before the cookie");
+    assert!(
+        !w.has(|e| matches!(e, Event::JoinerSeen { .. })),
+        "no state before the cookie"
+    );
     assert_eq!(w.comm.joiner_sessions(), 0);
     let hvr = w.ba.all_relayed.last().cloned().unwrap();
     j.conn.handle_datagram(now, &hvr.record);
     let hello2 = j.conn.poll_transmit().unwrap();
     w.ba.relay_rx(&j.addr, &hello2);
     w.shuttle();
-    assert!(w.has(|e| matches!(e, Event::JoinerSeen { .. })), "{:#?}", w.events);
+    assert!(
+        w.has(|e| matches!(e, Event::JoinerSeen { .. })),
+        "{:#?}",
+        w.events
+    );
     assert_eq!(w.comm.joiner_sessions(), 1);
     drop(j);
-    assert!(w.run_until(Duration::from_secs(200), |w| w.has(|e| matches!(
-        e,
-        Event::JoinerHandshakeFailed { reason: HandshakeFailure::Timeout, .. }
-    ))));
+    assert!(
+        w.run_until(Duration::from_secs(200), |w| w.has(|e| matches!(
+            e,
+            Event::JoinerHandshakeFailed {
+                reason: HandshakeFailure::Timeout,
+                ..
+            }
+        )))
+    );
     assert_eq!(w.comm.joiner_sessions(), 0);
 }
 
 #[test]
 fn nothing_secret_in_debug_or_events() {
     let mut w = World::active();
-    w.add(JoinerKind::Eui64(eui(1)), "SECRET9", Duration::from_secs(600));
-    w.joiners.push(FakeJoiner::new(w.now, eui(1), "SECRET9", 0x0400, 8));
+    w.add(
+        JoinerKind::Eui64(eui(1)),
+        "SECRET9",
+        Duration::from_secs(600),
+    );
+    w.joiners
+        .push(FakeJoiner::new(w.now, eui(1), "SECRET9", 0x0400, 8));
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     let kek = hex::encode(w.joiners[0].kek());
-    let all = format!("{:?} {:?} {:?} {:?}", w.comm, w.events, w.comm.config(), w.comm.list());
-    let entry = JoinerEntry { kind: JoinerKind::Any, pskd: pskd("SECRET9"), expires_at: w.now };
+    let all = format!(
+        "{:?} {:?} {:?} {:?}",
+        w.comm,
+        w.events,
+        w.comm.config(),
+        w.comm.list()
+    );
+    let entry = JoinerEntry {
+        kind: JoinerKind::Any,
+        pskd: pskd("SECRET9"),
+        expires_at: w.now,
+    };
     let all = format!("{all} {entry:?}");
     assert!(!all.contains("SECRET9"));
     assert!(!all.contains(&hex::encode(PSKC)));
@@ -693,10 +931,17 @@ fn table_full_is_an_error() {
     let mut config = Config::new("x", Pskc::from_bytes(PSKC), MLP);
     config.max_entries = 1;
     let mut c = Commissioner::new(config, rng(3));
-    let e = |k| JoinerEntry { kind: k, pskd: pskd("AAAAAA"), expires_at: now + Duration::from_secs(5) };
+    let e = |k| JoinerEntry {
+        kind: k,
+        pskd: pskd("AAAAAA"),
+        expires_at: now + Duration::from_secs(5),
+    };
     c.add(now, e(JoinerKind::Any)).unwrap();
     c.add(now, e(JoinerKind::Any)).unwrap(); // replaces
-    assert_eq!(c.add(now, e(JoinerKind::Eui64(eui(1)))), Err(Error::TableFull { max: 1 }));
+    assert_eq!(
+        c.add(now, e(JoinerKind::Eui64(eui(1)))),
+        Err(Error::TableFull { max: 1 })
+    );
 }
 
 #[test]
@@ -707,13 +952,46 @@ fn best_entry_prefers_the_most_specific() {
     let low = u64::from_be_bytes(id) & 0xfff;
     let d = Discerner::new(low, 12).unwrap();
     let ttl = now + Duration::from_secs(5);
-    c.add(now, JoinerEntry { kind: JoinerKind::Any, pskd: pskd("AAAAAA"), expires_at: ttl }).unwrap();
+    c.add(
+        now,
+        JoinerEntry {
+            kind: JoinerKind::Any,
+            pskd: pskd("AAAAAA"),
+            expires_at: ttl,
+        },
+    )
+    .unwrap();
     assert_eq!(c.best_entry(now, &id).unwrap().kind, JoinerKind::Any);
-    c.add(now, JoinerEntry { kind: JoinerKind::Discerner(d), pskd: pskd("BBBBBB"), expires_at: ttl }).unwrap();
-    assert_eq!(c.best_entry(now, &id).unwrap().kind, JoinerKind::Discerner(d));
-    c.add(now, JoinerEntry { kind: JoinerKind::Eui64(eui(1)), pskd: pskd("CCCCCC"), expires_at: ttl }).unwrap();
-    assert_eq!(c.best_entry(now, &id).unwrap().kind, JoinerKind::Eui64(eui(1)));
-    assert!(c.best_entry(ttl, &id).is_none(), "expired entries do not match");
+    c.add(
+        now,
+        JoinerEntry {
+            kind: JoinerKind::Discerner(d),
+            pskd: pskd("BBBBBB"),
+            expires_at: ttl,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        c.best_entry(now, &id).unwrap().kind,
+        JoinerKind::Discerner(d)
+    );
+    c.add(
+        now,
+        JoinerEntry {
+            kind: JoinerKind::Eui64(eui(1)),
+            pskd: pskd("CCCCCC"),
+            expires_at: ttl,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        c.best_entry(now, &id).unwrap().kind,
+        JoinerKind::Eui64(eui(1))
+    );
+    assert!(
+        c.best_entry(ttl, &id).is_none(),
+        "expired entries do not match"
+    );
 }
 
 #[test]
@@ -722,12 +1000,16 @@ fn client_hello_cookie_detection() {
     let mut c = dtls::Connection::client(dtls::Config::client(b"AAAAAA"), rng(1), now).unwrap();
     let first = c.poll_transmit().unwrap();
     assert_eq!(parse_client_hello(&first).unwrap().0, 0);
-    let mut s = dtls::Connection::server(dtls::Config::server(b"AAAAAA"), b"k", b"p", rng(2)).unwrap();
+    let mut s =
+        dtls::Connection::server(dtls::Config::server(b"AAAAAA"), b"k", b"p", rng(2)).unwrap();
     s.handle_datagram(now, &first);
     c.handle_datagram(now, &s.poll_transmit().unwrap());
     let second = c.poll_transmit().unwrap();
     assert!(parse_client_hello(&second).unwrap().0 > 0);
-    assert_eq!(parse_client_hello(&first).unwrap().1, parse_client_hello(&second).unwrap().1);
+    assert_eq!(
+        parse_client_hello(&first).unwrap().1,
+        parse_client_hello(&second).unwrap().1
+    );
     assert_eq!(parse_client_hello(&[22, 0xfe]), None);
 }
 
@@ -750,19 +1032,59 @@ fn seeded_rng_is_deterministic_and_varied() {
 #[derive(Debug, Clone)]
 enum Garbage {
     Raw(Vec<u8>),
-    Coap { typ: u8, code: u8, mid: u16, uri: u8, payload: Vec<u8> },
-    RelayRx { iid: [u8; 8], rloc: u16, record: Vec<u8>, hello_prefix: bool },
-    UdpRx { inner: Vec<u8>, valid_ack: bool },
+    Coap {
+        typ: u8,
+        code: u8,
+        mid: u16,
+        uri: u8,
+        payload: Vec<u8>,
+    },
+    RelayRx {
+        iid: [u8; 8],
+        rloc: u16,
+        record: Vec<u8>,
+        hello_prefix: bool,
+    },
+    UdpRx {
+        inner: Vec<u8>,
+        valid_ack: bool,
+    },
 }
 
 fn garbage() -> impl Strategy<Value = Garbage> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..300).prop_map(Garbage::Raw),
-        (0u8..4, any::<u8>(), any::<u16>(), 0u8..8, proptest::collection::vec(any::<u8>(), 0..200))
-            .prop_map(|(typ, code, mid, uri, payload)| Garbage::Coap { typ, code, mid, uri, payload }),
-        (any::<[u8; 8]>(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..200), any::<bool>())
-            .prop_map(|(iid, rloc, record, hello_prefix)| Garbage::RelayRx { iid, rloc, record, hello_prefix }),
-        (proptest::collection::vec(any::<u8>(), 0..100), any::<bool>()).prop_map(|(inner, valid_ack)| Garbage::UdpRx { inner, valid_ack }),
+        (
+            0u8..4,
+            any::<u8>(),
+            any::<u16>(),
+            0u8..8,
+            proptest::collection::vec(any::<u8>(), 0..200)
+        )
+            .prop_map(|(typ, code, mid, uri, payload)| Garbage::Coap {
+                typ,
+                code,
+                mid,
+                uri,
+                payload
+            }),
+        (
+            any::<[u8; 8]>(),
+            any::<u16>(),
+            proptest::collection::vec(any::<u8>(), 0..200),
+            any::<bool>()
+        )
+            .prop_map(|(iid, rloc, record, hello_prefix)| Garbage::RelayRx {
+                iid,
+                rloc,
+                record,
+                hello_prefix
+            }),
+        (
+            proptest::collection::vec(any::<u8>(), 0..100),
+            any::<bool>()
+        )
+            .prop_map(|(inner, valid_ack)| Garbage::UdpRx { inner, valid_ack }),
     ]
 }
 
@@ -775,14 +1097,32 @@ fn inject(w: &mut World, g: &Garbage) {
                 w.ba.send_bytes(b);
             }
         }
-        Garbage::Coap { typ, code, mid, uri, payload } => {
+        Garbage::Coap {
+            typ,
+            code,
+            mid,
+            uri,
+            payload,
+        } => {
             let typ = [MsgType::Con, MsgType::Non, MsgType::Ack, MsgType::Rst][*typ as usize];
-            let m = Message { typ, code: Code(*code), message_id: *mid, token: vec![1], uri_path: URIS[*uri as usize].into(), payload: payload.clone() };
+            let m = Message {
+                typ,
+                code: Code(*code),
+                message_id: *mid,
+                token: vec![1],
+                uri_path: URIS[*uri as usize].into(),
+                payload: payload.clone(),
+            };
             if let Ok(b) = m.encode() {
                 w.ba.send_bytes(&b);
             }
         }
-        Garbage::RelayRx { iid, rloc, record, hello_prefix } => {
+        Garbage::RelayRx {
+            iid,
+            rloc,
+            record,
+            hello_prefix,
+        } => {
             let mut rec = record.clone();
             if *hello_prefix && rec.len() > 14 {
                 rec[0] = 22;
@@ -790,11 +1130,25 @@ fn inject(w: &mut World, g: &Garbage) {
                 rec[4] = 0;
                 rec[13] = 1;
             }
-            w.ba.relay_rx(&JoinerAddr { joiner_udp_port: 1000, joiner_iid: *iid, joiner_router_locator: *rloc }, &rec);
+            w.ba.relay_rx(
+                &JoinerAddr {
+                    joiner_udp_port: 1000,
+                    joiner_iid: *iid,
+                    joiner_router_locator: *rloc,
+                },
+                &rec,
+            );
         }
         Garbage::UdpRx { inner, valid_ack } => {
             let inner = if *valid_ack {
-                let mut m = Message::response(MsgType::Ack, Code::CHANGED, u16::from_be_bytes([inner.first().copied().unwrap_or(0), 0]), &[], &[]).unwrap();
+                let mut m = Message::response(
+                    MsgType::Ack,
+                    Code::CHANGED,
+                    u16::from_be_bytes([inner.first().copied().unwrap_or(0), 0]),
+                    &[],
+                    &[],
+                )
+                .unwrap();
                 m.payload = inner.clone();
                 m.encode().unwrap()
             } else {
@@ -803,8 +1157,19 @@ fn inject(w: &mut World, g: &Garbage) {
             let mut encap = vec![0xef, 0xbf, 0xef, 0xbf];
             encap.extend_from_slice(&inner);
             let mut payload = ext_tlv(types::UDP_ENCAPSULATION, &encap);
-            payload.extend_from_slice(&Tlv::ipv6_address(coap::leader_aloc(&MLP)).to_bytes().unwrap());
-            let m = Message { typ: MsgType::Non, code: Code::POST, message_id: 1, token: vec![], uri_path: "c/ur".into(), payload };
+            payload.extend_from_slice(
+                &Tlv::ipv6_address(coap::leader_aloc(&MLP))
+                    .to_bytes()
+                    .unwrap(),
+            );
+            let m = Message {
+                typ: MsgType::Non,
+                code: Code::POST,
+                message_id: 1,
+                token: vec![],
+                uri_path: "c/ur".into(),
+                payload,
+            };
             w.ba.send(&m);
         }
     }
@@ -816,7 +1181,10 @@ fn garbage_from_the_border_agent_never_panics_nor_breaks_the_session() {
     w.add(JoinerKind::Any, "ANYPSK", Duration::from_secs(3600));
     w.run_until(Duration::from_secs(1), |_| false);
     let w = RefCell::new(w);
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 300,
+        ..ProptestConfig::default()
+    });
     runner
         .run(&proptest::collection::vec(garbage(), 1..4), |gs| {
             let mut w = w.borrow_mut();
@@ -831,7 +1199,8 @@ fn garbage_from_the_border_agent_never_panics_nor_breaks_the_session() {
     // The session still works: a real joiner gets in.
     let mut w = w.into_inner();
     assert!(w.comm.stats().dropped > 0);
-    w.joiners.push(FakeJoiner::new(w.now, eui(4), "ANYPSK", 0x0400, 44));
+    w.joiners
+        .push(FakeJoiner::new(w.now, eui(4), "ANYPSK", 0x0400, 44));
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
 }
 
