@@ -41,6 +41,7 @@ pub mod code {
     pub const PERMISSION_DENIED: &str = "permission_denied";
     pub const REQUEST_TOO_LONG: &str = "request_too_long";
     pub const NCP_UNAVAILABLE: &str = "ncp_unavailable";
+    pub const NOT_FOUND: &str = "not_found";
     #[allow(dead_code)]
     pub const INTERNAL_ERROR: &str = "internal_error";
 }

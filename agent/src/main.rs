@@ -10,6 +10,8 @@
 //! answer; 6 unsupported firmware. A fatal error is one line on stderr starting with
 //! `thread-agent: error: `.
 
+mod audit;
+mod commissioner;
 mod config;
 mod control;
 #[cfg(test)]
@@ -220,7 +222,19 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
             _ => Fatal::new(exit::FAILURE, e.to_string()),
         })?;
     tracing::info!(path = %server.path().display(), "control socket listening");
-    let handler: Arc<dyn control::Handler> = Arc::new(status::Methods { net: net.clone() });
+    // UDP-forward datagrams (the Border Agent's answers) go to the commissioner service, the
+    // rest of the co-processor's events to the monitor.
+    let (events, commissioner_input) = commissioner::fan_out(events);
+    let commissioner = commissioner::Service::spawn(
+        net.clone(),
+        settings.commissioner.clone(),
+        audit::AuditLog::new(&settings.state_dir),
+        commissioner_input,
+    );
+    let handler: Arc<dyn control::Handler> = Arc::new(commissioner::methods::Methods {
+        inner: Arc::new(status::Methods { net: net.clone() }),
+        service: commissioner.clone(),
+    });
 
     let monitor = monitor::run(net.clone(), events);
     let startup = async {
@@ -242,6 +256,8 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); Ok(()) }
         _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); Ok(()) }
     };
+    // Resign the commissioner session (if any) before the co-processor link goes away.
+    commissioner.shutdown().await;
     drop(server); // removes the socket file
     result
 }

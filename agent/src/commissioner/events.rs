@@ -1,0 +1,374 @@
+//! Commissioner events as the outside world sees them: a kebab-case `type` plus flat fields, used
+//! for the tracing line, the `events.subscribe` stream and the audit log alike.
+//!
+//! Names (stable): `petition-accepted`, `petition-rejected`, `border-agent-auth-failed`,
+//! `keep-alive-failed`, `steering-data-updated`, `steering-data-rejected`, `joiner-seen`,
+//! `joiner-handshake-failed`, `joiner-authenticated`, `joiner-finalize`, `joiner-entrusted`,
+//! `entry-expired`, `entry-removed`, `resigned`, `disconnected`, and from the service itself
+//! `entry-added`, `joiner-joined`, `commissioner-starting`, `commissioner-stopping`.
+//!
+//! Joiner fields: `joiner_id`, `joiner_iid`, `eui64` (EUI-64 entries only: a Joiner ID is a hash
+//! of the EUI-64, so other entries cannot know it), `entry`, `joiner_router` (`0x....`),
+//! `joiner_port`, and once JOIN_FIN arrived `vendor_name`, `vendor_model`, `vendor_sw_version`,
+//! `vendor_stack_version`, `vendor_data`.
+//!
+//! Guarantees: built only from `meshcop::commissioner::Event`, which carries no secret; nothing
+//! here can see a PSKd, PSKc or KEK.
+
+use meshcop::commissioner::{Event, HandshakeFailure, JoinerInfo, JoinerKind, RemovalReason};
+use serde_json::{json, Map, Value};
+
+/// The canonical text of an entry: `eui64:<16 hex>`, `discerner:0x<hex>/<bits>` or `any`.
+pub fn entry_text(kind: &JoinerKind) -> String {
+    match kind {
+        JoinerKind::Eui64(e) => format!("eui64:{}", hex::encode(e)),
+        JoinerKind::Discerner(d) => format!("discerner:{:#x}/{}", d.value(), d.bits()),
+        JoinerKind::Any => "any".to_string(),
+    }
+}
+
+/// Joiner fields of an event.
+pub fn joiner_fields(j: &JoinerInfo, m: &mut Map<String, Value>) {
+    m.insert("joiner_id".into(), json!(j.joiner_id));
+    m.insert("joiner_iid".into(), json!(j.joiner_iid));
+    if let Some(e) = &j.eui64 {
+        m.insert("eui64".into(), json!(e));
+    }
+    m.insert("entry".into(), json!(entry_text(&j.entry)));
+    m.insert(
+        "joiner_router".into(),
+        json!(format!("0x{:04x}", j.joiner_router)),
+    );
+    m.insert("joiner_port".into(), json!(j.joiner_port));
+    if let Some(v) = &j.vendor {
+        m.insert("vendor_name".into(), json!(v.name));
+        m.insert("vendor_model".into(), json!(v.model));
+        m.insert("vendor_sw_version".into(), json!(v.sw_version));
+        m.insert("vendor_stack_version".into(), json!(v.stack_version));
+        if let Some(d) = &v.data {
+            m.insert("vendor_data".into(), json!(d));
+        }
+    }
+}
+
+/// An event as `{"type": "...", ...fields}` with a one-line human description.
+pub struct Described {
+    pub value: Value,
+    pub text: String,
+    pub level: tracing::Level,
+    /// Whether the audit log records it.
+    pub audit: bool,
+}
+
+/// Maps a meshcop event.
+pub fn describe(ev: &Event) -> Described {
+    let mut m = Map::new();
+    let (kind, text, level, audit): (&str, String, tracing::Level, bool) = match ev {
+        Event::PetitionAccepted { session_id } => {
+            m.insert("session_id".into(), json!(session_id));
+            (
+                "petition-accepted",
+                format!("petition accepted; commissioner active (session id {session_id})"),
+                tracing::Level::INFO,
+                true,
+            )
+        }
+        Event::PetitionRejected { reason } => {
+            m.insert("reason".into(), json!(reason));
+            (
+                "petition-rejected",
+                format!("petition rejected: {reason}"),
+                tracing::Level::WARN,
+                true,
+            )
+        }
+        Event::BorderAgentAuthFailed => {
+            m.insert("reason".into(), json!("wrong PSKc"));
+            (
+                "border-agent-auth-failed",
+                "border agent rejected our PSKc (DTLS handshake failed on the password); check the active dataset's PSKc".into(),
+                tracing::Level::ERROR,
+                true,
+            )
+        }
+        Event::KeepAliveFailed { reason } => {
+            m.insert("reason".into(), json!(reason));
+            (
+                "keep-alive-failed",
+                format!("commissioner keep-alive failed: {reason}; petitioning again"),
+                tracing::Level::WARN,
+                true,
+            )
+        }
+        Event::SteeringDataUpdated { steering_data } => {
+            m.insert("steering_data".into(), json!(steering_data));
+            (
+                "steering-data-updated",
+                format!("leader accepted steering data {steering_data}"),
+                tracing::Level::INFO,
+                false,
+            )
+        }
+        Event::SteeringDataRejected { reason } => {
+            m.insert("reason".into(), json!(reason));
+            (
+                "steering-data-rejected",
+                format!("steering data not accepted: {reason}"),
+                tracing::Level::WARN,
+                false,
+            )
+        }
+        Event::JoinerSeen { joiner } => {
+            joiner_fields(joiner, &mut m);
+            (
+                "joiner-seen",
+                "joiner seen (DTLS session started)".into(),
+                tracing::Level::INFO,
+                true,
+            )
+        }
+        Event::JoinerHandshakeFailed { joiner, reason } => {
+            joiner_fields(joiner, &mut m);
+            let (r, detail, text) = match reason {
+                HandshakeFailure::WrongPskd => (
+                    "wrong-pskd",
+                    None,
+                    "joiner handshake failed: PSKd mismatch (the entry stays usable for a retry)"
+                        .to_string(),
+                ),
+                HandshakeFailure::Timeout => (
+                    "timeout",
+                    None,
+                    "joiner handshake failed: timed out".to_string(),
+                ),
+                HandshakeFailure::Protocol(d) => (
+                    "protocol",
+                    Some(d.clone()),
+                    format!("joiner handshake failed: {d}"),
+                ),
+            };
+            m.insert("result".into(), json!("failed"));
+            m.insert("reason".into(), json!(r));
+            if let Some(d) = detail {
+                m.insert("detail".into(), json!(d));
+            }
+            ("joiner-handshake-failed", text, tracing::Level::WARN, true)
+        }
+        Event::JoinerAuthenticated { joiner } => {
+            joiner_fields(joiner, &mut m);
+            (
+                "joiner-authenticated",
+                "joiner authenticated (DTLS established with its PSKd)".into(),
+                tracing::Level::INFO,
+                true,
+            )
+        }
+        Event::JoinerFinalize {
+            joiner,
+            vendor_name,
+            vendor_model,
+            vendor_sw_version,
+            vendor_stack_version,
+            provisioning_url,
+            accepted,
+            reject_reason,
+        } => {
+            joiner_fields(joiner, &mut m);
+            m.insert("vendor_name".into(), json!(vendor_name));
+            m.insert("vendor_model".into(), json!(vendor_model));
+            m.insert("vendor_sw_version".into(), json!(vendor_sw_version));
+            m.insert("vendor_stack_version".into(), json!(vendor_stack_version));
+            if let Some(u) = provisioning_url {
+                m.insert("provisioning_url".into(), json!(u));
+            }
+            m.insert("accepted".into(), json!(accepted));
+            m.insert(
+                "result".into(),
+                json!(if *accepted { "accepted" } else { "rejected" }),
+            );
+            if let Some(r) = reject_reason {
+                m.insert("reason".into(), json!(r));
+            }
+            let text = if *accepted {
+                format!("JOIN_FIN accepted from {vendor_name} {vendor_model} {vendor_sw_version}")
+            } else {
+                format!(
+                    "JOIN_FIN rejected from {vendor_name} {vendor_model}: {}",
+                    reject_reason.as_deref().unwrap_or("")
+                )
+            };
+            let level = if *accepted {
+                tracing::Level::INFO
+            } else {
+                tracing::Level::WARN
+            };
+            ("joiner-finalize", text, level, true)
+        }
+        Event::JoinerEntrusted { joiner } => {
+            joiner_fields(joiner, &mut m);
+            m.insert("result".into(), json!("entrusted"));
+            (
+                "joiner-entrusted",
+                "joiner entrusted (KEK sent to the joiner router; it delivers the network credentials)".into(),
+                tracing::Level::INFO,
+                true,
+            )
+        }
+        Event::EntryExpired { kind } => {
+            insert_entry(kind, &mut m);
+            (
+                "entry-expired",
+                format!("joiner entry {} expired", entry_text(kind)),
+                tracing::Level::INFO,
+                true,
+            )
+        }
+        Event::EntryRemoved { kind, reason } => {
+            insert_entry(kind, &mut m);
+            let r = match reason {
+                RemovalReason::Operator => "operator",
+                RemovalReason::Joined => "joined",
+            };
+            m.insert("reason".into(), json!(r));
+            (
+                "entry-removed",
+                format!("joiner entry {} removed ({r})", entry_text(kind)),
+                tracing::Level::INFO,
+                true,
+            )
+        }
+        Event::Resigned => (
+            "resigned",
+            "commissioner resigned".into(),
+            tracing::Level::INFO,
+            true,
+        ),
+        Event::Disconnected { reason } => {
+            m.insert("reason".into(), json!(reason));
+            (
+                "disconnected",
+                format!("commissioner session ended: {reason}"),
+                tracing::Level::WARN,
+                true,
+            )
+        }
+    };
+    m.insert("type".into(), json!(kind));
+    Described {
+        value: Value::Object(m),
+        text,
+        level,
+        audit,
+    }
+}
+
+/// `entry` (and `eui64` for an EUI-64 entry).
+pub fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
+    m.insert("entry".into(), json!(entry_text(kind)));
+    if let JoinerKind::Eui64(e) = kind {
+        m.insert("eui64".into(), json!(hex::encode(e)));
+        m.insert(
+            "joiner_id".into(),
+            json!(hex::encode(meshcop::credentials::joiner_id(e))),
+        );
+    }
+}
+
+/// Emits the tracing line of an event: message `text`, fields `event`, `joiner_id`, `eui64`,
+/// `joiner_router`, `vendor_*`, `reason`, `session_id` when present.
+pub fn log(d: &Described) {
+    let v = &d.value;
+    let f = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let event = f("type").unwrap_or_default();
+    let joiner_id = f("joiner_id");
+    let eui64 = f("eui64");
+    let entry = f("entry");
+    let joiner_router = f("joiner_router");
+    let vendor_name = f("vendor_name");
+    let vendor_model = f("vendor_model");
+    let vendor_sw_version = f("vendor_sw_version");
+    let vendor_stack_version = f("vendor_stack_version");
+    let vendor_data = f("vendor_data");
+    let reason = f("reason");
+    let ext_address = f("ext_address");
+    let session_id = v.get("session_id").and_then(Value::as_u64);
+    macro_rules! emit {
+        ($lvl:expr) => {
+            tracing::event!(
+                $lvl,
+                event = %event,
+                joiner_id,
+                eui64,
+                entry,
+                joiner_router,
+                vendor_name,
+                vendor_model,
+                vendor_sw_version,
+                vendor_stack_version,
+                vendor_data,
+                reason,
+                session_id,
+                ext_address,
+                "{}",
+                d.text
+            )
+        };
+    }
+    match d.level {
+        tracing::Level::ERROR => emit!(tracing::Level::ERROR),
+        tracing::Level::WARN => emit!(tracing::Level::WARN),
+        _ => emit!(tracing::Level::INFO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshcop::commissioner::VendorInfo;
+
+    fn joiner() -> JoinerInfo {
+        JoinerInfo {
+            joiner_id: "1122334455667788".into(),
+            joiner_iid: "1322334455667788".into(),
+            eui64: Some("18b4300000000002".into()),
+            entry: JoinerKind::Eui64([0x18, 0xb4, 0x30, 0, 0, 0, 0, 2]),
+            joiner_router: 0x0400,
+            joiner_port: 1000,
+            vendor: Some(VendorInfo {
+                name: "OpenThread".into(),
+                model: "SIMULATION".into(),
+                sw_version: "1.0".into(),
+                stack_version: "00".into(),
+                data: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn names_and_fields() {
+        let d = describe(&Event::JoinerEntrusted { joiner: joiner() });
+        assert_eq!(d.value["type"], "joiner-entrusted");
+        assert_eq!(d.value["eui64"], "18b4300000000002");
+        assert_eq!(d.value["entry"], "eui64:18b4300000000002");
+        assert_eq!(d.value["joiner_router"], "0x0400");
+        assert_eq!(d.value["vendor_name"], "OpenThread");
+        let d = describe(&Event::JoinerHandshakeFailed {
+            joiner: joiner(),
+            reason: HandshakeFailure::WrongPskd,
+        });
+        assert_eq!(d.value["reason"], "wrong-pskd");
+        assert!(d.text.contains("PSKd mismatch"));
+        let d = describe(&Event::BorderAgentAuthFailed);
+        assert!(d.text.contains("border agent rejected our PSKc"));
+        let d = describe(&Event::EntryExpired {
+            kind: JoinerKind::Any,
+        });
+        assert_eq!(d.value["type"], "entry-expired");
+        assert_eq!(d.value["entry"], "any");
+        let disc = "abc/12".parse().unwrap();
+        assert_eq!(
+            entry_text(&JoinerKind::Discerner(disc)),
+            "discerner:0xabc/12"
+        );
+    }
+}
