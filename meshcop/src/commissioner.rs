@@ -785,6 +785,8 @@ impl Commissioner {
 
     /// A datagram from the Border Agent's port.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        let span = self.span();
+        let _guard = span.enter();
         match self.ba.as_mut() {
             Some(ba) => ba.handle_datagram(now, datagram),
             None => {
@@ -797,6 +799,8 @@ impl Commissioner {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let span = self.span();
+        let _guard = span.enter();
         if let Some(ba) = self.ba.as_mut() {
             ba.handle_timeout(now);
         }
@@ -915,6 +919,10 @@ impl Commissioner {
     }
 
     // ----- Border Agent session -----
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!("commissioner", id = %self.config.commissioner_id, session_id = ?self.session_id)
+    }
 
     fn pump_ba(&mut self, now: Instant) {
         loop {
@@ -1517,6 +1525,13 @@ impl Commissioner {
 
     /// Relays the session's output, handles its events, and keeps it if it is still alive.
     fn pump_session(&mut self, now: Instant, mut s: JoinerSession) {
+        let span = tracing::info_span!(
+            "joiner",
+            joiner_id = %s.info.joiner_id,
+            eui64 = s.info.eui64.as_deref().unwrap_or("-"),
+            joiner_router = s.info.joiner_router
+        );
+        let _guard = span.enter();
         loop {
             self.relay_out(&mut s, None);
             let Some(ev) = s.conn.poll_event() else { break };

@@ -1222,3 +1222,46 @@ proptest! {
         while c.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn stop_while_connecting_and_reset_while_resigning() {
+    let mut w = World::new(PSKC, PSKC);
+    w.comm.start(w.now);
+    assert_eq!(w.comm.state(), State::Connecting);
+    w.comm.stop(w.now);
+    w.shuttle();
+    assert_eq!(w.comm.state(), State::Idle);
+    assert!(w.has(|e| matches!(e, Event::Disconnected { .. })));
+    assert_eq!(w.comm.poll_timeout(), None, "no retry after stop");
+
+    let mut w = World::active();
+    w.comm.stop(w.now);
+    assert_eq!(w.comm.state(), State::Resigning);
+    w.comm.reset(w.now);
+    w.shuttle();
+    assert_eq!(w.comm.state(), State::Idle);
+    assert!(w.has(|e| *e == Event::Resigned));
+    // Start again after a stop: a new petition.
+    w.ba.renew();
+    w.comm.start(w.now);
+    assert!(
+        w.run_until(Duration::from_secs(30), |w| w.comm.state() == State::Active
+            && w.ba.petitions == 2)
+    );
+}
+
+#[test]
+fn leader_rejecting_steering_data_is_reported_and_retried_at_the_next_keep_alive() {
+    let mut w = World::active();
+    let before = w.ba.steering_sets.len();
+    w.ba.drop_next_sets = 100;
+    w.add(JoinerKind::Any, "AAAAAA", Duration::from_secs(3600));
+    assert!(w.run_until(Duration::from_secs(120), |w| w
+        .has(|e| matches!(e, Event::SteeringDataRejected { .. }))));
+    w.ba.drop_next_sets = 0;
+    assert!(
+        w.run_until(Duration::from_secs(60), |w| w.comm.steering_data_acked()
+            == Some(&SteeringData::allow_any()))
+    );
+    assert_eq!(w.ba.steering_sets.len(), before + 1);
+}
