@@ -182,12 +182,12 @@ impl FakeBa {
                     .unwrap()
                     .ipv6()
                     .unwrap();
-                assert_eq!(dst, coap::leader_aloc(&MLP));
-                assert_eq!((sp, dp), (coap::TMF_PORT, coap::TMF_PORT));
                 let inner = Message::parse(inner).unwrap();
                 if inner.uri_path != "c/cs" || inner.typ != MsgType::Con {
-                    return;
+                    return; // e.g. our answer to a garbage request from the "leader"
                 }
+                assert_eq!(dst, coap::leader_aloc(&MLP));
+                assert_eq!((sp, dp), (coap::TMF_PORT, coap::TMF_PORT));
                 if self.drop_next_sets > 0 {
                     self.drop_next_sets -= 1;
                     return;
