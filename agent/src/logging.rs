@@ -17,17 +17,18 @@
 //!   If journald cannot be reached, the agent falls back to text on stderr and says so.
 //!
 //! Field convention (all formats; `journalctl EVENT=network-up` filters on it): an event that an
-//! operator or a tool may want to find carries `event = "<noun>-<past participle>"` in kebab case
-//! (`network-up`, `role-changed`, and for the commissioner `joiner-joined`, `joiner-failed`,
-//! `joiner-added`, `joiner-removed`, ...), plus its subject as snake_case fields: `joiner_id`,
-//! `eui64` (16 hex digits), `role`, `name`, `channel`, `pan_id` ("0x...."), `ext_pan_id`.
+//! operator or a tool may want to find carries `event = "<noun>-<verb>"` in kebab case
+//! (`network-up`, `role-changed`; the commissioner's `joiner-seen`, `joiner-authenticated`,
+//! `joiner-finalize`, `joiner-entrusted`, `joiner-handshake-failed`, `entry-expired`, ...), plus
+//! its subject as snake_case fields: `joiner_id`, `eui64` (16 hex digits), `role`, `name`,
+//! `channel`, `pan_id` ("0x...."), `ext_pan_id`.
 //! Secrets never go in any field (they are types that redact themselves).
 //!
 //! Level: `[log] level` from the configuration, overridden by `RUST_LOG` when that is set (full
 //! `EnvFilter` syntax, e.g. `RUST_LOG=ncp=debug,info`).
 //!
-//! Guarantees: never panics on any field content; a journald send error drops that one entry
-//! (journald being restarted must not stop the agent). Entries larger than one datagram are
+//! Guarantees: never panics on any field content; never blocks for long: an entry journald does
+//! not take within 100 ms (journald restarting, its queue full) is dropped. Entries larger than one datagram are
 //! shortened (fields and message truncated) rather than sent through a memfd.
 //! Validated against: the journal native protocol (systemd.io/JOURNAL_NATIVE_PROTOCOL: `KEY=value\n`,
 //! or `KEY\n` + 64-bit little-endian length + value + `\n` for values with newlines) — unit tests
@@ -80,6 +81,8 @@ const RESERVED: &[&str] = &[
 /// Largest datagram we try (journald's socket accepts far larger ones, but the default
 /// `SO_SNDBUF` of an unbound socket may not).
 const MAX_DATAGRAM: usize = 64 * 1024;
+/// How long one entry may wait for room in journald's queue.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
 /// A value longer than this is cut when an entry must be shortened.
 const SHORT_VALUE: usize = 512;
 
@@ -152,6 +155,16 @@ fn filter(level: &str) -> EnvFilter {
     }
 }
 
+/// `<3>` when stderr is systemd's journal stream (journald then files the line at priority 3,
+/// error), else nothing. For the one-line fatal message, which is printed rather than logged.
+pub fn error_prefix() -> &'static str {
+    let js = std::env::var("JOURNAL_STREAM").ok();
+    match (js.as_deref().and_then(parse_journal_stream), stderr_id()) {
+        (Some(a), Some(b)) if a == b => "<3>",
+        _ => "",
+    }
+}
+
 /// Installs the global subscriber. Returns a note to log once logging is up (a journald
 /// fallback), if any.
 pub fn init(level: &str, format: LogFormat) -> Option<String> {
@@ -203,6 +216,8 @@ impl JournalLayer {
     pub fn connect(path: &Path) -> std::io::Result<JournalLayer> {
         let socket = UnixDatagram::unbound()?;
         socket.send_to(&[], path)?;
+        // Wait a little for a busy journald, never long: an entry that still does not fit is dropped.
+        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         Ok(JournalLayer {
             socket,
             path: path.to_path_buf(),
