@@ -157,8 +157,10 @@ pub fn fan_out(
                 }
                 _ => {}
             }
-            if mon_tx.send(ev).await.is_err() {
-                return;
+            // The monitor stops first at shutdown; keep feeding the service (its resignation
+            // answer still has to arrive).
+            if !mon_tx.is_closed() {
+                let _ = mon_tx.send(ev).await;
             }
         }
     });
@@ -1010,6 +1012,15 @@ mod tests {
             assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Property { prop: p, .. } if p == prop::NET_ROLE));
             assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Reset { .. }));
             assert!(mon.recv().await.is_none());
+
+            // Without a monitor (shutdown), datagrams still reach the service.
+            let (tx, rx) = mpsc::channel(16);
+            let (mon, mut svc) = fan_out(rx);
+            drop(mon);
+            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
+            let fwd = encode_forward(&[7], PEER_PORT, &PEER_ADDR, 1);
+            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
+            assert!(matches!(svc.recv().await.unwrap(), NcpInput::Forwarded(f) if f.payload == vec![7]));
         });
     }
 }
