@@ -656,7 +656,11 @@ mod ot_border_agent_interop {
         for &b in data {
             crc ^= u16::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0x8408
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -725,7 +729,11 @@ mod ot_border_agent_interop {
             // Through a pseudo-terminal (util-linux `script`): over plain pipes the simulation NCP
             // stopped answering after its first STREAM_NET_INSECURE frame (seen here every time).
             let mut child = Command::new("script")
-                .args(["-qfec", &format!("stty raw -echo; exec {bin} 1"), "/dev/null"])
+                .args([
+                    "-qfec",
+                    &format!("stty raw -echo; exec {bin} 1"),
+                    "/dev/null",
+                ])
                 .current_dir(&dir)
                 .env("PORT_OFFSET", port_offset)
                 .stdin(Stdio::piped())
@@ -748,7 +756,9 @@ mod ot_border_agent_interop {
                             0x7e => {
                                 if frame.len() > 2 {
                                     let (p, f) = frame.split_at(frame.len() - 2);
-                                    if fcs(p).to_le_bytes() == [f[0], f[1]] && tx.send(p.to_vec()).is_err() {
+                                    if fcs(p).to_le_bytes() == [f[0], f[1]]
+                                        && tx.send(p.to_vec()).is_err()
+                                    {
                                         return;
                                     }
                                 }
@@ -764,7 +774,13 @@ mod ot_border_agent_interop {
                     }
                 }
             });
-            Ncp { stdin: child.stdin.take(), child, frames: rx, tid: 0, _dir: dir }
+            Ncp {
+                stdin: child.stdin.take(),
+                child,
+                frames: rx,
+                tid: 0,
+                _dir: dir,
+            }
         }
 
         fn send(&mut self, cmd: u32, prop: u32, value: &[u8]) -> u8 {
@@ -810,7 +826,10 @@ mod ot_border_agent_interop {
         .unwrap();
         d.extend_from_slice(&[0x04, 0x10]);
         d.extend_from_slice(&PSKC);
-        d.extend(hex::decode("0510cafebabecafebabecafebabecafebabe0708fd00abcd000000000c0402a0f7f8").unwrap());
+        d.extend(
+            hex::decode("0510cafebabecafebabecafebabecafebabe0708fd00abcd000000000c0402a0f7f8")
+                .unwrap(),
+        );
         d
     }
 
@@ -855,7 +874,12 @@ mod ot_border_agent_interop {
     }
 
     /// Pumps DTLS through the UDP forward stream until `until` holds or 20 s pass.
-    fn pump(ncp: &mut Ncp, c: &mut Connection, ba: u16, until: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+    fn pump(
+        ncp: &mut Ncp,
+        c: &mut Connection,
+        ba: u16,
+        until: impl Fn(&[Event]) -> bool,
+    ) -> Vec<Event> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut events = Vec::new();
         while Instant::now() < deadline {
@@ -886,7 +910,9 @@ mod ot_border_agent_interop {
 
     #[test]
     fn commissioner_handshake_and_petition_with_openthread_border_agent() {
-        let Ok(bin) = std::env::var("OT_NCP_FTD") else { return };
+        let Ok(bin) = std::env::var("OT_NCP_FTD") else {
+            return;
+        };
         let offset = std::env::var("OT_PORT_OFFSET").unwrap_or_else(|_| "211".into());
         let mut ncp = Ncp::spawn(&bin, &offset);
         let ba = border_agent(&mut ncp);
@@ -904,11 +930,14 @@ mod ot_border_agent_interop {
         assert_eq!(ev, vec![Event::Connected]);
         assert!(c.key_block().is_some());
         // COMM_PET: CON POST c/cp, token 0x1234, Commissioner ID TLV.
-        let mut pet = vec![0x42, 0x02, 0x00, 0x01, 0x12, 0x34, 0xb1, b'c', 0x02, b'c', b'p', 0xff, 10, 9];
+        let mut pet = vec![
+            0x42, 0x02, 0x00, 0x01, 0x12, 0x34, 0xb1, b'c', 0x02, b'c', b'p', 0xff, 10, 9,
+        ];
         pet.extend_from_slice(b"dtls-test");
         c.send(&pet).unwrap();
         let ev = pump(&mut ncp, &mut c, ba, |e| {
-            e.iter().any(|x| matches!(x, Event::ApplicationData(d) if d.get(1) == Some(&0x44)))
+            e.iter()
+                .any(|x| matches!(x, Event::ApplicationData(d) if d.get(1) == Some(&0x44)))
         });
         let answer = ev
             .iter()
@@ -917,7 +946,11 @@ mod ot_border_agent_interop {
                 _ => None,
             })
             .unwrap_or_else(|| panic!("no 2.04 to COMM_PET: {ev:?}"));
-        assert!(answer.windows(3).any(|w| w == [16, 1, 1]), "State=accept in {}", hex::encode(&answer));
+        assert!(
+            answer.windows(3).any(|w| w == [16, 1, 1]),
+            "State=accept in {}",
+            hex::encode(&answer)
+        );
         c.close();
         let _ = pump(&mut ncp, &mut c, ba, |_| true);
     }
