@@ -61,7 +61,10 @@ fn run_ip(args: &[&str]) -> Result<String> {
         .output()
         .with_context(|| format!("running ip {args:?}"))?;
     if !out.status.success() {
-        bail!("ip {args:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -69,7 +72,11 @@ fn run_ip(args: &[&str]) -> Result<String> {
 impl Netns {
     fn new(tag: &str) -> Result<Netns> {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("tabr{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "tabr{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
         run_ip(&["netns", "add", &name])?;
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"])?;
@@ -91,7 +98,8 @@ impl Netns {
     }
 
     fn open(&self) -> Result<File> {
-        File::open(format!("/run/netns/{}", self.name)).with_context(|| format!("opening netns {}", self.name))
+        File::open(format!("/run/netns/{}", self.name))
+            .with_context(|| format!("opening netns {}", self.name))
     }
 
     /// Moves the calling thread into the namespace until the guard drops.
@@ -143,7 +151,9 @@ impl Drop for NetnsGuard {
 fn can_run() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let ok = root && std::path::Path::new("/dev/net/tun").exists() && Command::new("ip").arg("-V").output().is_ok();
+    let ok = root
+        && std::path::Path::new("/dev/net/tun").exists()
+        && Command::new("ip").arg("-V").output().is_ok();
     if !ok {
         eprintln!("skipped: needs root, /dev/net/tun and iproute2");
     }
@@ -221,7 +231,12 @@ impl Pinger {
                         return Ok(Some(start.elapsed()));
                     }
                 }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     return Ok(None)
                 }
                 Err(e) => return Err(e.into()),
@@ -270,7 +285,10 @@ impl Bed {
             "link", "add", INFRA_IF, "type", "veth", "peer", "name", LAN_IF, "netns", &lan.name,
         ])?;
         lan.sysctl(&format!("net.ipv6.conf.{LAN_IF}.accept_ra"), "1")?;
-        lan.sysctl(&format!("net.ipv6.conf.{LAN_IF}.accept_ra_rt_info_max_plen"), "64")?;
+        lan.sysctl(
+            &format!("net.ipv6.conf.{LAN_IF}.accept_ra_rt_info_max_plen"),
+            "64",
+        )?;
         br.ip(&["link", "set", INFRA_IF, "up"])?;
         lan.ip(&["link", "set", LAN_IF, "up"])?;
         Ok(Bed { sb, br, lan })
@@ -280,7 +298,10 @@ impl Bed {
     fn start_agent(&self) -> Result<Agent> {
         let opts = AgentOptions {
             env: vec![
-                ("THREAD_AGENT_BRIDGE__INFRA_INTERFACE".into(), INFRA_IF.into()),
+                (
+                    "THREAD_AGENT_BRIDGE__INFRA_INTERFACE".into(),
+                    INFRA_IF.into(),
+                ),
                 ("RUST_LOG".into(), "info,thread_agent::bridge=debug".into()),
             ],
             ..Default::default()
@@ -296,7 +317,9 @@ fn bridge(v: &Value) -> &Value {
 }
 
 fn prefix_of(p: &str) -> Result<(Ipv6Addr, u8)> {
-    let (a, l) = p.split_once('/').ok_or_else(|| anyhow!("not a prefix: {p}"))?;
+    let (a, l) = p
+        .split_once('/')
+        .ok_or_else(|| anyhow!("not a prefix: {p}"))?;
     Ok((a.parse()?, l.parse()?))
 }
 
@@ -339,9 +362,15 @@ fn attach_device(bed: &Bed, agent: &mut Agent) -> Result<(CliNode, Ipv6Addr, Ipv
     let node = CliNode::spawn(&bed.sb, 2)?;
     node.attach_with_dataset(&dataset)?;
     node.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
-    let status = agent.wait_status("bridge up with an OMR prefix and border routing", ROUTE_TIMEOUT, |v| {
-        bridge(v)["state"] == "up" && bridge(v)["omr_prefix"].is_string() && bridge(v)["border_routing"] == "active"
-    })?;
+    let status = agent.wait_status(
+        "bridge up with an OMR prefix and border routing",
+        ROUTE_TIMEOUT,
+        |v| {
+            bridge(v)["state"] == "up"
+                && bridge(v)["omr_prefix"].is_string()
+                && bridge(v)["border_routing"] == "active"
+        },
+    )?;
     let mleid: Ipv6Addr = node.value("ipaddr mleid")?.trim().parse()?;
     let omr = prefix_of(bridge(&status)["omr_prefix"].as_str().unwrap_or_default())?;
     let omr_addr = node_address_in(&node, &omr, ROUTE_TIMEOUT)?;
@@ -371,7 +400,12 @@ fn wait_lan_route(bed: &Bed, prefix: &str) -> Result<String> {
 }
 
 /// UDP echo LAN host <-> device, one datagram in flight; returns (sent, echoed back, elapsed).
-fn udp_echo(bed: &Bed, node: &CliNode, device: Ipv6Addr, count: usize) -> Result<(usize, usize, Duration)> {
+fn udp_echo(
+    bed: &Bed,
+    node: &CliNode,
+    device: Ipv6Addr,
+    count: usize,
+) -> Result<(usize, usize, Duration)> {
     node.cmd("udp open")?;
     node.cmd("udp bind :: 7777")?;
     let sock = bed.lan.run(|| UdpSocket::bind("[::]:0"))??;
@@ -385,9 +419,11 @@ fn udp_echo(bed: &Bed, node: &CliNode, device: Ipv6Addr, count: usize) -> Result
         let payload = format!("q{i}");
         sock.send_to(payload.as_bytes(), dst)?;
         let want = format!(" {payload}");
-        let seen = node.log().wait_until(from, Duration::from_secs(5), &payload, |l| {
-            l.trim_end().ends_with(&want)
-        });
+        let seen = node
+            .log()
+            .wait_until(from, Duration::from_secs(5), &payload, |l| {
+                l.trim_end().ends_with(&want)
+            });
         let Ok((_, line)) = seen else {
             eprintln!("datagram {i} did not reach the device");
             continue;
@@ -434,11 +470,17 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
     let _in_br = bed.br.enter()?;
     let mut agent = bed.start_agent()?;
     let (node, mleid, omr_addr, status) = attach_device(&bed, &mut agent)?;
-    let omr_prefix = bridge(&status)["omr_prefix"].as_str().unwrap_or_default().to_string();
+    let omr_prefix = bridge(&status)["omr_prefix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
 
     // The interface: up, MTU 1280, the co-processor's addresses, routes for ML and OMR prefixes.
     let link = bed.br.ip(&["link", "show", "wpan0"])?;
-    ensure!(link.contains("mtu 1280") && link.contains("UP"), "wpan0: {link}");
+    ensure!(
+        link.contains("mtu 1280") && link.contains("UP"),
+        "wpan0: {link}"
+    );
     let routes = bed.br.ip(&["-6", "route"])?;
     ensure!(
         routes.contains(&format!("{omr_prefix} dev wpan0")),
@@ -450,7 +492,10 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
     for dst in [mleid, omr_addr] {
         p.until_answer(dst, 30)?;
         let n = p.answered(dst, 10)?;
-        ensure!(n == 10, "{dst} answered {n} of 10 echo requests from the BR namespace");
+        ensure!(
+            n == 10,
+            "{dst} answered {n} of 10 echo requests from the BR namespace"
+        );
     }
 
     // (2) The LAN host learns the OMR route from the agent's RA and pings the device.
@@ -469,16 +514,24 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
     // (3) UDP echo of 1,000 datagrams LAN host <-> device.
     let (sent, echoed, took) = udp_echo(&bed, &node, omr_addr, 1000)?;
     eprintln!("UDP echo LAN host <-> device: {echoed}/{sent} in {took:.1?}");
-    ensure!(echoed == sent, "UDP echo lost {} of {sent} datagrams", sent - echoed);
+    ensure!(
+        echoed == sent,
+        "UDP echo lost {} of {sent} datagrams",
+        sent - echoed
+    );
 
     let status = agent.status_json()?;
     let b = bridge(&status);
     eprintln!("bridge status after the echo: {b}");
     ensure!(
-        b["rx_packets"].as_u64().unwrap_or(0) >= 1000 && b["tx_packets"].as_u64().unwrap_or(0) >= 1000,
+        b["rx_packets"].as_u64().unwrap_or(0) >= 1000
+            && b["tx_packets"].as_u64().unwrap_or(0) >= 1000,
         "counters: {b}"
     );
-    ensure!(b["drops"].is_u64() && b["interface"] == "wpan0", "status fields: {b}");
+    ensure!(
+        b["drops"].is_u64() && b["interface"] == "wpan0",
+        "status fields: {b}"
+    );
 
     // (4) Stop: interface and routes gone (the on-link route on infra0 too). Start: back.
     let stopped = agent.stop()?;
@@ -533,13 +586,19 @@ fn missing_infra_interface_keeps_mesh_bridge() -> Result<()> {
     let br = Netns::new("br")?;
     let _in_br = br.enter()?;
     let opts = AgentOptions {
-        env: vec![("THREAD_AGENT_BRIDGE__INFRA_INTERFACE".into(), "nosuch0".into())],
+        env: vec![(
+            "THREAD_AGENT_BRIDGE__INFRA_INTERFACE".into(),
+            "nosuch0".into(),
+        )],
         ..Default::default()
     };
     let mut agent = Agent::start_with(&sb, &opts)?;
     agent.wait_log("network up", UP_TIMEOUT)?;
     let v = agent.wait_status("bridge up", UP_TIMEOUT, |v| {
-        bridge(v)["state"] == "up" && bridge(v)["addresses"].as_array().is_some_and(|a| !a.is_empty())
+        bridge(v)["state"] == "up"
+            && bridge(v)["addresses"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
     })?;
     ensure!(
         bridge(&v)["border_routing"] == "unavailable",
@@ -598,6 +657,7 @@ fn bench_host_to_device() -> Result<()> {
     node.cmd("udp open")?;
     node.cmd("udp bind :: 7777")?;
     let sock = UdpSocket::bind("[::]:0")?;
+    // Burst: everything at once (the co-processor drops what it cannot buffer).
     for (count, size) in [(200usize, 64usize), (100, 400)] {
         let from = node.log().len();
         let payload = "x".repeat(size);
@@ -609,9 +669,11 @@ fn bench_host_to_device() -> Result<()> {
         let mut seen = 0;
         let mut last = start.elapsed();
         let mut next = from;
-        while let Ok((i, _)) = node
-            .log()
-            .wait_until(next, Duration::from_secs(5), "datagram", |l| l.contains("bytes from"))
+        while let Ok((i, _)) =
+            node.log()
+                .wait_until(next, Duration::from_secs(5), "datagram", |l| {
+                    l.contains("bytes from")
+                })
         {
             seen += 1;
             next = i + 1;
@@ -622,7 +684,37 @@ fn bench_host_to_device() -> Result<()> {
         }
         let kbit = (seen * size * 8) as f64 / last.as_secs_f64() / 1e3;
         println!(
-            "BENCH udp host->device {count} x {size} B sent in {sent_in:.1?}: delivered {seen}/{count} in {last:.2?} = {kbit:.1} kbit/s goodput"
+            "BENCH udp host->device burst {count} x {size} B sent in {sent_in:.1?}: delivered {seen}/{count} in {last:.2?} = {kbit:.1} kbit/s goodput"
+        );
+    }
+    // Paced: at most `window` datagrams in flight (counted when the device prints them).
+    for (count, size, window) in [(300usize, 64usize, 1usize), (300, 64, 4), (200, 400, 2)] {
+        let payload = "y".repeat(size);
+        let mut next = node.log().len();
+        let (mut sent, mut seen, mut lost) = (0usize, 0usize, 0usize);
+        let start = Instant::now();
+        while seen + lost < count {
+            while sent < count && sent - seen - lost < window {
+                sock.send_to(payload.as_bytes(), SocketAddrV6::new(mleid, 7777, 0, 0))?;
+                sent += 1;
+            }
+            match node
+                .log()
+                .wait_until(next, Duration::from_secs(2), "datagram", |l| {
+                    l.contains("bytes from")
+                }) {
+                Ok((i, _)) => {
+                    seen += 1;
+                    next = i + 1;
+                }
+                Err(_) => lost += sent - seen - lost, // give up on what is in flight
+            }
+        }
+        let took = start.elapsed();
+        let kbit = (seen * size * 8) as f64 / took.as_secs_f64() / 1e3;
+        println!(
+            "BENCH udp host->device paced window={window} {count} x {size} B: delivered {seen}/{count} in {took:.2?} = {kbit:.1} kbit/s goodput, {:.0} datagrams/s",
+            seen as f64 / took.as_secs_f64()
         );
     }
     println!("BENCH bridge status: {}", bridge(&agent.status_json()?));

@@ -64,7 +64,8 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> 
 impl InfraSocket {
     /// Opens the socket on interface `name` / `ifindex`.
     pub fn open(name: &str, ifindex: u32) -> Result<InfraSocket, NetifError> {
-        let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).map_err(sock_err("raw ICMPv6 socket"))?;
+        let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
+            .map_err(sock_err("raw ICMPv6 socket"))?;
         s.bind_device(Some(name.as_bytes()))
             .map_err(sock_err("SO_BINDTODEVICE"))?;
         let fd = s.as_raw_fd();
@@ -91,22 +92,30 @@ impl InfraSocket {
         if rc != 0 {
             return Err(sock_err("ICMP6_FILTER")(io::Error::last_os_error()));
         }
-        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1).map_err(sock_err("IPV6_RECVPKTINFO"))?;
-        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1).map_err(sock_err("IPV6_RECVHOPLIMIT"))?;
-        s.set_multicast_hops_v6(255).map_err(sock_err("IPV6_MULTICAST_HOPS"))?;
-        s.set_unicast_hops_v6(255).map_err(sock_err("IPV6_UNICAST_HOPS"))?;
+        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
+            .map_err(sock_err("IPV6_RECVPKTINFO"))?;
+        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
+            .map_err(sock_err("IPV6_RECVHOPLIMIT"))?;
+        s.set_multicast_hops_v6(255)
+            .map_err(sock_err("IPV6_MULTICAST_HOPS"))?;
+        s.set_unicast_hops_v6(255)
+            .map_err(sock_err("IPV6_UNICAST_HOPS"))?;
         s.set_multicast_loop_v6(false)
             .map_err(sock_err("IPV6_MULTICAST_LOOP"))?;
-        s.set_multicast_if_v6(ifindex).map_err(sock_err("IPV6_MULTICAST_IF"))?;
+        s.set_multicast_if_v6(ifindex)
+            .map_err(sock_err("IPV6_MULTICAST_IF"))?;
         // Router solicitations go to all-routers; join it (forwarding usually has already).
         match s.join_multicast_v6(&Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2), ifindex) {
-            Err(e) if e.raw_os_error() != Some(libc::EADDRINUSE) => return Err(sock_err("join ff02::2")(e)),
+            Err(e) if e.raw_os_error() != Some(libc::EADDRINUSE) => {
+                return Err(sock_err("join ff02::2")(e))
+            }
             _ => {}
         }
         s.set_nonblocking(true).map_err(sock_err("O_NONBLOCK"))?;
         // SAFETY: the socket is owned by the AsyncFd and closed only when it drops, so its fd
         // stays open and the same for the AsyncFd's whole life.
-        let fd = unsafe { AsyncFd::register(s) }.map_err(|e| sock_err("register with tokio")(e.into()))?;
+        let fd = unsafe { AsyncFd::register(s) }
+            .map_err(|e| sock_err("register with tokio")(e.into()))?;
         Ok(InfraSocket { fd, ifindex })
     }
 

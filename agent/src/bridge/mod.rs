@@ -194,7 +194,13 @@ pub fn start(
     let (monitor_tx, monitor_rx) = mpsc::channel(1024);
     let (rx_tx, rx_rx) = mpsc::channel(RX_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_QUEUE);
-    tokio::spawn(tap(events, monitor_tx, rx_tx, ctl_tx.clone(), shared.clone()));
+    tokio::spawn(tap(
+        events,
+        monitor_tx,
+        rx_tx,
+        ctl_tx.clone(),
+        shared.clone(),
+    ));
     let (stop_tx, stop_rx) = oneshot::channel();
     tokio::spawn(run(client, shared.clone(), rx_rx, ctl_rx, ctl_tx, stop_rx));
     (
@@ -411,7 +417,12 @@ async fn run(
     let (txq_tx, txq_rx) = mpsc::channel(TX_QUEUE);
     let pumps = [
         tokio::spawn(rx_pump(tun.clone(), rx, shared.clone())),
-        tokio::spawn(tx_reader(tun.clone(), txq_tx, ctl_tx.clone(), shared.clone())),
+        tokio::spawn(tx_reader(
+            tun.clone(),
+            txq_tx,
+            ctl_tx.clone(),
+            shared.clone(),
+        )),
         tokio::spawn(tx_sender(client.clone(), txq_rx, shared.clone())),
     ];
 
@@ -535,7 +546,12 @@ fn classify(pkt: &[u8], mesh: &MeshView) -> Outbound {
     Outbound::Forward
 }
 
-async fn tx_reader(tun: Arc<Tun>, txq: mpsc::Sender<Vec<u8>>, ctl: mpsc::Sender<Control>, shared: Arc<Shared>) {
+async fn tx_reader(
+    tun: Arc<Tun>,
+    txq: mpsc::Sender<Vec<u8>>,
+    ctl: mpsc::Sender<Control>,
+    shared: Arc<Shared>,
+) {
     let c = &shared.counters;
     let mut buf = vec![0u8; 2048];
     loop {
@@ -636,7 +652,10 @@ impl Mirror {
             if let Ok(s) = Reader::new(value).uint() {
                 if s != 0 && !(112..=127).contains(&s) {
                     bump(&self.shared.counters.ncp_rejected);
-                    tracing::debug!(status = s, "co-processor reported a failure (e.g. a dropped packet)");
+                    tracing::debug!(
+                        status = s,
+                        "co-processor reported a failure (e.g. a dropped packet)"
+                    );
                 }
             }
         }
@@ -707,7 +726,9 @@ impl Mirror {
                     Ok(()) => {
                         self.joined.insert(g);
                     }
-                    Err(e) => tracing::debug!(group = %g, error = %e, "cannot join multicast group"),
+                    Err(e) => {
+                        tracing::debug!(group = %g, error = %e, "cannot join multicast group")
+                    }
                 }
             }
         }
@@ -731,7 +752,9 @@ impl Mirror {
                         tracing::info!(group = %g, "host multicast subscription passed to the co-processor");
                         self.host_groups.insert(g);
                     }
-                    Err(e) => tracing::warn!(group = %g, error = %e, "co-processor refused a multicast subscription"),
+                    Err(e) => {
+                        tracing::warn!(group = %g, error = %e, "co-processor refused a multicast subscription")
+                    }
                 }
             }
             MldChange::Leave(g) => {
@@ -817,7 +840,9 @@ impl Mirror {
     /// Checks the infrastructure interface; (re)opens the socket and reports its state to the
     /// co-processor when something changed.
     async fn infra_poll(&mut self, ctl_tx: &mpsc::Sender<Control>) {
-        let Some(infra) = self.infra.as_mut() else { return };
+        let Some(infra) = self.infra.as_mut() else {
+            return;
+        };
         if infra.unsupported {
             return;
         }
@@ -837,7 +862,10 @@ impl Mirror {
             for (key, value) in [
                 ("net/ipv6/conf/all/forwarding".to_string(), "1"),
                 (format!("net/ipv6/conf/{}/accept_ra", infra.name), "2"),
-                (format!("net/ipv6/conf/{}/accept_ra_rt_info_max_plen", infra.name), "64"),
+                (
+                    format!("net/ipv6/conf/{}/accept_ra_rt_info_max_plen", infra.name),
+                    "64",
+                ),
             ] {
                 if let Err(e) = netif::sysctl(&key, value) {
                     tracing::warn!(error = %e, "cannot set a forwarding sysctl");
@@ -846,7 +874,11 @@ impl Mirror {
             match infra::InfraSocket::open(&infra.name, link.index) {
                 Ok(sock) => {
                     let sock = Arc::new(sock);
-                    tokio::spawn(infra_reader(sock.clone(), self.client.clone(), self.shared.clone()));
+                    tokio::spawn(infra_reader(
+                        sock.clone(),
+                        self.client.clone(),
+                        self.shared.clone(),
+                    ));
                     infra.socket = Some(sock);
                     infra.ifindex = link.index;
                     infra.reported = None;
@@ -878,7 +910,8 @@ impl Mirror {
                 } else {
                     BorderRouting::Unavailable
                 };
-                s.border_routing_error = (!running).then(|| format!("{} is not running", infra.name));
+                s.border_routing_error =
+                    (!running).then(|| format!("{} is not running", infra.name));
             }
             Err(ncp::Error::Status { status, .. })
                 if matches!(status, ncp::spinel::Status::PropNotFound)
@@ -891,7 +924,8 @@ impl Mirror {
                 infra.socket = None;
                 let mut s = self.shared.status();
                 s.border_routing = BorderRouting::Unavailable;
-                s.border_routing_error = Some("co-processor firmware lacks infra-if support".into());
+                s.border_routing_error =
+                    Some("co-processor firmware lacks infra-if support".into());
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reporting the infrastructure link failed; retrying");
@@ -910,8 +944,12 @@ impl Mirror {
                 return;
             }
         };
-        let Some(infra) = self.infra.as_mut() else { return };
-        let Some(sock) = infra.socket.clone() else { return };
+        let Some(infra) = self.infra.as_mut() else {
+            return;
+        };
+        let Some(sock) = infra.socket.clone() else {
+            return;
+        };
         if msg.ifindex != infra.ifindex {
             tracing::debug!(
                 ifindex = msg.ifindex,
@@ -929,15 +967,24 @@ impl Mirror {
         };
         for pio in ra.prefixes.iter().filter(|p| p.on_link) {
             if pio.valid_lifetime > 0 && !infra.on_link.contains(&pio.prefix) {
-                match self.nl.add_route(&pio.prefix, infra.ifindex, ROUTE_METRIC).await {
+                match self
+                    .nl
+                    .add_route(&pio.prefix, infra.ifindex, ROUTE_METRIC)
+                    .await
+                {
                     Ok(()) => {
                         tracing::info!(prefix = %pio.prefix, interface = %infra.name, "on-link prefix advertised; route added");
                         infra.on_link.insert(pio.prefix);
                     }
-                    Err(e) => tracing::warn!(prefix = %pio.prefix, error = %e, "cannot add on-link route"),
+                    Err(e) => {
+                        tracing::warn!(prefix = %pio.prefix, error = %e, "cannot add on-link route")
+                    }
                 }
             } else if pio.valid_lifetime == 0 && infra.on_link.remove(&pio.prefix) {
-                let _ = self.nl.del_route(&pio.prefix, infra.ifindex, ROUTE_METRIC).await;
+                let _ = self
+                    .nl
+                    .del_route(&pio.prefix, infra.ifindex, ROUTE_METRIC)
+                    .await;
             }
         }
         for rio in &ra.routes {
@@ -950,8 +997,12 @@ impl Mirror {
         if let Some(infra) = self.infra.as_mut() {
             for p in std::mem::take(&mut infra.on_link) {
                 match self.nl.del_route(&p, infra.ifindex, ROUTE_METRIC).await {
-                    Ok(()) => tracing::info!(prefix = %p, interface = %infra.name, "on-link route removed"),
-                    Err(e) => tracing::warn!(prefix = %p, error = %e, "cannot remove on-link route"),
+                    Ok(()) => {
+                        tracing::info!(prefix = %p, interface = %infra.name, "on-link route removed")
+                    }
+                    Err(e) => {
+                        tracing::warn!(prefix = %p, error = %e, "cannot remove on-link route")
+                    }
                 }
             }
             infra.socket = None;
@@ -1023,7 +1074,10 @@ mod tests {
     fn classify_forwards_drops_loops_and_consumes_mld() {
         let mesh = MeshView {
             own: [a("fd00:db8::1")].into_iter().collect(),
-            on_mesh: vec![Prefix::new(a("fd00:db8::"), 64), Prefix::new(a("fd99::"), 64)],
+            on_mesh: vec![
+                Prefix::new(a("fd00:db8::"), 64),
+                Prefix::new(a("fd99::"), 64),
+            ],
         };
         let echo = [128, 0, 0, 0, 0, 1, 0, 1];
         assert_eq!(
@@ -1042,7 +1096,10 @@ mod tests {
         );
         // Router solicitation from the kernel.
         assert_eq!(
-            classify(&packet("fe80::1", "ff02::2", 58, &[133, 0, 0, 0, 0, 0, 0, 0]), &mesh),
+            classify(
+                &packet("fe80::1", "ff02::2", 58, &[133, 0, 0, 0, 0, 0, 0, 0]),
+                &mesh
+            ),
             Outbound::LinkLocalControl
         );
         let mut mld = vec![143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0];
@@ -1101,7 +1158,10 @@ mod tests {
         assert_eq!(mon_rx.recv().await, Some(Event::Reset { status: 112 }));
         assert_eq!(pk_rx.recv().await, Some(vec![1]));
         assert!(matches!(ctl_rx.recv().await, Some(Control::Ncp(e)) if e == role));
-        assert!(matches!(ctl_rx.recv().await, Some(Control::Ncp(Event::Reset { .. }))));
+        assert!(matches!(
+            ctl_rx.recv().await,
+            Some(Control::Ncp(Event::Reset { .. }))
+        ));
         assert_eq!(shared.counters.rx_queue_full.load(Ordering::Relaxed), 1);
     }
 }

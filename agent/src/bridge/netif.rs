@@ -10,7 +10,6 @@
 //! Validated against Linux 6.x in network namespaces (tests/tests/bridge.rs).
 
 use std::net::Ipv6Addr;
-use std::os::fd::AsRawFd;
 
 use futures_util::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
@@ -27,17 +26,29 @@ pub const MTU: u32 = 1280;
 #[derive(Debug, thiserror::Error)]
 pub enum NetifError {
     #[error("cannot create TUN interface `{name}`: {source} (run as root or with CAP_NET_ADMIN; is /dev/net/tun there? is the name already in use?)")]
-    Tun { name: String, source: std::io::Error },
+    Tun {
+        name: String,
+        source: std::io::Error,
+    },
     #[error("netlink: {what}: {source}")]
-    Netlink { what: String, source: rtnetlink::Error },
+    Netlink {
+        what: String,
+        source: rtnetlink::Error,
+    },
     #[error("cannot open a netlink socket: {0}")]
     Connection(std::io::Error),
     #[error("interface `{0}` does not exist")]
     NoSuchInterface(String),
     #[error("sysctl {path}: {source}")]
-    Sysctl { path: String, source: std::io::Error },
+    Sysctl {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{what}: {source}")]
-    Socket { what: String, source: std::io::Error },
+    Socket {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 /// A netlink route socket (one task owns the connection).
@@ -77,13 +88,18 @@ impl Netlink {
 
     /// Looks up a link by name.
     pub async fn link(&self, name: &str) -> Result<LinkInfo, NetifError> {
-        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match links.try_next().await {
             Ok(Some(l)) => {
                 let running = l.header.flags.contains(LinkFlags::Running)
-                    || l.attributes
-                        .iter()
-                        .any(|a| matches!(a, LinkAttribute::OperState(s) if format!("{s:?}") == "Up"));
+                    || l.attributes.iter().any(
+                        |a| matches!(a, LinkAttribute::OperState(s) if format!("{s:?}") == "Up"),
+                    );
                 Ok(LinkInfo {
                     index: l.header.index,
                     up: l.header.flags.contains(LinkFlags::Up),
@@ -91,7 +107,9 @@ impl Netlink {
                 })
             }
             Ok(None) => Err(NetifError::NoSuchInterface(name.into())),
-            Err(e) if is_errno(&e, &[libc::ENODEV]) => Err(NetifError::NoSuchInterface(name.into())),
+            Err(e) if is_errno(&e, &[libc::ENODEV]) => {
+                Err(NetifError::NoSuchInterface(name.into()))
+            }
             Err(e) => Err(nl(format!("get link {name}"))(e)),
         }
     }
@@ -108,7 +126,12 @@ impl Netlink {
 
     /// The IPv6 addresses of a link.
     pub async fn addresses(&self, index: u32) -> Result<Vec<Ipv6Addr>, NetifError> {
-        let mut s = self.handle.address().get().set_link_index_filter(index).execute();
+        let mut s = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
         let mut out = Vec::new();
         while let Some(m) = s.try_next().await.map_err(nl("get addresses"))? {
             for a in &m.attributes {
@@ -129,12 +152,18 @@ impl Netlink {
         prefix_len: u8,
         preferred: bool,
     ) -> Result<(), NetifError> {
-        let mut req = self.handle.address().add(index, addr.into(), prefix_len).replace();
+        let mut req = self
+            .handle
+            .address()
+            .add(index, addr.into(), prefix_len)
+            .replace();
         let mut flags = AddressFlags::Nodad | AddressFlags::Noprefixroute;
         if !preferred {
             flags |= AddressFlags::Deprecated;
         }
-        req.message_mut().attributes.push(AddressAttribute::Flags(flags));
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(flags));
         match req.execute().await {
             Err(e) if is_errno(&e, &[libc::EEXIST]) => Ok(()),
             r => r.map_err(nl(format!("add address {addr}/{prefix_len}"))),
@@ -142,7 +171,12 @@ impl Netlink {
     }
 
     /// Removes an address; absent is fine.
-    pub async fn del_address(&self, index: u32, addr: Ipv6Addr, prefix_len: u8) -> Result<(), NetifError> {
+    pub async fn del_address(
+        &self,
+        index: u32,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<(), NetifError> {
         let mut s = self
             .handle
             .address()
@@ -160,7 +194,11 @@ impl Netlink {
         Ok(())
     }
 
-    fn route_msg(prefix: &Prefix, index: u32, metric: u32) -> netlink_packet_route::route::RouteMessage {
+    fn route_msg(
+        prefix: &Prefix,
+        index: u32,
+        metric: u32,
+    ) -> netlink_packet_route::route::RouteMessage {
         RouteMessageBuilder::<Ipv6Addr>::new()
             .destination_prefix(prefix.addr, prefix.len)
             .output_interface(index)
@@ -170,7 +208,12 @@ impl Netlink {
     }
 
     /// Adds (or replaces) `prefix dev <index> metric <metric>`.
-    pub async fn add_route(&self, prefix: &Prefix, index: u32, metric: u32) -> Result<(), NetifError> {
+    pub async fn add_route(
+        &self,
+        prefix: &Prefix,
+        index: u32,
+        metric: u32,
+    ) -> Result<(), NetifError> {
         match self
             .handle
             .route()
@@ -185,7 +228,12 @@ impl Netlink {
     }
 
     /// Removes `prefix dev <index> metric <metric>`; absent is fine.
-    pub async fn del_route(&self, prefix: &Prefix, index: u32, metric: u32) -> Result<(), NetifError> {
+    pub async fn del_route(
+        &self,
+        prefix: &Prefix,
+        index: u32,
+        metric: u32,
+    ) -> Result<(), NetifError> {
         match self
             .handle
             .route()
@@ -205,17 +253,9 @@ pub fn sysctl(path: &str, value: &str) -> Result<(), NetifError> {
     std::fs::write(&full, value).map_err(|source| NetifError::Sysctl { path: full, source })
 }
 
-/// Reads `/proc/sys/<path>`, trimmed.
-pub fn sysctl_get(path: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/sys/{path}"))
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
 /// The TUN device plus its index.
 pub struct Tun {
     pub dev: tun_rs::AsyncDevice,
-    pub name: String,
     pub index: u32,
 }
 
@@ -247,7 +287,6 @@ pub async fn create_tun(nl: &Netlink, name: &str) -> Result<Tun, NetifError> {
     nl.up(link.index, MTU).await?;
     Ok(Tun {
         dev,
-        name: name.into(),
         index: link.index,
     })
 }
@@ -285,9 +324,5 @@ impl Memberships {
 
     pub fn leave(&self, group: &Ipv6Addr) {
         let _ = self.sock.leave_multicast_v6(group, self.index);
-    }
-
-    pub fn fd(&self) -> i32 {
-        self.sock.as_raw_fd()
     }
 }

@@ -75,7 +75,10 @@ impl std::fmt::Display for Prefix {
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("malformed {what}: {source}")]
-    Spinel { what: &'static str, source: ncp::Error },
+    Spinel {
+        what: &'static str,
+        source: ncp::Error,
+    },
 }
 
 fn spinel(what: &'static str) -> impl Fn(ncp::Error) -> WireError {
@@ -148,7 +151,6 @@ pub struct OnMeshPrefix {
 
 impl OnMeshPrefix {
     pub const FLAG_ON_MESH: u8 = 1 << 0;
-    pub const FLAG_DEFAULT_ROUTE: u8 = 1 << 1;
     pub const FLAG_SLAAC: u8 = 1 << 4;
     pub const FLAG_PREFERRED: u8 = 1 << 5;
 
@@ -188,7 +190,11 @@ pub fn decode_ml_prefix(value: &[u8]) -> Result<Prefix, WireError> {
     let e = spinel("IPV6_ML_PREFIX");
     let mut r = Reader::new(value);
     let addr = r.ipv6().map_err(&e)?;
-    let len = if r.is_empty() { 64 } else { r.u8().map_err(&e)? };
+    let len = if r.is_empty() {
+        64
+    } else {
+        r.u8().map_err(&e)?
+    };
     Ok(Prefix::new(addr, len))
 }
 
@@ -213,7 +219,9 @@ pub struct InfraIcmp6 {
 impl InfraIcmp6 {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.push_u32(self.ifindex).push_ipv6(&self.peer).push_data(&self.message);
+        w.push_u32(self.ifindex)
+            .push_ipv6(&self.peer)
+            .push_data(&self.message);
         w.into_vec()
     }
 
@@ -223,7 +231,11 @@ impl InfraIcmp6 {
         let ifindex = r.u32().map_err(&e)?;
         let peer = r.ipv6().map_err(&e)?;
         let message = r.data().map_err(&e)?.to_vec();
-        Ok(InfraIcmp6 { ifindex, peer, message })
+        Ok(InfraIcmp6 {
+            ifindex,
+            peer,
+            message,
+        })
     }
 }
 
@@ -318,8 +330,14 @@ pub fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
             let mut at = 8;
             for _ in 0..records {
                 let Some(h) = icmp.get(at..at + 4) else { break };
-                let (kind, aux, sources) = (h[0], usize::from(h[1]), usize::from(u16::from_be_bytes([h[2], h[3]])));
-                let Some(group) = addr_at(icmp, at + 4) else { break };
+                let (kind, aux, sources) = (
+                    h[0],
+                    usize::from(h[1]),
+                    usize::from(u16::from_be_bytes([h[2], h[3]])),
+                );
+                let Some(group) = addr_at(icmp, at + 4) else {
+                    break;
+                };
                 at += 20 + sources * 16 + aux * 4;
                 match kind {
                     // MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE: listening (any source).
@@ -421,7 +439,10 @@ mod tests {
     fn stream_net_round_trip() {
         let v = encode_stream_net(&[0x60, 1, 2]);
         assert_eq!(v, [3, 0, 0x60, 1, 2]);
-        assert_eq!(decode_stream_net(&[3, 0, 0x60, 1, 2, 9, 9]).unwrap(), [0x60, 1, 2]);
+        assert_eq!(
+            decode_stream_net(&[3, 0, 0x60, 1, 2, 9, 9]).unwrap(),
+            [0x60, 1, 2]
+        );
         assert!(decode_stream_net(&[5, 0, 1]).is_err());
     }
 
@@ -515,7 +536,10 @@ mod tests {
         assert_eq!(info.dst, a("ff02::16"));
         assert_eq!(
             parse_mld(info.payload),
-            [MldChange::Join(a("ff05::1234")), MldChange::Leave(a("ff03::99"))]
+            [
+                MldChange::Join(a("ff05::1234")),
+                MldChange::Leave(a("ff03::99"))
+            ]
         );
         assert_eq!(multicast_scope(&a("ff05::1234")), Some(5));
         assert_eq!(multicast_scope(&a("fd00::1")), None);
@@ -529,7 +553,9 @@ mod tests {
     fn router_advert_options() {
         let mut ra = vec![134, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0];
         // PIO fd00:1:2:3::/64 L+A valid 1800.
-        ra.extend_from_slice(&[3, 4, 64, 0xc0, 0, 0, 0x07, 0x08, 0, 0, 0x07, 0x08, 0, 0, 0, 0]);
+        ra.extend_from_slice(&[
+            3, 4, 64, 0xc0, 0, 0, 0x07, 0x08, 0, 0, 0x07, 0x08, 0, 0, 0, 0,
+        ]);
         ra.extend_from_slice(&a("fd00:1:2:3::").octets());
         // RIO fd11:22::/64 lifetime 1800 (length 2 = 16 bytes).
         ra.extend_from_slice(&[24, 2, 64, 0, 0, 0, 0x07, 0x08]);
@@ -558,7 +584,10 @@ mod tests {
         let ml = Prefix::new(a("fd11:2233:4455:6677:1::1"), 64);
         assert_eq!(ml.to_string(), "fd11:2233:4455:6677::/64");
         assert!(ml.contains(&a("fd11:2233:4455:6677::ff:fe00:fc00")));
-        assert!(is_locator(&a("fd11:2233:4455:6677::ff:fe00:400"), Some(&ml)));
+        assert!(is_locator(
+            &a("fd11:2233:4455:6677::ff:fe00:400"),
+            Some(&ml)
+        ));
         assert!(!is_locator(&a("fd11:2233:4455:6677:aa::1"), Some(&ml)));
         assert!(!is_locator(&a("fd00::ff:fe00:400"), Some(&ml)));
         assert_eq!(Prefix::new(a("::"), 0).to_string(), "::/0");
