@@ -100,14 +100,18 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+    /// Native journald entries with structured fields (see `logging`); text under systemd picks
+    /// it automatically.
+    Journal,
 }
 
 impl LogFormat {
-    /// Parses `text` or `json`.
+    /// Parses `text`, `json` or `journal`.
     pub fn parse(s: &str) -> Option<LogFormat> {
         match s {
             "text" => Some(LogFormat::Text),
             "json" => Some(LogFormat::Json),
+            "journal" => Some(LogFormat::Journal),
             _ => None,
         }
     }
@@ -268,8 +272,12 @@ pub fn load_with(
         let mut keys = Vec::new();
         flatten_keys("", &map, &mut keys);
         for key in keys {
-            // THREAD_AGENT_SIM_NCP and THREAD_AGENT_SOCKET are read elsewhere, not config keys.
-            if !KNOWN_KEYS.contains(&key.as_str()) && key != "sim_ncp" && key != "socket" {
+            // THREAD_AGENT_SIM_NCP, _SOCKET and _JOURNAL_SOCKET are read elsewhere, not config keys.
+            if !KNOWN_KEYS.contains(&key.as_str())
+                && key != "sim_ncp"
+                && key != "socket"
+                && key != "journal_socket"
+            {
                 warnings.push(format!("ignoring unknown configuration key `{key}`"));
             }
         }
@@ -326,7 +334,7 @@ pub fn load_with(
     let log_format = match text(&cfg, "log.format", &origin_of)? {
         None => LogFormat::Text,
         Some((v, origin)) => LogFormat::parse(&v)
-            .ok_or_else(|| invalid("log.format", &v, origin, "`text` or `json`"))?,
+            .ok_or_else(|| invalid("log.format", &v, origin, "`text`, `json` or `journal`"))?,
     };
 
     let commissioner = commissioner_settings(&cfg, &origin_of)?;

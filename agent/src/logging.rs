@@ -143,6 +143,8 @@ fn stderr_id() -> Option<(u64, u64)> {
     }
     // SAFETY: fstat succeeded, so the struct is initialized.
     let st = unsafe { st.assume_init() };
+    // dev_t/ino_t are narrower than u64 on some targets (32-bit ARM).
+    #[allow(clippy::unnecessary_cast)]
     Some((st.st_dev as u64, st.st_ino as u64))
 }
 

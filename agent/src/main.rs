@@ -16,21 +16,22 @@ mod config;
 mod control;
 #[cfg(test)]
 mod fake_ncp;
+mod logging;
 mod monitor;
 mod network;
+mod sd_notify;
 mod session;
 mod state;
 mod status;
 mod tables;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{LogFormat, Overrides, RadioUrlSource, Settings};
+use crate::config::{Overrides, RadioUrlSource, Settings};
 use crate::session::{exit, Fatal};
 
 /// How long start-up waits for the node to attach before it only logs a warning.
@@ -52,7 +53,7 @@ struct Cli {
     /// State directory (dataset backup). Default /var/lib/thread-agent.
     #[arg(long, value_name = "PATH")]
     state_dir: Option<String>,
-    /// Log format: text or json.
+    /// Log format: text, json or journal (text under systemd goes to the journal).
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
 }
@@ -60,11 +61,13 @@ struct Cli {
 /// Prints the one-line fatal message and exits.
 fn die(code: i32, message: &str) -> ! {
     let line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    eprintln!("thread-agent: error: {line}");
+    eprintln!("{}thread-agent: error: {line}", logging::error_prefix());
     std::process::exit(code);
 }
 
 fn main() {
+    // First, while no other thread exists: takes NOTIFY_SOCKET/WATCHDOG_* out of the environment.
+    let notifier = Arc::new(sd_notify::Notifier::from_env());
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -90,7 +93,9 @@ fn main() {
         Ok(s) => s,
         Err(e) => die(exit::USAGE, &e.to_string()),
     };
-    init_logging(&settings);
+    if let Some(note) = logging::init(&settings.log_level, settings.log_format) {
+        tracing::warn!("{note}");
+    }
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
@@ -105,33 +110,15 @@ fn main() {
             &format!("cannot start the async runtime: {e}"),
         ),
     };
-    let result = rt.block_on(run(settings));
+    let result = rt.block_on(run(settings, notifier.clone()));
     // Do not wait for blocked I/O threads (serial reads) at shutdown.
     rt.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => std::process::exit(exit::OK),
-        Err(f) => die(f.code, &f.message),
-    }
-}
-
-fn init_logging(s: &Settings) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => {
-            EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(&s.log_level))
+        Err(f) => {
+            notifier.status(&format!("failed: {}", f.message));
+            die(f.code, &f.message)
         }
-        _ => EnvFilter::new(&s.log_level),
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match s.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 
@@ -141,7 +128,7 @@ fn own_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-async fn run(settings: Settings) -> Result<(), Fatal> {
+async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(), Fatal> {
     match &settings.radio_url_source {
         RadioUrlSource::Configured => {
             tracing::info!(radio_url = %settings.radio_url, "using radio")
@@ -240,6 +227,7 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
     let startup = async {
         let how = net.bring_up().await?;
         tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
+        sd_notify::announce_ready(&net, &notifier, how);
         match net.wait_attached(ATTACH_TIMEOUT).await {
             Some(_) => {}
             None => tracing::warn!(
@@ -253,8 +241,8 @@ async fn run(settings: Settings) -> Result<(), Fatal> {
         f = monitor => Err(f),
         r = startup => r,
         r = server.serve(handler, own_uid()) => r.map_err(|e| Fatal::new(exit::FAILURE, format!("control socket: {e}"))),
-        _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); Ok(()) }
-        _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); Ok(()) }
+        _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
+        _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); notifier.stopping("SIGINT: shutting down"); Ok(()) }
     };
     // Resign the commissioner session (if any) before the co-processor link goes away.
     commissioner.shutdown().await;

@@ -88,7 +88,7 @@ async fn handle_property(
         let to = Role::from_u8(v);
         let from = net.role_tx.send_replace(to);
         if from != to {
-            tracing::info!(from = %from, to = %to, "role changed");
+            tracing::info!(event = "role-changed", from = %from, to = %to, "role changed");
         }
         if to.is_attached() {
             let net = net.clone();

@@ -297,6 +297,7 @@ impl Network {
         }
         match self.snapshot().await {
             Ok(s) => tracing::info!(
+                event = "network-up",
                 name = %s.network_name,
                 channel = s.channel,
                 pan_id = %format!("0x{:04x}", s.pan_id),
@@ -306,7 +307,9 @@ impl Network {
                 rloc16 = %format!("0x{:04x}", s.rloc16),
                 "network up"
             ),
-            Err(e) => tracing::info!(role = %role, error = %e, "network up (details unavailable)"),
+            Err(e) => {
+                tracing::info!(event = "network-up", role = %role, error = %e, "network up (details unavailable)")
+            }
         }
         self.backup_if_changed().await;
     }
