@@ -587,6 +587,68 @@ mod tests {
         });
     }
 
+    struct Streaming(tokio::sync::broadcast::Sender<Value>);
+    impl Handler for Streaming {
+        fn call<'a>(&'a self, method: &'a str, p: &'a Value, peer: &'a Peer) -> MethodFuture<'a> {
+            Box::pin(async move {
+                match method {
+                    SUBSCRIBE => Ok(json!({"subscribed": true})),
+                    _ => Fake.call(method, p, peer).await,
+                }
+            })
+        }
+        fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Value>> {
+            Some(self.0.subscribe())
+        }
+    }
+
+    #[test]
+    fn events_subscribe_streams_until_the_peer_closes() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("ctl.sock");
+            let server = ControlServer::bind(&path).await.unwrap();
+            let (tx, _) = tokio::sync::broadcast::channel(4);
+            let handler = Arc::new(Streaming(tx.clone()));
+            let task = server.serve(handler, 0);
+            let client = async {
+                let s = UnixStream::connect(&path).await.unwrap();
+                let (r, mut w) = s.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"{\"id\":1,\"method\":\"events.subscribe\"}\n")
+                    .await
+                    .unwrap();
+                let a: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                assert_eq!(a, json!({"id":1,"result":{"subscribed":true}}));
+                tx.send(json!({"type":"joiner-seen"})).unwrap();
+                let b: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                assert_eq!(b, json!({"event":{"type":"joiner-seen"}}));
+                // Requests after subscribing are ignored; a lagging subscriber is told.
+                w.write_all(b"{\"id\":2,\"method\":\"status\"}\n")
+                    .await
+                    .unwrap();
+                for i in 0..6 {
+                    tx.send(json!({"n": i})).unwrap();
+                }
+                let c: Value =
+                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+                assert_eq!(c["event"]["type"], "events-dropped");
+                drop(w);
+            };
+            tokio::select! { _ = task => unreachable!(), _ = client => {} }
+            // The connection task ends when the peer closed: no subscriber left soon after.
+            for _ in 0..50 {
+                if tx.receiver_count() == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert_eq!(tx.receiver_count(), 0);
+        });
+    }
+
     /// The uid of this process, read from the file system (no unsafe needed).
     fn unsafe_free_uid() -> u32 {
         use std::os::unix::fs::MetadataExt;
