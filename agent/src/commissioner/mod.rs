@@ -702,6 +702,11 @@ impl Task {
                 })));
             }
             Cmd::Shutdown(tx) => {
+                if self.net.client.is_closed() {
+                    // The link is gone: nothing to resign through.
+                    let _ = tx.send(());
+                    return;
+                }
                 self.shutdown = Some(tx);
                 self.shutdown_deadline = Some(Instant::now() + SHUTDOWN_TIMEOUT);
                 if let Some(c) = self.comm.as_mut() {
