@@ -203,6 +203,31 @@ fn petition_leader_view_and_resign_at_shutdown() {
         agent.wait_log("event=petition-accepted", Duration::from_secs(5))?;
         let table = agent.threadctl_ok(&["commissioner", "status"])?;
         ensure!(table.contains("State:            active"), "{table}");
+        // Independently, another node of the network sees our session in the leader's
+        // Commissioning Data (`netdata show`: "Commissioning:" then "<session id> <BA rloc16> ...").
+        let node = CliNode::spawn(sb, 2)?;
+        node.attach_with_dataset(&agent.dataset_export()?)?;
+        node.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
+        let sid = st["session_id"].as_u64().unwrap_or_default().to_string();
+        let deadline = Instant::now() + PETITION_TIMEOUT;
+        loop {
+            let out = node.cmd("netdata show")?;
+            let comm = out
+                .iter()
+                .position(|l| l.starts_with("Commissioning:"))
+                .and_then(|i| out.get(i + 1))
+                .cloned()
+                .unwrap_or_default();
+            if comm.split_whitespace().next() == Some(sid.as_str()) {
+                println!("node 2 sees the commissioning data: {comm}");
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "node 2's netdata never showed session {sid}: {out:?}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
         // SIGTERM: resign first, then exit 0.
         let status = agent.stop()?;
         ensure!(status.code() == Some(0), "agent exit {status}");
