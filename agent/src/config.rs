@@ -44,6 +44,8 @@ const KNOWN_KEYS: &[&str] = &[
     "commissioner.provisioning_url",
     "commissioner.id",
     "commissioner.pskc_override",
+    "bridge.interface",
+    "bridge.infra_interface",
 ];
 
 /// Default `[commissioner] joiner_timeout` (seconds).
@@ -140,6 +142,8 @@ pub struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub commissioner: CommissionerSettings,
+    /// `[bridge]`: the Thread network interface and the infrastructure interface.
+    pub bridge: crate::bridge::BridgeConfig,
     /// Non-fatal findings (unknown keys) to log once logging is up.
     pub warnings: Vec<String>,
 }
@@ -339,6 +343,33 @@ pub fn load_with(
 
     let commissioner = commissioner_settings(&cfg, &origin_of)?;
 
+    let if_name = |key: &str| -> Result<Option<String>, ConfigError> {
+        match text(&cfg, key, &origin_of)? {
+            None => Ok(None),
+            Some((v, _)) if v.is_empty() && key == "bridge.infra_interface" => Ok(None),
+            Some((v, origin)) => {
+                let ok = !v.is_empty()
+                    && v.len() < 16
+                    && v.chars()
+                        .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+                if ok {
+                    Ok(Some(v))
+                } else {
+                    Err(invalid(
+                        key,
+                        &v,
+                        origin,
+                        "a network interface name of 1..15 printable characters without `/` or `:`",
+                    ))
+                }
+            }
+        }
+    };
+    let bridge = crate::bridge::BridgeConfig {
+        interface: if_name("bridge.interface")?.unwrap_or_else(|| "wpan0".to_string()),
+        infra_interface: if_name("bridge.infra_interface")?,
+    };
+
     let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
         Some((v, origin)) => {
             let url = v.parse::<RadioUrl>().map_err(|e| {
@@ -368,6 +399,7 @@ pub fn load_with(
         log_level,
         log_format,
         commissioner,
+        bridge,
         warnings,
     })
 }
@@ -515,7 +547,9 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
             format!("{prefix}.{k}")
         };
         match v.clone().into_table() {
-            Ok(t) if key == "network" || key == "log" || key == "commissioner" => {
+            Ok(t)
+                if key == "network" || key == "log" || key == "commissioner" || key == "bridge" =>
+            {
                 flatten_keys(&key, &t, out)
             }
             _ => out.push(key),
@@ -674,6 +708,23 @@ mod tests {
             s.radio_url_source,
             RadioUrlSource::DefaultDevice(PathBuf::from("/dev/ttyACM0"))
         );
+    }
+
+    #[test]
+    fn bridge_keys() {
+        let (_d, o) = with_file("");
+        let s = load_with(&o, &[], &no_devices).unwrap();
+        assert_eq!(s.bridge.interface, "wpan0");
+        assert_eq!(s.bridge.infra_interface, None);
+        let (_d, o) = with_file("[bridge]\ninterface = \"thread1\"\ninfra_interface = \"eth0\"\n");
+        let e = env(&[("THREAD_AGENT_BRIDGE__INFRA_INTERFACE", "veth9")]);
+        let s = load_with(&o, &e, &no_devices).unwrap();
+        assert_eq!(s.bridge.interface, "thread1");
+        assert_eq!(s.bridge.infra_interface.as_deref(), Some("veth9"));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let (_d, o) = with_file("[bridge]\ninterface = \"a/b\"\n");
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("bridge.interface") && m.contains("a/b"), "{m}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! `thread-agent: error: `.
 
 mod audit;
+mod bridge;
 mod commissioner;
 mod config;
 mod control;
@@ -190,6 +191,9 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         "co-processor ready"
     );
 
+    // The mesh bridge takes the co-processor's events first and passes the rest on in order.
+    let (bridge, events) = bridge::start(client.clone(), events, settings.bridge.clone());
+
     let net = Arc::new(network::Network::new(
         client,
         info,
@@ -219,7 +223,10 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         commissioner_input,
     );
     let handler: Arc<dyn control::Handler> = Arc::new(commissioner::methods::Methods {
-        inner: Arc::new(status::Methods { net: net.clone() }),
+        inner: Arc::new(status::Methods {
+            net: net.clone(),
+            bridge: Some(bridge.clone()),
+        }),
         service: commissioner.clone(),
     });
 
@@ -247,6 +254,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // Resign the commissioner session (if any) before the co-processor link goes away.
     commissioner.shutdown().await;
     drop(server); // removes the socket file
+    bridge.shutdown().await; // removes the Thread interface and the routes it added
     result
 }
 

@@ -18,6 +18,8 @@ use crate::network::{Network, Snapshot};
 /// The control handler.
 pub struct Methods {
     pub net: Arc<Network>,
+    /// The mesh bridge, for the `bridge` object of `status`.
+    pub bridge: Option<Arc<crate::bridge::Bridge>>,
 }
 
 fn unavailable(e: ncp::Error) -> MethodError {
@@ -70,7 +72,11 @@ impl Methods {
                 Vec::new()
             }
         };
-        Ok(status_json(&s, &self.net.info, &neighbors))
+        let mut v = status_json(&s, &self.net.info, &neighbors);
+        if let Some(b) = &self.bridge {
+            v["bridge"] = b.status_json();
+        }
+        Ok(v)
     }
 
     async fn dataset_export(&self) -> Result<Value, MethodError> {
