@@ -353,6 +353,46 @@ fn render_status(v: &Value) -> String {
             ));
         }
     }
+    if let Some(b) = v.get("bridge").filter(|b| b.is_object()) {
+        let addresses = b
+            .get("addresses")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let infra = match b.get("infra_interface").and_then(Value::as_str) {
+            Some(i) => format!(" ({i})"),
+            None => String::new(),
+        };
+        let rows = [
+            (
+                "Interface",
+                format!("{} {}", s(b, "interface"), s(b, "state")),
+            ),
+            ("Addresses", addresses),
+            ("OMR prefix", s(b, "omr_prefix").to_string()),
+            (
+                "Border routing",
+                format!("{}{infra}", s(b, "border_routing")),
+            ),
+            (
+                "Packets",
+                format!(
+                    "rx {} tx {} dropped {}",
+                    n(b, "rx_packets"),
+                    n(b, "tx_packets"),
+                    n(b, "drops")
+                ),
+            ),
+        ];
+        for (k, val) in rows {
+            out.push_str(&format!("{:<18} {}\n", format!("{k}:"), val));
+        }
+    }
     out
 }
 
@@ -902,6 +942,15 @@ mod tests {
             t.contains("1122334455667788  0x0401   3       2  yes"),
             "{t}"
         );
+        assert!(!t.contains("Border routing"), "{t}");
+        let mut v = v;
+        v["bridge"] = json!({"interface":"wpan0","state":"up","addresses":["fd00:db8::1"],
+            "omr_prefix":"fd11::/64","border_routing":"active","infra_interface":"eth0",
+            "rx_packets":5,"tx_packets":6,"drops":0});
+        let t = render_status(&v);
+        assert!(t.contains("Interface:         wpan0 up"), "{t}");
+        assert!(t.contains("Border routing:    active (eth0)"), "{t}");
+        assert!(t.contains("Packets:           rx 5 tx 6 dropped 0"), "{t}");
     }
 
     #[test]
