@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use e2e::bins::{profile_dir, workspace_root};
+use e2e::bins::workspace_root;
 use e2e::dataset::{assert_no_secret, Tlvs, NETWORK_KEY, PSKC};
 use e2e::{with_sandbox, workspace_bins, Agent, AgentOptions};
 use serde_json::Value;
@@ -1114,30 +1114,28 @@ fn debian_package_holds_the_files_with_their_modes() {
         eprintln!("SKIPPED: dpkg-deb is not installed");
         return;
     };
-    // Package the debug binaries that `cargo build --workspace --bins` made (no release build).
+    // Package the binaries that `cargo build --workspace --bins` made (debug ones: no release
+    // build in the test run). cargo-deb takes `target/release/<bin>` from the target directory
+    // cargo reports, so a scratch target directory gets a `release/` with copies of them.
     let bins = workspace_bins().unwrap();
-    let profile = profile_dir().unwrap();
-    let target_dir = profile.parent().unwrap().to_path_buf();
-    let profile_name = if profile.file_name().is_some_and(|n| n == "debug") {
-        "dev"
-    } else {
-        "release"
-    };
+    let target_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(target_dir.path().join("release")).unwrap();
+    for b in [&bins.agent, &bins.threadctl] {
+        std::fs::copy(
+            b,
+            target_dir
+                .path()
+                .join("release")
+                .join(b.file_name().unwrap()),
+        )
+        .unwrap();
+    }
     let out_dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let out = run(Command::new("cargo")
         .current_dir(workspace_root())
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .args([
-            "deb",
-            "-p",
-            "agent",
-            "--no-build",
-            "--fast",
-            "--profile",
-            profile_name,
-            "-o",
-        ])
+        .env("CARGO_TARGET_DIR", target_dir.path())
+        .args(["deb", "-p", "agent", "--no-build", "--fast", "-o"])
         .arg(out_dir.path()))
     .unwrap();
     assert!(
@@ -1147,7 +1145,7 @@ fn debian_package_holds_the_files_with_their_modes() {
         text(&out.stderr)
     );
     eprintln!(
-        "cargo deb --no-build --fast ({profile_name}): {:.1} s",
+        "cargo deb --no-build --fast: {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let deb = std::fs::read_dir(out_dir.path())
@@ -1199,7 +1197,6 @@ fn debian_package_holds_the_files_with_their_modes() {
     );
     let v = run(Command::new(root.path().join("usr/bin/threadctl")).arg("--help")).unwrap();
     assert!(v.status.success(), "threadctl --help: {v:?}");
-    let _ = bins;
 
     let ctrl = tempfile::tempdir().unwrap();
     let out = run(Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(ctrl.path())).unwrap();
