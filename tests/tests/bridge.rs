@@ -25,8 +25,9 @@
 //! the agent's RA (`proto ra`, not a static route) and pings the device; a UDP echo of 1,000
 //! datagrams LAN host <-> device (the device echoes by the test reading its CLI output and
 //! answering with `udp send`, one datagram in flight at a time) loses none; `threadctl status`
-//! shows the `bridge` object; stopping the agent removes the interface and its routes, starting
-//! it again restores them. No timed assertions: deadlines only bound hangs.
+//! shows the `bridge` object; after a co-processor reset the device is reachable again (the
+//! infrastructure link is reported again); stopping the agent removes the interface and its
+//! routes, starting it again restores them. No timed assertions: deadlines only bound hangs.
 //!
 //! The benchmark (`bench_host_to_device`, ignored by default) reports latency and throughput:
 //! `cargo test -p e2e --test bridge -- --ignored --nocapture`.
@@ -303,6 +304,7 @@ impl Bed {
                     INFRA_IF.into(),
                 ),
                 ("RUST_LOG".into(), "info,thread_agent::bridge=debug".into()),
+                ("THREAD_AGENT_DEBUG_METHODS".into(), "1".into()),
             ],
             ..Default::default()
         };
@@ -457,6 +459,31 @@ fn udp_echo(
     Ok((count, echoed, start.elapsed()))
 }
 
+/// The device was the co-processor's child; a restarted or reset co-processor forgot it. Give
+/// it a minute to notice on its own, then restart its Thread stack (re-attaching is not what is
+/// tested here; the bridge's interface and routes are).
+fn reach_after_restart(node: &CliNode, p: &mut Pinger, mleid: Ipv6Addr) -> Result<()> {
+    if p.until_answer(mleid, 30).is_err() {
+        eprintln!("device not reachable a minute after the co-processor restarted; restarting its Thread stack");
+        node.cmd("thread stop")?;
+        node.cmd("thread start")?;
+        node.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
+        p.until_answer(mleid, 30)?;
+    }
+    Ok(())
+}
+
+/// One request on the control socket (NDJSON); the answer object.
+fn control_call(sb: &Sandbox, method: &str) -> Result<Value> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sb.control_socket())?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    writeln!(s, "{{\"id\":1,\"method\":\"{method}\",\"params\":{{}}}}")?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    serde_json::from_str(&line).with_context(|| format!("answer to {method}: {line:?}"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 
@@ -533,7 +560,26 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
         "status fields: {b}"
     );
 
-    // (4) Stop: interface and routes gone (the on-link route on infra0 too). Start: back.
+    // (4) The co-processor resets (test-only control method): the bridge reports the
+    // infrastructure link again and re-reads addresses and prefixes; the device is reachable
+    // from the BR namespace and from the LAN host again.
+    let answer = control_call(&bed.sb, "debug.reset_ncp")?;
+    ensure!(answer.get("result").is_some(), "debug.reset_ncp: {answer}");
+    agent.wait_log("co-processor reset: the bridge re-reads", UP_TIMEOUT)?;
+    let from = agent.log().len();
+    agent
+        .log()
+        .wait_for_from(from, "infrastructure link reported", UP_TIMEOUT)
+        .context("INFRA_IF_STATE not sent again after the reset")?;
+    reach_after_restart(&node, &mut p, mleid)?;
+    p.until_answer(omr_addr, 30)?;
+    let answered = bed.lan.run(move || -> Result<()> {
+        let mut p = Pinger::new()?;
+        p.until_answer(omr_addr, 30)
+    })?;
+    answered.context("the LAN host cannot reach the device after the co-processor reset")?;
+
+    // (5) Stop: interface and routes gone (the on-link route on infra0 too). Start: back.
     let stopped = agent.stop()?;
     ensure!(stopped.code() == Some(0), "agent exit status {stopped}");
     ensure!(
@@ -558,16 +604,7 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
         routes.contains(&format!("{omr_prefix} dev wpan0")),
         "OMR route not restored:\n{routes}"
     );
-    // The device was the co-processor's child; the restarted co-processor forgot it. Give it a
-    // minute to notice on its own, then restart its Thread stack (re-attaching is not what is
-    // tested here; the bridge's interface and routes are).
-    if p.until_answer(mleid, 30).is_err() {
-        eprintln!("device not reachable a minute after the restart; restarting its Thread stack");
-        node.cmd("thread stop")?;
-        node.cmd("thread start")?;
-        node.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
-        p.until_answer(mleid, 30)?;
-    }
+    reach_after_restart(&node, &mut p, mleid)?;
     p.until_answer(omr_addr, 30)?;
     let stopped = again.stop()?;
     ensure!(stopped.code() == Some(0), "agent exit status {stopped}");
