@@ -592,4 +592,34 @@ mod tests {
         assert!(!is_locator(&a("fd00::ff:fe00:400"), Some(&ml)));
         assert_eq!(Prefix::new(a("::"), 0).to_string(), "::/0");
     }
+
+    proptest::proptest! {
+        /// No parser panics on arbitrary bytes (from the co-processor or the network).
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = decode_stream_net(&bytes);
+            let _ = decode_address_table(&bytes);
+            let _ = decode_multicast_table(&bytes);
+            let _ = decode_on_mesh_nets(&bytes);
+            let _ = decode_ml_prefix(&bytes);
+            let _ = InfraIcmp6::decode(&bytes);
+            let _ = parse_mld(&bytes);
+            let _ = parse_router_advert(&bytes);
+            if let Some(ip) = parse_ipv6(&bytes) {
+                let _ = parse_mld(ip.payload);
+            }
+            let mut v6 = bytes.clone();
+            if let Some(b) = v6.first_mut() {
+                *b = 0x60 | (*b & 0x0f);
+            }
+            let _ = parse_ipv6(&v6).map(|ip| parse_mld(ip.payload));
+        }
+
+        /// Whatever the host sends comes out of the co-processor side unchanged.
+        #[test]
+        fn stream_net_round_trips(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400)) {
+            let v = encode_stream_net(&bytes);
+            proptest::prop_assert_eq!(decode_stream_net(&v).unwrap(), &bytes[..]);
+        }
+    }
 }
