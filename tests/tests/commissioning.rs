@@ -134,10 +134,10 @@ fn joined_output(h: std::thread::JoinHandle<Result<Output>>) -> Result<Output> {
 }
 
 /// One raw control request (for the test-only method).
-fn rpc(sb: &Sandbox, method: &str) -> Result<Value> {
+fn rpc(sb: &Sandbox, method: &str, params: Value) -> Result<Value> {
     let mut s = UnixStream::connect(sb.control_socket())?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.write_all(format!("{}\n", json!({"id": 1, "method": method})).as_bytes())?;
+    s.write_all(format!("{}\n", json!({"id": 1, "method": method, "params": params})).as_bytes())?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     let v: Value = serde_json::from_str(line.trim())?;
@@ -677,21 +677,22 @@ fn ncp_reset_mid_session_repetitions_and_keeps_entries() {
         }
         let before = wait_steering(&agent)?;
         let first_session = before["session_id"].clone();
-        // Node 2 starts joining (discovery, then the DTLS handshake through the agent) and the
-        // co-processor is reset at once. On this simulation the reset lands while the joiner is
-        // discovering or handshaking; if the join still completes, both outcomes are accepted.
+        // The co-processor is reset at a precise point of node 2's session: right after its
+        // DTLS handshake completed (event joiner-authenticated), before its JOIN_FIN is answered.
+        // (`debug.reset_ncp` with `on` arms that trigger inside the agent; an external reset
+        // cannot be timed: the whole handshake takes about 0.1 s.)
+        rpc(sb, "debug.reset_ncp", json!({"on": "joiner-authenticated"}))?;
         n2.cmd("ifconfig up")?;
-        let mark = n2.mark();
         n2.cmd(&format!("joiner start {PSKD}"))?;
+        agent.wait_log("co-processor reset", JOIN_TIMEOUT)?;
         let t0 = Instant::now();
-        rpc(sb, "debug.reset_ncp")?;
-        agent.wait_log("co-processor reset", Duration::from_secs(20))?;
-        let outcome = n2.wait_for_from(
-            mark,
-            &regex::Regex::new("Join (success|failed)")?,
-            JOIN_TIMEOUT,
-        )?;
-        println!("node 2's join, interrupted by the reset: {outcome}");
+        agent.wait_log("event=joiner-handshake-failed", Duration::from_secs(10))?;
+        let log = agent.log_text();
+        ensure!(
+            log.contains("event=joiner-authenticated") && !log.contains("event=joiner-entrusted"),
+            "unexpected session progress:\n{}",
+            agent.log().tail(30)
+        );
         let after = wait_commissioner(
             &agent,
             "re-petition after the reset",
@@ -704,17 +705,16 @@ fn ncp_reset_mid_session_repetitions_and_keeps_entries() {
         )?;
         println!("re-petitioned {:?} after the reset: {after}", t0.elapsed());
         agent.wait_log("event=disconnected", Duration::from_secs(5))?;
-        // Entries survived the reset: node 3's certainly, node 2's unless it had joined.
+        // Both entries survived the reset.
         let list = ctl_json(&agent, &["joiner", "list", "--json"])?;
         let listed = |e: &str| {
             list["joiners"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|j| j["eui64"] == e))
         };
-        ensure!(listed(&e3), "node 3's entry lost in the reset: {list}");
         ensure!(
-            outcome.contains("success") || listed(&e2),
-            "node 2's entry lost in the reset: {list}"
+            listed(&e2) && listed(&e3),
+            "entries lost in the reset: {list}"
         );
         wait_steering(&agent)?;
         ensure!(
@@ -722,14 +722,19 @@ fn ncp_reset_mid_session_repetitions_and_keeps_entries() {
             "node 3's join after the reset failed:\n{}",
             n3.log().tail(10)
         );
-        if !outcome.contains("success") {
-            ensure!(
-                n2.join(PSKD, JOIN_TIMEOUT)?,
-                "node 2's retry after the reset failed:\n{}",
-                n2.log().tail(10)
-            );
-        }
+        // Node 2 still waits for a JOIN_FIN answer that will never come (OpenThread's joiner gives
+        // up only after its CoAP retransmissions): stop it and try again.
+        n2.cmd("joiner stop")?;
+        ensure!(
+            n2.join(PSKD, JOIN_TIMEOUT)?,
+            "node 2's retry after the reset failed:\n{}",
+            n2.log().tail(10)
+        );
         let a = audit(sb)?;
+        ensure!(
+            audit_has(&a, "joiner-handshake-failed", |l| l["eui64"] == e2.as_str()),
+            "no failure for node 2"
+        );
         ensure!(
             audit_has(&a, "joiner-entrusted", |l| l["eui64"] == e3.as_str()),
             "no entrust for node 3"
@@ -746,7 +751,9 @@ fn ncp_reset_mid_session_repetitions_and_keeps_entries() {
 fn debug_reset_is_not_served_by_default_and_pskd_never_echoed() {
     with_sandbox(|sb| {
         let (agent, _) = up(sb, &[])?;
-        let e = rpc(sb, "debug.reset_ncp").unwrap_err().to_string();
+        let e = rpc(sb, "debug.reset_ncp", json!({}))
+            .unwrap_err()
+            .to_string();
         ensure!(e.contains("method_not_found"), "{e}");
         // A bad PSKd is refused by threadctl before sending (exit 2) without echoing it.
         let out = agent.threadctl(&["joiner", "add", "--any", "--pskd", "j01nme"])?;

@@ -130,7 +130,13 @@ impl Handler for Methods {
                 "commissioner.start" => self.service.start().await,
                 "commissioner.stop" => self.service.stop().await,
                 "events.subscribe" => Ok(json!({"subscribed": true})),
-                "debug.reset_ncp" => self.reset_ncp().await,
+                "debug.reset_ncp" => match params.get("on") {
+                    None | Some(Value::Null) => self.reset_ncp().await,
+                    Some(Value::String(on)) => self.service.arm_reset(on.clone()).await,
+                    Some(_) => Err(bad(
+                        "`on` must be an event type, e.g. \"joiner-authenticated\"",
+                    )),
+                },
                 _ => self.inner.call(method, params, peer).await,
             }
         })

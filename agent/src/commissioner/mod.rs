@@ -182,6 +182,8 @@ enum Cmd {
     Start(Reply),
     Stop(Reply),
     Shutdown(oneshot::Sender<()>),
+    /// Test-only: reset the co-processor right after the next event of this type.
+    ArmReset(String, Reply),
 }
 
 /// Handle to the service task.
@@ -224,6 +226,7 @@ impl Service {
             shutdown: None,
             shutdown_deadline: None,
             last_start_error: None,
+            reset_on: None,
         };
         tokio::spawn(task.run(cmd_rx, input));
         Service { cmds, events, net }
@@ -274,6 +277,11 @@ impl Service {
     pub async fn stop(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::Stop).await
     }
+    /// Test-only: reset the co-processor right after the next event of type `on` (so a test can
+    /// hit a precise point of a joiner session, e.g. `joiner-authenticated`).
+    pub async fn arm_reset(&self, on: String) -> Result<Value, MethodError> {
+        self.ask(|r| Cmd::ArmReset(on, r)).await
+    }
 
     /// Resigns (when active) and stops the task; waits at most [`SHUTDOWN_TIMEOUT`].
     pub async fn shutdown(&self) {
@@ -309,6 +317,8 @@ struct Task {
     shutdown: Option<oneshot::Sender<()>>,
     shutdown_deadline: Option<Instant>,
     last_start_error: Option<String>,
+    /// Test-only (`debug.reset_ncp` with `on`): reset the co-processor after this event type.
+    reset_on: Option<String>,
 }
 
 fn state_name(s: State) -> &'static str {
@@ -449,6 +459,15 @@ impl Task {
     async fn publish_event(&mut self, ev: Event) {
         let d = events::describe(&ev);
         self.emit(&d);
+        if self.reset_on.is_some()
+            && d.value.get("type").and_then(Value::as_str) == self.reset_on.as_deref()
+        {
+            self.reset_on = None;
+            tracing::warn!(after = ?d.value.get("type"), "debug.reset_ncp: resetting the co-processor now (armed test trigger)");
+            if let Err(e) = self.net.client.reset().await {
+                tracing::warn!(error = %e, "debug.reset_ncp: reset failed");
+            }
+        }
         if let Event::JoinerEntrusted { .. } = ev {
             if self.pending_attach.is_empty() {
                 self.snapshot_neighbors().await;
@@ -700,6 +719,11 @@ impl Task {
                 let _ = reply.send(Ok(json!({
                     "state": self.comm.as_ref().map_or("idle", |c| state_name(c.state())),
                 })));
+            }
+            Cmd::ArmReset(on, reply) => {
+                tracing::warn!(on = %on, "debug.reset_ncp: co-processor reset armed (test method)");
+                self.reset_on = Some(on.clone());
+                let _ = reply.send(Ok(json!({"armed": on})));
             }
             Cmd::Shutdown(tx) => {
                 if self.net.client.is_closed() {
