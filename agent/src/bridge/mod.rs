@@ -913,10 +913,7 @@ impl Mirror {
                 s.border_routing_error =
                     (!running).then(|| format!("{} is not running", infra.name));
             }
-            Err(ncp::Error::Status { status, .. })
-                if matches!(status, ncp::spinel::Status::PropNotFound)
-                    || matches!(status, ncp::spinel::Status::Other(n) if n == 2 /* UNIMPLEMENTED */) =>
-            {
+            Err(e) if infra_if_unsupported(&e) => {
                 tracing::warn!(
                     "co-processor firmware has no infrastructure-interface support (INFRA_IF_STATE refused: build it with -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON); border routing unavailable, the mesh bridge keeps running"
                 );
@@ -1019,6 +1016,19 @@ impl Mirror {
     }
 }
 
+/// Whether the co-processor's answer to `INFRA_IF_STATE` means "this firmware has no
+/// infrastructure-interface support" (no SET handler: PROP_NOT_FOUND; or UNIMPLEMENTED, 2).
+fn infra_if_unsupported(e: &ncp::Error) -> bool {
+    use ncp::spinel::Status;
+    matches!(
+        e,
+        ncp::Error::Status {
+            status: Status::PropNotFound | Status::Other(2),
+            ..
+        }
+    )
+}
+
 /// Passes ND messages received on the link to the co-processor.
 async fn infra_reader(sock: Arc<infra::InfraSocket>, client: Client, shared: Arc<Shared>) {
     loop {
@@ -1109,6 +1119,24 @@ mod tests {
             Outbound::Mld(vec![MldChange::Join(a("ff05::fb"))])
         );
         assert_eq!(classify(&[0x45, 0, 0], &mesh), Outbound::Malformed);
+    }
+
+    #[test]
+    fn infra_if_support_is_judged_by_the_status() {
+        let status = |status| ncp::Error::Status {
+            prop: prop::INFRA_IF_STATE,
+            status,
+        };
+        assert!(infra_if_unsupported(&status(
+            ncp::spinel::Status::PropNotFound
+        )));
+        assert!(infra_if_unsupported(&status(ncp::spinel::Status::Other(2))));
+        assert!(!infra_if_unsupported(&status(
+            ncp::spinel::Status::InvalidState
+        )));
+        assert!(!infra_if_unsupported(&ncp::Error::Timeout {
+            what: "x".into()
+        }));
     }
 
     #[tokio::test]
