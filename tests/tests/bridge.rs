@@ -25,7 +25,8 @@
 //! the agent's RA (`proto ra`, not a static route) and pings the device; a UDP echo of 1,000
 //! datagrams LAN host <-> device (the device echoes by the test reading its CLI output and
 //! answering with `udp send`, one datagram in flight at a time) loses none; `threadctl status`
-//! shows the `bridge` object; after a co-processor reset the device is reachable again (the
+//! shows the `bridge` object; a realm-local multicast group the host joins on `wpan0` is
+//! subscribed on the co-processor (the device's datagrams to it arrive); after a co-processor reset the device is reachable again (the
 //! infrastructure link is reported again); stopping the agent removes the interface and its
 //! routes, starting it again restores them. No timed assertions: deadlines only bound hangs.
 //!
@@ -209,9 +210,20 @@ impl Pinger {
         req.extend_from_slice(&self.seq.to_be_bytes());
         req.extend((0..size).map(|i| i as u8));
         let start = Instant::now();
-        self.sock
-            .send_to(&req, SocketAddrV6::new(dst, 0, 0, 0))
-            .with_context(|| format!("sending echo to {dst}"))?;
+        match self.sock.send_to(&req, SocketAddrV6::new(dst, 0, 0, 0)) {
+            Ok(_) => {}
+            // No route (yet): the bridge has not (re)installed it. Counts as no answer.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH)
+                ) =>
+            {
+                std::thread::sleep(timeout.min(Duration::from_secs(1)));
+                return Ok(None);
+            }
+            Err(e) => return Err(e).with_context(|| format!("sending echo to {dst}")),
+        }
         let mut buf = [0u8; 2048];
         loop {
             let left = timeout.saturating_sub(start.elapsed());
@@ -560,6 +572,28 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
         "status fields: {b}"
     );
 
+    // Multicast: the host joins a realm-local group on wpan0; the bridge subscribes the
+    // co-processor (from the kernel's MLD report), so the device's datagrams to it arrive.
+    let group: Ipv6Addr = "ff03::7e57".parse()?;
+    let name = std::ffi::CString::new("wpan0")?;
+    // SAFETY: a valid NUL-terminated name; resolved in this thread's (the BR) namespace.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    ensure!(ifindex != 0, "no wpan0 in the BR namespace");
+    let msock = UdpSocket::bind("[::]:5555")?;
+    msock.join_multicast_v6(&group, ifindex)?;
+    msock.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let mut got = None;
+    for i in 0..20 {
+        node.cmd(&format!("udp send {group} 5555 mc{i}"))?;
+        let mut buf = [0u8; 64];
+        if let Ok((n, from)) = msock.recv_from(&mut buf) {
+            got = Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
+            break;
+        }
+    }
+    let (payload, from) = got.ok_or_else(|| anyhow!("no datagram to {group} reached the host"))?;
+    eprintln!("multicast {group} from the device reached the host: {payload:?} from {from}");
+
     // (4) The co-processor resets (test-only control method): the bridge reports the
     // infrastructure link again and re-reads addresses and prefixes; the device is reachable
     // from the BR namespace and from the LAN host again.
@@ -572,6 +606,11 @@ fn bridge_border_routing_echo_and_restart() -> Result<()> {
         .wait_for_from(from, "infrastructure link reported", UP_TIMEOUT)
         .context("INFRA_IF_STATE not sent again after the reset")?;
     reach_after_restart(&node, &mut p, mleid)?;
+    agent.wait_status("OMR route back after the reset", ROUTE_TIMEOUT, |v| {
+        bridge(v)["routes"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|p| p == omr_prefix.as_str()))
+    })?;
     p.until_answer(omr_addr, 30)?;
     let answered = bed.lan.run(move || -> Result<()> {
         let mut p = Pinger::new()?;
