@@ -436,7 +436,7 @@ async fn run(
             on_link: BTreeSet::new(),
             unsupported: false,
         });
-        m.infra_poll(&ctl_tx).await;
+        m.infra_poll().await;
     }
 
     let mut tick = tokio::time::interval(INFRA_POLL);
@@ -450,7 +450,7 @@ async fn run(
                     resync_pending = false;
                     m.resync().await;
                 }
-                m.infra_poll(&ctl_tx).await;
+                m.infra_poll().await;
             }
             c = ctl.recv() => match c {
                 None => break None,
@@ -839,7 +839,7 @@ impl Mirror {
 
     /// Checks the infrastructure interface; (re)opens the socket and reports its state to the
     /// co-processor when something changed.
-    async fn infra_poll(&mut self, ctl_tx: &mpsc::Sender<Control>) {
+    async fn infra_poll(&mut self) {
         let Some(infra) = self.infra.as_mut() else {
             return;
         };
@@ -926,7 +926,6 @@ impl Mirror {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reporting the infrastructure link failed; retrying");
-                let _ = ctl_tx; // retried at the next poll
             }
         }
     }
