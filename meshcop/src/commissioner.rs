@@ -15,6 +15,9 @@
 //!   `keep_alive_interval`, resignation (COMM_KA State=-1) on [`Commissioner::stop`], re-petition
 //!   with exponential backoff after a rejection, a failed keep-alive, a DTLS failure or a
 //!   co-processor reset.
+//! - MGMT_COMMISSIONER_GET (`c/cg`, [`Commissioner::commissioner_get`]) straight to the Border
+//!   Agent, which answers it itself from the leader's Commissioning Data; retransmitted per
+//!   RFC 7252; the answer is a typed [`CommissionerDataset`] in [`Event::CommissionerDataset`].
 //! - MGMT_COMMISSIONER_SET (`c/cs`, Session ID + Steering Data) to the Leader ALOC through the UDP
 //!   proxy (UDP_TX `c/ut` out, UDP_RX `c/ur` back), retransmitted per RFC 7252 until State=accept;
 //!   a newer table change supersedes a pending one. Steering data as OpenThread computes it
@@ -143,6 +146,12 @@ pub enum Error {
     /// The joiner table is full.
     #[error("joiner table is full ({max} entries); remove an entry first")]
     TableFull { max: usize },
+    /// No DTLS session with the Border Agent (not petitioning or active).
+    #[error("no session with the border agent (commissioner is not petitioning or active)")]
+    NotConnected,
+    /// Too many MGMT_COMMISSIONER_GET requests are outstanding.
+    #[error("{max} MGMT_COMMISSIONER_GET requests are already outstanding; wait for an answer")]
+    TooManyRequests { max: usize },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,6 +345,90 @@ pub enum Event {
     Disconnected {
         reason: String,
     },
+    /// The Border Agent answered the MGMT_COMMISSIONER_GET `request` (the id
+    /// [`Commissioner::commissioner_get`] returned).
+    CommissionerDataset {
+        request: u32,
+        dataset: CommissionerDataset,
+    },
+    /// The MGMT_COMMISSIONER_GET `request` got no usable answer (error code, RST, malformed
+    /// TLVs, no answer after the retransmissions, or the Border Agent session ended).
+    CommissionerGetFailed {
+        request: u32,
+        reason: String,
+    },
+}
+
+/// The Commissioner Dataset as a Border Agent answers MGMT_COMMISSIONER_GET (`c/cg`): the sub-TLVs
+/// of the Commissioning Data in the leader's network data, copied as they are (OpenThread
+/// `Leader::ProcessCommissionerGetRequest`; with a Get TLV only the listed types). A field is
+/// `None` when its TLV was absent; nothing in it is secret.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommissionerDataset {
+    /// Commissioner Session ID TLV (11): the active commissioner's session.
+    pub session_id: Option<u16>,
+    /// Border Agent Locator TLV (9): RLOC16 of the active commissioner's Border Agent.
+    pub border_agent_locator: Option<u16>,
+    /// Steering Data TLV (8), the bytes as sent (normally 1..=16; see [`Self::steering`]).
+    pub steering_data: Option<Vec<u8>>,
+    /// Joiner UDP Port TLV (18), when the commissioner set one.
+    pub joiner_udp_port: Option<u16>,
+    /// Every other TLV of the answer, in order.
+    pub other: Vec<Tlv>,
+}
+
+impl CommissionerDataset {
+    /// Parses the TLVs of a MGMT_COMMISSIONER_GET answer. Errors: a truncated TLV, or a Session
+    /// ID / Locator / Joiner UDP Port that is not 2 bytes. The first TLV of a type wins.
+    pub fn parse(payload: &[u8]) -> Result<CommissionerDataset, crate::Error> {
+        let mut d = CommissionerDataset::default();
+        for t in tlv::iter(payload) {
+            let t = t?;
+            match t.typ {
+                types::COMMISSIONER_SESSION_ID if d.session_id.is_none() => {
+                    d.session_id = Some(t.u16()?)
+                }
+                types::BORDER_AGENT_LOCATOR if d.border_agent_locator.is_none() => {
+                    d.border_agent_locator = Some(t.u16()?)
+                }
+                types::STEERING_DATA if d.steering_data.is_none() => {
+                    d.steering_data = Some(t.value.to_vec())
+                }
+                types::JOINER_UDP_PORT if d.joiner_udp_port.is_none() => {
+                    d.joiner_udp_port = Some(t.u16()?)
+                }
+                _ => d.other.push(t.to_owned()),
+            }
+        }
+        Ok(d)
+    }
+
+    /// The TLVs in OpenThread's Commissioning Data order (Session ID, Border Agent Locator,
+    /// Steering Data, Joiner UDP Port, the others).
+    pub fn to_tlvs(&self) -> Vec<Tlv> {
+        let mut v = Vec::new();
+        if let Some(x) = self.session_id {
+            v.push(Tlv::commissioner_session_id(x));
+        }
+        if let Some(x) = self.border_agent_locator {
+            v.push(Tlv::border_agent_locator(x));
+        }
+        if let Some(x) = &self.steering_data {
+            v.push(Tlv::steering_data(x));
+        }
+        if let Some(x) = self.joiner_udp_port {
+            v.push(Tlv::joiner_udp_port(x));
+        }
+        v.extend(self.other.iter().cloned());
+        v
+    }
+
+    /// The steering data as a filter, when present and 1..=16 bytes long.
+    pub fn steering(&self) -> Option<SteeringData> {
+        self.steering_data
+            .as_deref()
+            .and_then(|b| SteeringData::from_bytes(b).ok())
+    }
 }
 
 /// Counters for dropped input (nothing secret).
@@ -452,6 +545,13 @@ impl Exchange {
     }
 }
 
+/// An outstanding MGMT_COMMISSIONER_GET.
+#[derive(Debug)]
+struct GetExchange {
+    id: u32,
+    ex: Exchange,
+}
+
 #[derive(Debug)]
 struct SetExchange {
     ex: Exchange,
@@ -491,6 +591,8 @@ pub struct Commissioner {
     resign: Option<Exchange>,
     resign_deadline: Option<Instant>,
     comm_set: Option<SetExchange>,
+    gets: Vec<GetExchange>,
+    next_get_id: u32,
     steering_acked: Option<SteeringData>,
     next_keep_alive: Option<Instant>,
     retry_at: Option<Instant>,
@@ -516,6 +618,8 @@ impl fmt::Debug for Commissioner {
 }
 
 const MAX_COMMISSIONER_ID: usize = 64;
+/// Largest number of MGMT_COMMISSIONER_GET requests outstanding at once.
+pub const MAX_OUTSTANDING_GETS: usize = 4;
 /// Largest record plaintext toward the Border Agent (OpenThread's Mbed TLS accepts at most 768):
 /// every CoAP message we send it must fit in one record.
 const MAX_BA_MESSAGE: usize = 768;
@@ -550,6 +654,8 @@ impl Commissioner {
             resign: None,
             resign_deadline: None,
             comm_set: None,
+            gets: Vec::new(),
+            next_get_id: 0,
             steering_acked: None,
             next_keep_alive: None,
             retry_at: None,
@@ -620,6 +726,9 @@ impl Commissioner {
         put(self.resign.as_ref().and_then(Exchange::poll_timeout));
         put(self.resign_deadline);
         put(self.comm_set.as_ref().and_then(|s| s.ex.poll_timeout()));
+        for g in &self.gets {
+            put(g.ex.poll_timeout());
+        }
         if self.state == State::Active {
             put(self.next_keep_alive);
         }
@@ -729,6 +838,37 @@ impl Commissioner {
     /// Sets the provisioning URL joiners must match (from the next JOIN_FIN on).
     pub fn set_provisioning_url(&mut self, url: Option<String>) {
         self.config.provisioning_url = url;
+    }
+
+    /// Sends MGMT_COMMISSIONER_GET (CON POST `c/cg`, with a Get TLV listing `wanted` TLV types,
+    /// or none for all) directly to the Border Agent, which answers it itself from the leader's
+    /// Commissioning Data (OpenThread `BorderAgent::CoapDtlsSession::HandleTmfDatasetGet`; it
+    /// does so even before the petition is accepted). Retransmitted per RFC 7252 like the other
+    /// requests. The answer is [`Event::CommissionerDataset`] (or [`Event::CommissionerGetFailed`])
+    /// with the returned request id. Errors: no DTLS session ([`Error::NotConnected`]), or
+    /// [`MAX_OUTSTANDING_GETS`] already waiting.
+    pub fn commissioner_get(&mut self, now: Instant, wanted: &[u8]) -> Result<u32, Error> {
+        if !matches!(self.state, State::Petitioning | State::Active) || self.ba.is_none() {
+            return Err(Error::NotConnected);
+        }
+        if self.gets.len() >= MAX_OUTSTANDING_GETS {
+            return Err(Error::TooManyRequests {
+                max: MAX_OUTSTANDING_GETS,
+            });
+        }
+        let mid = self.mid();
+        let token = self.token();
+        // A Get TLV lists each type once; more than 254 types cannot be meant.
+        let wanted = &wanted[..wanted.len().min(tlv::MAX_SHORT_LEN)];
+        let ex = coap::mgmt_get(uri::MGMT_COMMISSIONER_GET, mid, &token, wanted)
+            .ok()
+            .and_then(|req| self.send_con(now, req))
+            .ok_or(Error::NotConnected)?;
+        self.next_get_id = self.next_get_id.wrapping_add(1);
+        let id = self.next_get_id;
+        tracing::debug!(request = id, "sent MGMT_COMMISSIONER_GET");
+        self.gets.push(GetExchange { id, ex });
+        Ok(id)
     }
 
     // ----- joiner table -----
@@ -859,6 +999,23 @@ impl Commissioner {
                         reason: format!("MGMT_COMMISSIONER_SET: {why}"),
                     });
                 }
+            }
+        }
+        let mut i = 0;
+        while i < self.gets.len() {
+            match self.gets[i].ex.on_timeout(now) {
+                Some(ExchangeTimeout::Resend(b)) => {
+                    self.ba_send(&b);
+                    i += 1;
+                }
+                Some(ExchangeTimeout::Failed(why)) => {
+                    let g = self.gets.remove(i);
+                    self.events.push_back(Event::CommissionerGetFailed {
+                        request: g.id,
+                        reason: format!("MGMT_COMMISSIONER_GET: {why}"),
+                    });
+                }
+                None => i += 1,
             }
         }
         if self.state == State::Active && self.next_keep_alive.is_some_and(|t| now >= t) {
@@ -1056,6 +1213,12 @@ impl Commissioner {
         self.comm_set = None;
         self.steering_acked = None;
         self.next_keep_alive = None;
+        for g in std::mem::take(&mut self.gets) {
+            self.events.push_back(Event::CommissionerGetFailed {
+                request: g.id,
+                reason: "the border agent session ended".into(),
+            });
+        }
         self.end_joiner_sessions("border agent session ended");
     }
 
@@ -1191,6 +1354,63 @@ impl Commissioner {
                 ResponseMatch::Reset | ResponseMatch::Response => return self.finish_resign(),
                 ResponseMatch::Unrelated => {}
             }
+        }
+        // MGMT_COMMISSIONER_GET.
+        let found = self
+            .gets
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, g)| match match_response(&g.ex.request, &msg) {
+                ResponseMatch::Unrelated => None,
+                m => Some((i, m)),
+            });
+        if let Some((i, m)) = found {
+            match m {
+                ResponseMatch::EmptyAck => {
+                    let ex = &mut self.gets[i].ex;
+                    ex.retx.acknowledge();
+                    ex.response_deadline = Some(now + self.config.separate_response_timeout);
+                }
+                ResponseMatch::Reset => {
+                    let g = self.gets.remove(i);
+                    self.events.push_back(Event::CommissionerGetFailed {
+                        request: g.id,
+                        reason: "the border agent reset (RST) MGMT_COMMISSIONER_GET".into(),
+                    });
+                }
+                _ => {
+                    let g = self.gets.remove(i);
+                    let ev = if !msg.code.is_success() {
+                        Event::CommissionerGetFailed {
+                            request: g.id,
+                            reason: format!(
+                                "the border agent answered MGMT_COMMISSIONER_GET with {}.{:02}",
+                                msg.code.class(),
+                                msg.code.detail()
+                            ),
+                        }
+                    } else {
+                        match CommissionerDataset::parse(&msg.payload) {
+                            Ok(dataset) => {
+                                tracing::debug!(request = g.id, ?dataset, "MGMT_COMMISSIONER_GET answered");
+                                Event::CommissionerDataset {
+                                    request: g.id,
+                                    dataset,
+                                }
+                            }
+                            Err(e) => {
+                                self.dropped(format!("MGMT_COMMISSIONER_GET answer: {e}"));
+                                Event::CommissionerGetFailed {
+                                    request: g.id,
+                                    reason: format!("malformed MGMT_COMMISSIONER_GET answer: {e}"),
+                                }
+                            }
+                        }
+                    };
+                    self.events.push_back(ev);
+                }
+            }
+            return;
         }
         self.dropped(format!(
             "unmatched {:?} {:?} from the border agent",
