@@ -834,6 +834,23 @@ fn render_commissioner(v: &Value) -> String {
         Some(_) => "not active".to_string(),
         None => s(&ba, "error").to_string(),
     };
+    // The Border Agent's own answer to MGMT_COMMISSIONER_GET (only while active).
+    let ba_answer = if let Some(e) = ba.get("get_error").and_then(Value::as_str) {
+        Some(format!("no answer: {e}"))
+    } else if ba.get("session_id").is_some() || ba.get("steering_data").is_some() {
+        let mut t = format!(
+            "session id {}, border agent {}, steering data {}",
+            n(&ba, "session_id"),
+            s(&ba, "border_agent_locator"),
+            s(&ba, "steering_data")
+        );
+        if let Some(p) = ba.get("joiner_udp_port").filter(|p| !p.is_null()) {
+            t.push_str(&format!(", joiner UDP port {p}"));
+        }
+        Some(t)
+    } else {
+        None
+    };
     let leader_text = if leader.is_null() {
         "no active commissioner".to_string()
     } else {
@@ -844,17 +861,22 @@ fn render_commissioner(v: &Value) -> String {
             s(&leader, "steering_data")
         )
     };
-    let rows = [
+    let mut rows = vec![
         ("State", s(v, "state").to_string()),
         ("Session ID", n(v, "session_id")),
         ("Commissioner ID", s(v, "commissioner_id").to_string()),
         ("Border agent", ba_text),
+    ];
+    if let Some(t) = ba_answer {
+        rows.push(("BA reports", t));
+    }
+    rows.extend([
         ("Leader reports", leader_text),
         ("Joiner entries", n(v, "entries")),
         ("Joiner sessions", n(v, "joiner_sessions")),
         ("Steering data", s(v, "steering_data").to_string()),
         ("Joined", n(v, "joined")),
-    ];
+    ]);
     let mut out = String::new();
     for (k, val) in rows {
         out.push_str(&format!("{:<17} {}\n", format!("{k}:"), val));
@@ -951,6 +973,24 @@ mod tests {
         assert!(t.contains("Interface:         wpan0 up"), "{t}");
         assert!(t.contains("Border routing:    active (eth0)"), "{t}");
         assert!(t.contains("Packets:           rx 5 tx 6 dropped 0"), "{t}");
+    }
+
+    #[test]
+    fn commissioner_table_shows_the_border_agents_answer() {
+        let v = json!({"state":"active","session_id":983,"commissioner_id":"thread-agent",
+            "border_agent":{"active":true,"port":49153,"session_id":983,
+                "border_agent_locator":"0xfc00","steering_data":"ff"},
+            "leader":{"session_id":983,"border_agent_locator":"0xfc00","steering_data":"ff"}});
+        let t = render_commissioner(&v);
+        assert!(t.contains("State:            active"), "{t}");
+        assert!(
+            t.contains("BA reports:       session id 983, border agent 0xfc00, steering data ff\n"),
+            "{t}"
+        );
+        let v = json!({"state":"active","border_agent":{"active":true,"port":1,"get_error":"timeout"}});
+        assert!(render_commissioner(&v).contains("BA reports:       no answer: timeout"));
+        let v = json!({"state":"idle","border_agent":{"active":true,"port":1}});
+        assert!(!render_commissioner(&v).contains("BA reports"));
     }
 
     #[test]

@@ -252,6 +252,28 @@ pub fn describe(ev: &Event) -> Described {
                 true,
             )
         }
+        // Query answers: the service hands them to the waiting `commissioner.status` calls and
+        // does not publish them; described for completeness.
+        Event::CommissionerDataset { request, dataset } => {
+            m.insert("request".into(), json!(request));
+            m.insert("session_id".into(), json!(dataset.session_id));
+            (
+                "commissioner-dataset",
+                format!("border agent answered MGMT_COMMISSIONER_GET {request}"),
+                tracing::Level::DEBUG,
+                false,
+            )
+        }
+        Event::CommissionerGetFailed { request, reason } => {
+            m.insert("request".into(), json!(request));
+            m.insert("reason".into(), json!(reason));
+            (
+                "commissioner-get-failed",
+                format!("MGMT_COMMISSIONER_GET {request} failed: {reason}"),
+                tracing::Level::DEBUG,
+                false,
+            )
+        }
     };
     m.insert("type".into(), json!(kind));
     Described {

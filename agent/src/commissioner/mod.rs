@@ -40,7 +40,10 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshcop::commissioner::{Commissioner, Config, Event, JoinerEntry, JoinerKind, State};
+use meshcop::commissioner::{
+    Commissioner, CommissionerDataset, Config, Error as CommError, Event, JoinerEntry, JoinerKind,
+    State,
+};
 use meshcop::credentials::{Pskc, Pskd};
 use meshcop::dataset::Dataset;
 use ncp::codec::{Reader, Writer};
@@ -68,6 +71,8 @@ pub const ATTACH_POLL: Duration = Duration::from_secs(2);
 pub const ATTACH_WINDOW: Duration = Duration::from_secs(180);
 /// Housekeeping tick (Border Agent readiness, auto start/stop).
 const TICK: Duration = Duration::from_secs(1);
+/// How long `commissioner.status` waits for the Border Agent's MGMT_COMMISSIONER_GET answer.
+pub const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a clean shutdown waits for the resignation.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
 /// `THREAD_LEADER_NETWORK_DATA` (SPINEL_PROP_THREAD_EXT__BEGIN + 13).
@@ -227,6 +232,7 @@ impl Service {
             shutdown_deadline: None,
             last_start_error: None,
             reset_on: None,
+            pending_status: Vec::new(),
         };
         tokio::spawn(task.run(cmd_rx, input));
         Service { cmds, events, net }
@@ -292,6 +298,14 @@ impl Service {
     }
 }
 
+/// A `commissioner.status` waiting for the answer to MGMT_COMMISSIONER_GET `request`.
+struct PendingStatus {
+    request: u32,
+    status: Value,
+    reply: Reply,
+    deadline: Instant,
+}
+
 struct PendingAttach {
     fields: serde_json::Map<String, Value>,
     entrusted_at: Instant,
@@ -319,6 +333,8 @@ struct Task {
     last_start_error: Option<String>,
     /// Test-only (`debug.reset_ncp` with `on`): reset the co-processor after this event type.
     reset_on: Option<String>,
+    /// `commissioner.status` calls waiting for the Border Agent's c/cg answer.
+    pending_status: Vec<PendingStatus>,
 }
 
 fn state_name(s: State) -> &'static str {
@@ -367,6 +383,7 @@ impl Task {
                             c.handle_timeout(now);
                         }
                     }
+                    self.expire_status(now);
                     self.housekeeping().await;
                 }
             }
@@ -391,6 +408,9 @@ impl Task {
         }
         if let Some(d) = self.shutdown_deadline {
             t = t.min(d.max(now));
+        }
+        for p in &self.pending_status {
+            t = t.min(p.deadline.max(now));
         }
         t
     }
@@ -439,7 +459,18 @@ impl Task {
             }
             while let Some(ev) = self.comm.as_mut().and_then(Commissioner::poll_event) {
                 progressed = true;
-                self.publish_event(ev).await;
+                match ev {
+                    // Query answers, not state changes: they go to the waiting status calls.
+                    Event::CommissionerDataset { request, dataset } => {
+                        tracing::debug!(request, ?dataset, "MGMT_COMMISSIONER_GET answered");
+                        self.answer_status(request, Ok(&dataset));
+                    }
+                    Event::CommissionerGetFailed { request, reason } => {
+                        tracing::debug!(request, %reason, "MGMT_COMMISSIONER_GET failed");
+                        self.answer_status(request, Err(reason));
+                    }
+                    ev => self.publish_event(ev).await,
+                }
             }
             if !progressed {
                 return;
@@ -691,10 +722,7 @@ impl Task {
                 };
                 let _ = reply.send(r);
             }
-            Cmd::Status(reply) => {
-                let r = self.status().await;
-                let _ = reply.send(Ok(r));
-            }
+            Cmd::Status(reply) => self.status_with_ba_answer(reply).await,
             Cmd::Start(reply) => {
                 self.manual = true;
                 self.suspended = false;
@@ -829,6 +857,70 @@ impl Task {
         json!({ "joiners": entries })
     }
 
+    /// `commissioner.status`: [`Task::status`], plus, while the Border Agent session is up, the
+    /// Border Agent's answer to MGMT_COMMISSIONER_GET merged into `border_agent` (the reply is
+    /// sent when it arrives, or after [`STATUS_GET_TIMEOUT`] with `border_agent.get_error`).
+    async fn status_with_ba_answer(&mut self, reply: Reply) {
+        let mut status = self.status().await;
+        let now = Instant::now();
+        let Some(c) = self.comm.as_mut() else {
+            let _ = reply.send(Ok(status));
+            return;
+        };
+        if c.state() != State::Active {
+            let _ = reply.send(Ok(status));
+            return;
+        }
+        let request = match c.commissioner_get(now, &[]) {
+            Ok(id) => id,
+            // Join the newest request in flight.
+            Err(CommError::TooManyRequests { .. }) if !self.pending_status.is_empty() => {
+                self.pending_status[self.pending_status.len() - 1].request
+            }
+            Err(e) => {
+                insert_ba_answer(&mut status, Err(e.to_string()));
+                let _ = reply.send(Ok(status));
+                return;
+            }
+        };
+        self.pending_status.push(PendingStatus {
+            request,
+            status,
+            reply,
+            deadline: now + STATUS_GET_TIMEOUT,
+        });
+    }
+
+    /// Completes the status calls waiting for `request`.
+    fn answer_status(&mut self, request: u32, answer: Result<&CommissionerDataset, String>) {
+        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_status)
+            .into_iter()
+            .partition(|p| p.request == request);
+        self.pending_status = rest;
+        for mut p in done {
+            insert_ba_answer(&mut p.status, answer.clone());
+            let _ = p.reply.send(Ok(p.status));
+        }
+    }
+
+    /// Completes the status calls whose answer is overdue.
+    fn expire_status(&mut self, now: Instant) {
+        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_status)
+            .into_iter()
+            .partition(|p| now >= p.deadline);
+        self.pending_status = rest;
+        for mut p in done {
+            insert_ba_answer(
+                &mut p.status,
+                Err(format!(
+                    "no MGMT_COMMISSIONER_GET answer within {} s",
+                    STATUS_GET_TIMEOUT.as_secs()
+                )),
+            );
+            let _ = p.reply.send(Ok(p.status));
+        }
+    }
+
     async fn status(&mut self) -> Value {
         let (state, session_id, sessions, entries, steering, acked, stats) = match &self.comm {
             Some(c) => (
@@ -928,6 +1020,49 @@ async fn read_border_agent(net: Arc<Network>) -> Result<(bool, u16), MethodError
     Ok((active, port))
 }
 
+/// Merges the Border Agent's MGMT_COMMISSIONER_GET answer into `status.border_agent`:
+/// `session_id`, `border_agent_locator` (`0x....`), `steering_data` (hex), `joiner_udp_port`,
+/// `other_tlvs` (`[{"type":n,"value":"hex"}]`) for what is present, or `get_error`.
+pub fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset, String>) {
+    let Some(root) = status.as_object_mut() else {
+        return;
+    };
+    let ba = root
+        .entry("border_agent")
+        .or_insert_with(|| json!({}));
+    if !ba.is_object() {
+        *ba = json!({});
+    }
+    let Some(m) = ba.as_object_mut() else { return };
+    match answer {
+        Ok(d) => {
+            if let Some(x) = d.session_id {
+                m.insert("session_id".into(), json!(x));
+            }
+            if let Some(x) = d.border_agent_locator {
+                m.insert("border_agent_locator".into(), json!(format!("0x{x:04x}")));
+            }
+            if let Some(x) = &d.steering_data {
+                m.insert("steering_data".into(), json!(hex::encode(x)));
+            }
+            if let Some(x) = d.joiner_udp_port {
+                m.insert("joiner_udp_port".into(), json!(x));
+            }
+            if !d.other.is_empty() {
+                let other: Vec<Value> = d
+                    .other
+                    .iter()
+                    .map(|t| json!({"type": t.typ, "value": hex::encode(&t.value)}))
+                    .collect();
+                m.insert("other_tlvs".into(), json!(other));
+            }
+        }
+        Err(e) => {
+            m.insert("get_error".into(), json!(e));
+        }
+    }
+}
+
 /// The Commissioning Data the leader publishes in its network data (TLV type 4): the active
 /// commissioner's session ID, Border Agent locator and steering data. This is what the leader
 /// (and hence a Border Agent answering MGMT_COMMISSIONER_GET) reports.
@@ -1017,6 +1152,28 @@ mod tests {
         assert_eq!(v["joiner_udp_port"], 1000);
         assert_eq!(leader_commissioning(&[0x03, 0x02, 1, 2]), Value::Null);
         assert_eq!(leader_commissioning(&[0x08, 0x30, 1]), Value::Null);
+    }
+
+    #[test]
+    fn border_agent_answer_is_merged_into_status() {
+        let mut st = json!({"state": "active", "border_agent": {"active": true, "port": 49153}});
+        let d = CommissionerDataset {
+            session_id: Some(0x1234),
+            border_agent_locator: Some(0xfc00),
+            steering_data: Some(vec![0xff]),
+            joiner_udp_port: None,
+            other: vec![meshcop::tlv::Tlv::new(0x7f, vec![1, 2])],
+        };
+        insert_ba_answer(&mut st, Ok(&d));
+        assert_eq!(
+            st["border_agent"],
+            json!({"active": true, "port": 49153, "session_id": 0x1234,
+                   "border_agent_locator": "0xfc00", "steering_data": "ff",
+                   "other_tlvs": [{"type": 0x7f, "value": "0102"}]})
+        );
+        let mut st = json!({"border_agent": {"error": "x"}});
+        insert_ba_answer(&mut st, Err("no answer".into()));
+        assert_eq!(st["border_agent"], json!({"error": "x", "get_error": "no answer"}));
     }
 
     #[test]
