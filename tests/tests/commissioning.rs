@@ -2,7 +2,8 @@
 //! (`ot-ncp-ftd`) petitions its own Border Agent through the Spinel UDP forward stream and
 //! commissions real `ot-cli-ftd` joiners; `threadctl` drives it.
 //!
-//! Covered: petition + what the leader reports + resign at SIGTERM; wrong PSKc (hidden
+//! Covered: petition + what the leader reports + the Border Agent's MGMT_COMMISSIONER_GET answer
+//! (our session id, the steering data after a joiner add) + resign at SIGTERM; wrong PSKc (hidden
 //! `[commissioner] pskc_override`) fails and is logged; EUI-64 join with `--wait` (exit 0), audit
 //! log and stderr show each step with the vendor info, joiner attaches; wrong PSKd (exit 5, the agent
 //! keeps running, the entry works for a retry); discerner and wildcard entries; an expired entry
@@ -201,8 +202,34 @@ fn petition_leader_view_and_resign_at_shutdown() {
         println!("petition accepted after {:?}: {st}", t0.elapsed());
         ensure!(st["border_agent"]["active"] == true, "{st}");
         agent.wait_log("event=petition-accepted", Duration::from_secs(5))?;
+        // The Border Agent's own answer to MGMT_COMMISSIONER_GET (c/cg over our DTLS session)
+        // names our session (the leader may take a moment to publish it).
+        let st = wait_commissioner(&agent, "c/cg answer names our session", PETITION_TIMEOUT, |v| {
+            v["border_agent"]["session_id"].is_u64()
+                && v["border_agent"]["session_id"] == v["session_id"]
+        })?;
+        println!("border agent's MGMT_COMMISSIONER_GET answer: {}", st["border_agent"]);
+        ensure!(
+            st["border_agent"]["border_agent_locator"].is_string()
+                && st["border_agent"]["border_agent_locator"] == st["leader"]["border_agent_locator"],
+            "{st}"
+        );
         let table = agent.threadctl_ok(&["commissioner", "status"])?;
         ensure!(table.contains("State:            active"), "{table}");
+        ensure!(
+            table.contains(&format!("BA reports:       session id {}", st["session_id"])),
+            "{table}"
+        );
+        // After a joiner entry: the c/cg answer carries the steering data the leader accepted.
+        agent.threadctl_ok(&[
+            "joiner", "add", "--eui64", "18b4300000000042", "--pskd", PSKD, "--timeout", "600",
+        ])?;
+        let st = wait_steering(&agent)?;
+        ensure!(st["steering_data"] != json!("00000000000000000000000000000000"), "{st}");
+        let st = wait_commissioner(&agent, "c/cg answer has the new steering data", PETITION_TIMEOUT, |v| {
+            v["border_agent"]["steering_data"] == st["steering_data"]
+        })?;
+        ensure!(st["border_agent"]["session_id"] == st["session_id"], "{st}");
         // Independently, another node of the network sees our session in the leader's
         // Commissioning Data (`netdata show`: "Commissioning:" then "<session id> <BA rloc16> ...").
         let node = CliNode::spawn(sb, 2)?;
