@@ -45,7 +45,9 @@
 //! forward stream accepted our petition, MGMT_COMMISSIONER_SET (via the UDP proxy) and
 //! resignation; a real `ot-cli-ftd` joiner (Mbed TLS client) printed `Join success` through our
 //! DTLS server, JOIN_FIN answer and KEK, and with a wrong PSKd failed with `Join failed
-//! [Security]` while we reported [`HandshakeFailure::WrongPskd`]. Not validated: keep-alive
+//! [Security]` while we reported [`HandshakeFailure::WrongPskd`]. MGMT_COMMISSIONER_GET: the
+//! `ot-ncp-ftd` Border Agent answered with a piggybacked 2.04 carrying Session ID, Border Agent
+//! Locator and Steering Data, our session's (the agent's e2e `tests/tests/commissioning.rs`). Not validated: keep-alive
 //! rejection, MGMT_DATASET_CHANGED and co-processor resets against a live Border Agent (only in
 //! memory).
 

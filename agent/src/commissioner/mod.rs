@@ -18,6 +18,9 @@
 //!   `commissioner.start`. After a co-processor reset the session is dropped, and a new petition
 //!   is started as soon as the Border Agent is active again (port, PSKc re-read). A rejected
 //!   keep-alive re-petitions (the state machine's backoff). [`Service::shutdown`] resigns cleanly.
+//! - `commissioner.status` while active also asks the Border Agent itself (MGMT_COMMISSIONER_GET
+//!   over our DTLS session) and merges its answer into `border_agent` ([`insert_ba_answer`]); the
+//!   call is parked until the answer (or [`STATUS_GET_TIMEOUT`]), the task keeps running meanwhile.
 //! - Events: every state machine event becomes a tracing line, a `{"event":...}` on the
 //!   `events.subscribe` stream and (admissions, table changes) an audit log line
 //!   ([`crate::audit`]); see [`events`] for the names.
