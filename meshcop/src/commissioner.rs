@@ -1358,14 +1358,12 @@ impl Commissioner {
             }
         }
         // MGMT_COMMISSIONER_GET.
-        let found = self
-            .gets
-            .iter_mut()
-            .enumerate()
-            .find_map(|(i, g)| match match_response(&g.ex.request, &msg) {
+        let found = self.gets.iter().enumerate().find_map(|(i, g)| {
+            match match_response(&g.ex.request, &msg) {
                 ResponseMatch::Unrelated => None,
                 m => Some((i, m)),
-            });
+            }
+        });
         if let Some((i, m)) = found {
             match m {
                 ResponseMatch::EmptyAck => {
@@ -1394,7 +1392,11 @@ impl Commissioner {
                     } else {
                         match CommissionerDataset::parse(&msg.payload) {
                             Ok(dataset) => {
-                                tracing::debug!(request = g.id, ?dataset, "MGMT_COMMISSIONER_GET answered");
+                                tracing::debug!(
+                                    request = g.id,
+                                    ?dataset,
+                                    "MGMT_COMMISSIONER_GET answered"
+                                );
                                 Event::CommissionerDataset {
                                     request: g.id,
                                     dataset,

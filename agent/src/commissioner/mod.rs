@@ -1030,9 +1030,7 @@ pub fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset,
     let Some(root) = status.as_object_mut() else {
         return;
     };
-    let ba = root
-        .entry("border_agent")
-        .or_insert_with(|| json!({}));
+    let ba = root.entry("border_agent").or_insert_with(|| json!({}));
     if !ba.is_object() {
         *ba = json!({});
     }
@@ -1176,7 +1174,10 @@ mod tests {
         );
         let mut st = json!({"border_agent": {"error": "x"}});
         insert_ba_answer(&mut st, Err("no answer".into()));
-        assert_eq!(st["border_agent"], json!({"error": "x", "get_error": "no answer"}));
+        assert_eq!(
+            st["border_agent"],
+            json!({"error": "x", "get_error": "no answer"})
+        );
     }
 
     #[test]
