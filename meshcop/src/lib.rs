@@ -14,3 +14,6 @@ pub mod ecjpake;
 pub mod prf;
 pub mod dtls;
 pub mod commissioner;
+
+#[cfg(test)]
+mod test_support;

@@ -9,251 +9,36 @@
 //! picks the simulation's PORT_OFFSET (default 213). Real time (not simulated): about 10-30 s.
 
 use super::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use crate::test_support::sim_ncp::{border_agent, temp_dir, Ncp, Node, PSKC};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdout, Command};
 use std::sync::mpsc;
 
-const PSKC: [u8; 16] = *b"\x3a\xa5\x5f\x91\xca\x47\xd1\xe4\xe7\x1a\x08\xcb\x35\xe9\x15\x91";
 const MLP: [u8; 8] = [0xfd, 0x00, 0xab, 0xcd, 0, 0, 0, 0];
 
-fn fcs(data: &[u8]) -> u16 {
-    let mut crc = 0xffffu16;
-    for &b in data {
-        crc ^= u16::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn hdlc(payload: &[u8]) -> Vec<u8> {
-    let mut raw = payload.to_vec();
-    raw.extend_from_slice(&fcs(payload).to_le_bytes());
-    let mut out = vec![0x7e];
-    for b in raw {
-        if matches!(b, 0x7e | 0x7d | 0x11 | 0x13 | 0xf8) {
-            out.extend_from_slice(&[0x7d, b ^ 0x20]);
-        } else {
-            out.push(b);
-        }
-    }
-    out.push(0x7e);
-    out
-}
-
-fn packed(mut v: u32, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn unpack(b: &[u8]) -> Option<(u32, usize)> {
-    let mut v = 0u32;
-    for (i, &x) in b.iter().enumerate().take(3) {
-        v |= u32::from(x & 0x7f) << (7 * i);
-        if x & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("commissioner-live-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A simulation node; closing stdin makes it exit, then it is killed.
-struct Node {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.stdin.take();
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn spawn(bin: &str, id: &str, offset: &str, tag: &str) -> (Node, std::process::ChildStdout) {
-    let dir = temp_dir(tag);
+fn spawn(bin: &str, id: &str, offset: &str, tag: &str) -> (Node, ChildStdout) {
     // Started through python3 to block SIGRTMIN (inherited across exec): the simulation platform
     // otherwise hangs in recvfrom() after its micro-timer signal interrupts select() (see the
     // same fix in `ncp::transport`).
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import signal,os,sys; signal.pthread_sigmask(signal.SIG_BLOCK,[signal.SIGRTMIN]); os.execv(sys.argv[1], sys.argv[1:])",
-            bin,
-            id,
-        ])
-        .current_dir(&dir)
-        .env("PORT_OFFSET", offset)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn simulation node");
-    let out = child.stdout.take().unwrap();
-    (
-        Node {
-            stdin: child.stdin.take(),
-            child,
-            dir,
-        },
-        out,
-    )
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-c",
+        "import signal,os,sys; signal.pthread_sigmask(signal.SIG_BLOCK,[signal.SIGRTMIN]); os.execv(sys.argv[1], sys.argv[1:])",
+        bin,
+        id,
+    ]);
+    Node::spawn(cmd, temp_dir(&format!("commissioner-live-{tag}")), offset)
 }
 
-struct Ncp {
-    node: Node,
-    frames: mpsc::Receiver<Vec<u8>>,
-    tid: u8,
+fn spawn_ncp(bin: &str, offset: &str) -> Ncp {
+    let (node, out) = spawn(bin, "1", offset, "ncp");
+    Ncp::new(node, out)
 }
 
-impl Ncp {
-    fn spawn(bin: &str, offset: &str) -> Ncp {
-        let (node, mut out) = spawn(bin, "1", offset, "ncp");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut frame = Vec::new();
-            let mut esc = false;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                for &b in &buf[..n] {
-                    match b {
-                        0x7e => {
-                            if frame.len() > 2 {
-                                let (p, f) = frame.split_at(frame.len() - 2);
-                                if fcs(p).to_le_bytes() == [f[0], f[1]]
-                                    && tx.send(p.to_vec()).is_err()
-                                {
-                                    return;
-                                }
-                            }
-                            frame.clear();
-                        }
-                        0x7d => esc = true,
-                        _ if esc => {
-                            frame.push(b ^ 0x20);
-                            esc = false;
-                        }
-                        _ => frame.push(b),
-                    }
-                }
-            }
-        });
-        Ncp {
-            node,
-            frames: rx,
-            tid: 0,
-        }
-    }
-
-    fn send(&mut self, cmd: u32, prop: u32, value: &[u8]) -> u8 {
-        self.tid = self.tid % 15 + 1;
-        let mut f = vec![0x80 | self.tid];
-        packed(cmd, &mut f);
-        packed(prop, &mut f);
-        f.extend_from_slice(value);
-        let stdin = self.node.stdin.as_mut().unwrap();
-        stdin.write_all(&hdlc(&f)).unwrap();
-        stdin.flush().unwrap();
-        self.tid
-    }
-
-    fn recv(&mut self, timeout: Duration) -> Option<(u8, u32, u32, Vec<u8>)> {
-        let f = self.frames.recv_timeout(timeout).ok()?;
-        let tid = f.first()? & 0x0f;
-        let (cmd, a) = unpack(&f[1..])?;
-        let (prop, b) = unpack(&f[1 + a..])?;
-        Some((tid, cmd, prop, f[1 + a + b..].to_vec()))
-    }
-
-    fn call(&mut self, cmd: u32, prop: u32, value: &[u8]) -> (u32, Vec<u8>) {
-        let tid = self.send(cmd, prop, value);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Some((t, c, p, v)) = self.recv(Duration::from_millis(500)) {
-                if t == tid && c == 6 {
-                    return (p, v);
-                }
-            }
-        }
-        panic!("no answer to prop {prop}");
-    }
-}
-
-fn dataset() -> Vec<u8> {
-    let mut d = hex::decode(
-        "0e080000000000010000000300000f35060004001fffe0010231a302081122334455667788030a4f70656e546872656164",
-    )
-    .unwrap();
-    d.extend_from_slice(&[0x04, 0x10]);
-    d.extend_from_slice(&PSKC);
-    d.extend(
-        hex::decode("0510cafebabecafebabecafebabecafebabe0708fd00abcd000000000c0402a0f7f8")
-            .unwrap(),
-    );
-    d
-}
-
-const SET: u32 = 3;
-const GET: u32 = 2;
-
-fn border_agent(ncp: &mut Ncp) -> u16 {
-    let _ = ncp.recv(Duration::from_secs(2));
-    assert_eq!(ncp.call(SET, 5436, &dataset()).0, 5436, "dataset accepted");
-    ncp.call(SET, 0x41, &[1]);
-    ncp.call(SET, 0x42, &[1]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(Instant::now() < deadline, "no leader");
-        if ncp.call(GET, 0x43, &[]).1 == [3] {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    loop {
-        assert!(Instant::now() < deadline, "no border agent");
-        let (p, v) = ncp.call(GET, 2385, &[]);
-        if p == 2385 && v.len() >= 3 && v[0] == 1 {
-            return u16::from_le_bytes([v[1], v[2]]);
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-const PEER_ADDR: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd];
 const PEER_PORT: u16 = 49998;
 
 fn forward(ncp: &mut Ncp, ba_port: u16, datagram: &[u8]) {
-    let mut v = (datagram.len() as u16).to_le_bytes().to_vec();
-    v.extend_from_slice(datagram);
-    v.extend_from_slice(&PEER_PORT.to_le_bytes());
-    v.extend_from_slice(&PEER_ADDR);
-    v.extend_from_slice(&ba_port.to_le_bytes());
-    ncp.send(SET, 5412, &v);
+    crate::test_support::sim_ncp::forward(ncp, PEER_PORT, ba_port, datagram);
 }
 
 /// An OpenThread CLI node whose output lines arrive on a channel.
@@ -340,7 +125,7 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
         return;
     };
     let offset = std::env::var("OT_PORT_OFFSET_COMMISSIONER").unwrap_or_else(|_| "213".into());
-    let mut ncp = Ncp::spawn(&ncp_bin, &offset);
+    let mut ncp = spawn_ncp(&ncp_bin, &offset);
     let ba = border_agent(&mut ncp);
     eprintln!("border agent port {ba}");
 
@@ -489,7 +274,7 @@ fn commissions_many_openthread_joiners_concurrently() {
         .unwrap_or(5)
         .clamp(1, 30);
     let offset = std::env::var("OT_PORT_OFFSET_COMMISSIONER_MANY").unwrap_or_else(|_| "214".into());
-    let mut ncp = Ncp::spawn(&ncp_bin, &offset);
+    let mut ncp = spawn_ncp(&ncp_bin, &offset);
     let ba = border_agent(&mut ncp);
     let mut c = Commissioner::with_seed(
         Config::new("thread-agent-test", Pskc::from_bytes(PSKC), MLP),
