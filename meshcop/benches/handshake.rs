@@ -6,39 +6,17 @@ use std::time::{Duration, Instant};
 
 use meshcop::dtls::record::{parse_records, CipherState, CT_APPLICATION_DATA};
 use meshcop::dtls::{Config, Connection, Event};
-
-/// xorshift generator; fine for a benchmark, never for keys.
-struct BenchRng(u64);
-impl rand_core::TryRng for BenchRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for c in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for BenchRng {}
+use meshcop::testing::XorShiftRng;
 
 fn handshake(seed: u64) -> (Connection, Connection) {
     let now = Instant::now();
     let mut c =
-        Connection::client(Config::client(b"J01NME"), Box::new(BenchRng(seed)), now).unwrap();
+        Connection::client(Config::client(b"J01NME"), Box::new(XorShiftRng(seed)), now).unwrap();
     let mut s = Connection::server(
         Config::server(b"J01NME"),
         b"k",
         b"peer",
-        Box::new(BenchRng(seed ^ 0x55)),
+        Box::new(XorShiftRng(seed ^ 0x55)),
     )
     .unwrap();
     for _ in 0..20 {

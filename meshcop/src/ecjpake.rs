@@ -388,28 +388,7 @@ impl EcJpake {
 pub(crate) mod tests {
     use super::*;
 
-    /// Deterministic test RNG (xorshift); never use outside tests.
-    pub struct TestRng(pub u64);
-    impl rand_core::TryRng for TestRng {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(self.try_next_u64()? as u32)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            Ok(self.0)
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for c in dst.chunks_mut(8) {
-                let v = self.try_next_u64()?.to_le_bytes();
-                c.copy_from_slice(&v[..c.len()]);
-            }
-            Ok(())
-        }
-    }
-    impl rand_core::TryCryptoRng for TestRng {}
+    use crate::testing::XorShiftRng;
 
     fn h(s: &str) -> Vec<u8> {
         hex::decode(s.split_whitespace().collect::<String>()).unwrap()
@@ -473,7 +452,7 @@ pub(crate) mod tests {
     fn our_messages_match_mbedtls_where_deterministic() {
         // Public keys X1..X4 and the round-two keys depend only on the private keys and the
         // password; the proofs use fresh nonces, so compare the key points and verify the rest.
-        let mut rng = TestRng(7);
+        let mut rng = XorShiftRng(7);
         let mut cli = loaded(Role::Client);
         let mut srv = loaded(Role::Server);
         let c1 = cli.round_one_with_current_keys(&mut rng);
@@ -503,7 +482,7 @@ pub(crate) mod tests {
 
     #[test]
     fn random_keys_agree_and_wrong_password_disagrees() {
-        let mut rng = TestRng(99);
+        let mut rng = XorShiftRng(99);
         for (pa, pb, same) in [
             (&b"J01NME"[..], &b"J01NME"[..], true),
             (b"J01NME", b"J01NMF", false),
@@ -676,7 +655,7 @@ pub(crate) mod tests {
     #[test]
     fn out_of_order_is_an_error() {
         let mut e = EcJpake::new(Role::Client, b"x").unwrap();
-        assert!(e.write_round_two(&mut TestRng(1)).is_err());
+        assert!(e.write_round_two(&mut XorShiftRng(1)).is_err());
         assert!(e.read_round_two(&h(SRV_TWO)).is_err());
         assert!(e.premaster_secret().is_err());
         assert!(EcJpake::new(Role::Client, b"").is_err());

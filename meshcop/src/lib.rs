@@ -14,6 +14,8 @@ pub mod ecjpake;
 pub mod prf;
 pub mod dtls;
 pub mod commissioner;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(test)]
 mod test_support;

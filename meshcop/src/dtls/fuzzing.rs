@@ -7,29 +7,7 @@ use super::handshake::{parse_fragments, ClientHello, HelloVerifyRequest, Reassem
 use super::record::{parse_records, CipherState};
 use super::{Config, Connection};
 use crate::ecjpake::{EcJpake, Role};
-
-/// A fixed xorshift generator: fuzzing needs reproducible runs, not secrecy.
-pub struct FixedRng(pub u64);
-impl rand_core::TryRng for FixedRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for c in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for FixedRng {}
+use crate::testing::XorShiftRng;
 
 /// Record deframing and decryption with a fixed key.
 pub fn record(data: &[u8]) {
@@ -73,7 +51,7 @@ pub fn ecjpake(data: &[u8]) {
     let Ok(mut e) = EcJpake::new(role, b"threadjpaketest") else {
         return;
     };
-    let mut rng = FixedRng(0x9e37_79b9_7f4a_7c15 ^ u64::from(sel));
+    let mut rng = XorShiftRng(0x9e37_79b9_7f4a_7c15 ^ u64::from(sel));
     if sel & 2 == 0 {
         let _ = e.read_round_one(msg);
         return;
@@ -101,7 +79,7 @@ pub fn ecjpake(data: &[u8]) {
 /// client and a fresh server.
 pub fn connection(data: &[u8]) {
     let now = Instant::now();
-    let Ok(mut c) = Connection::client(Config::client(b"J01NME"), Box::new(FixedRng(7)), now)
+    let Ok(mut c) = Connection::client(Config::client(b"J01NME"), Box::new(XorShiftRng(7)), now)
     else {
         return;
     };
@@ -109,7 +87,7 @@ pub fn connection(data: &[u8]) {
         Config::server(b"J01NME"),
         b"k",
         b"peer",
-        Box::new(FixedRng(9)),
+        Box::new(XorShiftRng(9)),
     ) else {
         return;
     };

@@ -1,11 +1,11 @@
 //! In-memory client/server tests with a simulated clock and a seeded lossy network.
 
 use super::*;
-use crate::ecjpake::tests::TestRng;
+use crate::testing::XorShiftRng;
 use proptest::prelude::*;
 
 fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
-    Box::new(TestRng(seed | 1))
+    Box::new(XorShiftRng(seed | 1))
 }
 
 fn pair(
