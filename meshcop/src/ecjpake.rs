@@ -517,34 +517,8 @@ pub(crate) mod tests {
         ];
         // Each case for KKP1 alone, then with KKP2 (as a valid first key) in front of it.
         for (prefix, name) in [(Vec::new(), "KKP1"), (k2.clone(), "KKP2")] {
-            let body = &k1;
-            let mut notcurve = body.clone();
-            notcurve[65] ^= 1; // ...bb2b -> bb2a
-            let mut badfmt = body[..66].to_vec();
-            badfmt[1] = 5;
-            let mut badfmt2 = body[..132].to_vec();
-            badfmt2[67] = 5;
-            let mut corrupt_r = body.clone();
-            *corrupt_r.last_mut().unwrap() ^= 1;
-            let cases: Vec<Vec<u8>> = vec![
-                vec![],
-                vec![0],
-                vec![1],
-                vec![1, 4],
-                vec![1, 0],
-                badfmt,
-                body[..66].to_vec(),
-                cat(&body[..66], &[0]),
-                cat(&body[..66], &[1]),
-                cat(&body[..66], &[1, 4]),
-                badfmt2,
-                body[..132].to_vec(),
-                cat(&body[..132], &[0]),
-                cat(&body[..132], &[1]),
-                corrupt_r,
-                notcurve,
-            ];
-            for c in cases {
+            v.push((name, prefix.clone()));
+            for c in broken_keys(&k1) {
                 v.push((name, cat(&prefix, &c)));
             }
         }
@@ -567,10 +541,11 @@ pub(crate) mod tests {
         loaded(Role::Server).read_round_one(&h(CLI_ONE)).unwrap();
     }
 
-    fn round_two_negatives(valid: &[u8], prefix: usize) -> Vec<Vec<u8>> {
+    /// Truncations and corruptions of one ECJPAKEKeyKP (`body`: point, ZKP point, ZKP r): empty
+    /// or short lengths, a bad point format, a cut after either point, a wrong r, a point off the
+    /// curve.
+    fn broken_keys(body: &[u8]) -> Vec<Vec<u8>> {
         let cat = |a: &[u8], b: &[u8]| [a, b].concat();
-        let p = &valid[..prefix];
-        let body = &valid[prefix..];
         let mut badfmt = body[..66].to_vec();
         badfmt[1] = 5;
         let mut badfmt2 = body[..132].to_vec();
@@ -578,9 +553,8 @@ pub(crate) mod tests {
         let mut corrupt_r = body.to_vec();
         *corrupt_r.last_mut().unwrap() ^= 1;
         let mut notcurve = body.to_vec();
-        notcurve[65] ^= 1;
-        let mut v: Vec<Vec<u8>> = vec![cat(valid, &[0]), vec![]];
-        for c in [
+        notcurve[65] ^= 1; // ...bb2b -> bb2a
+        vec![
             vec![0],
             vec![1],
             vec![1, 4],
@@ -596,8 +570,14 @@ pub(crate) mod tests {
             cat(&body[..132], &[1]),
             corrupt_r,
             notcurve,
-        ] {
-            v.push(cat(p, &c));
+        ]
+    }
+
+    fn round_two_negatives(valid: &[u8], prefix: usize) -> Vec<Vec<u8>> {
+        let p = &valid[..prefix];
+        let mut v: Vec<Vec<u8>> = vec![[valid, &[0]].concat(), vec![]];
+        for c in broken_keys(&valid[prefix..]) {
+            v.push([p, &c].concat());
         }
         v
     }
