@@ -24,8 +24,9 @@
 //!
 //! The infra-link send port of an NCP (offset `b`, id `n`) equals the radio send port of a node
 //! (offset `a`, id `k`) when `34 (a - b) = 800 + n - k`, i.e. `a - b = 23, k = n + 18` or
-//! `a - b = 24, k = n - 16`. Our tests use node id 1 for the NCP and ids 2..=17 for CLI nodes
-//! (enforced in [`crate::cli::CliNode::spawn`]), so no two offsets in our range can collide.
+//! `a - b = 24, k = n - 16`; the infra-link receive port (`9800 + 34 b`) equals it when
+//! `a - b = 23, k = 18`. Our tests use node id 1 for the NCP and ids 2..=17 and 20..=33 for CLI
+//! nodes (enforced in [`crate::cli::CliNode::spawn`]), so no two offsets in our range can collide.
 //!
 //! # Allocation
 //!
