@@ -312,13 +312,19 @@ fn forms_network_and_node_attaches_in(sb: &Sandbox) -> Result<()> {
     Ok(())
 }
 
-/// (b) SIGTERM -> exit 0; started again it resumes the same network and the node is back.
-#[test]
-fn restart_keeps_network_and_node() {
-    with_sandbox(restart_keeps_network_and_node_in);
+/// A formed network whose agent had a node attached as its neighbor and was then stopped cleanly.
+struct Stopped {
+    agent: Agent,
+    tlvs: Tlvs,
+    secrets: Secrets,
+    /// `ext_pan_id` as the first run's status reported it.
+    xpan: Value,
+    node: CliNode,
+    /// The node's extended address.
+    ext: String,
 }
 
-fn restart_keeps_network_and_node_in(sb: &Sandbox) -> Result<()> {
+fn form_attach_and_stop(sb: &Sandbox) -> Result<Stopped> {
     let Formed {
         mut agent,
         dataset_hex,
@@ -331,22 +337,68 @@ fn restart_keeps_network_and_node_in(sb: &Sandbox) -> Result<()> {
     let ext = node.extaddr()?;
     wait_neighbor(&mut agent, &ext, ATTACH_TIMEOUT)?;
     stop_clean(&mut agent)?;
+    Ok(Stopped {
+        agent,
+        tlvs,
+        secrets,
+        xpan,
+        node,
+        ext,
+    })
+}
+
+/// After `across` (a restart, the restore): `status` reports the Extended PAN ID `xpan` and the
+/// agent exports a dataset with the network key of `tlvs` (else `key_changed`).
+fn ensure_same_network(
+    agent: &Agent,
+    status: &Value,
+    xpan: &Value,
+    tlvs: &Tlvs,
+    across: &str,
+    key_changed: &str,
+) -> Result<()> {
+    ensure!(
+        status["ext_pan_id"] == *xpan,
+        "ext_pan_id changed across {across}: {xpan} -> {}",
+        status["ext_pan_id"]
+    );
+    let exported = Tlvs::from_hex(&agent.dataset_export()?)?;
+    ensure!(
+        exported.get(NETWORK_KEY) == tlvs.get(NETWORK_KEY),
+        "{key_changed}"
+    );
+    Ok(())
+}
+
+/// (b) SIGTERM -> exit 0; started again it resumes the same network and the node is back.
+#[test]
+fn restart_keeps_network_and_node() {
+    with_sandbox(restart_keeps_network_and_node_in);
+}
+
+fn restart_keeps_network_and_node_in(sb: &Sandbox) -> Result<()> {
+    let Stopped {
+        agent,
+        tlvs,
+        secrets,
+        xpan,
+        node,
+        ext,
+    } = form_attach_and_stop(sb)?;
     secrets.assert_absent(&agent.log_text(), "the agent's log (first run)")?;
 
     let mut again = Agent::start(sb)?;
     again.wait_log("network up", UP_TIMEOUT)?;
     let status = wait_neighbor(&mut again, &ext, REJOIN_TIMEOUT)?;
-    ensure!(
-        status["ext_pan_id"] == xpan,
-        "ext_pan_id changed across a restart: {xpan} -> {}",
-        status["ext_pan_id"]
-    );
     check_status_fields(&status, &tlvs)?;
-    let exported = Tlvs::from_hex(&again.dataset_export()?)?;
-    ensure!(
-        exported.get(NETWORK_KEY) == tlvs.get(NETWORK_KEY),
-        "the network key changed across a restart"
-    );
+    ensure_same_network(
+        &again,
+        &status,
+        &xpan,
+        &tlvs,
+        "a restart",
+        "the network key changed across a restart",
+    )?;
     eprintln!("node role after the restart: {}", node.state()?);
     stop_clean(&mut again)?;
     secrets.assert_absent(&again.log_text(), "the agent's log (second run)")?;
@@ -361,18 +413,14 @@ fn restores_network_after_ncp_settings_loss() {
 }
 
 fn restores_network_after_ncp_settings_loss_in(sb: &Sandbox) -> Result<()> {
-    let Formed {
+    let Stopped {
         mut agent,
-        dataset_hex,
         tlvs,
-        status,
-    } = start_and_form(sb)?;
-    let secrets = Secrets::of(&tlvs)?;
-    let xpan = status["ext_pan_id"].clone();
-    let node = attach_node(sb, 2, &dataset_hex)?;
-    let ext = node.extaddr()?;
-    wait_neighbor(&mut agent, &ext, ATTACH_TIMEOUT)?;
-    stop_clean(&mut agent)?;
+        secrets,
+        xpan,
+        node,
+        ext,
+    } = form_attach_and_stop(sb)?;
     ensure!(
         agent.wipe_ncp_settings()?,
         "no co-processor settings file at {} to wipe",
@@ -385,16 +433,14 @@ fn restores_network_after_ncp_settings_loss_in(sb: &Sandbox) -> Result<()> {
     let status = again.wait_status("role leader after restore", UP_TIMEOUT, |v| {
         is_role(v, &["leader", "router"])
     })?;
-    ensure!(
-        status["ext_pan_id"] == xpan,
-        "ext_pan_id changed across the restore: {xpan} -> {}",
-        status["ext_pan_id"]
-    );
-    let restored = Tlvs::from_hex(&again.dataset_export()?)?;
-    ensure!(
-        restored.get(NETWORK_KEY) == tlvs.get(NETWORK_KEY),
-        "the restored network has another network key"
-    );
+    ensure_same_network(
+        &again,
+        &status,
+        &xpan,
+        &tlvs,
+        "the restore",
+        "the restored network has another network key",
+    )?;
 
     // The co-processor forgot its children. The node notices on its own (new partition data or
     // child supervision), which may take a while; if it has not come back within a minute, restart
