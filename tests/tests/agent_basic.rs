@@ -312,64 +312,6 @@ fn forms_network_and_node_attaches_in(sb: &Sandbox) -> Result<()> {
     Ok(())
 }
 
-/// A formed network whose agent had a node attached as its neighbor and was then stopped cleanly.
-struct Stopped {
-    agent: Agent,
-    tlvs: Tlvs,
-    secrets: Secrets,
-    /// `ext_pan_id` as the first run's status reported it.
-    xpan: Value,
-    node: CliNode,
-    /// The node's extended address.
-    ext: String,
-}
-
-fn form_attach_and_stop(sb: &Sandbox) -> Result<Stopped> {
-    let Formed {
-        mut agent,
-        dataset_hex,
-        tlvs,
-        status,
-    } = start_and_form(sb)?;
-    let secrets = Secrets::of(&tlvs)?;
-    let xpan = status["ext_pan_id"].clone();
-    let node = attach_node(sb, 2, &dataset_hex)?;
-    let ext = node.extaddr()?;
-    wait_neighbor(&mut agent, &ext, ATTACH_TIMEOUT)?;
-    stop_clean(&mut agent)?;
-    Ok(Stopped {
-        agent,
-        tlvs,
-        secrets,
-        xpan,
-        node,
-        ext,
-    })
-}
-
-/// After `across` (a restart, the restore): `status` reports the Extended PAN ID `xpan` and the
-/// agent exports a dataset with the network key of `tlvs` (else `key_changed`).
-fn ensure_same_network(
-    agent: &Agent,
-    status: &Value,
-    xpan: &Value,
-    tlvs: &Tlvs,
-    across: &str,
-    key_changed: &str,
-) -> Result<()> {
-    ensure!(
-        status["ext_pan_id"] == *xpan,
-        "ext_pan_id changed across {across}: {xpan} -> {}",
-        status["ext_pan_id"]
-    );
-    let exported = Tlvs::from_hex(&agent.dataset_export()?)?;
-    ensure!(
-        exported.get(NETWORK_KEY) == tlvs.get(NETWORK_KEY),
-        "{key_changed}"
-    );
-    Ok(())
-}
-
 /// (b) SIGTERM -> exit 0; started again it resumes the same network and the node is back.
 #[test]
 fn restart_keeps_network_and_node() {
@@ -457,6 +399,64 @@ fn restores_network_after_ncp_settings_loss_in(sb: &Sandbox) -> Result<()> {
     }
     stop_clean(&mut again)?;
     secrets.assert_absent(&again.log_text(), "the agent's log (after restore)")?;
+    Ok(())
+}
+
+/// A formed network whose agent had a node attached as its neighbor and was then stopped cleanly.
+struct Stopped {
+    agent: Agent,
+    tlvs: Tlvs,
+    secrets: Secrets,
+    /// `ext_pan_id` as the first run's status reported it.
+    xpan: Value,
+    node: CliNode,
+    /// The node's extended address.
+    ext: String,
+}
+
+fn form_attach_and_stop(sb: &Sandbox) -> Result<Stopped> {
+    let Formed {
+        mut agent,
+        dataset_hex,
+        tlvs,
+        status,
+    } = start_and_form(sb)?;
+    let secrets = Secrets::of(&tlvs)?;
+    let xpan = status["ext_pan_id"].clone();
+    let node = attach_node(sb, 2, &dataset_hex)?;
+    let ext = node.extaddr()?;
+    wait_neighbor(&mut agent, &ext, ATTACH_TIMEOUT)?;
+    stop_clean(&mut agent)?;
+    Ok(Stopped {
+        agent,
+        tlvs,
+        secrets,
+        xpan,
+        node,
+        ext,
+    })
+}
+
+/// After `across` (a restart, the restore): `status` reports the Extended PAN ID `xpan` and the
+/// agent exports a dataset with the network key of `tlvs` (else `key_changed`).
+fn ensure_same_network(
+    agent: &Agent,
+    status: &Value,
+    xpan: &Value,
+    tlvs: &Tlvs,
+    across: &str,
+    key_changed: &str,
+) -> Result<()> {
+    ensure!(
+        status["ext_pan_id"] == *xpan,
+        "ext_pan_id changed across {across}: {xpan} -> {}",
+        status["ext_pan_id"]
+    );
+    let exported = Tlvs::from_hex(&agent.dataset_export()?)?;
+    ensure!(
+        exported.get(NETWORK_KEY) == tlvs.get(NETWORK_KEY),
+        "{key_changed}"
+    );
     Ok(())
 }
 
