@@ -179,7 +179,7 @@ fn join_until(
                 out.joined_at = Some(start.elapsed());
                 return out;
             }
-            Ok(line) => out.failures.push(line.trim().to_string()),
+            Ok(line) => out.failures.push(line.trim().trim_start_matches(['>', ' ']).to_string()),
             Err(_) => {
                 out.failures.push("no outcome before the cap".to_string());
                 let _ = j.node.cmd("joiner stop");
