@@ -23,7 +23,8 @@
 //! Flags: `--joiners N` (default 10), `--skip-agent`, `--skip-ncp-commissioner`, `--cap SECS`
 //! (per part, from the common start; default 600), `--max-attempts K` (A only; default 10; B
 //! retries until the cap), `--per-network M` (joiners per simulated network, 1..=30 for A,
-//! 1..=29 for B; default the maximum).
+//! 1..=29 for B; default the maximum), `--agent-log-level LEVEL`, `--logs DIR` (copy each
+//! network's logs and audit log there before the sandboxes are deleted).
 //!
 //! Scaling: a simulated network has node ids 1..=33 and the test bed allows CLI ids 2..=17 and
 //! 20..=33 (see `e2e::ports`), so one network holds at most 30 joiners (A: the co-processor is
@@ -40,7 +41,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use e2e::{workspace_bins, Agent, CliNode, Sandbox, ATTACH_TIMEOUT};
+use e2e::{workspace_bins, Agent, AgentOptions, CliNode, Sandbox, ATTACH_TIMEOUT};
 use serde_json::Value;
 
 /// Deadline for the agent to lead its network (a hang bound).
@@ -61,11 +62,15 @@ struct Opts {
     cap: Duration,
     max_attempts: u32,
     per_network: Option<usize>,
+    /// `[log] level` of the agents (`--agent-log-level`).
+    agent_log_level: Option<String>,
+    /// Where to copy every network's logs before the sandboxes go (`--logs DIR`).
+    logs: Option<std::path::PathBuf>,
 }
 
 fn usage() -> &'static str {
     "usage: joiners [--joiners N] [--skip-agent] [--skip-ncp-commissioner] [--cap SECS] \
-     [--max-attempts K] [--per-network M]"
+     [--max-attempts K] [--per-network M] [--agent-log-level LEVEL] [--logs DIR]"
 }
 
 fn parse_args() -> Result<Opts> {
@@ -76,6 +81,8 @@ fn parse_args() -> Result<Opts> {
         cap: Duration::from_secs(600),
         max_attempts: 10,
         per_network: None,
+        agent_log_level: None,
+        logs: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -91,6 +98,13 @@ fn parse_args() -> Result<Opts> {
             "--cap" => o.cap = Duration::from_secs(num("--cap")?),
             "--max-attempts" => o.max_attempts = num("--max-attempts")? as u32,
             "--per-network" => o.per_network = Some(num("--per-network")? as usize),
+            "--agent-log-level" => {
+                o.agent_log_level =
+                    Some(args.next().ok_or_else(|| anyhow!("--agent-log-level needs a value"))?)
+            }
+            "--logs" => {
+                o.logs = Some(args.next().ok_or_else(|| anyhow!("--logs needs a directory"))?.into())
+            }
             "--skip-agent" => o.skip_agent = true,
             "--skip-ncp-commissioner" => o.skip_ncp = true,
             // cargo bench appends `--bench`; a filter string may follow it.
@@ -249,11 +263,17 @@ fn ctl_json(agent: &Agent, args: &[&str]) -> Result<Value> {
 /// Sets up the agent networks. Every process is spawned from the main thread (the test bed's
 /// children die with the thread that spawned them, PR_SET_PDEATHSIG); the agents are all started
 /// before the first wait, so their start-ups overlap.
-fn setup_agent_nets(sizes: &[usize]) -> Result<Vec<AgentNet>> {
+fn setup_agent_nets(sizes: &[usize], log_level: Option<&str>) -> Result<Vec<AgentNet>> {
+    let opts = AgentOptions {
+        env: log_level
+            .map(|l| vec![("THREAD_AGENT_LOG__LEVEL".to_string(), l.to_string())])
+            .unwrap_or_default(),
+        ..Default::default()
+    };
     let mut started = Vec::new();
     for _ in sizes {
         let sandbox = Sandbox::new()?;
-        let agent = Agent::start(&sandbox)?;
+        let agent = Agent::start_with(&sandbox, &opts)?;
         started.push((sandbox, agent));
     }
     let mut nets = Vec::new();
@@ -432,7 +452,7 @@ fn part_agent(o: &Opts) -> Result<Summary> {
     let max = o.per_network.unwrap_or(30).clamp(1, 30);
     let sizes = split(o.joiners, max);
     eprintln!("A: setting up {} network(s) {sizes:?} (thread-agent, EUI-64 entries)", sizes.len());
-    let nets = setup_agent_nets(&sizes)?;
+    let nets = setup_agent_nets(&sizes, o.agent_log_level.as_deref())?;
     let joiners: Vec<&Joiner> = nets.iter().flat_map(|n| &n.joiners).collect();
     let (wall, outcomes) = run_all(&joiners, o.cap, o.max_attempts);
     for (i, n) in nets.iter().enumerate() {
@@ -442,7 +462,7 @@ fn part_agent(o: &Opts) -> Result<Summary> {
                 v["joined"], v["unknown_joiners"], v["dropped"]
             );
         }
-        let _ = &n.sandbox;
+        save_logs(o, "agent", i, &n.sandbox);
     }
     Ok(summarize(
         "A: thread-agent commissioner (one EUI-64 entry + PSKd per joiner)",
@@ -462,8 +482,9 @@ fn part_ot(o: &Opts) -> Result<Summary> {
     let nets = setup_ot_nets(&sizes, o.cap)?;
     let joiners: Vec<&Joiner> = nets.iter().flat_map(|n| &n.joiners).collect();
     let (wall, outcomes) = run_all(&joiners, o.cap, u32::MAX);
-    for n in &nets {
-        let _ = (&n.leader, &n.sandbox);
+    for (i, n) in nets.iter().enumerate() {
+        let _ = &n.leader;
+        save_logs(o, "ot", i, &n.sandbox);
     }
     Ok(summarize(
         "B: OpenThread's own commissioner (ot-cli-ftd leader, one wildcard entry, shared PSKd)",
@@ -471,6 +492,30 @@ fn part_ot(o: &Opts) -> Result<Summary> {
         wall,
         outcomes,
     ))
+}
+
+/// Copies a sandbox's `*.log` files and audit log to `<--logs>/<part>-net<i>/` (if asked).
+fn save_logs(o: &Opts, part: &str, i: usize, sb: &Sandbox) {
+    let Some(dir) = &o.logs else { return };
+    let to = dir.join(format!("{part}-net{i}"));
+    if let Err(e) = std::fs::create_dir_all(&to) {
+        eprintln!("--logs: {}: {e}", to.display());
+        return;
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(sb.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.push(sb.state_dir().join("audit.jsonl"));
+    for f in files {
+        if let Some(name) = f.file_name() {
+            let _ = std::fs::copy(&f, to.join(name));
+        }
+    }
+    eprintln!("logs of {part} network {i} copied to {}", to.display());
 }
 
 fn loadavg() -> String {
