@@ -1,5 +1,5 @@
 //! Joiner benchmark (issue 4): N simulated joiners (`ot-cli-ftd`) started at the same moment,
-//! commissioned
+//! commissioned two ways:
 //!
 //! * **A — through thread-agent**: the real `thread-agent` on a simulated co-processor
 //!   (`ot-ncp-ftd`, node 1) with one EUI-64 entry and a distinct PSKd per joiner
@@ -99,11 +99,17 @@ fn parse_args() -> Result<Opts> {
             "--max-attempts" => o.max_attempts = num("--max-attempts")? as u32,
             "--per-network" => o.per_network = Some(num("--per-network")? as usize),
             "--agent-log-level" => {
-                o.agent_log_level =
-                    Some(args.next().ok_or_else(|| anyhow!("--agent-log-level needs a value"))?)
+                o.agent_log_level = Some(
+                    args.next()
+                        .ok_or_else(|| anyhow!("--agent-log-level needs a value"))?,
+                )
             }
             "--logs" => {
-                o.logs = Some(args.next().ok_or_else(|| anyhow!("--logs needs a directory"))?.into())
+                o.logs = Some(
+                    args.next()
+                        .ok_or_else(|| anyhow!("--logs needs a directory"))?
+                        .into(),
+                )
             }
             "--skip-agent" => o.skip_agent = true,
             "--skip-ncp-commissioner" => o.skip_ncp = true,
@@ -157,12 +163,7 @@ struct Joiner {
 }
 
 /// Runs `joiner start` until `Join success`, `max_attempts` or the deadline.
-fn join_until(
-    j: &Joiner,
-    start: Instant,
-    deadline: Instant,
-    max_attempts: u32,
-) -> Outcome {
+fn join_until(j: &Joiner, start: Instant, deadline: Instant, max_attempts: u32) -> Outcome {
     let re = regex::Regex::new("Join (success|failed)").expect("static regex");
     let mut out = Outcome {
         network: j.network,
@@ -188,12 +189,17 @@ fn join_until(
             continue;
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        match j.node.wait_for_from(from, &re, left.max(Duration::from_secs(1))) {
+        match j
+            .node
+            .wait_for_from(from, &re, left.max(Duration::from_secs(1)))
+        {
             Ok(line) if line.contains("success") => {
                 out.joined_at = Some(start.elapsed());
                 return out;
             }
-            Ok(line) => out.failures.push(line.trim().trim_start_matches(['>', ' ']).to_string()),
+            Ok(line) => out
+                .failures
+                .push(line.trim().trim_start_matches(['>', ' ']).to_string()),
             Err(_) => {
                 out.failures.push("no outcome before the cap".to_string());
                 let _ = j.node.cmd("joiner stop");
@@ -233,7 +239,11 @@ fn run_all(joiners: &[&Joiner], cap: Duration, max_attempts: u32) -> (Duration, 
                         joiners.len(),
                         o.network,
                         o.node,
-                        if o.joined_at.is_some() { "joined" } else { "gave up" },
+                        if o.joined_at.is_some() {
+                            "joined"
+                        } else {
+                            "gave up"
+                        },
                         start.elapsed().as_secs_f64(),
                         o.attempts
                     );
@@ -288,7 +298,14 @@ fn setup_agent_nets(sizes: &[usize], log_level: Option<&str>) -> Result<Vec<Agen
             let pskd = format!("BENCH{index:04}");
             index += 1;
             agent.threadctl_ok(&[
-                "joiner", "add", "--eui64", &eui64, "--pskd", &pskd, "--timeout", "86400",
+                "joiner",
+                "add",
+                "--eui64",
+                &eui64,
+                "--pskd",
+                &pskd,
+                "--timeout",
+                "86400",
             ])?;
             joiners.push(Joiner {
                 network,
@@ -346,7 +363,9 @@ fn setup_ot_nets(sizes: &[usize], cap: Duration) -> Result<Vec<OtNet>> {
         leader.wait_for_from(from, "Commissioner: active", PETITION_TIMEOUT)?;
         // Entry lifetime in seconds: longer than the run.
         let timeout = cap.as_secs() + 120;
-        leader.cmd(&format!("commissioner joiner add * {SHARED_PSKD} {timeout}"))?;
+        leader.cmd(&format!(
+            "commissioner joiner add * {SHARED_PSKD} {timeout}"
+        ))?;
         let mut joiners = Vec::with_capacity(n);
         for id in joiner_ids(3).into_iter().take(n) {
             let node = CliNode::spawn(&sandbox, id)?;
@@ -383,7 +402,10 @@ fn secs(d: Duration) -> String {
 
 fn print_summary(s: &Summary) {
     println!();
-    println!("== {} — {} joiner(s), {} network(s)", s.title, s.n, s.networks);
+    println!(
+        "== {} — {} joiner(s), {} network(s)",
+        s.title, s.n, s.networks
+    );
     println!(
         "{:>3} {:>4} {:>16} {:>8} {:>9}  failures",
         "net", "node", "eui64", "attempts", "joined_s"
@@ -409,8 +431,15 @@ fn print_summary(s: &Summary) {
     let mut times: Vec<Duration> = s.outcomes.iter().filter_map(|o| o.joined_at).collect();
     times.sort();
     let joined = times.len();
-    let retries: u32 = s.outcomes.iter().map(|o| o.attempts.saturating_sub(1)).sum();
-    println!("joined: {joined}/{}; retries (attempts after the first): {retries}", s.n);
+    let retries: u32 = s
+        .outcomes
+        .iter()
+        .map(|o| o.attempts.saturating_sub(1))
+        .sum();
+    println!(
+        "joined: {joined}/{}; retries (attempts after the first): {retries}",
+        s.n
+    );
     if let (Some(min), Some(max)) = (times.first(), times.last()) {
         let median = if joined % 2 == 1 {
             times[joined / 2]
@@ -425,7 +454,11 @@ fn print_summary(s: &Summary) {
         );
     }
     match s.total {
-        Some(t) => println!("total: all {} joined {} s after the common start", s.n, secs(t)),
+        Some(t) => println!(
+            "total: all {} joined {} s after the common start",
+            s.n,
+            secs(t)
+        ),
         None => println!(
             "total: NOT all joined; gave up {} s after the common start",
             secs(s.wall)
@@ -451,7 +484,10 @@ fn summarize(title: &str, networks: usize, wall: Duration, outcomes: Vec<Outcome
 fn part_agent(o: &Opts) -> Result<Summary> {
     let max = o.per_network.unwrap_or(30).clamp(1, 30);
     let sizes = split(o.joiners, max);
-    eprintln!("A: setting up {} network(s) {sizes:?} (thread-agent, EUI-64 entries)", sizes.len());
+    eprintln!(
+        "A: setting up {} network(s) {sizes:?} (thread-agent, EUI-64 entries)",
+        sizes.len()
+    );
     let nets = setup_agent_nets(&sizes, o.agent_log_level.as_deref())?;
     let joiners: Vec<&Joiner> = nets.iter().flat_map(|n| &n.joiners).collect();
     let (wall, outcomes) = run_all(&joiners, o.cap, o.max_attempts);
