@@ -10,7 +10,11 @@
 //! - the example `agent.toml` documents every configuration key and the agent accepts it with
 //!   every key uncommented; `--log-format json` lines carry the `network up` fields;
 //! - the journal output sends native journald entries with upper-cased structured fields
-//!   (`EVENT=network-up`, `PAN_ID=`, ...) and no secret, to a fake journald socket;
+//!   (`EVENT=network-up`, `PAN_ID=`, ...) and no secret, to a fake journald socket; through a
+//!   joiner admission (a real `ot-cli-ftd` joiner, `threadctl joiner add --wait`), the
+//!   `joiner-seen`/`-authenticated`/`-finalize`/`-entrusted` entries carry `JOINER_ID=` (the one
+//!   `entry-added` derived from the EUI-64), `EUI64=`, `ENTRY=`, `JOINER_ROUTER=`, `PRIORITY=6`
+//!   and the JOIN_FIN vendor fields, and no datagram holds the PSKd, the PSKc or the network key;
 //! - sd_notify: `READY=1` only after the network was brought up, then `WATCHDOG=1` and `STATUS=`
 //!   lines with the role, `STOPPING=1` on SIGTERM, to a notify socket the test owns;
 //! - the Debian package (`cargo deb`, from the already built debug binaries) holds the files with
@@ -971,6 +975,198 @@ fn journal_entries_carry_structured_fields_and_no_secret() {
         assert_no_secret(&joined, &pskc, "PSKc", "the journal entries")?;
         ensure!(
             !agent.log_text().contains("network up"),
+            "with the journal output, log lines must not also go to stderr:\n{}",
+            agent.log_text()
+        );
+        Ok(())
+    });
+}
+
+/// The PSKd of the joiner-admission journal test (Thread base32: no I, O, Q, Z).
+const JOURNAL_PSKD: &str = "J0URNA1";
+
+/// Fails if `bytes` hold `secret` raw, or (as text) in any hex/list form of `assert_no_secret`.
+fn assert_absent(bytes: &[u8], secret: &[u8], what: &str, whence: &str) -> Result<()> {
+    assert_no_secret(&text(bytes), secret, what, whence)?;
+    ensure!(
+        !bytes.windows(secret.len()).any(|w| w == secret),
+        "the {what} appears (raw) in {whence}"
+    );
+    Ok(())
+}
+
+#[test]
+fn journal_entries_of_a_joiner_admission_carry_structured_fields_and_no_secret() {
+    with_sandbox(|sb| {
+        let sock_path = sb.path().join("journal.sock");
+        let journal = Datagrams::bind(&sock_path)?;
+        let opts = AgentOptions {
+            args: vec!["--log-format".into(), "journal".into()],
+            env: vec![(
+                "THREAD_AGENT_JOURNAL_SOCKET".into(),
+                sock_path.display().to_string(),
+            )],
+            ..Default::default()
+        };
+        let mut agent = Agent::start_with(sb, &opts)?;
+        let entries = |msgs: &[Vec<u8>], event: &str| -> Vec<BTreeMap<String, String>> {
+            msgs.iter()
+                .filter_map(|m| journal_fields(m).ok())
+                .filter(|f| f.get("EVENT").map(String::as_str) == Some(event))
+                .collect()
+        };
+        journal.wait("EVENT=network-up", UP_TIMEOUT, |m| {
+            entries(m, "network-up").into_iter().next()
+        })?;
+        agent.wait_status("network up (leader)", UP_TIMEOUT, |s| s["role"] == "leader")?;
+        let (key, pskc) = secrets_of(&agent)?;
+
+        let node = e2e::CliNode::spawn(sb, 2)?;
+        let eui = node.eui64()?;
+        let mut cmd = Command::new(&workspace_bins()?.threadctl);
+        cmd.arg("--socket")
+            .arg(sb.control_socket())
+            .args([
+                "joiner",
+                "add",
+                "--eui64",
+                &eui,
+                "--pskd",
+                JOURNAL_PSKD,
+                "--wait",
+            ])
+            .env_remove("THREAD_AGENT_SOCKET");
+        let waiter = std::thread::spawn(move || {
+            e2e::proc::run_with_timeout(&mut cmd, Duration::from_secs(240))
+        });
+        // The entry is in, the commissioner active and the leader took its steering data.
+        let deadline = Instant::now() + UP_TIMEOUT;
+        loop {
+            let st: Value = serde_json::from_str(
+                agent
+                    .threadctl_ok(&["commissioner", "status", "--json"])?
+                    .trim(),
+            )?;
+            if st["state"] == "active"
+                && st["entries"] == 1
+                && st["steering_data_acked"] == st["steering_data"]
+            {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "steering data not accepted within {UP_TIMEOUT:?}: {st}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        ensure!(
+            node.join(JOURNAL_PSKD, Duration::from_secs(120))?,
+            "node 2 did not join:\n{}",
+            node.log().tail(10)
+        );
+        let out = waiter
+            .join()
+            .map_err(|_| anyhow!("threadctl thread panicked"))??;
+        ensure!(
+            out.status.code() == Some(0),
+            "threadctl joiner add --wait: {} {}{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        journal.wait("EVENT=joiner-entrusted", UP_TIMEOUT, |m| {
+            entries(m, "joiner-entrusted").into_iter().next()
+        })?;
+
+        let all = journal.all();
+        // The entry's Joiner ID, derived by the agent from the EUI-64 when it was added.
+        let added = entries(&all, "entry-added");
+        let added = added
+            .iter()
+            .find(|f| f.get("EUI64") == Some(&eui))
+            .ok_or_else(|| anyhow!("no EVENT=entry-added with EUI64={eui}"))?;
+        let joiner_id = added
+            .get("JOINER_ID")
+            .filter(|j| j.len() == 16 && j.chars().all(|c| c.is_ascii_hexdigit()))
+            .ok_or_else(|| anyhow!("entry-added without a 16-hex-digit JOINER_ID: {added:?}"))?
+            .clone();
+        ensure!(added["PRIORITY"] == "6", "{added:?}");
+        ensure!(
+            added.get("ENTRY") == Some(&format!("eui64:{eui}")),
+            "{added:?}"
+        );
+        for ev in [
+            "joiner-seen",
+            "joiner-authenticated",
+            "joiner-finalize",
+            "joiner-entrusted",
+        ] {
+            let list = entries(&all, ev);
+            let e = list
+                .iter()
+                .find(|f| f.get("EUI64") == Some(&eui))
+                .ok_or_else(|| anyhow!("no EVENT={ev} entry with EUI64={eui}: {list:?}"))?;
+            ensure!(
+                e.get("JOINER_ID") == Some(&joiner_id),
+                "{ev}: JOINER_ID is not the entry's {joiner_id}: {e:?}"
+            );
+            ensure!(e["PRIORITY"] == "6", "{ev} is info (PRIORITY=6): {e:?}");
+            ensure!(e["SYSLOG_IDENTIFIER"] == "thread-agent", "{e:?}");
+            ensure!(
+                e.get("ENTRY") == Some(&format!("eui64:{eui}")),
+                "{ev}: ENTRY= {e:?}"
+            );
+            ensure!(
+                e.get("JOINER_ROUTER")
+                    .is_some_and(|r| r.starts_with("0x") && r.len() == 6),
+                "{ev}: JOINER_ROUTER= {e:?}"
+            );
+            ensure!(
+                e.get("MESSAGE")
+                    .is_some_and(|m| m.contains(&format!("eui64={eui}"))),
+                "{ev}: the readable MESSAGE names the EUI-64: {e:?}"
+            );
+            if ev == "joiner-finalize" {
+                ensure!(
+                    e.get("VENDOR_NAME").map(String::as_str) == Some("OPENTHREAD"),
+                    "{e:?}"
+                );
+                for k in ["VENDOR_MODEL", "VENDOR_STACK_VERSION"] {
+                    ensure!(e.get(k).is_some_and(|v| !v.is_empty()), "{k}= in {e:?}");
+                }
+                // The simulated joiner sends an empty Vendor SW Version TLV: present, maybe empty.
+                ensure!(e.contains_key("VENDOR_SW_VERSION"), "{e:?}");
+                ensure!(
+                    e["MESSAGE"].starts_with("JOIN_FIN accepted from OPENTHREAD"),
+                    "{e:?}"
+                );
+            }
+            eprintln!("{ev}: {e:?}");
+        }
+        ensure!(agent.stop()?.success(), "clean stop");
+        let all = journal.all();
+        let mut joined = Vec::new();
+        for d in &all {
+            journal_fields(d)
+                .with_context(|| format!("malformed journal datagram {:?}", text(d)))?;
+            joined.extend_from_slice(d);
+            joined.push(b'\n');
+        }
+        for (secret, what) in [
+            (&key[..], "network key"),
+            (&pskc[..], "PSKc"),
+            (JOURNAL_PSKD.as_bytes(), "PSKd"),
+        ] {
+            assert_absent(&joined, secret, what, "the journal entries")?;
+            assert_absent(
+                &[out.stdout.clone(), out.stderr.clone()].concat(),
+                secret,
+                what,
+                "threadctl joiner add --wait",
+            )?;
+        }
+        ensure!(
+            !agent.log_text().contains("event=joiner"),
             "with the journal output, log lines must not also go to stderr:\n{}",
             agent.log_text()
         );
