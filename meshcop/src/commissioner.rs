@@ -30,8 +30,12 @@
 //!   equal ours) and answered with a piggybacked 2.04 + State; the RLY_TX carrying an accepting
 //!   answer also carries the Joiner Router KEK (SHA-256(key block)[..16]). Unlike OpenThread, a
 //!   rejecting answer carries no KEK, so the joiner router does not entrust a rejected joiner.
-//!   An EUI-64 entry is consumed once its joiner is entrusted; discerner and wildcard entries stay
-//!   until they expire or are removed. A joiner that restarts its handshake (a cookie-less
+//!   An EUI-64 entry is consumed once its joiner is entrusted: like OpenThread
+//!   (`RemoveJoiner(*mActiveJoiner, kRemoveJoinerDelay)`, 20 s) it lingers for
+//!   `consumed_entry_linger` (its expiry brought forward, never pushed back), so a joiner that
+//!   missed the last reply and starts over is admitted again; then it leaves the table
+//!   ([`RemovalReason::Joined`]). Discerner and wildcard entries stay until they expire or are
+//!   removed. A joiner that restarts its handshake (a cookie-less
 //!   ClientHello after it had passed the cookie exchange) gets a fresh session.
 //!
 //! Guarantees: no panic on any input; malformed input (bad DTLS, CoAP, TLVs) is dropped and
@@ -47,7 +51,9 @@
 //! DTLS server, JOIN_FIN answer and KEK, and with a wrong PSKd failed with `Join failed
 //! [Security]` while we reported [`HandshakeFailure::WrongPskd`]. MGMT_COMMISSIONER_GET: the
 //! `ot-ncp-ftd` Border Agent answered with a piggybacked 2.04 carrying Session ID, Border Agent
-//! Locator and Steering Data, our session's (the agent's e2e `tests/tests/commissioning.rs`). Not validated: keep-alive
+//! Locator and Steering Data, our session's (the agent's e2e `tests/tests/commissioning.rs`).
+//! The consumed-entry linger: in memory (a restarted handshake within it is admitted again, none
+//! after it) and in that e2e join test (the entry is removed as joined after it). Not validated: keep-alive
 //! rejection, MGMT_DATASET_CHANGED and co-processor resets against a live Border Agent (only in
 //! memory).
 
@@ -111,6 +117,10 @@ pub struct Config {
     pub max_joiner_sessions: usize,
     /// Largest joiner table (default 256).
     pub max_entries: usize,
+    /// How long an EUI-64 entry stays after its joiner was entrusted, so that a joiner which lost
+    /// the last reply can retry (default 20 s, OpenThread's `kRemoveJoinerDelay`; zero removes it
+    /// at once).
+    pub consumed_entry_linger: Duration,
 }
 
 impl Config {
@@ -138,6 +148,7 @@ impl Config {
             resign_timeout: Duration::from_secs(5),
             max_joiner_sessions: 32,
             max_entries: 256,
+            consumed_entry_linger: Duration::from_secs(20),
         }
     }
 }
@@ -213,6 +224,8 @@ pub struct EntryInfo {
     /// The Joiner ID (16 hex digits) of an EUI-64 entry.
     pub joiner_id: Option<String>,
     pub expires_at: Instant,
+    /// Its joiner was entrusted: the entry lingers until `expires_at`, then is removed.
+    pub joined: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +613,8 @@ pub struct Commissioner {
     retry_at: Option<Instant>,
     backoff: Duration,
     entries: Vec<JoinerEntry>,
+    /// Kinds of entries whose joiner was entrusted (lingering until their expiry).
+    joined: Vec<JoinerKind>,
     sessions: BTreeMap<SessionKey, JoinerSession>,
     cookie_key: Zeroizing<[u8; 32]>,
     out: VecDeque<Vec<u8>>,
@@ -663,6 +678,7 @@ impl Commissioner {
             retry_at: None,
             backoff,
             entries: Vec::new(),
+            joined: Vec::new(),
             sessions: BTreeMap::new(),
             cookie_key,
             out: VecDeque::new(),
@@ -877,6 +893,7 @@ impl Commissioner {
 
     /// Adds an entry, or replaces the entry of the same kind. Updates the steering data.
     pub fn add(&mut self, now: Instant, entry: JoinerEntry) -> Result<(), Error> {
+        self.joined.retain(|k| *k != entry.kind);
         if let Some(e) = self.entries.iter_mut().find(|e| e.kind == entry.kind) {
             *e = entry;
         } else {
@@ -897,6 +914,7 @@ impl Commissioner {
     pub fn remove(&mut self, now: Instant, kind: &JoinerKind) -> bool {
         let before = self.entries.len();
         self.entries.retain(|e| e.kind != *kind);
+        self.joined.retain(|k| k != kind);
         if self.entries.len() == before {
             return false;
         }
@@ -919,6 +937,7 @@ impl Commissioner {
                     _ => None,
                 },
                 expires_at: e.expires_at,
+                joined: self.joined.contains(&e.kind),
             })
             .collect()
     }
@@ -1043,8 +1062,17 @@ impl Commissioner {
         });
         if !expired.is_empty() {
             for kind in expired {
-                tracing::info!(entry = %kind, "joiner entry expired");
-                self.events.push_back(Event::EntryExpired { kind });
+                if self.joined.contains(&kind) {
+                    self.joined.retain(|k| *k != kind);
+                    tracing::info!(entry = %kind, "joined entry removed after its linger");
+                    self.events.push_back(Event::EntryRemoved {
+                        kind,
+                        reason: RemovalReason::Joined,
+                    });
+                } else {
+                    tracing::info!(entry = %kind, "joiner entry expired");
+                    self.events.push_back(Event::EntryExpired { kind });
+                }
             }
             self.table_changed(now);
         }
@@ -1989,6 +2017,18 @@ impl Commissioner {
             });
             if let JoinerKind::Eui64(_) = s.info.entry {
                 let kind = s.info.entry;
+                let linger = self.config.consumed_entry_linger;
+                if !linger.is_zero() {
+                    // OpenThread's RemoveJoiner(entry, kRemoveJoinerDelay): bring the expiry
+                    // forward (never back); the expiry then removes it as Joined.
+                    if let Some(e) = self.entries.iter_mut().find(|e| e.kind == kind) {
+                        e.expires_at = e.expires_at.min(now + linger);
+                        if !self.joined.contains(&kind) {
+                            self.joined.push(kind);
+                        }
+                    }
+                    return;
+                }
                 let before = self.entries.len();
                 self.entries.retain(|e| e.kind != kind);
                 if self.entries.len() != before {

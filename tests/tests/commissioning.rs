@@ -362,6 +362,9 @@ fn eui64_joiner_waits_joins_attaches_and_leaks_nothing() {
         node.cmd("thread start")?;
         node.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
         agent.wait_log("joiner attached", Duration::from_secs(60))?;
+        // The consumed EUI-64 entry lingers 20 s (OpenThread's kRemoveJoinerDelay, so a joiner
+        // that lost the last reply can retry) before it is removed: wait for that.
+        agent.wait_log("removed (joined)", Duration::from_secs(60))?;
         // stderr log: each step with the node's vendor info.
         let log = agent.log_text();
         for ev in [

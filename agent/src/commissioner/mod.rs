@@ -854,6 +854,8 @@ impl Task {
                     "expires_in".into(),
                     json!(e.expires_at.saturating_duration_since(now).as_secs()),
                 );
+                // Its joiner was entrusted: it lingers (for a retry) until `expires_in`.
+                m.insert("joined".into(), json!(e.joined));
                 Value::Object(m)
             })
             .collect();

@@ -578,6 +578,17 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
         "each joiner datagram fits one RLY_TX record"
     );
 
+    // The consumed entry lingers (OpenThread's kRemoveJoinerDelay), marked joined, then goes.
+    let listed = w.comm.list();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].joined);
+    assert!(listed[0].expires_at <= w.now + w.comm.config().consumed_entry_linger);
+    assert!(!w.has(|ev| matches!(ev, Event::EntryRemoved { .. })));
+    // The consumed entry cleared the steering data again.
+    assert!(w.run_until(Duration::from_secs(40), |w| w.ba.steering_sets.len() == 3));
+    assert_eq!(w.last_steering(), vec![0u8; 16]);
+    assert!(w.comm.list().is_empty());
+
     // Event sequence and contents.
     let kinds: Vec<&str> = w
         .events
@@ -625,10 +636,7 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
             kind: JoinerKind::Eui64(e),
             reason: RemovalReason::Joined
         }));
-    // The consumed entry cleared the steering data again.
-    assert!(w.run_until(Duration::from_secs(10), |w| w.ba.steering_sets.len() == 3));
-    assert_eq!(w.last_steering(), vec![0u8; 16]);
-    assert!(w.comm.list().is_empty());
+    assert!(!w.has(|ev| matches!(ev, Event::EntryExpired { .. })));
     assert_eq!(w.comm.stats().joined, 1);
     // The joiner closed its session; nothing is left.
     assert_eq!(w.comm.joiner_sessions(), 0);
@@ -662,6 +670,81 @@ fn wrong_pskd_reports_and_a_retry_succeeds() {
     assert_eq!(w.joiners[0].fin_state, Some(1));
     let kek = w.ba.all_relayed.iter().find_map(|r| r.kek).unwrap();
     assert_eq!(kek, w.joiners[0].kek());
+}
+
+/// A joiner that lost the last reply (OpenThread prints `Join failed [ResponseTimeout]`) and
+/// starts over within `consumed_entry_linger` is admitted again; after the linger the entry is
+/// gone and a new handshake gets no session.
+#[test]
+fn entrusted_joiner_retry_within_linger_is_admitted_again() {
+    let mut w = World::active();
+    let e = eui(7);
+    w.add(JoinerKind::Eui64(e), "L1NGER", Duration::from_secs(600));
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "L1NGER", 0x0400, 40));
+    assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
+    let entrusted_at = w.now;
+    w.run_until(Duration::from_secs(1), |_| false);
+    assert!(w.comm.list()[0].joined);
+
+    // The joiner restarts its handshake (new ClientHello) within the linger: admitted again.
+    w.joiners.clear();
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "L1NGER", 0x0400, 41));
+    assert!(w.run_until(Duration::from_secs(10), |w| w.entrusted() == 2));
+    assert!(w.now < entrusted_at + w.comm.config().consumed_entry_linger);
+    w.run_until(Duration::from_secs(1), |_| false);
+    assert_eq!(w.joiners[0].fin_state, Some(1));
+    assert_eq!(w.comm.stats().joined, 2);
+    assert!(!w.has(|ev| matches!(ev, Event::EntryRemoved { .. })));
+
+    // The second entrust did not push the removal back: it happens at the first linger's end.
+    assert!(w.run_until(Duration::from_secs(40), |w| w.comm.list().is_empty()));
+    assert!(w.now <= entrusted_at + w.comm.config().consumed_entry_linger);
+    assert_eq!(
+        w.count(|ev| *ev
+            == Event::EntryRemoved {
+                kind: JoinerKind::Eui64(e),
+                reason: RemovalReason::Joined
+            }),
+        1
+    );
+    assert!(!w.has(|ev| matches!(ev, Event::EntryExpired { .. })));
+
+    // After the linger: no entry admits it, no session, no reply.
+    let unknown = w.comm.stats().unknown_joiners;
+    let relayed = w.ba.all_relayed.len();
+    w.joiners.clear();
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "L1NGER", 0x0400, 42));
+    w.run_until(Duration::from_secs(30), |_| false);
+    assert!(w.comm.stats().unknown_joiners > unknown);
+    assert_eq!(w.comm.joiner_sessions(), 0);
+    assert_eq!(
+        w.ba.all_relayed.len(),
+        relayed,
+        "nothing relayed to the joiner"
+    );
+    assert_eq!(w.entrusted(), 2);
+    assert!(w.joiners[0].fin_state.is_none());
+}
+
+/// With `consumed_entry_linger` zero the entry goes at the entrust.
+#[test]
+fn zero_linger_removes_the_entry_at_once() {
+    let mut w = World::active();
+    w.comm.config.consumed_entry_linger = Duration::ZERO;
+    let e = eui(8);
+    w.add(JoinerKind::Eui64(e), "N0WA1T", Duration::from_secs(600));
+    w.joiners
+        .push(FakeJoiner::new(w.now, e, "N0WA1T", 0x0400, 43));
+    assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
+    assert!(w.comm.list().is_empty());
+    assert!(w.has(|ev| *ev
+        == Event::EntryRemoved {
+            kind: JoinerKind::Eui64(e),
+            reason: RemovalReason::Joined
+        }));
 }
 
 #[test]
@@ -708,7 +791,8 @@ fn ten_concurrent_joiners_all_succeed() {
         assert_eq!(kek, j.kek());
     }
     assert!(!w.has(|e| matches!(e, Event::JoinerHandshakeFailed { .. })));
-    // EUI-64 entries consumed, the wildcard stays.
+    // EUI-64 entries consumed (after their linger), the wildcard stays.
+    assert!(w.run_until(Duration::from_secs(40), |w| w.comm.list().len() == 1));
     let left: Vec<JoinerKind> = w.comm.list().into_iter().map(|e| e.kind).collect();
     assert_eq!(left, vec![JoinerKind::Any]);
     assert_eq!(w.last_steering(), vec![0xFF]);
