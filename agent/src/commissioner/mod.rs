@@ -498,8 +498,12 @@ impl Task {
         {
             self.reset_on = None;
             tracing::warn!(after = ?d.value.get("type"), "debug.reset_ncp: resetting the co-processor now (armed test trigger)");
-            if let Err(e) = self.net.client.reset().await {
-                tracing::warn!(error = %e, "debug.reset_ncp: reset failed");
+            match self.net.client.reset().await {
+                // The co-processor has reset when this returns: drop the session now, so that a
+                // relayed datagram it sent just before the reset (still queued here) cannot
+                // finish the interrupted joiner session. The Reset event that follows is a no-op.
+                Ok(()) => self.on_reset(),
+                Err(e) => tracing::warn!(error = %e, "debug.reset_ncp: reset failed"),
             }
         }
         if let Event::JoinerEntrusted { .. } = ev {
