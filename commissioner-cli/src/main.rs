@@ -296,12 +296,9 @@ fn n(v: &Value, key: &str) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// The human-readable status table.
-fn render_status(v: &Value) -> String {
-    let mut out = String::new();
-    let ncp = v.get("ncp").cloned().unwrap_or(Value::Null);
-    let caps = ncp
-        .get("capabilities")
+/// The strings of the array `key`, joined by spaces ("" when absent).
+fn str_list(v: &Value, key: &str) -> String {
+    v.get(key)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -309,7 +306,23 @@ fn render_status(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A reply as its JSON line (`--json`) or as rendered by `render`.
+fn json_or(r: &Value, json: bool, render: fn(&Value) -> String) -> String {
+    if json {
+        format!("{r}\n")
+    } else {
+        render(r)
+    }
+}
+
+/// The human-readable status table.
+fn render_status(v: &Value) -> String {
+    let mut out = String::new();
+    let ncp = v.get("ncp").cloned().unwrap_or(Value::Null);
+    let caps = str_list(&ncp, "capabilities");
     let rows = [
         ("Role", s(v, "role").to_string()),
         ("Network name", s(v, "network_name").to_string()),
@@ -354,16 +367,7 @@ fn render_status(v: &Value) -> String {
         }
     }
     if let Some(b) = v.get("bridge").filter(|b| b.is_object()) {
-        let addresses = b
-            .get("addresses")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
+        let addresses = str_list(b, "addresses");
         let infra = match b.get("infra_interface").and_then(Value::as_str) {
             Some(i) => format!(" ({i})"),
             None => String::new(),
@@ -400,11 +404,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::Status { json } => {
             let r = call(&cli.socket, "status")?;
-            Ok(if json {
-                format!("{r}\n")
-            } else {
-                render_status(&r)
-            })
+            Ok(json_or(&r, json, render_status))
         }
         Command::Dataset {
             command: DatasetCommand::Export,
@@ -420,19 +420,11 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Commissioner { command } => match command {
             CommissionerCommand::Status { json } => {
                 let r = call(&cli.socket, "commissioner.status")?;
-                Ok(if json {
-                    format!("{r}\n")
-                } else {
-                    render_commissioner(&r)
-                })
+                Ok(json_or(&r, json, render_commissioner))
             }
             CommissionerCommand::Start { json } => {
                 let r = call(&cli.socket, "commissioner.start")?;
-                Ok(if json {
-                    format!("{r}\n")
-                } else {
-                    render_commissioner(&r)
-                })
+                Ok(json_or(&r, json, render_commissioner))
             }
             CommissionerCommand::Stop => {
                 let r = call(&cli.socket, "commissioner.stop")?;
@@ -627,11 +619,7 @@ fn joiner(socket: &Path, command: JoinerCommand) -> Result<String, Failure> {
         }
         JoinerCommand::List { json } => {
             let r = call(socket, "joiner.list")?;
-            Ok(if json {
-                format!("{r}\n")
-            } else {
-                render_joiners(&r)
-            })
+            Ok(json_or(&r, json, render_joiners))
         }
         JoinerCommand::Remove { who } => {
             let params = selector_params(&who, None)?;
