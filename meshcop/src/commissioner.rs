@@ -972,41 +972,26 @@ impl Commissioner {
             self.start(now);
         }
 
-        if let Some(t) = self.petition.as_mut().and_then(|ex| ex.on_timeout(now)) {
-            match t {
-                ExchangeTimeout::Resend(b) => self.ba_send(&b),
-                ExchangeTimeout::Failed(why) => {
-                    self.petition = None;
-                    self.lose(
-                        now,
-                        Event::PetitionRejected {
-                            reason: format!("petition: {why}"),
-                        },
-                        true,
-                    );
-                }
-            }
+        if let Some(why) = self.ba_exchange_timeout(now, |c| &mut c.petition) {
+            self.lose(
+                now,
+                Event::PetitionRejected {
+                    reason: format!("petition: {why}"),
+                },
+                true,
+            );
         }
-        if let Some(t) = self.keep_alive.as_mut().and_then(|ex| ex.on_timeout(now)) {
-            match t {
-                ExchangeTimeout::Resend(b) => self.ba_send(&b),
-                ExchangeTimeout::Failed(why) => {
-                    self.keep_alive = None;
-                    self.lose(
-                        now,
-                        Event::KeepAliveFailed {
-                            reason: format!("keep-alive: {why}"),
-                        },
-                        true,
-                    );
-                }
-            }
+        if let Some(why) = self.ba_exchange_timeout(now, |c| &mut c.keep_alive) {
+            self.lose(
+                now,
+                Event::KeepAliveFailed {
+                    reason: format!("keep-alive: {why}"),
+                },
+                true,
+            );
         }
-        if let Some(t) = self.resign.as_mut().and_then(|ex| ex.on_timeout(now)) {
-            match t {
-                ExchangeTimeout::Resend(b) => self.ba_send(&b),
-                ExchangeTimeout::Failed(_) => self.finish_resign(),
-            }
+        if self.ba_exchange_timeout(now, |c| &mut c.resign).is_some() {
+            self.finish_resign();
         }
         if self.state == State::Resigning && self.resign_deadline.is_some_and(|t| now >= t) {
             self.finish_resign();
@@ -1160,6 +1145,25 @@ impl Commissioner {
         }
         while let Some(d) = ba.poll_transmit() {
             self.out.push_back(d);
+        }
+    }
+
+    /// Runs the timer of the Border Agent exchange in `slot`: resends it, or on failure
+    /// clears the slot and returns why.
+    fn ba_exchange_timeout(
+        &mut self,
+        now: Instant,
+        slot: fn(&mut Self) -> &mut Option<Exchange>,
+    ) -> Option<&'static str> {
+        match slot(self).as_mut()?.on_timeout(now)? {
+            ExchangeTimeout::Resend(b) => {
+                self.ba_send(&b);
+                None
+            }
+            ExchangeTimeout::Failed(why) => {
+                *slot(self) = None;
+                Some(why)
+            }
         }
     }
 
