@@ -1167,6 +1167,31 @@ impl Commissioner {
         }
     }
 
+    /// Matches `msg` against the Border Agent exchange in `slot` (`Unrelated` when there is
+    /// none): an empty ACK stops its retransmissions and starts the wait for the separate
+    /// response; a reset or the response clears the slot.
+    fn ba_exchange_response(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        slot: fn(&mut Self) -> &mut Option<Exchange>,
+    ) -> ResponseMatch {
+        let wait = self.config.separate_response_timeout;
+        let Some(ex) = slot(self).as_mut() else {
+            return ResponseMatch::Unrelated;
+        };
+        let m = match_response(&ex.request, msg);
+        match m {
+            ResponseMatch::EmptyAck => {
+                ex.retx.acknowledge();
+                ex.response_deadline = Some(now + wait);
+            }
+            ResponseMatch::Reset | ResponseMatch::Response => *slot(self) = None,
+            ResponseMatch::Unrelated => {}
+        }
+        m
+    }
+
     fn close_ba(&mut self) {
         if let Some(ba) = self.ba.as_mut() {
             ba.close();
@@ -1314,69 +1339,51 @@ impl Commissioner {
         }
 
         // Petition.
-        if let Some(ex) = self.petition.as_mut() {
-            match match_response(&ex.request, &msg) {
-                ResponseMatch::EmptyAck => {
-                    ex.retx.acknowledge();
-                    ex.response_deadline = Some(now + self.config.separate_response_timeout);
-                    return;
-                }
-                ResponseMatch::Reset => {
-                    self.petition = None;
-                    return self.lose(
-                        now,
-                        Event::PetitionRejected {
-                            reason: "border agent reset (RST) the petition".into(),
-                        },
-                        true,
-                    );
-                }
-                ResponseMatch::Response => {
-                    self.petition = None;
-                    return self.on_petition_response(now, &msg);
-                }
-                ResponseMatch::Unrelated => {}
+        match self.ba_exchange_response(now, &msg, |c| &mut c.petition) {
+            ResponseMatch::EmptyAck => return,
+            ResponseMatch::Reset => {
+                return self.lose(
+                    now,
+                    Event::PetitionRejected {
+                        reason: "border agent reset (RST) the petition".into(),
+                    },
+                    true,
+                );
             }
+            ResponseMatch::Response => return self.on_petition_response(now, &msg),
+            ResponseMatch::Unrelated => {}
         }
         // Keep-alive.
-        if let Some(ex) = self.keep_alive.as_mut() {
-            match match_response(&ex.request, &msg) {
-                ResponseMatch::EmptyAck => {
-                    ex.retx.acknowledge();
-                    ex.response_deadline = Some(now + self.config.separate_response_timeout);
-                    return;
-                }
-                ResponseMatch::Reset => {
-                    self.keep_alive = None;
-                    return self.lose(
-                        now,
-                        Event::KeepAliveFailed {
-                            reason: "border agent reset (RST) the keep-alive".into(),
-                        },
-                        true,
-                    );
-                }
-                ResponseMatch::Response => {
-                    self.keep_alive = None;
-                    let state = msg.state().ok();
-                    if msg.code.is_success() && state == Some(tlv::state::ACCEPT) {
-                        // Retry steering data the leader has not taken yet.
-                        if self.comm_set.is_none()
-                            && self.steering_acked.as_ref() != Some(&self.desired_steering())
-                        {
-                            self.send_comm_set(now);
-                        }
-                    } else {
-                        let reason = format!(
-                            "rejected by the leader (code {:?}, state {:?})",
-                            msg.code, state
-                        );
-                        self.lose(now, Event::KeepAliveFailed { reason }, true);
-                    }
-                    return;
-                }
-                ResponseMatch::Unrelated => {}
+        match self.ba_exchange_response(now, &msg, |c| &mut c.keep_alive) {
+            ResponseMatch::EmptyAck => return,
+            ResponseMatch::Reset => {
+                return self.lose(
+                    now,
+                    Event::KeepAliveFailed {
+                        reason: "border agent reset (RST) the keep-alive".into(),
+                    },
+                    true,
+                );
             }
+            ResponseMatch::Response => {
+                let state = msg.state().ok();
+                if msg.code.is_success() && state == Some(tlv::state::ACCEPT) {
+                    // Retry steering data the leader has not taken yet.
+                    if self.comm_set.is_none()
+                        && self.steering_acked.as_ref() != Some(&self.desired_steering())
+                    {
+                        self.send_comm_set(now);
+                    }
+                } else {
+                    let reason = format!(
+                        "rejected by the leader (code {:?}, state {:?})",
+                        msg.code, state
+                    );
+                    self.lose(now, Event::KeepAliveFailed { reason }, true);
+                }
+                return;
+            }
+            ResponseMatch::Unrelated => {}
         }
         // Resignation.
         if let Some(ex) = self.resign.as_mut() {
