@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use meshcop::dtls::record::{parse_records, CipherState, CT_APPLICATION_DATA};
+use meshcop::dtls::fuzzing::{parse_records, CipherState, CT_APPLICATION_DATA};
 use meshcop::dtls::{Config, Connection, Event};
 use meshcop::testing::XorShiftRng;
 

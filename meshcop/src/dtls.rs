@@ -37,17 +37,21 @@
 //! joiner (the server role was checked with an Mbed TLS client in OpenThread's configuration).
 //! Limitation: a ClientHello fragmented before its cookie is not reassembled (nor by Mbed TLS).
 
+mod client;
+mod flight;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod handshake;
-pub mod record;
+pub(crate) mod handshake;
+mod receive;
+pub(crate) mod record;
+mod server;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 pub use crate::ecjpake::Role;
@@ -257,6 +261,9 @@ impl core::fmt::Debug for Connection {
 }
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// A failure that ends the connection, with the alert to send (if any).
+type Fatal = (Error, Option<u8>);
 
 const MAX_PENDING_AHEAD: u16 = 8;
 /// TLS record plaintext limit (2^14).
@@ -469,365 +476,7 @@ impl Connection {
         self.events.push_back(Event::Failed(e));
     }
 
-    fn write_record(&mut self, content_type: u8, epoch: u16, payload: &[u8], out: &mut Vec<u8>) {
-        let idx = usize::from(epoch.min(1));
-        let seq = self.write_seq[idx];
-        self.write_seq[idx] = seq.saturating_add(1).min(MAX_SEQ);
-        match (epoch, &self.write_cipher) {
-            (0, _) => Record::encode(content_type, 0, seq, payload, out),
-            (_, Some(c)) => c.seal(content_type, epoch, seq, payload, out),
-            (_, None) => Record::encode(content_type, 0, seq, payload, out),
-        }
-    }
-
-    fn transmit_flight(&mut self) {
-        let mtu = self.config.mtu.max(HEADER_LEN * 4 + AEAD_OVERHEAD + 16);
-        let flight = self.flight.clone();
-        let mut dgram: Vec<u8> = Vec::new();
-        for item in &flight {
-            let mut records: Vec<Vec<u8>> = Vec::new();
-            match item {
-                FlightItem::ChangeCipherSpec => {
-                    let mut r = Vec::new();
-                    self.write_record(CT_CHANGE_CIPHER_SPEC, 0, &[1], &mut r);
-                    records.push(r);
-                }
-                FlightItem::Handshake {
-                    msg_type,
-                    seq,
-                    body,
-                    epoch,
-                } => {
-                    let overhead = HEADER_LEN + if *epoch > 0 { AEAD_OVERHEAD } else { 0 };
-                    let max_frag = self
-                        .config
-                        .max_record_plaintext
-                        .min(MAX_PLAINTEXT)
-                        .min(mtu - overhead)
-                        .saturating_sub(HS_HEADER_LEN)
-                        .max(16);
-                    let mut off = 0;
-                    loop {
-                        let len = max_frag.min(body.len() - off);
-                        let mut payload = Vec::with_capacity(HS_HEADER_LEN + len);
-                        encode_fragment(*msg_type, *seq, body, off, len, &mut payload);
-                        let mut r = Vec::new();
-                        self.write_record(CT_HANDSHAKE, *epoch, &payload, &mut r);
-                        records.push(r);
-                        off += len;
-                        if off >= body.len() {
-                            break;
-                        }
-                    }
-                }
-            }
-            for r in records {
-                if !dgram.is_empty() && dgram.len() + r.len() > mtu {
-                    self.out.push_back(std::mem::take(&mut dgram));
-                }
-                dgram.extend_from_slice(&r);
-            }
-        }
-        if !dgram.is_empty() {
-            self.out.push_back(dgram);
-        }
-    }
-
-    fn send_flight(&mut self, now: Instant, items: Vec<FlightItem>, expect_answer: bool) {
-        self.flight = items;
-        self.timeout = self.config.initial_retransmit_timeout;
-        self.transmit_flight();
-        self.retransmit_at = expect_answer.then(|| now + self.timeout);
-    }
-
-    fn push_transcript(&mut self, msg_type: u8, seq: u16, body: &[u8]) {
-        self.transcript
-            .extend_from_slice(&encode_message(msg_type, seq, body));
-    }
-
-    fn transcript_hash(&self) -> [u8; 32] {
-        Sha256::digest(&self.transcript).into()
-    }
-
-    fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), (Error, Option<u8>)> {
-        if rec.version != DTLS_1_2 && !(rec.version == DTLS_1_0 && rec.epoch == 0) {
-            return Ok(());
-        }
-        let plaintext = match rec.epoch {
-            0 => rec.fragment.to_vec(),
-            1 => {
-                let Some(cipher) = &self.read_cipher else {
-                    return Ok(());
-                };
-                if !self.replay.is_fresh(rec.seq) {
-                    return Ok(());
-                }
-                match cipher.open(rec) {
-                    Some(p) => {
-                        self.replay.mark(rec.seq);
-                        p
-                    }
-                    None => {
-                        // While waiting for the peer's Finished a record we cannot authenticate
-                        // means the peer derived other keys: a different password (as Mbed TLS).
-                        if matches!(
-                            self.state,
-                            State::ServerAwaitFinished | State::ClientAwaitFinished
-                        ) {
-                            return Err((Error::BadPassword, Some(alert::BAD_RECORD_MAC)));
-                        }
-                        return Ok(());
-                    }
-                }
-            }
-            _ => return Ok(()),
-        };
-        let connected = matches!(self.state, State::Connected);
-        match rec.content_type {
-            CT_HANDSHAKE => self.handle_handshake(now, rec, &plaintext),
-            CT_CHANGE_CIPHER_SPEC => Ok(()), // epoch switch is implied by the record epoch
-            CT_ALERT => {
-                if plaintext.len() != 2 || (connected && rec.epoch == 0) {
-                    return Ok(());
-                }
-                let (level, desc) = (plaintext[0], plaintext[1]);
-                if desc == alert::CLOSE_NOTIFY {
-                    self.state = State::Closed;
-                    self.done = true;
-                    self.retransmit_at = None;
-                    self.events.push_back(Event::Closed);
-                    return Ok(());
-                }
-                if level == 2 {
-                    if !connected && (desc == alert::BAD_RECORD_MAC || desc == alert::DECRYPT_ERROR)
-                    {
-                        return Err((Error::BadPassword, None));
-                    }
-                    return Err((Error::AlertReceived(desc), None));
-                }
-                Ok(())
-            }
-            CT_APPLICATION_DATA => {
-                if connected && rec.epoch == 1 {
-                    self.events.push_back(Event::ApplicationData(plaintext));
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn handle_handshake(
-        &mut self,
-        now: Instant,
-        rec: &Record<'_>,
-        data: &[u8],
-    ) -> Result<(), (Error, Option<u8>)> {
-        let frags = match parse_fragments(data) {
-            Ok(f) => f,
-            Err(e) if rec.epoch > 0 => return Err((e.into(), Some(alert::DECODE_ERROR))),
-            Err(_) => return Ok(()),
-        };
-        for f in frags {
-            if matches!(self.state, State::ServerAwaitHello) {
-                self.server_hello_stateless(now, rec, &f)?;
-                continue;
-            }
-            if f.message_seq < self.next_recv_seq {
-                // The peer retransmits its previous flight: ours was lost.
-                if !self.retransmitted_now && !self.flight.is_empty() {
-                    self.retransmitted_now = true;
-                    self.transmit_flight();
-                }
-                continue;
-            }
-            if matches!(self.state, State::Connected)
-                || f.message_seq > self.next_recv_seq + MAX_PENDING_AHEAD
-            {
-                continue;
-            }
-            match self.pending.get_mut(&f.message_seq) {
-                Some(r) => {
-                    let _ = r.add(&f);
-                }
-                None => {
-                    if let Ok(r) = Reassembly::new(&f, rec.epoch) {
-                        self.pending.insert(f.message_seq, r);
-                    }
-                }
-            }
-        }
-        while let Some(r) = self.pending.get(&self.next_recv_seq) {
-            let Some(body) = r.complete() else { break };
-            let (msg_type, epoch, body) = (r.msg_type, r.epoch, body.to_vec());
-            self.pending.remove(&self.next_recv_seq);
-            let seq = self.next_recv_seq;
-            self.next_recv_seq = self.next_recv_seq.wrapping_add(1);
-            self.handle_message(now, msg_type, seq, epoch, &body)?;
-            if self.is_finished() || matches!(self.state, State::Connected) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn cookie(&self, ch: &ClientHello) -> [u8; 32] {
-        let mut m = match HmacSha256::new_from_slice(&self.cookie_key) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC accepts any key length"),
-        };
-        m.update(&(self.peer_addr.len() as u32).to_be_bytes());
-        m.update(&self.peer_addr);
-        m.update(&ch.random);
-        m.update(&[ch.session_id.len() as u8]);
-        m.update(&ch.session_id);
-        for s in &ch.cipher_suites {
-            m.update(&s.to_be_bytes());
-        }
-        m.update(&ch.compression);
-        m.finalize().into_bytes().into()
-    }
-
-    /// Server before a valid cookie: answers HelloVerifyRequest without keeping state.
-    fn server_hello_stateless(
-        &mut self,
-        now: Instant,
-        rec: &Record<'_>,
-        f: &Fragment<'_>,
-    ) -> Result<(), (Error, Option<u8>)> {
-        if f.msg_type != HT_CLIENT_HELLO
-            || f.offset != 0
-            || f.body.len() != f.length as usize
-            || rec.epoch != 0
-        {
-            return Ok(()); // we do not reassemble a ClientHello before its cookie
-        }
-        let Ok(ch) = ClientHello::parse(f.body) else {
-            return Ok(());
-        };
-        let expected = self.cookie(&ch);
-        if ch.cookie.len() != expected.len() || !constant_time_eq(&ch.cookie, &expected) {
-            let hvr = HelloVerifyRequest {
-                version: DTLS_1_0,
-                cookie: expected.to_vec(),
-            }
-            .encode();
-            let payload = encode_message(HT_HELLO_VERIFY_REQUEST, f.message_seq, &hvr);
-            let mut dgram = Vec::new();
-            Record::encode(CT_HANDSHAKE, 0, rec.seq, &payload, &mut dgram);
-            self.out.push_back(dgram);
-            return Ok(());
-        }
-        // Cookie valid: from here on we keep state. Mirror the client's record sequence (Mbed TLS
-        // does; its epoch-0 replay window would otherwise drop our flight).
-        self.write_seq[0] = rec.seq;
-        self.process_client_hello(now, ch, f.message_seq, f.body)
-    }
-
-    fn process_client_hello(
-        &mut self,
-        now: Instant,
-        ch: ClientHello,
-        seq: u16,
-        body: &[u8],
-    ) -> Result<(), (Error, Option<u8>)> {
-        let incompatible = |m| (Error::PeerIncompatible(m), Some(alert::HANDSHAKE_FAILURE));
-        if !ch.cipher_suites.contains(&TLS_ECJPAKE_WITH_AES_128_CCM_8) {
-            return Err(incompatible(
-                "client does not offer TLS_ECJPAKE_WITH_AES_128_CCM_8",
-            ));
-        }
-        if !ch.compression.contains(&0) {
-            return Err(incompatible("client does not offer null compression"));
-        }
-        if let Some(groups) = find_ext(&ch.extensions, EXT_SUPPORTED_GROUPS) {
-            let ok = groups.len() >= 2 && groups[2..].chunks(2).any(|g| g == [0x00, 0x17]);
-            if !ok {
-                return Err(incompatible("client does not offer secp256r1"));
-            }
-        }
-        let Some(kkpp) = find_ext(&ch.extensions, EXT_ECJPAKE_KKPP) else {
-            return Err(incompatible("ClientHello without ecjpake_kkpp"));
-        };
-        self.jpake
-            .read_round_one(kkpp)
-            .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?;
-        self.client_random = ch.random;
-        self.rng.fill_bytes(&mut self.server_random);
-        self.next_send_seq = seq;
-        self.next_recv_seq = seq.wrapping_add(1);
-        self.pending.clear();
-        self.transcript.clear();
-        self.push_transcript(HT_CLIENT_HELLO, seq, body);
-
-        let mut extensions = Vec::new();
-        if find_ext(&ch.extensions, EXT_RENEGOTIATION_INFO).is_some()
-            || ch.cipher_suites.contains(&EMPTY_RENEGOTIATION_INFO_SCSV)
-        {
-            extensions.push((EXT_RENEGOTIATION_INFO, vec![0]));
-        }
-        if find_ext(&ch.extensions, EXT_EC_POINT_FORMATS).is_some() {
-            extensions.push((EXT_EC_POINT_FORMATS, vec![0x01, 0x00]));
-        }
-        let our_kkpp = self.jpake.write_round_one(&mut *self.rng);
-        extensions.push((EXT_ECJPAKE_KKPP, our_kkpp));
-        let sh = ServerHello {
-            version: DTLS_1_2,
-            random: self.server_random,
-            session_id: Vec::new(),
-            cipher_suite: TLS_ECJPAKE_WITH_AES_128_CCM_8,
-            compression: 0,
-            extensions,
-        }
-        .encode();
-        let ske = self
-            .jpake
-            .write_round_two(&mut *self.rng)
-            .map_err(|e| (e.into(), Some(alert::INTERNAL_ERROR)))?;
-        let mut items = Vec::new();
-        for (t, b) in [
-            (HT_SERVER_HELLO, sh),
-            (HT_SERVER_KEY_EXCHANGE, ske),
-            (HT_SERVER_HELLO_DONE, Vec::new()),
-        ] {
-            let s = self.next_send_seq;
-            self.next_send_seq = s.wrapping_add(1);
-            self.push_transcript(t, s, &b);
-            items.push(FlightItem::Handshake {
-                msg_type: t,
-                seq: s,
-                body: b,
-                epoch: 0,
-            });
-        }
-        self.state = State::ServerAwaitKeyExchange;
-        self.send_flight(now, items, true);
-        Ok(())
-    }
-
-    fn send_client_hello(&mut self, now: Instant, hello: ClientHello, hvr_count: u8) {
-        let seq = self.next_send_seq;
-        self.next_send_seq = seq.wrapping_add(1);
-        self.next_recv_seq = seq;
-        let body = hello.encode();
-        self.state = State::ClientAwaitHello {
-            hello,
-            seq,
-            hvr_count,
-        };
-        self.send_flight(
-            now,
-            vec![FlightItem::Handshake {
-                msg_type: HT_CLIENT_HELLO,
-                seq,
-                body,
-                epoch: 0,
-            }],
-            true,
-        );
-    }
-
-    fn derive_keys(&mut self) -> Result<(), (Error, Option<u8>)> {
+    fn derive_keys(&mut self) -> Result<(), Fatal> {
         let pms = Zeroizing::new(
             self.jpake
                 .premaster_secret()
@@ -880,162 +529,47 @@ impl Connection {
         self.events.push_back(Event::Connected);
     }
 
-    fn handle_message(
+    /// Checks the peer's Finished (sent under epoch 1, over the transcript so far with `label`) and
+    /// adds it to the transcript. A mismatch can only mean another password.
+    fn check_peer_finished(
         &mut self,
-        now: Instant,
-        msg_type: u8,
+        label: &[u8],
         seq: u16,
         epoch: u16,
         body: &[u8],
-    ) -> Result<(), (Error, Option<u8>)> {
-        let unexpected = |m| (Error::PeerMisbehaved(m), Some(alert::UNEXPECTED_MESSAGE));
-        let decode = |e: DecodeError| (Error::from(e), Some(alert::DECODE_ERROR));
-        let jpake_err = |e: EcJpakeError| (Error::from(e), Some(alert::ILLEGAL_PARAMETER));
-        let state = std::mem::replace(&mut self.state, State::Failed);
-        match (state, msg_type) {
-            (
-                State::ClientAwaitHello {
-                    hello, hvr_count, ..
-                },
-                HT_HELLO_VERIFY_REQUEST,
-            ) => {
-                let hvr = HelloVerifyRequest::parse(body).map_err(decode)?;
-                if hvr.cookie.is_empty() || hvr_count >= MAX_HELLO_VERIFY {
-                    return Err(unexpected("repeated or empty HelloVerifyRequest"));
-                }
-                let hello = ClientHello {
-                    cookie: hvr.cookie,
-                    ..hello
-                };
-                self.send_client_hello(now, hello, hvr_count + 1);
-                Ok(())
-            }
-            (
-                State::ClientAwaitHello {
-                    hello, seq: ch_seq, ..
-                },
-                HT_SERVER_HELLO,
-            ) => {
-                let sh = ServerHello::parse(body).map_err(decode)?;
-                if sh.cipher_suite != TLS_ECJPAKE_WITH_AES_128_CCM_8 || sh.compression != 0 {
-                    return Err((
-                        Error::PeerIncompatible("server chose another cipher suite"),
-                        Some(alert::ILLEGAL_PARAMETER),
-                    ));
-                }
-                if sh.version != DTLS_1_2 {
-                    return Err((
-                        Error::PeerIncompatible("server is not DTLS 1.2"),
-                        Some(alert::HANDSHAKE_FAILURE),
-                    ));
-                }
-                let Some(kkpp) = find_ext(&sh.extensions, EXT_ECJPAKE_KKPP) else {
-                    return Err((
-                        Error::PeerIncompatible("ServerHello without ecjpake_kkpp"),
-                        Some(alert::HANDSHAKE_FAILURE),
-                    ));
-                };
-                self.jpake.read_round_one(kkpp).map_err(jpake_err)?;
-                self.server_random = sh.random;
-                self.transcript.clear();
-                self.push_transcript(HT_CLIENT_HELLO, ch_seq, &hello.encode());
-                self.push_transcript(HT_SERVER_HELLO, seq, body);
-                self.state = State::ClientAwaitKeyExchange;
-                Ok(())
-            }
-            (State::ClientAwaitKeyExchange, HT_SERVER_KEY_EXCHANGE) => {
-                self.jpake.read_round_two(body).map_err(jpake_err)?;
-                self.push_transcript(msg_type, seq, body);
-                self.state = State::ClientAwaitHelloDone;
-                Ok(())
-            }
-            (State::ClientAwaitHelloDone, HT_SERVER_HELLO_DONE) => {
-                if !body.is_empty() {
-                    return Err(decode(DecodeError("ServerHelloDone not empty")));
-                }
-                self.push_transcript(msg_type, seq, body);
-                let cke = self
-                    .jpake
-                    .write_round_two(&mut *self.rng)
-                    .map_err(jpake_err)?;
-                self.derive_keys()?;
-                let cke_seq = self.next_send_seq;
-                self.push_transcript(HT_CLIENT_KEY_EXCHANGE, cke_seq, &cke);
-                let fin = self.verify_data(b"client finished").to_vec();
-                let fin_seq = cke_seq.wrapping_add(1);
-                self.next_send_seq = fin_seq.wrapping_add(1);
-                self.push_transcript(HT_FINISHED, fin_seq, &fin);
-                self.write_epoch = 1;
-                self.state = State::ClientAwaitFinished;
-                let items = vec![
-                    FlightItem::Handshake {
-                        msg_type: HT_CLIENT_KEY_EXCHANGE,
-                        seq: cke_seq,
-                        body: cke,
-                        epoch: 0,
-                    },
-                    FlightItem::ChangeCipherSpec,
-                    FlightItem::Handshake {
-                        msg_type: HT_FINISHED,
-                        seq: fin_seq,
-                        body: fin,
-                        epoch: 1,
-                    },
-                ];
-                self.send_flight(now, items, true);
-                Ok(())
-            }
-            (State::ClientAwaitFinished, HT_FINISHED) => {
-                if epoch != 1 {
-                    return Err(unexpected("Finished before ChangeCipherSpec"));
-                }
-                let expected = self.verify_data(b"server finished");
-                if !constant_time_eq(body, &expected) {
-                    return Err((Error::BadPassword, Some(alert::DECRYPT_ERROR)));
-                }
-                self.push_transcript(msg_type, seq, body);
-                self.flight.clear();
-                self.retransmit_at = None;
-                self.connected();
-                Ok(())
-            }
-            (State::ServerAwaitKeyExchange, HT_CLIENT_KEY_EXCHANGE) => {
-                self.jpake.read_round_two(body).map_err(jpake_err)?;
-                self.push_transcript(msg_type, seq, body);
-                self.derive_keys()?;
-                self.state = State::ServerAwaitFinished;
-                Ok(())
-            }
-            (State::ServerAwaitFinished, HT_FINISHED) => {
-                if epoch != 1 {
-                    return Err(unexpected("Finished before ChangeCipherSpec"));
-                }
-                let expected = self.verify_data(b"client finished");
-                if !constant_time_eq(body, &expected) {
-                    return Err((Error::BadPassword, Some(alert::DECRYPT_ERROR)));
-                }
-                self.push_transcript(msg_type, seq, body);
-                let fin = self.verify_data(b"server finished").to_vec();
-                let fin_seq = self.next_send_seq;
-                self.next_send_seq = fin_seq.wrapping_add(1);
-                self.push_transcript(HT_FINISHED, fin_seq, &fin);
-                self.write_epoch = 1;
-                let items = vec![
-                    FlightItem::ChangeCipherSpec,
-                    FlightItem::Handshake {
-                        msg_type: HT_FINISHED,
-                        seq: fin_seq,
-                        body: fin,
-                        epoch: 1,
-                    },
-                ];
-                // Kept for retransmission when the client repeats its flight; no timer.
-                self.send_flight(now, items, false);
-                self.connected();
-                Ok(())
-            }
-            (_, _) => Err(unexpected("unexpected handshake message")),
+    ) -> Result<(), Fatal> {
+        if epoch != 1 {
+            return Err((
+                Error::PeerMisbehaved("Finished before ChangeCipherSpec"),
+                Some(alert::UNEXPECTED_MESSAGE),
+            ));
         }
+        let expected = self.verify_data(label);
+        if !constant_time_eq(body, &expected) {
+            return Err((Error::BadPassword, Some(alert::DECRYPT_ERROR)));
+        }
+        self.push_transcript(HT_FINISHED, seq, body);
+        Ok(())
+    }
+
+    /// Our next handshake message: takes the next message_seq and extends the transcript.
+    fn handshake_item(&mut self, msg_type: u8, body: Vec<u8>, epoch: u16) -> FlightItem {
+        let seq = self.next_send_seq;
+        self.next_send_seq = seq.wrapping_add(1);
+        self.push_transcript(msg_type, seq, &body);
+        FlightItem::Handshake {
+            msg_type,
+            seq,
+            body,
+            epoch,
+        }
+    }
+
+    /// Our Finished (`label` over the transcript so far), sent under epoch 1 from now on.
+    fn our_finished(&mut self, label: &[u8]) -> FlightItem {
+        let fin = self.verify_data(label).to_vec();
+        self.write_epoch = 1;
+        self.handshake_item(HT_FINISHED, fin, 1)
     }
 }
 

@@ -202,6 +202,21 @@ impl<'a> Reader<'a> {
         self.take(n, what)
     }
     /// Fails on trailing bytes.
+    /// The version, random and session id that start both hellos.
+    fn hello_prefix(
+        &mut self,
+        version: &'static str,
+    ) -> Result<(u16, [u8; 32], &'a [u8]), DecodeError> {
+        let version = self.u16(version)?;
+        let mut random = [0u8; 32];
+        random.copy_from_slice(self.take(32, "random")?);
+        let session_id = self.vec8("session_id")?;
+        if session_id.len() > 32 {
+            return Err(DecodeError("session_id too long"));
+        }
+        Ok((version, random, session_id))
+    }
+
     pub fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.0.is_empty() {
             Ok(())
@@ -272,13 +287,7 @@ impl ClientHello {
     /// Parses a ClientHello body.
     pub fn parse(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader(body);
-        let version = r.u16("client_version")?;
-        let mut random = [0u8; 32];
-        random.copy_from_slice(r.take(32, "random")?);
-        let session_id = r.vec8("session_id")?;
-        if session_id.len() > 32 {
-            return Err(DecodeError("session_id too long"));
-        }
+        let (version, random, session_id) = r.hello_prefix("client_version")?;
         let cookie = r.vec8("cookie")?.to_vec();
         let suites = r.vec16("cipher_suites")?;
         if suites.is_empty() || suites.len() % 2 != 0 {
@@ -308,10 +317,7 @@ impl ClientHello {
     /// Serialises the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
-        out.extend_from_slice(&self.version.to_be_bytes());
-        out.extend_from_slice(&self.random);
-        out.push(self.session_id.len() as u8);
-        out.extend_from_slice(&self.session_id);
+        encode_hello_prefix(self.version, &self.random, &self.session_id, &mut out);
         out.push(self.cookie.len() as u8);
         out.extend_from_slice(&self.cookie);
         out.extend_from_slice(&((self.cipher_suites.len() * 2) as u16).to_be_bytes());
@@ -323,6 +329,14 @@ impl ClientHello {
         encode_extensions(&self.extensions, &mut out);
         out
     }
+}
+
+/// Writes the version, random and session id that start both hellos.
+fn encode_hello_prefix(version: u16, random: &[u8; 32], session_id: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(random);
+    out.push(session_id.len() as u8);
+    out.extend_from_slice(session_id);
 }
 
 /// ServerHello body.
@@ -346,13 +360,8 @@ impl ServerHello {
     /// Parses a ServerHello body.
     pub fn parse(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader(body);
-        let version = r.u16("server_version")?;
-        let mut random = [0u8; 32];
-        random.copy_from_slice(r.take(32, "random")?);
-        let session_id = r.vec8("session_id")?.to_vec();
-        if session_id.len() > 32 {
-            return Err(DecodeError("session_id too long"));
-        }
+        let (version, random, session_id) = r.hello_prefix("server_version")?;
+        let session_id = session_id.to_vec();
         let cipher_suite = r.u16("cipher_suite")?;
         let compression = r.u8("compression_method")?;
         let extensions = parse_extensions(&mut r)?;
@@ -370,10 +379,7 @@ impl ServerHello {
     /// Serialises the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
-        out.extend_from_slice(&self.version.to_be_bytes());
-        out.extend_from_slice(&self.random);
-        out.push(self.session_id.len() as u8);
-        out.extend_from_slice(&self.session_id);
+        encode_hello_prefix(self.version, &self.random, &self.session_id, &mut out);
         out.extend_from_slice(&self.cipher_suite.to_be_bytes());
         out.push(self.compression);
         encode_extensions(&self.extensions, &mut out);

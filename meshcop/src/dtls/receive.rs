@@ -1,0 +1,175 @@
+//! Inbound records: version and epoch filtering, decryption and anti-replay, alerts, application
+//! data, and handshake fragments reassembled in message order and dispatched by state.
+
+use std::time::Instant;
+
+use super::handshake::*;
+use super::record::*;
+use super::{alert, Connection, Error, Event, Fatal, State, MAX_PENDING_AHEAD};
+
+impl Connection {
+    pub(super) fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Fatal> {
+        if rec.version != DTLS_1_2 && !(rec.version == DTLS_1_0 && rec.epoch == 0) {
+            return Ok(());
+        }
+        let plaintext = match rec.epoch {
+            0 => rec.fragment.to_vec(),
+            1 => {
+                let Some(cipher) = &self.read_cipher else {
+                    return Ok(());
+                };
+                if !self.replay.is_fresh(rec.seq) {
+                    return Ok(());
+                }
+                match cipher.open(rec) {
+                    Some(p) => {
+                        self.replay.mark(rec.seq);
+                        p
+                    }
+                    None => {
+                        // While waiting for the peer's Finished a record we cannot authenticate
+                        // means the peer derived other keys: a different password (as Mbed TLS).
+                        if matches!(
+                            self.state,
+                            State::ServerAwaitFinished | State::ClientAwaitFinished
+                        ) {
+                            return Err((Error::BadPassword, Some(alert::BAD_RECORD_MAC)));
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+            _ => return Ok(()),
+        };
+        let connected = matches!(self.state, State::Connected);
+        match rec.content_type {
+            CT_HANDSHAKE => self.handle_handshake(now, rec, &plaintext),
+            CT_CHANGE_CIPHER_SPEC => Ok(()), // epoch switch is implied by the record epoch
+            CT_ALERT => {
+                if plaintext.len() != 2 || (connected && rec.epoch == 0) {
+                    return Ok(());
+                }
+                let (level, desc) = (plaintext[0], plaintext[1]);
+                if desc == alert::CLOSE_NOTIFY {
+                    self.state = State::Closed;
+                    self.done = true;
+                    self.retransmit_at = None;
+                    self.events.push_back(Event::Closed);
+                    return Ok(());
+                }
+                if level == 2 {
+                    if !connected && (desc == alert::BAD_RECORD_MAC || desc == alert::DECRYPT_ERROR)
+                    {
+                        return Err((Error::BadPassword, None));
+                    }
+                    return Err((Error::AlertReceived(desc), None));
+                }
+                Ok(())
+            }
+            CT_APPLICATION_DATA => {
+                if connected && rec.epoch == 1 {
+                    self.events.push_back(Event::ApplicationData(plaintext));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn handle_handshake(
+        &mut self,
+        now: Instant,
+        rec: &Record<'_>,
+        data: &[u8],
+    ) -> Result<(), Fatal> {
+        let frags = match parse_fragments(data) {
+            Ok(f) => f,
+            Err(e) if rec.epoch > 0 => return Err((e.into(), Some(alert::DECODE_ERROR))),
+            Err(_) => return Ok(()),
+        };
+        for f in frags {
+            if matches!(self.state, State::ServerAwaitHello) {
+                self.server_hello_stateless(now, rec, &f)?;
+                continue;
+            }
+            if f.message_seq < self.next_recv_seq {
+                // The peer retransmits its previous flight: ours was lost.
+                if !self.retransmitted_now && !self.flight.is_empty() {
+                    self.retransmitted_now = true;
+                    self.transmit_flight();
+                }
+                continue;
+            }
+            if matches!(self.state, State::Connected)
+                || f.message_seq > self.next_recv_seq + MAX_PENDING_AHEAD
+            {
+                continue;
+            }
+            match self.pending.get_mut(&f.message_seq) {
+                Some(r) => {
+                    let _ = r.add(&f);
+                }
+                None => {
+                    if let Ok(r) = Reassembly::new(&f, rec.epoch) {
+                        self.pending.insert(f.message_seq, r);
+                    }
+                }
+            }
+        }
+        while let Some(r) = self.pending.get(&self.next_recv_seq) {
+            let Some(body) = r.complete() else { break };
+            let (msg_type, epoch, body) = (r.msg_type, r.epoch, body.to_vec());
+            self.pending.remove(&self.next_recv_seq);
+            let seq = self.next_recv_seq;
+            self.next_recv_seq = self.next_recv_seq.wrapping_add(1);
+            self.handle_message(now, msg_type, seq, epoch, &body)?;
+            if self.is_finished() || matches!(self.state, State::Connected) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One complete handshake message, in order: the state it arrives in picks the handler.
+    pub(super) fn handle_message(
+        &mut self,
+        now: Instant,
+        msg_type: u8,
+        seq: u16,
+        epoch: u16,
+        body: &[u8],
+    ) -> Result<(), Fatal> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        match (state, msg_type) {
+            (
+                State::ClientAwaitHello {
+                    hello, hvr_count, ..
+                },
+                HT_HELLO_VERIFY_REQUEST,
+            ) => self.on_hello_verify_request(now, hello, hvr_count, body),
+            (
+                State::ClientAwaitHello {
+                    hello, seq: ch_seq, ..
+                },
+                HT_SERVER_HELLO,
+            ) => self.on_server_hello(hello, ch_seq, seq, body),
+            (State::ClientAwaitKeyExchange, HT_SERVER_KEY_EXCHANGE) => {
+                self.on_server_key_exchange(seq, body)
+            }
+            (State::ClientAwaitHelloDone, HT_SERVER_HELLO_DONE) => {
+                self.on_server_hello_done(now, seq, body)
+            }
+            (State::ClientAwaitFinished, HT_FINISHED) => self.on_server_finished(seq, epoch, body),
+            (State::ServerAwaitKeyExchange, HT_CLIENT_KEY_EXCHANGE) => {
+                self.on_client_key_exchange(seq, body)
+            }
+            (State::ServerAwaitFinished, HT_FINISHED) => {
+                self.on_client_finished(now, seq, epoch, body)
+            }
+            (_, _) => Err((
+                Error::PeerMisbehaved("unexpected handshake message"),
+                Some(alert::UNEXPECTED_MESSAGE),
+            )),
+        }
+    }
+}
