@@ -20,15 +20,15 @@ use std::path::{Path, PathBuf};
 use ncp::RadioUrl;
 
 /// Default configuration file; missing is fine.
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/thread-agent/agent.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/thread-agent/agent.toml";
 /// Default control socket path.
-pub const DEFAULT_CONTROL_SOCKET: &str = "/run/thread-agent/control.sock";
+pub(crate) const DEFAULT_CONTROL_SOCKET: &str = "/run/thread-agent/control.sock";
 /// Default state directory.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/thread-agent";
+pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/thread-agent";
 /// Default network name.
-pub const DEFAULT_NETWORK_NAME: &str = "ThreadAgent";
+pub(crate) const DEFAULT_NETWORK_NAME: &str = "ThreadAgent";
 /// Default 2.4 GHz channel.
-pub const DEFAULT_CHANNEL: u8 = 15;
+pub(crate) const DEFAULT_CHANNEL: u8 = 15;
 
 /// Keys this program reads (others are reported as warnings).
 const KNOWN_KEYS: &[&str] = &[
@@ -49,23 +49,23 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Default `[commissioner] joiner_timeout` (seconds).
-pub const DEFAULT_JOINER_TIMEOUT_S: u64 = 120;
+pub(crate) const DEFAULT_JOINER_TIMEOUT_S: u64 = 120;
 /// Default `[commissioner] id` (Commissioner ID TLV).
-pub const DEFAULT_COMMISSIONER_ID: &str = "thread-agent";
+pub(crate) const DEFAULT_COMMISSIONER_ID: &str = "thread-agent";
 
 /// `[commissioner]`: the on-mesh commissioner service.
 #[derive(Clone)]
-pub struct CommissionerSettings {
+pub(crate) struct CommissionerSettings {
     /// Petition at start-up and stay active (default false: only while joiner entries are live).
-    pub always_on: bool,
+    pub(crate) always_on: bool,
     /// Default lifetime of a joiner entry.
-    pub joiner_timeout: std::time::Duration,
+    pub(crate) joiner_timeout: std::time::Duration,
     /// Provisioning URL a joiner's JOIN_FIN must match if it sends one.
-    pub provisioning_url: Option<String>,
+    pub(crate) provisioning_url: Option<String>,
     /// Commissioner ID.
-    pub id: String,
+    pub(crate) id: String,
     /// Hidden test knob: use this PSKc (32 hex digits) instead of the dataset's.
-    pub pskc_override: Option<meshcop::credentials::Pskc>,
+    pub(crate) pskc_override: Option<meshcop::credentials::Pskc>,
 }
 
 impl fmt::Debug for CommissionerSettings {
@@ -97,7 +97,7 @@ impl Default for CommissionerSettings {
 
 /// The log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -109,7 +109,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Parses `text`, `json` or `journal`.
-    pub fn parse(s: &str) -> Option<LogFormat> {
+    pub(crate) fn parse(s: &str) -> Option<LogFormat> {
         match s {
             "text" => Some(LogFormat::Text),
             "json" => Some(LogFormat::Json),
@@ -121,7 +121,7 @@ impl LogFormat {
 
 /// Where the radio URL came from (for the start-up log line).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RadioUrlSource {
+pub(crate) enum RadioUrlSource {
     /// Given by the file, the environment or a flag.
     Configured,
     /// A device node found by the default rule.
@@ -132,35 +132,35 @@ pub enum RadioUrlSource {
 
 /// Validated settings.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub radio_url: RadioUrl,
-    pub radio_url_source: RadioUrlSource,
-    pub control_socket: PathBuf,
-    pub state_dir: PathBuf,
-    pub network_name: String,
-    pub channel: u8,
-    pub log_level: String,
-    pub log_format: LogFormat,
-    pub commissioner: CommissionerSettings,
+pub(crate) struct Settings {
+    pub(crate) radio_url: RadioUrl,
+    pub(crate) radio_url_source: RadioUrlSource,
+    pub(crate) control_socket: PathBuf,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) network_name: String,
+    pub(crate) channel: u8,
+    pub(crate) log_level: String,
+    pub(crate) log_format: LogFormat,
+    pub(crate) commissioner: CommissionerSettings,
     /// `[bridge]`: the Thread network interface and the infrastructure interface.
-    pub bridge: crate::bridge::BridgeConfig,
+    pub(crate) bridge: crate::bridge::BridgeConfig,
     /// Non-fatal findings (unknown keys) to log once logging is up.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Values from the command line; `None` means "not given".
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub config: Option<PathBuf>,
-    pub radio_url: Option<String>,
-    pub control_socket: Option<String>,
-    pub state_dir: Option<String>,
-    pub log_format: Option<String>,
+pub(crate) struct Overrides {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) radio_url: Option<String>,
+    pub(crate) control_socket: Option<String>,
+    pub(crate) state_dir: Option<String>,
+    pub(crate) log_format: Option<String>,
 }
 
 /// Why the configuration cannot be used. Every variant maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// A key has a value that is not allowed.
     #[error("invalid configuration: {key} = {value:?} ({origin}); allowed: {allowed}")]
     Invalid {
@@ -179,15 +179,15 @@ pub enum ConfigError {
 
 /// Loads the configuration from `overrides.config` (or the default path), the process environment
 /// and the flags, then validates it.
-pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+pub(crate) fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     load_with(overrides, &env, &probe_filesystem)
 }
 
 /// What the default radio URL rule needs to know about the machine.
-pub struct Machine {
-    pub exists: fn(&Path) -> bool,
-    pub current_exe: Option<PathBuf>,
+pub(crate) struct Machine {
+    pub(crate) exists: fn(&Path) -> bool,
+    pub(crate) current_exe: Option<PathBuf>,
 }
 
 fn probe_filesystem() -> Machine {
@@ -198,11 +198,68 @@ fn probe_filesystem() -> Machine {
 }
 
 /// [`load`] with an explicit environment and machine (for tests).
-pub fn load_with(
+pub(crate) fn load_with(
     overrides: &Overrides,
     env: &[(String, String)],
     machine: &dyn Fn() -> Machine,
 ) -> Result<Settings, ConfigError> {
+    let cfg = merge_sources(overrides, env)?;
+    let file_name = match &overrides.config {
+        Some(p) => p.display().to_string(),
+        None => DEFAULT_CONFIG_PATH.to_string(),
+    };
+    let origin_of = |key: &str| -> String {
+        let flag = match key {
+            "radio_url" => overrides.radio_url.is_some(),
+            "control_socket" => overrides.control_socket.is_some(),
+            "state_dir" => overrides.state_dir.is_some(),
+            "log.format" => overrides.log_format.is_some(),
+            _ => false,
+        };
+        let env_key = env_name(key);
+        if flag {
+            format!("from flag --{}", key.replace(['.', '_'], "-"))
+        } else if env.iter().any(|(k, _)| k.eq_ignore_ascii_case(&env_key)) {
+            format!("from env {env_key}")
+        } else {
+            format!("from {file_name}")
+        }
+    };
+    let warnings = unknown_key_warnings(&cfg);
+
+    let control_socket = path_value(&cfg, "control_socket", &origin_of)?
+        .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
+    let state_dir =
+        path_value(&cfg, "state_dir", &origin_of)?.unwrap_or_else(|| DEFAULT_STATE_DIR.into());
+    let (network_name, channel) = network_settings(&cfg, &origin_of)?;
+    let (log_level, log_format) = log_settings(&cfg, &origin_of)?;
+    let commissioner = commissioner_settings(&cfg, &origin_of)?;
+    let bridge = bridge_settings(&cfg, &origin_of)?;
+    let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
+        Some((v, origin)) => (radio_url_value(&v, origin)?, RadioUrlSource::Configured),
+        None => default_radio_url(env, &machine())?,
+    };
+
+    Ok(Settings {
+        radio_url,
+        radio_url_source,
+        control_socket,
+        state_dir,
+        network_name,
+        channel,
+        log_level,
+        log_format,
+        commissioner,
+        bridge,
+        warnings,
+    })
+}
+
+/// The file (explicit or default), the `THREAD_AGENT_*` environment and the flags, merged.
+fn merge_sources(
+    overrides: &Overrides,
+    env: &[(String, String)],
+) -> Result<config::Config, ConfigError> {
     let mut builder = config::Config::builder();
     match &overrides.config {
         Some(path) => {
@@ -243,31 +300,13 @@ pub fn load_with(
     builder = flag(builder, "control_socket", &overrides.control_socket)?;
     builder = flag(builder, "state_dir", &overrides.state_dir)?;
     builder = flag(builder, "log.format", &overrides.log_format)?;
-    let cfg = builder
+    builder
         .build()
-        .map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))?;
+        .map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))
+}
 
-    let file_name = match &overrides.config {
-        Some(p) => p.display().to_string(),
-        None => DEFAULT_CONFIG_PATH.to_string(),
-    };
-    let origin_of = |key: &str| -> String {
-        let flag = match key {
-            "radio_url" => overrides.radio_url.is_some(),
-            "control_socket" => overrides.control_socket.is_some(),
-            "state_dir" => overrides.state_dir.is_some(),
-            "log.format" => overrides.log_format.is_some(),
-            _ => false,
-        };
-        let env_key = env_name(key);
-        if flag {
-            format!("from flag --{}", key.replace(['.', '_'], "-"))
-        } else if env.iter().any(|(k, _)| k.eq_ignore_ascii_case(&env_key)) {
-            format!("from env {env_key}")
-        } else {
-            format!("from {file_name}")
-        }
-    };
+/// One warning per key that is not a configuration key.
+fn unknown_key_warnings(cfg: &config::Config) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Ok(map) = cfg
         .clone()
@@ -286,13 +325,15 @@ pub fn load_with(
             }
         }
     }
+    warnings
+}
 
-    let control_socket = path_value(&cfg, "control_socket", &origin_of)?
-        .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
-    let state_dir =
-        path_value(&cfg, "state_dir", &origin_of)?.unwrap_or_else(|| DEFAULT_STATE_DIR.into());
-
-    let network_name = match text(&cfg, "network.name", &origin_of)? {
+/// `[network]`: name and channel.
+fn network_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<(String, u8), ConfigError> {
+    let network_name = match text(cfg, "network.name", origin_of)? {
         None => DEFAULT_NETWORK_NAME.to_string(),
         Some((v, origin)) => {
             if v.is_empty() || v.len() > 16 {
@@ -306,7 +347,7 @@ pub fn load_with(
             v
         }
     };
-    let channel = match text(&cfg, "network.channel", &origin_of)? {
+    let channel = match text(cfg, "network.channel", origin_of)? {
         None => DEFAULT_CHANNEL,
         Some((v, origin)) => match v.trim().parse::<u8>() {
             Ok(c) if (11..=26).contains(&c) => c,
@@ -320,7 +361,15 @@ pub fn load_with(
             }
         },
     };
-    let log_level = match text(&cfg, "log.level", &origin_of)? {
+    Ok((network_name, channel))
+}
+
+/// `[log]`: level and format.
+fn log_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<(String, LogFormat), ConfigError> {
+    let log_level = match text(cfg, "log.level", origin_of)? {
         None => "info".to_string(),
         Some((v, origin)) => {
             let lower = v.to_ascii_lowercase();
@@ -335,16 +384,21 @@ pub fn load_with(
             lower
         }
     };
-    let log_format = match text(&cfg, "log.format", &origin_of)? {
+    let log_format = match text(cfg, "log.format", origin_of)? {
         None => LogFormat::Text,
         Some((v, origin)) => LogFormat::parse(&v)
             .ok_or_else(|| invalid("log.format", &v, origin, "`text`, `json` or `journal`"))?,
     };
+    Ok((log_level, log_format))
+}
 
-    let commissioner = commissioner_settings(&cfg, &origin_of)?;
-
+/// `[bridge]`: the Thread interface (default `wpan0`) and the infrastructure interface (empty = none).
+fn bridge_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<crate::bridge::BridgeConfig, ConfigError> {
     let if_name = |key: &str| -> Result<Option<String>, ConfigError> {
-        match text(&cfg, key, &origin_of)? {
+        match text(cfg, key, origin_of)? {
             None => Ok(None),
             Some((v, _)) if v.is_empty() && key == "bridge.infra_interface" => Ok(None),
             Some((v, origin)) => {
@@ -365,42 +419,25 @@ pub fn load_with(
             }
         }
     };
-    let bridge = crate::bridge::BridgeConfig {
+    Ok(crate::bridge::BridgeConfig {
         interface: if_name("bridge.interface")?.unwrap_or_else(|| "wpan0".to_string()),
         infra_interface: if_name("bridge.infra_interface")?,
-    };
+    })
+}
 
-    let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
-        Some((v, origin)) => {
-            let url = v.parse::<RadioUrl>().map_err(|e| {
-                invalid(
-                    "radio_url",
-                    &v,
-                    origin,
-                    &format!(
-                        "spinel+hdlc+uart://DEVICE[?uart-baudrate=N&uart-flow-control] or \
-                         spinel+hdlc+forkpty://PROGRAM[?forkpty-arg=ARG...] ({})",
-                        one_line(&e.to_string())
-                    ),
-                )
-            })?;
-            (url, RadioUrlSource::Configured)
-        }
-        None => default_radio_url(env, &machine())?,
-    };
-
-    Ok(Settings {
-        radio_url,
-        radio_url_source,
-        control_socket,
-        state_dir,
-        network_name,
-        channel,
-        log_level,
-        log_format,
-        commissioner,
-        bridge,
-        warnings,
+/// A configured `radio_url`, parsed.
+fn radio_url_value(v: &str, origin: String) -> Result<RadioUrl, ConfigError> {
+    v.parse::<RadioUrl>().map_err(|e| {
+        invalid(
+            "radio_url",
+            v,
+            origin,
+            &format!(
+                "spinel+hdlc+uart://DEVICE[?uart-baudrate=N&uart-flow-control] or \
+                 spinel+hdlc+forkpty://PROGRAM[?forkpty-arg=ARG...] ({})",
+                one_line(&e.to_string())
+            ),
+        )
     })
 }
 
@@ -476,7 +513,7 @@ fn commissioner_settings(
 
 /// The contract's default: `/dev/thread-radio`, else `/dev/ttyACM0`, else the simulated NCP
 /// (`$THREAD_AGENT_SIM_NCP` or `<exe dir>/../openthread/ncp/bin/ot-ncp-ftd`).
-pub fn default_radio_url(
+pub(crate) fn default_radio_url(
     env: &[(String, String)],
     machine: &Machine,
 ) -> Result<(RadioUrl, RadioUrlSource), ConfigError> {
@@ -626,205 +663,4 @@ fn path_value(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn no_devices() -> Machine {
-        Machine {
-            exists: |_| false,
-            current_exe: Some(PathBuf::from("/opt/ta/target/debug/thread-agent")),
-        }
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn with_file(contents: &str) -> (tempfile::TempDir, Overrides) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("agent.toml");
-        std::fs::write(&path, contents).unwrap();
-        (
-            dir,
-            Overrides {
-                config: Some(path),
-                ..Default::default()
-            },
-        )
-    }
-
-    fn err_of(r: Result<Settings, ConfigError>) -> String {
-        match r {
-            Ok(_) => panic!("expected an error"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn defaults_and_simulated_radio() {
-        let (_d, o) = with_file("");
-        let s = load_with(&o, &[], &no_devices).unwrap();
-        assert_eq!(s.channel, 15);
-        assert_eq!(s.network_name, "ThreadAgent");
-        assert_eq!(s.control_socket, PathBuf::from(DEFAULT_CONTROL_SOCKET));
-        assert_eq!(s.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
-        assert_eq!(s.log_format, LogFormat::Text);
-        assert_eq!(
-            s.radio_url_source,
-            RadioUrlSource::Simulated(PathBuf::from(
-                "/opt/ta/target/openthread/ncp/bin/ot-ncp-ftd"
-            ))
-        );
-        assert!(
-            s.radio_url.to_string().contains("forkpty"),
-            "{}",
-            s.radio_url
-        );
-    }
-
-    #[test]
-    fn sim_ncp_env_and_device_rule() {
-        let (_d, o) = with_file("");
-        let s = load_with(
-            &o,
-            &env(&[("THREAD_AGENT_SIM_NCP", "/x/ot-ncp-ftd")]),
-            &no_devices,
-        )
-        .unwrap();
-        assert_eq!(
-            s.radio_url_source,
-            RadioUrlSource::Simulated(PathBuf::from("/x/ot-ncp-ftd"))
-        );
-        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        let acm = || Machine {
-            exists: |p| p == Path::new("/dev/ttyACM0"),
-            current_exe: None,
-        };
-        let s = load_with(&o, &[], &acm).unwrap();
-        assert_eq!(
-            s.radio_url_source,
-            RadioUrlSource::DefaultDevice(PathBuf::from("/dev/ttyACM0"))
-        );
-    }
-
-    #[test]
-    fn bridge_keys() {
-        let (_d, o) = with_file("");
-        let s = load_with(&o, &[], &no_devices).unwrap();
-        assert_eq!(s.bridge.interface, "wpan0");
-        assert_eq!(s.bridge.infra_interface, None);
-        let (_d, o) = with_file("[bridge]\ninterface = \"thread1\"\ninfra_interface = \"eth0\"\n");
-        let e = env(&[("THREAD_AGENT_BRIDGE__INFRA_INTERFACE", "veth9")]);
-        let s = load_with(&o, &e, &no_devices).unwrap();
-        assert_eq!(s.bridge.interface, "thread1");
-        assert_eq!(s.bridge.infra_interface.as_deref(), Some("veth9"));
-        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        let (_d, o) = with_file("[bridge]\ninterface = \"a/b\"\n");
-        let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(m.contains("bridge.interface") && m.contains("a/b"), "{m}");
-    }
-
-    #[test]
-    fn precedence_file_env_flags() {
-        let (_d, mut o) =
-            with_file("state_dir = \"/file\"\n[network]\nchannel = 12\nname = \"FromFile\"\n");
-        let e = env(&[
-            ("THREAD_AGENT_NETWORK__CHANNEL", "20"),
-            ("THREAD_AGENT_STATE_DIR", "/env"),
-        ]);
-        let s = load_with(&o, &e, &no_devices).unwrap();
-        assert_eq!(s.channel, 20);
-        assert_eq!(s.network_name, "FromFile");
-        assert_eq!(s.state_dir, PathBuf::from("/env"));
-        o.state_dir = Some("/flag".into());
-        let s = load_with(&o, &e, &no_devices).unwrap();
-        assert_eq!(s.state_dir, PathBuf::from("/flag"));
-    }
-
-    #[test]
-    fn bad_channel_names_key_value_and_range() {
-        let (_d, o) = with_file("[network]\nchannel = 30\n");
-        let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(
-            m.contains("network.channel") && m.contains("\"30\"") && m.contains("11..26"),
-            "{m}"
-        );
-        let (_d, o) = with_file("");
-        let m = err_of(load_with(
-            &o,
-            &env(&[("THREAD_AGENT_NETWORK__CHANNEL", "abc")]),
-            &no_devices,
-        ));
-        assert!(
-            m.contains("network.channel")
-                && m.contains("abc")
-                && m.contains("THREAD_AGENT_NETWORK__CHANNEL"),
-            "{m}"
-        );
-    }
-
-    #[test]
-    fn bad_name_too_long_or_empty() {
-        let (_d, o) = with_file("[network]\nname = \"ThisNameIsLongerThan16\"\n");
-        let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(
-            m.contains("network.name") && m.contains("1..16 bytes"),
-            "{m}"
-        );
-        let (_d, o) = with_file("[network]\nname = \"\"\n");
-        assert!(err_of(load_with(&o, &[], &no_devices)).contains("network.name"));
-    }
-
-    #[test]
-    fn bad_radio_url_and_log_format() {
-        let (_d, mut o) = with_file("");
-        o.radio_url = Some("http://example".into());
-        let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(
-            m.contains("radio_url")
-                && m.contains("http://example")
-                && m.contains("spinel+hdlc+uart://"),
-            "{m}"
-        );
-        o.radio_url = None;
-        o.log_format = Some("xml".into());
-        let m = err_of(load_with(&o, &[], &no_devices));
-        assert!(
-            m.contains("log.format") && m.contains("xml") && m.contains("json"),
-            "{m}"
-        );
-    }
-
-    #[test]
-    fn bad_level_path_and_missing_file_and_garbage() {
-        let (_d, o) = with_file("[log]\nlevel = \"loud\"\n");
-        assert!(err_of(load_with(&o, &[], &no_devices)).contains("log.level"));
-        let (_d, o) = with_file("state_dir = \"\"\n");
-        assert!(err_of(load_with(&o, &[], &no_devices)).contains("state_dir"));
-        let o = Overrides {
-            config: Some("/nonexistent/agent.toml".into()),
-            ..Default::default()
-        };
-        assert!(matches!(
-            load_with(&o, &[], &no_devices),
-            Err(ConfigError::MissingFile { .. })
-        ));
-        let (_d, o) = with_file("this is [not toml");
-        assert!(matches!(
-            load_with(&o, &[], &no_devices),
-            Err(ConfigError::Unreadable(_))
-        ));
-        let (_d, o) = with_file("[network]\nchannel = [1, 2]\n");
-        assert!(err_of(load_with(&o, &[], &no_devices)).contains("network.channel"));
-    }
-
-    #[test]
-    fn unknown_keys_warn() {
-        let (_d, o) = with_file("radio_ulr = \"x\"\n");
-        let s = load_with(&o, &[], &no_devices).unwrap();
-        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
-    }
-}
+mod tests;
