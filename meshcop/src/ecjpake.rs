@@ -271,11 +271,6 @@ impl EcJpake {
         })
     }
 
-    /// Our role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
     /// Round one: our two keys with proofs (extension 256 payload). Generates fresh private keys.
     pub fn write_round_one(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
         self.xm1 = random_scalar(rng);

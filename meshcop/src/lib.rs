@@ -16,8 +16,8 @@ pub mod dataset;
 pub mod coap;
 pub mod credentials;
 pub mod steering;
-pub mod ecjpake;
-pub mod prf;
+pub(crate) mod ecjpake;
+pub(crate) mod prf;
 pub mod dtls;
 pub mod commissioner;
 #[doc(hidden)]
