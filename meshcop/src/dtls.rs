@@ -54,8 +54,8 @@ use rand_core::CryptoRng;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-pub use crate::ecjpake::{EcJpakeError, Role};
 use crate::ecjpake::EcJpake;
+pub use crate::ecjpake::{EcJpakeError, Role};
 use crate::prf::prf;
 use handshake::*;
 use record::*;
