@@ -92,7 +92,10 @@ impl Connection {
                 self.server_hello_stateless(now, rec, &f)?;
                 continue;
             }
-            if f.message_seq < self.next_recv_seq {
+            // The peer picks the numbers (the server adopts the ClientHello's), so compare them as
+            // serial numbers: a flight may wrap past u16::MAX.
+            let ahead = f.message_seq.wrapping_sub(self.next_recv_seq);
+            if ahead >= 0x8000 {
                 // The peer retransmits its previous flight: ours was lost.
                 if !self.retransmitted_now && !self.flight.is_empty() {
                     self.retransmitted_now = true;
@@ -100,9 +103,7 @@ impl Connection {
                 }
                 continue;
             }
-            if matches!(self.state, State::Connected)
-                || f.message_seq > self.next_recv_seq + MAX_PENDING_AHEAD
-            {
+            if matches!(self.state, State::Connected) || ahead > MAX_PENDING_AHEAD {
                 continue;
             }
             match self.pending.get_mut(&f.message_seq) {

@@ -37,6 +37,8 @@ struct Net {
     reorder: bool,
     to_server: Vec<Vec<u8>>,
     to_client: Vec<Vec<u8>>,
+    /// Datagrams handed to the network so far.
+    carried: usize,
 }
 
 impl Net {
@@ -47,6 +49,7 @@ impl Net {
             reorder,
             to_server: vec![],
             to_client: vec![],
+            carried: 0,
         }
     }
     fn next(&mut self) -> u64 {
@@ -56,6 +59,7 @@ impl Net {
         self.state
     }
     fn carry(&mut self, d: Vec<u8>, to_server: bool) {
+        self.carried += 1;
         if self.next() % 100 < self.loss_percent {
             return;
         }
@@ -192,6 +196,35 @@ fn handshake_and_application_data() {
     }
     assert_eq!(s.poll_event(), Some(Event::Closed));
     assert_eq!(s.send(b"x"), Err(Error::Closed));
+}
+
+/// Issue 10, first bullet: the server adopts the peer's ClientHello `message_seq`; one near
+/// `u16::MAX` must neither overflow the pending-message window (a panic in debug builds) nor drop
+/// every in-sequence message (release), and a flight whose numbers wrap past `u16::MAX` is taken
+/// in order. The client's window sees the same numbers.
+#[test]
+fn handshake_with_message_seq_near_u16_max() {
+    // Small datagrams, reordered: a flight's messages arrive out of order. The datagrams a
+    // handshake takes are the same whatever the starting message_seq.
+    let handshake = |first: u16| {
+        let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 4, |c, role| {
+            if role == Role::Server {
+                c.mtu = 200;
+            }
+        });
+        // The cookie-bearing ClientHello (the one the server adopts) gets message_seq `first`.
+        c.next_send_seq = first;
+        let mut net = Net::new(4, 0, true);
+        let (seen, end) = drive(&mut c, &mut s, &mut net, now);
+        assert_eq!(seen.client, vec![Event::Connected], "message_seq {first}");
+        assert_eq!(seen.server, vec![Event::Connected], "message_seq {first}");
+        assert_eq!(c.key_block(), s.key_block());
+        (net.carried, end - now)
+    };
+    let usual = handshake(1);
+    for first in 65527u16..=65535 {
+        assert_eq!(handshake(first), usual, "message_seq {first}");
+    }
 }
 
 #[test]
