@@ -40,6 +40,7 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handshake;
+mod peek;
 pub mod record;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -54,6 +55,7 @@ pub use crate::ecjpake::Role;
 use crate::ecjpake::{EcJpake, EcJpakeError};
 use crate::prf::prf;
 use handshake::*;
+pub use peek::{peek_client_hello, starts_with_server_hello, ClientHelloPeek};
 use record::*;
 
 /// Alert descriptions we send or interpret.

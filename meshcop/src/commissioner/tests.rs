@@ -1118,18 +1118,18 @@ fn client_hello_cookie_detection() {
     let now = Instant::now();
     let mut c = dtls::Connection::client(dtls::Config::client(b"AAAAAA"), rng(1), now).unwrap();
     let first = c.poll_transmit().unwrap();
-    assert_eq!(parse_client_hello(&first).unwrap().0, 0);
+    assert_eq!(dtls::peek_client_hello(&first).unwrap().cookie_len, 0);
     let mut s =
         dtls::Connection::server(dtls::Config::server(b"AAAAAA"), b"k", b"p", rng(2)).unwrap();
     s.handle_datagram(now, &first);
     c.handle_datagram(now, &s.poll_transmit().unwrap());
     let second = c.poll_transmit().unwrap();
-    assert!(parse_client_hello(&second).unwrap().0 > 0);
+    assert!(dtls::peek_client_hello(&second).unwrap().cookie_len > 0);
     assert_eq!(
-        parse_client_hello(&first).unwrap().1,
-        parse_client_hello(&second).unwrap().1
+        dtls::peek_client_hello(&first).unwrap().random,
+        dtls::peek_client_hello(&second).unwrap().random
     );
-    assert_eq!(parse_client_hello(&[22, 0xfe]), None);
+    assert_eq!(dtls::peek_client_hello(&[22, 0xfe]), None);
 }
 
 #[test]
@@ -1389,9 +1389,10 @@ fn datasets(w: &World, request: u32) -> Vec<CommissionerDataset> {
     w.events
         .iter()
         .filter_map(|e| match e {
-            Event::CommissionerDataset { request: r, dataset } if *r == request => {
-                Some(dataset.clone())
-            }
+            Event::CommissionerDataset {
+                request: r,
+                dataset,
+            } if *r == request => Some(dataset.clone()),
             _ => None,
         })
         .collect()
@@ -1412,7 +1413,9 @@ fn commissioner_get_reports_our_session_and_steering_data() {
     assert_eq!(d.border_agent_locator, Some(0x0400));
     assert_eq!(
         d.steering().as_ref(),
-        Some(&SteeringData::from_joiner_ids([&credentials::joiner_id(&e)]))
+        Some(&SteeringData::from_joiner_ids([&credentials::joiner_id(
+            &e
+        )]))
     );
     assert_eq!(d.steering().as_ref(), w.comm.steering_data_acked());
     assert_eq!(d.joiner_udp_port, None);
@@ -1451,10 +1454,12 @@ fn commissioner_get_is_retransmitted_then_gives_up() {
     w.ba.drop_next_gets = u32::MAX;
     w.ba.commissioner_gets = 0;
     let id = w.comm.commissioner_get(w.now, &[]).unwrap();
-    assert!(w.run_until(Duration::from_secs(200), |w| w.has(|e| matches!(
-        e,
-        Event::CommissionerGetFailed { request, .. } if *request == id
-    ))));
+    assert!(
+        w.run_until(Duration::from_secs(200), |w| w.has(|e| matches!(
+            e,
+            Event::CommissionerGetFailed { request, .. } if *request == id
+        )))
+    );
     assert_eq!(
         w.ba.commissioner_gets,
         1 + u32::from(Retransmitter::MAX_RETRANSMIT)
