@@ -267,6 +267,16 @@ struct JoinerSession {
     ended: bool,
 }
 
+/// The Border Agent's port as the caller reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BorderAgentPort {
+    /// Never reported: the caller delivers datagrams itself (tests, embedders).
+    Unmanaged,
+    /// Gone with a co-processor reset: no handshake until it is known again.
+    Lost,
+    Known(u16),
+}
+
 /// The commissioner. See the module documentation.
 pub struct Commissioner {
     config: Config,
@@ -285,6 +295,8 @@ pub struct Commissioner {
     steering_acked: Option<SteeringData>,
     next_keep_alive: Option<Instant>,
     retry_at: Option<Instant>,
+    /// What the caller last told [`Commissioner::set_border_agent`].
+    border_agent: BorderAgentPort,
     backoff: Duration,
     entries: Vec<JoinerEntry>,
     /// Kinds of entries whose joiner was entrusted (lingering until their expiry).
@@ -350,6 +362,7 @@ impl Commissioner {
             steering_acked: None,
             next_keep_alive: None,
             retry_at: None,
+            border_agent: BorderAgentPort::Unmanaged,
             backoff,
             entries: Vec::new(),
             joined: Vec::new(),
@@ -443,6 +456,11 @@ impl Commissioner {
             return;
         }
         self.retry_at = None;
+        if self.border_agent == BorderAgentPort::Lost {
+            // No Border Agent to talk to: connect once `set_border_agent` names its port.
+            self.state = State::WaitingRetry;
+            return;
+        }
         let mut c = dtls::Config::client(self.config.pskc.as_bytes());
         c.initial_retransmit_timeout = self.config.ba_dtls_initial_retransmit;
         c.max_retransmit_timeout = self.config.ba_dtls_max_retransmit;
@@ -519,6 +537,43 @@ impl Commissioner {
                 self.schedule_retry(now);
             }
         }
+    }
+
+    /// What the caller observes of the co-processor's Border Agent: `None` after a co-processor
+    /// reset (the Border Agent and our session with it are gone: as [`reset`](Self::reset), and
+    /// no handshake starts until a port is known again), `Some(port)` when it is active on that
+    /// UDP port. A session that was waiting for the port (after a reset) starts at once; an idle
+    /// one waits for [`start`](Self::start). Until the first call the caller routes datagrams
+    /// itself and the port is not needed.
+    pub fn set_border_agent(&mut self, now: Instant, port: Option<u16>) {
+        match port {
+            None => {
+                self.border_agent = BorderAgentPort::Lost;
+                self.reset(now);
+            }
+            Some(p) => {
+                let was_lost = self.border_agent == BorderAgentPort::Lost;
+                self.border_agent = BorderAgentPort::Known(p);
+                if was_lost && self.state == State::WaitingRetry {
+                    self.start(now);
+                }
+            }
+        }
+    }
+
+    /// The Border Agent's UDP port, as last given to [`set_border_agent`](Self::set_border_agent)
+    /// (`None` when unknown): where [`poll_transmit`](Self::poll_transmit)'s datagrams go.
+    pub fn border_agent_port(&self) -> Option<u16> {
+        match self.border_agent {
+            BorderAgentPort::Known(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the session waits for [`set_border_agent`](Self::set_border_agent) to name the
+    /// Border Agent's port (after a co-processor reset) before it can connect.
+    pub fn awaiting_border_agent(&self) -> bool {
+        self.border_agent == BorderAgentPort::Lost
     }
 
     /// Replaces the PSKc and mesh-local prefix (after a dataset change); used from the next start.
