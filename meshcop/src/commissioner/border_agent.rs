@@ -227,16 +227,8 @@ impl Commissioner {
                 uri::RLY_RX => self.on_relay_rx(now, &msg),
                 uri::UDP_RX => self.on_udp_rx(now, &msg),
                 other => {
-                    if msg.needs_ack() {
-                        if let Ok(r) = Message::response(
-                            MsgType::Ack,
-                            Code::NOT_FOUND,
-                            msg.message_id,
-                            &msg.token,
-                            &[],
-                        ) {
-                            self.send_plain(&r);
-                        }
+                    if let Some(r) = not_found(&msg) {
+                        self.send_plain(&r);
                     }
                     self.dropped(format!(
                         "unexpected request {other:?} from the border agent"
@@ -354,4 +346,20 @@ impl Commissioner {
             Err(e) => tracing::debug!(error = %e, "cannot encode CoAP message"),
         }
     }
+}
+
+/// The piggybacked 4.04 Not Found answer to a confirmable request we do not serve (`None` when it
+/// needs no answer).
+pub(super) fn not_found(msg: &Message) -> Option<Message> {
+    if !msg.needs_ack() {
+        return None;
+    }
+    Message::response(
+        MsgType::Ack,
+        Code::NOT_FOUND,
+        msg.message_id,
+        &msg.token,
+        &[],
+    )
+    .ok()
 }

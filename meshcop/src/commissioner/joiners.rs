@@ -274,18 +274,8 @@ impl Commissioner {
             }
             return self.on_join_fin(now, s, &msg);
         }
-        if msg.needs_ack() {
-            if let Ok(r) = Message::response(
-                MsgType::Ack,
-                Code::NOT_FOUND,
-                msg.message_id,
-                &msg.token,
-                &[],
-            )
-            .and_then(|r| r.encode())
-            {
-                let _ = s.conn.send(&r);
-            }
+        if let Some(r) = border_agent::not_found(&msg).and_then(|r| r.encode().ok()) {
+            let _ = s.conn.send(&r);
         }
         self.dropped(format!(
             "unexpected request {:?} from joiner {}",

@@ -38,12 +38,25 @@
 //!   removed. A joiner that restarts its handshake (a cookie-less
 //!   ClientHello after it had passed the cookie exchange) gets a fresh session.
 //!
+//! Layout (one file per owned sub-state; this file is the router: inputs, timers, observers):
+//! `border_agent.rs` the Border Agent session (petition, keep-alive, resignation, retry),
+//! `leader.rs` the leader client (COMM_GET, COMM_SET through the UDP proxy; the next MGMT_*
+//! requests go there), `joiners.rs` joiner sessions and JOIN_FIN, `table.rs` the joiner table and
+//! its steering data, `events.rs` the outputs, `rng.rs` [`SeededRng`]. ClientHello peeking is
+//! [`dtls::peek_client_hello`].
+//!
+//! The co-processor's Border Agent is an input ([`Commissioner::set_border_agent`]): the caller
+//! reports a reset (`None`) and the port it finds active (`Some(port)`); the state machine alone
+//! decides when to connect and re-petition (after the backoff, or at once when the port comes back
+//! after a reset). The caller decides only whether it wants a session ([`Commissioner::start`],
+//! [`Commissioner::stop`]).
+//!
 //! Guarantees: no panic on any input; malformed input (bad DTLS, CoAP, TLVs) is dropped and
 //! counted in [`Stats`] without losing state; no PSKc, PSKd, KEK or key block appears in any
 //! event, error or `Debug` output.
 //!
 //! Validated: in-memory tests against a fake Border Agent and fake joiners built from this crate's
-//! DTLS server/client and CoAP codec (see `commissioner/tests.rs`), and a proptest feeding garbage.
+//! DTLS server/client and CoAP codec (see `commissioner/tests/`), and a proptest feeding garbage.
 //! Live (`commissioner/live.rs`, run when `OT_NCP_FTD` and `OT_CLI_FTD` are set) against the
 //! OpenThread 0.4.0 simulation: the `ot-ncp-ftd` leader's Border Agent through the Spinel UDP
 //! forward stream accepted our petition, MGMT_COMMISSIONER_SET (via the UDP proxy) and
