@@ -3,13 +3,21 @@
 //! rejection, a failed keep-alive or a DTLS failure (thread-facts §1; OpenThread
 //! `core/meshcop/commissioner.cpp`, `border_agent.cpp`). Every CoAP message toward the Border
 //! Agent fits in one DTLS record ([`MAX_BA_MESSAGE`](super::MAX_BA_MESSAGE)).
+//!
+//! The session is one data-carrying [`Session`] (connecting / petitioning / active / resigning /
+//! waiting to retry): each variant holds only what is valid in it (the DTLS connection, the
+//! outstanding exchange, the session ID, keep-alive and steering state), so ending a state drops
+//! its data; [`State`] is the data-less view. Outstanding MGMT_COMMISSIONER_GETs span petitioning
+//! and active and live in the leader client.
 
 use super::*;
 
 impl Commissioner {
     pub(super) fn pump_ba(&mut self, now: Instant) {
         loop {
-            let Some(ba) = self.ba.as_mut() else { return };
+            let Some(ba) = self.session.conn_mut() else {
+                return;
+            };
             while let Some(d) = ba.poll_transmit() {
                 self.out.push_back(d);
             }
@@ -17,7 +25,7 @@ impl Commissioner {
             match ev {
                 dtls::Event::Connected => self.on_ba_connected(now),
                 dtls::Event::ApplicationData(d) => self.on_ba_message(now, &d),
-                dtls::Event::Closed => match self.state {
+                dtls::Event::Closed => match self.state() {
                     State::Resigning => self.finish_resign(),
                     State::Idle => {}
                     _ => self.lose(
@@ -29,7 +37,7 @@ impl Commissioner {
                     ),
                 },
                 dtls::Event::Failed(e) => {
-                    if self.state == State::Resigning {
+                    if self.state() == State::Resigning {
                         self.finish_resign();
                         continue;
                     }
@@ -49,7 +57,9 @@ impl Commissioner {
     }
 
     pub(super) fn ba_send(&mut self, bytes: &[u8]) {
-        let Some(ba) = self.ba.as_mut() else { return };
+        let Some(ba) = self.session.conn_mut() else {
+            return;
+        };
         if let Err(e) = ba.send(bytes) {
             tracing::debug!(error = %e, "cannot send to the border agent");
             return;
@@ -64,15 +74,17 @@ impl Commissioner {
     pub(super) fn ba_exchange_timeout(
         &mut self,
         now: Instant,
-        slot: fn(&mut Self) -> &mut Option<Exchange>,
+        slot: fn(&mut Session) -> Option<&mut Option<Exchange>>,
     ) -> Option<&'static str> {
-        match slot(self).as_mut()?.on_timeout(now)? {
+        match slot(&mut self.session)?.as_mut()?.on_timeout(now)? {
             ExchangeTimeout::Resend(b) => {
                 self.ba_send(&b);
                 None
             }
             ExchangeTimeout::Failed(why) => {
-                *slot(self) = None;
+                if let Some(x) = slot(&mut self.session) {
+                    *x = None;
+                }
                 Some(why)
             }
         }
@@ -85,10 +97,10 @@ impl Commissioner {
         &mut self,
         now: Instant,
         msg: &Message,
-        slot: fn(&mut Self) -> &mut Option<Exchange>,
+        slot: fn(&mut Session) -> Option<&mut Option<Exchange>>,
     ) -> ResponseMatch {
         let wait = self.config.separate_response_timeout;
-        let Some(ex) = slot(self).as_mut() else {
+        let Some(ex) = slot(&mut self.session).and_then(|x| x.as_mut()) else {
             return ResponseMatch::Unrelated;
         };
         let m = match_response(&ex.request, msg);
@@ -97,20 +109,23 @@ impl Commissioner {
                 ex.retx.acknowledge();
                 ex.response_deadline = Some(now + wait);
             }
-            ResponseMatch::Reset | ResponseMatch::Response => *slot(self) = None,
+            ResponseMatch::Reset | ResponseMatch::Response => {
+                if let Some(x) = slot(&mut self.session) {
+                    *x = None;
+                }
+            }
             ResponseMatch::Unrelated => {}
         }
         m
     }
 
     pub(super) fn close_ba(&mut self) {
-        if let Some(ba) = self.ba.as_mut() {
+        if let Some(mut ba) = self.session.take_conn() {
             ba.close();
             while let Some(d) = ba.poll_transmit() {
                 self.out.push_back(d);
             }
         }
-        self.ba = None;
     }
 
     /// Sends a confirmable request directly to the Border Agent; its retransmission state.
@@ -128,11 +143,22 @@ impl Commissioner {
 
     pub(super) fn on_ba_connected(&mut self, now: Instant) {
         tracing::info!("border agent DTLS session established; petitioning");
-        self.state = State::Petitioning;
+        let Some(conn) = self.session.take_conn() else {
+            return;
+        };
+        self.session = Session::Petitioning {
+            conn,
+            petition: None,
+        };
         let mid = self.mid();
         let token = self.token();
         match coap::petition(mid, &token, &self.config.commissioner_id) {
-            Ok(req) => self.petition = self.send_con(now, req),
+            Ok(req) => {
+                let ex = self.send_con(now, req);
+                if let Some(slot) = self.session.petition() {
+                    *slot = ex;
+                }
+            }
             Err(e) => self.lose(
                 now,
                 Event::PetitionRejected {
@@ -148,7 +174,7 @@ impl Commissioner {
         if send_close {
             self.close_ba();
         } else {
-            self.ba = None;
+            self.session.take_conn();
         }
         self.teardown();
         tracing::info!(event = ?event, "commissioner session ended");
@@ -158,31 +184,24 @@ impl Commissioner {
 
     pub(super) fn schedule_retry(&mut self, now: Instant) {
         if self.config.auto_retry {
-            self.retry_at = Some(now + self.backoff);
+            self.session = Session::WaitingRetry {
+                retry_at: Some(now + self.backoff),
+            };
             self.backoff = (self.backoff * 2).min(self.config.retry_max);
-            self.state = State::WaitingRetry;
         } else {
-            self.state = State::Idle;
+            self.session = Session::Idle;
         }
     }
 
     pub(super) fn finish_resign(&mut self) {
         self.close_ba();
         self.teardown();
-        self.state = State::Idle;
+        self.session = Session::Idle;
         tracing::info!("resigned");
         self.events.push_back(Event::Resigned);
     }
 
     pub(super) fn teardown(&mut self) {
-        self.session_id = None;
-        self.petition = None;
-        self.keep_alive = None;
-        self.resign = None;
-        self.resign_deadline = None;
-        self.comm_set = None;
-        self.steering_acked = None;
-        self.next_keep_alive = None;
         for g in std::mem::take(&mut self.gets) {
             self.events.push_back(Event::CommissionerGetFailed {
                 request: g.id,
@@ -205,10 +224,18 @@ impl Commissioner {
 
     pub(super) fn activate(&mut self, now: Instant, session_id: u16) {
         tracing::info!(session_id, "petition accepted; commissioner active");
-        self.state = State::Active;
-        self.session_id = Some(session_id);
+        let Some(conn) = self.session.take_conn() else {
+            return;
+        };
+        self.session = Session::Active(Box::new(ActiveSession {
+            conn,
+            session_id,
+            keep_alive: None,
+            next_keep_alive: now + self.config.keep_alive_interval,
+            comm_set: None,
+            steering_acked: None,
+        }));
         self.backoff = self.config.retry_initial;
-        self.next_keep_alive = Some(now + self.config.keep_alive_interval);
         self.events
             .push_back(Event::PetitionAccepted { session_id });
         self.send_comm_set(now);
@@ -242,7 +269,7 @@ impl Commissioner {
         }
 
         // Petition.
-        match self.ba_exchange_response(now, &msg, |c| &mut c.petition) {
+        match self.ba_exchange_response(now, &msg, Session::petition) {
             ResponseMatch::EmptyAck => return,
             ResponseMatch::Reset => {
                 return self.lose(
@@ -257,7 +284,7 @@ impl Commissioner {
             ResponseMatch::Unrelated => {}
         }
         // Keep-alive.
-        match self.ba_exchange_response(now, &msg, |c| &mut c.keep_alive) {
+        match self.ba_exchange_response(now, &msg, Session::keep_alive) {
             ResponseMatch::EmptyAck => return,
             ResponseMatch::Reset => {
                 return self.lose(
@@ -272,9 +299,10 @@ impl Commissioner {
                 let state = msg.state().ok();
                 if msg.code.is_success() && state == Some(tlv::state::ACCEPT) {
                     // Retry steering data the leader has not taken yet.
-                    if self.comm_set.is_none()
-                        && self.steering_acked.as_ref() != Some(&self.desired_steering())
-                    {
+                    let want = self.desired_steering();
+                    if self.session.active().is_some_and(|a| {
+                        a.comm_set.is_none() && a.steering_acked.as_ref() != Some(&want)
+                    }) {
                         self.send_comm_set(now);
                     }
                 } else {
@@ -289,7 +317,7 @@ impl Commissioner {
             ResponseMatch::Unrelated => {}
         }
         // Resignation.
-        if let Some(ex) = self.resign.as_mut() {
+        if let Some(ex) = self.session.resign().and_then(|r| r.as_mut()) {
             match match_response(&ex.request, &msg) {
                 ResponseMatch::EmptyAck => {
                     ex.retx.acknowledge();
@@ -362,4 +390,146 @@ pub(super) fn not_found(msg: &Message) -> Option<Message> {
         &[],
     )
     .ok()
+}
+
+/// The Border Agent session, one variant per [`State`], each holding only what is valid in it.
+pub(super) enum Session {
+    Idle,
+    /// DTLS handshake in progress.
+    Connecting {
+        conn: dtls::Connection,
+    },
+    /// COMM_PET sent (the exchange is gone once answered).
+    Petitioning {
+        conn: dtls::Connection,
+        petition: Option<Exchange>,
+    },
+    Active(Box<ActiveSession>),
+    /// COMM_KA State=-1 sent; closed on its answer or at `deadline`.
+    Resigning {
+        conn: dtls::Connection,
+        resign: Option<Exchange>,
+        deadline: Instant,
+    },
+    /// Waiting for the backoff (`retry_at`), or for the Border Agent's port when `None`.
+    WaitingRetry {
+        retry_at: Option<Instant>,
+    },
+}
+
+/// What an accepted petition owns.
+pub(super) struct ActiveSession {
+    pub(super) conn: dtls::Connection,
+    pub(super) session_id: u16,
+    pub(super) keep_alive: Option<Exchange>,
+    pub(super) next_keep_alive: Instant,
+    /// The outstanding MGMT_COMMISSIONER_SET.
+    pub(super) comm_set: Option<SetExchange>,
+    /// The steering data the leader last accepted in this session.
+    pub(super) steering_acked: Option<SteeringData>,
+}
+
+impl Session {
+    pub(super) fn state(&self) -> State {
+        match self {
+            Session::Idle => State::Idle,
+            Session::Connecting { .. } => State::Connecting,
+            Session::Petitioning { .. } => State::Petitioning,
+            Session::Active(_) => State::Active,
+            Session::Resigning { .. } => State::Resigning,
+            Session::WaitingRetry { .. } => State::WaitingRetry,
+        }
+    }
+
+    pub(super) fn conn(&self) -> Option<&dtls::Connection> {
+        match self {
+            Session::Connecting { conn }
+            | Session::Petitioning { conn, .. }
+            | Session::Resigning { conn, .. } => Some(conn),
+            Session::Active(a) => Some(&a.conn),
+            Session::Idle | Session::WaitingRetry { .. } => None,
+        }
+    }
+
+    pub(super) fn conn_mut(&mut self) -> Option<&mut dtls::Connection> {
+        match self {
+            Session::Connecting { conn }
+            | Session::Petitioning { conn, .. }
+            | Session::Resigning { conn, .. } => Some(conn),
+            Session::Active(a) => Some(&mut a.conn),
+            Session::Idle | Session::WaitingRetry { .. } => None,
+        }
+    }
+
+    /// Ends the session (now [`Session::Idle`]) and returns its DTLS connection, if any.
+    pub(super) fn take_conn(&mut self) -> Option<dtls::Connection> {
+        match std::mem::replace(self, Session::Idle) {
+            Session::Connecting { conn }
+            | Session::Petitioning { conn, .. }
+            | Session::Resigning { conn, .. } => Some(conn),
+            Session::Active(a) => Some(a.conn),
+            Session::Idle | Session::WaitingRetry { .. } => None,
+        }
+    }
+
+    pub(super) fn active(&self) -> Option<&ActiveSession> {
+        match self {
+            Session::Active(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub(super) fn active_mut(&mut self) -> Option<&mut ActiveSession> {
+        match self {
+            Session::Active(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub(super) fn petition(&mut self) -> Option<&mut Option<Exchange>> {
+        match self {
+            Session::Petitioning { petition, .. } => Some(petition),
+            _ => None,
+        }
+    }
+
+    pub(super) fn keep_alive(&mut self) -> Option<&mut Option<Exchange>> {
+        self.active_mut().map(|a| &mut a.keep_alive)
+    }
+
+    pub(super) fn resign(&mut self) -> Option<&mut Option<Exchange>> {
+        match self {
+            Session::Resigning { resign, .. } => Some(resign),
+            _ => None,
+        }
+    }
+
+    /// The earliest of the session's timers.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        let conn = self.conn().and_then(dtls::Connection::poll_timeout);
+        let own = match self {
+            Session::Idle | Session::Connecting { .. } => None,
+            Session::Petitioning { petition, .. } => {
+                petition.as_ref().and_then(Exchange::poll_timeout)
+            }
+            Session::Active(a) => [
+                a.keep_alive.as_ref().and_then(Exchange::poll_timeout),
+                a.comm_set.as_ref().and_then(|s| s.ex.poll_timeout()),
+                Some(a.next_keep_alive),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+            Session::Resigning {
+                resign, deadline, ..
+            } => Some(
+                resign
+                    .as_ref()
+                    .and_then(Exchange::poll_timeout)
+                    .map_or(*deadline, |t| t.min(*deadline)),
+            ),
+            Session::WaitingRetry { retry_at } => *retry_at,
+        };
+        [conn, own].into_iter().flatten().min()
+    }
 }

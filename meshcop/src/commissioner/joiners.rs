@@ -40,7 +40,7 @@ impl Commissioner {
     }
 
     pub(super) fn on_relay_rx(&mut self, now: Instant, msg: &Message) {
-        if self.state != State::Active {
+        if self.state() != State::Active {
             return self.dropped("RLY_RX while not active".into());
         }
         let rx = match RelayRx::from_message(msg) {

@@ -15,7 +15,7 @@ impl Commissioner {
     /// with the returned request id. Errors: no DTLS session ([`Error::NotConnected`]), or
     /// [`MAX_OUTSTANDING_GETS`] already waiting.
     pub fn commissioner_get(&mut self, now: Instant, wanted: &[u8]) -> Result<u32, Error> {
-        if !matches!(self.state, State::Petitioning | State::Active) || self.ba.is_none() {
+        if !matches!(self.state(), State::Petitioning | State::Active) {
             return Err(Error::NotConnected);
         }
         if self.gets.len() >= MAX_OUTSTANDING_GETS {
@@ -64,7 +64,9 @@ impl Commissioner {
     }
 
     pub(super) fn send_comm_set(&mut self, now: Instant) {
-        let Some(sid) = self.session_id else { return };
+        let Some(sid) = self.session_id() else {
+            return;
+        };
         let steering = self.desired_steering();
         let mid = self.mid();
         let token = self.token();
@@ -76,7 +78,7 @@ impl Commissioner {
         self.send_to_leader(&bytes);
         let mut retx = Retransmitter::new(bytes, self.rng.next_u32());
         retx.on_send(now);
-        self.comm_set = Some(SetExchange {
+        let set = Some(SetExchange {
             ex: Exchange {
                 request: req,
                 retx,
@@ -84,6 +86,9 @@ impl Commissioner {
             },
             steering,
         });
+        if let Some(a) = self.session.active_mut() {
+            a.comm_set = set;
+        }
     }
 
     pub(super) fn on_udp_rx(&mut self, now: Instant, msg: &Message) {
@@ -117,7 +122,7 @@ impl Commissioner {
                 self.send_udp_proxy(rx.dst_port, rx.src, rx.src_port, &r);
             }
         }
-        let Some(set) = self.comm_set.as_mut() else {
+        let Some(set) = self.session.active_mut().and_then(|a| a.comm_set.as_mut()) else {
             return self.dropped("UDP_RX answer with no MGMT_COMMISSIONER_SET outstanding".into());
         };
         match match_response(&set.ex.request, &inner) {
@@ -126,20 +131,24 @@ impl Commissioner {
                 set.ex.response_deadline = Some(now + self.config.separate_response_timeout);
             }
             ResponseMatch::Reset => {
-                self.comm_set = None;
+                if let Some(a) = self.session.active_mut() {
+                    a.comm_set = None;
+                }
                 self.events.push_back(Event::SteeringDataRejected {
                     reason: "the leader reset (RST) MGMT_COMMISSIONER_SET".into(),
                 });
             }
             ResponseMatch::Response => {
-                let Some(set) = self.comm_set.take() else {
+                let Some(set) = self.session.active_mut().and_then(|a| a.comm_set.take()) else {
                     return;
                 };
                 let state = inner.state().ok();
                 if inner.code.is_success() && state == Some(tlv::state::ACCEPT) {
                     let hex = hex::encode(set.steering.as_bytes());
                     tracing::info!(steering = %hex, "steering data accepted by the leader");
-                    self.steering_acked = Some(set.steering);
+                    if let Some(a) = self.session.active_mut() {
+                        a.steering_acked = Some(set.steering);
+                    }
                     self.events
                         .push_back(Event::SteeringDataUpdated { steering_data: hex });
                     // A change may have happened meanwhile (it would have superseded; defensive).

@@ -96,6 +96,7 @@ mod leader;
 mod rng;
 mod table;
 
+use border_agent::Session;
 pub use events::{
     CommissionerDataset, Event, HandshakeFailure, JoinerInfo, RemovalReason, Stats, VendorInfo,
 };
@@ -294,20 +295,11 @@ enum BorderAgentPort {
 pub struct Commissioner {
     config: Config,
     rng: Box<dyn CryptoRng + Send>,
-    state: State,
-    ba: Option<dtls::Connection>,
-    session_id: Option<u16>,
+    /// The Border Agent session and everything valid only in its current state.
+    session: Session,
     next_mid: u16,
-    petition: Option<Exchange>,
-    keep_alive: Option<Exchange>,
-    resign: Option<Exchange>,
-    resign_deadline: Option<Instant>,
-    comm_set: Option<SetExchange>,
     gets: Vec<GetExchange>,
     next_get_id: u32,
-    steering_acked: Option<SteeringData>,
-    next_keep_alive: Option<Instant>,
-    retry_at: Option<Instant>,
     /// What the caller last told [`Commissioner::set_border_agent`].
     border_agent: BorderAgentPort,
     backoff: Duration,
@@ -325,8 +317,8 @@ impl fmt::Debug for Commissioner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Commissioner")
             .field("commissioner_id", &self.config.commissioner_id)
-            .field("state", &self.state)
-            .field("session_id", &self.session_id)
+            .field("state", &self.state())
+            .field("session_id", &self.session_id())
             .field("entries", &self.entries.len())
             .field("joiner_sessions", &self.sessions.len())
             .finish_non_exhaustive()
@@ -361,20 +353,10 @@ impl Commissioner {
         Commissioner {
             config,
             rng,
-            state: State::Idle,
-            ba: None,
-            session_id: None,
+            session: Session::Idle,
             next_mid,
-            petition: None,
-            keep_alive: None,
-            resign: None,
-            resign_deadline: None,
-            comm_set: None,
             gets: Vec::new(),
             next_get_id: 0,
-            steering_acked: None,
-            next_keep_alive: None,
-            retry_at: None,
             border_agent: BorderAgentPort::Unmanaged,
             backoff,
             entries: Vec::new(),
@@ -395,11 +377,11 @@ impl Commissioner {
     // ----- observers -----
 
     pub fn state(&self) -> State {
-        self.state
+        self.session.state()
     }
     /// The Commissioner Session ID while active.
     pub fn session_id(&self) -> Option<u16> {
-        self.session_id
+        self.session.active().map(|a| a.session_id)
     }
     pub fn config(&self) -> &Config {
         &self.config
@@ -417,7 +399,9 @@ impl Commissioner {
     }
     /// The steering data the leader last accepted in this session.
     pub fn steering_data_acked(&self) -> Option<&SteeringData> {
-        self.steering_acked.as_ref()
+        self.session
+            .active()
+            .and_then(|a| a.steering_acked.as_ref())
     }
 
     /// The next datagram for the Border Agent's port.
@@ -437,18 +421,9 @@ impl Commissioner {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        put(self.ba.as_ref().and_then(|b| b.poll_timeout()));
-        put(self.retry_at);
-        put(self.petition.as_ref().and_then(Exchange::poll_timeout));
-        put(self.keep_alive.as_ref().and_then(Exchange::poll_timeout));
-        put(self.resign.as_ref().and_then(Exchange::poll_timeout));
-        put(self.resign_deadline);
-        put(self.comm_set.as_ref().and_then(|s| s.ex.poll_timeout()));
+        put(self.session.poll_timeout());
         for g in &self.gets {
             put(g.ex.poll_timeout());
-        }
-        if self.state == State::Active {
-            put(self.next_keep_alive);
         }
         for e in &self.entries {
             put(Some(e.expires_at));
@@ -465,13 +440,13 @@ impl Commissioner {
     /// Starts (or restarts now, when waiting for a retry) the DTLS handshake with the Border
     /// Agent; the petition follows. No effect while connecting, petitioning, active or resigning.
     pub fn start(&mut self, now: Instant) {
-        if !matches!(self.state, State::Idle | State::WaitingRetry) {
+        if !matches!(self.state(), State::Idle | State::WaitingRetry) {
             return;
         }
-        self.retry_at = None;
+        self.session = Session::Idle;
         if self.border_agent == BorderAgentPort::Lost {
             // No Border Agent to talk to: connect once `set_border_agent` names its port.
-            self.state = State::WaitingRetry;
+            self.session = Session::WaitingRetry { retry_at: None };
             return;
         }
         let mut c = dtls::Config::client(self.config.pskc.as_bytes());
@@ -481,8 +456,7 @@ impl Commissioner {
         match dtls::Connection::client(c, rng, now) {
             Ok(conn) => {
                 tracing::info!(commissioner_id = %self.config.commissioner_id, "connecting to the border agent");
-                self.ba = Some(conn);
-                self.state = State::Connecting;
+                self.session = Session::Connecting { conn };
                 self.pump_ba(now);
             }
             Err(e) => {
@@ -497,22 +471,29 @@ impl Commissioner {
     /// Resigns: when active, COMM_KA State=-1, then (on its answer or after `resign_timeout`)
     /// close_notify and [`Event::Resigned`]. Otherwise closes at once. No automatic retry after.
     pub fn stop(&mut self, now: Instant) {
-        self.retry_at = None;
-        match self.state {
+        match self.state() {
             State::Idle | State::Resigning => {}
-            State::WaitingRetry => self.state = State::Idle,
+            State::WaitingRetry => self.session = Session::Idle,
             State::Active => {
-                let sid = self.session_id.unwrap_or(0);
+                let sid = self.session_id().unwrap_or(0);
                 self.end_joiner_sessions("commissioner stopped");
-                self.keep_alive = None;
-                self.comm_set = None;
                 let mid = self.mid();
                 let token = self.token();
                 match coap::keep_alive(mid, &token, sid, false) {
                     Ok(req) => {
-                        self.resign = self.send_con(now, req);
-                        self.state = State::Resigning;
-                        self.resign_deadline = Some(now + self.config.resign_timeout);
+                        // The keep-alive and MGMT_COMMISSIONER_SET exchanges end with Active.
+                        let Some(conn) = self.session.take_conn() else {
+                            return;
+                        };
+                        self.session = Session::Resigning {
+                            conn,
+                            resign: None,
+                            deadline: now + self.config.resign_timeout,
+                        };
+                        let ex = self.send_con(now, req);
+                        if let Some(slot) = self.session.resign() {
+                            *slot = ex;
+                        }
                         tracing::info!(session_id = sid, "resigning");
                     }
                     Err(_) => self.finish_resign(),
@@ -521,7 +502,7 @@ impl Commissioner {
             State::Connecting | State::Petitioning => {
                 self.close_ba();
                 self.teardown();
-                self.state = State::Idle;
+                self.session = Session::Idle;
                 self.events.push_back(Event::Disconnected {
                     reason: "stopped before the petition was accepted".into(),
                 });
@@ -533,16 +514,16 @@ impl Commissioner {
     /// session without sending anything, reports [`Event::Disconnected`] and re-petitions after
     /// the backoff (when `auto_retry`).
     pub fn reset(&mut self, now: Instant) {
-        match self.state {
+        match self.state() {
             State::Idle | State::WaitingRetry => {}
             State::Resigning => {
-                self.ba = None;
+                self.session.take_conn();
                 self.teardown();
-                self.state = State::Idle;
+                self.session = Session::Idle;
                 self.events.push_back(Event::Resigned);
             }
             _ => {
-                self.ba = None;
+                self.session.take_conn();
                 self.teardown();
                 self.events.push_back(Event::Disconnected {
                     reason: "co-processor reset".into(),
@@ -567,7 +548,7 @@ impl Commissioner {
             Some(p) => {
                 let was_lost = self.border_agent == BorderAgentPort::Lost;
                 self.border_agent = BorderAgentPort::Known(p);
-                if was_lost && self.state == State::WaitingRetry {
+                if was_lost && self.state() == State::WaitingRetry {
                     self.start(now);
                 }
             }
@@ -606,7 +587,7 @@ impl Commissioner {
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
         let span = self.span();
         let _guard = span.enter();
-        match self.ba.as_mut() {
+        match self.session.conn_mut() {
             Some(ba) => ba.handle_datagram(now, datagram),
             None => {
                 self.dropped("datagram from the border agent without a DTLS session".into());
@@ -620,17 +601,18 @@ impl Commissioner {
     pub fn handle_timeout(&mut self, now: Instant) {
         let span = self.span();
         let _guard = span.enter();
-        if let Some(ba) = self.ba.as_mut() {
+        if let Some(ba) = self.session.conn_mut() {
             ba.handle_timeout(now);
         }
         self.pump_ba(now);
 
-        if self.retry_at.is_some_and(|t| now >= t) {
-            self.retry_at = None;
-            self.start(now);
+        if let Session::WaitingRetry { retry_at: Some(t) } = self.session {
+            if now >= t {
+                self.start(now);
+            }
         }
 
-        if let Some(why) = self.ba_exchange_timeout(now, |c| &mut c.petition) {
+        if let Some(why) = self.ba_exchange_timeout(now, Session::petition) {
             self.lose(
                 now,
                 Event::PetitionRejected {
@@ -639,7 +621,7 @@ impl Commissioner {
                 true,
             );
         }
-        if let Some(why) = self.ba_exchange_timeout(now, |c| &mut c.keep_alive) {
+        if let Some(why) = self.ba_exchange_timeout(now, Session::keep_alive) {
             self.lose(
                 now,
                 Event::KeepAliveFailed {
@@ -648,17 +630,24 @@ impl Commissioner {
                 true,
             );
         }
-        if self.ba_exchange_timeout(now, |c| &mut c.resign).is_some() {
+        if self.ba_exchange_timeout(now, Session::resign).is_some() {
             self.finish_resign();
         }
-        if self.state == State::Resigning && self.resign_deadline.is_some_and(|t| now >= t) {
+        if matches!(self.session, Session::Resigning { deadline, .. } if now >= deadline) {
             self.finish_resign();
         }
-        if let Some(t) = self.comm_set.as_mut().and_then(|s| s.ex.on_timeout(now)) {
+        let set_timeout = self
+            .session
+            .active_mut()
+            .and_then(|a| a.comm_set.as_mut())
+            .and_then(|s| s.ex.on_timeout(now));
+        if let Some(t) = set_timeout {
             match t {
                 ExchangeTimeout::Resend(b) => self.send_to_leader(&b),
                 ExchangeTimeout::Failed(why) => {
-                    self.comm_set = None;
+                    if let Some(a) = self.session.active_mut() {
+                        a.comm_set = None;
+                    }
                     self.events.push_back(Event::SteeringDataRejected {
                         reason: format!("MGMT_COMMISSIONER_SET: {why}"),
                     });
@@ -682,13 +671,21 @@ impl Commissioner {
                 None => i += 1,
             }
         }
-        if self.state == State::Active && self.next_keep_alive.is_some_and(|t| now >= t) {
-            self.next_keep_alive = Some(now + self.config.keep_alive_interval);
-            if self.keep_alive.is_none() {
-                let mid = self.mid();
-                let token = self.token();
-                if let Ok(req) = coap::keep_alive(mid, &token, self.session_id.unwrap_or(0), true) {
-                    self.keep_alive = self.send_con(now, req);
+        let interval = self.config.keep_alive_interval;
+        let keep_alive_due = match self.session.active_mut() {
+            Some(a) if now >= a.next_keep_alive => {
+                a.next_keep_alive = now + interval;
+                a.keep_alive.is_none().then_some(a.session_id)
+            }
+            _ => None,
+        };
+        if let Some(sid) = keep_alive_due {
+            let mid = self.mid();
+            let token = self.token();
+            if let Ok(req) = coap::keep_alive(mid, &token, sid, true) {
+                let ex = self.send_con(now, req);
+                if let Some(slot) = self.session.keep_alive() {
+                    *slot = ex;
                 }
             }
         }
@@ -697,7 +694,7 @@ impl Commissioner {
     }
 
     fn span(&self) -> tracing::Span {
-        tracing::info_span!("commissioner", id = %self.config.commissioner_id, session_id = ?self.session_id)
+        tracing::info_span!("commissioner", id = %self.config.commissioner_id, session_id = ?self.session_id())
     }
 
     fn mid(&mut self) -> u16 {

@@ -131,13 +131,13 @@ impl Commissioner {
     }
 
     pub(super) fn table_changed(&mut self, now: Instant) {
-        if self.state != State::Active {
-            return;
-        }
         let want = self.desired_steering();
-        let in_flight = self.comm_set.as_ref().map(|s| &s.steering);
+        let Some(a) = self.session.active() else {
+            return;
+        };
+        let in_flight = a.comm_set.as_ref().map(|s| &s.steering);
         if in_flight == Some(&want)
-            || (in_flight.is_none() && self.steering_acked.as_ref() == Some(&want))
+            || (in_flight.is_none() && a.steering_acked.as_ref() == Some(&want))
         {
             return;
         }
