@@ -42,6 +42,7 @@ mod flight;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod handshake;
+mod peek;
 mod receive;
 pub(crate) mod record;
 mod server;
@@ -58,6 +59,7 @@ use crate::ecjpake::EcJpake;
 pub use crate::ecjpake::{EcJpakeError, Role};
 use crate::prf::prf;
 use handshake::*;
+pub use peek::{peek_client_hello, starts_with_server_hello, ClientHelloPeek};
 use record::*;
 
 /// Alert descriptions we send or interpret.

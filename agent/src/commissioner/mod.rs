@@ -222,9 +222,7 @@ impl Service {
             manual: settings.always_on,
             settings,
             comm: None,
-            ba_port: None,
             suspended: false,
-            awaiting_ba: false,
             empty_since: None,
             pending_attach: VecDeque::new(),
             known_neighbors: HashSet::new(),
@@ -318,13 +316,10 @@ struct Task {
     net: Arc<Network>,
     settings: CommissionerSettings,
     comm: Option<Commissioner>,
-    ba_port: Option<u16>,
     /// Started by the operator (or always_on): stays active with an empty table.
     manual: bool,
     /// `commissioner.stop` was called: no automatic start until the next add/start.
     suspended: bool,
-    /// After a co-processor reset: waiting for the Border Agent to be active again.
-    awaiting_ba: bool,
     empty_since: Option<Instant>,
     pending_attach: VecDeque<PendingAttach>,
     known_neighbors: HashSet<String>,
@@ -428,15 +423,15 @@ impl Task {
         }
     }
 
+    /// The co-processor reset: tells the state machine its Border Agent is gone; it decides when
+    /// to petition again (once [`Task::start_now`] reports the port).
     fn on_reset(&mut self) {
-        self.ba_port = None;
         if let Some(c) = self.comm.as_mut() {
             if c.state() != State::Idle {
                 tracing::warn!("co-processor reset: commissioner session lost; petitioning again once the border agent is back");
-                c.reset(Instant::now());
             }
+            c.set_border_agent(Instant::now(), None);
         }
-        self.awaiting_ba = true;
     }
 
     /// Sends pending datagrams and publishes pending events.
@@ -445,7 +440,7 @@ impl Task {
             let mut progressed = false;
             while let Some(d) = self.comm.as_mut().and_then(Commissioner::poll_transmit) {
                 progressed = true;
-                match self.ba_port {
+                match self.comm.as_ref().and_then(Commissioner::border_agent_port) {
                     Some(port) => {
                         let v = encode_forward(&d, PEER_PORT, &PEER_ADDR, port);
                         if let Err(e) = self
@@ -598,10 +593,13 @@ impl Task {
         }
         let state = self.comm.as_ref().map(Commissioner::state);
         if wanted {
+            // After a reset the state machine waits for the Border Agent's port: look it up.
             let need_start = match state {
                 None | Some(State::Idle) => true,
-                Some(State::WaitingRetry | State::Connecting) => self.awaiting_ba,
-                _ => false,
+                Some(_) => self
+                    .comm
+                    .as_ref()
+                    .is_some_and(Commissioner::awaiting_border_agent),
             };
             if need_start {
                 if let Err(e) = self.start_now().await {
@@ -681,20 +679,19 @@ impl Task {
             ));
         }
         let creds = self.credentials().await?;
-        self.ba_port = Some(port);
         self.last_start_error = None;
         let now = Instant::now();
         let Some(c) = self.comm.as_mut() else {
             return Ok(());
         };
         c.set_credentials(creds.pskc, creds.mesh_local_prefix);
-        if self.awaiting_ba && c.state() == State::Connecting {
-            // The retry timer already began a handshake while the port was unknown: restart it.
-            c.reset(now);
-        }
-        self.awaiting_ba = false;
-        if matches!(c.state(), State::Idle | State::WaitingRetry) {
+        let starting = matches!(c.state(), State::Idle | State::WaitingRetry);
+        if starting {
             tracing::info!(border_agent_port = port, commissioner_id = %self.settings.id, "commissioner starting: petitioning the border agent");
+        }
+        // A session waiting for the port (after a reset) starts here; an idle one below.
+        c.set_border_agent(now, Some(port));
+        if starting {
             c.start(now);
         }
         Ok(())
