@@ -57,7 +57,7 @@
 //!
 //! Validated: in-memory tests against a fake Border Agent and fake joiners built from this crate's
 //! DTLS server/client and CoAP codec (see `commissioner/tests/`), and a proptest feeding garbage.
-//! Live (`commissioner/live.rs`, run when `OT_NCP_FTD` and `OT_CLI_FTD` are set) against the
+//! Live (`commissioner/tests/live.rs`, run when `OT_NCP_FTD` and `OT_CLI_FTD` are set) against the
 //! OpenThread 0.4.0 simulation: the `ot-ncp-ftd` leader's Border Agent through the Spinel UDP
 //! forward stream accepted our petition, MGMT_COMMISSIONER_SET (via the UDP proxy) and
 //! resignation; a real `ot-cli-ftd` joiner (Mbed TLS client) printed `Join success` through our
@@ -103,8 +103,6 @@ pub use events::{
 pub use rng::SeededRng;
 pub use table::{EntryInfo, JoinerEntry, JoinerKind};
 
-#[cfg(test)]
-mod live;
 #[cfg(test)]
 mod tests;
 

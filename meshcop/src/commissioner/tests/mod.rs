@@ -10,6 +10,7 @@ mod border_agent;
 mod border_agent_input;
 mod joiners;
 mod leader;
+mod live;
 mod table;
 
 const PSKC: [u8; 16] = [
