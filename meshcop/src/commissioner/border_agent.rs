@@ -212,14 +212,8 @@ impl Commissioner {
     }
 
     pub(super) fn end_joiner_sessions(&mut self, why: &str) {
-        for (_, s) in std::mem::take(&mut self.sessions) {
-            if !s.entrusted {
-                self.events.push_back(Event::JoinerHandshakeFailed {
-                    joiner: s.info,
-                    reason: HandshakeFailure::Protocol(why.into()),
-                });
-            }
-        }
+        let failed = self.joiners.end_all(why);
+        self.events.extend(failed);
     }
 
     pub(super) fn activate(&mut self, now: Instant, session_id: u16) {

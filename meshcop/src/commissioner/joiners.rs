@@ -4,13 +4,124 @@
 //! answer carries the Joiner Router KEK (thread-facts §2; OpenThread `commissioner.cpp`
 //! `HandleRelayReceive`, `HandleJoinerFinalize`). Guarantees: no KEK or PSKd in any event or log;
 //! a rejecting answer carries no KEK.
+//!
+//! [`Joiners`] owns the sessions and the cookie key and sends nothing: each handler reads a
+//! [`JoinerCx`] (configuration, joiner table, random source, message-ID counter) and leaves in it
+//! a [`JoinerOutput`] (RLY_TX payloads, events, drops, entrusted entries) that the router
+//! (`Commissioner::with_joiners` in `mod.rs`) applies: it wraps each payload in the Border Agent
+//! session's CoAP and sends it.
 
 use super::*;
 use crate::dtls::ClientHelloPeek;
 
-impl Commissioner {
+pub(super) type SessionKey = ([u8; 8], u16);
+
+struct Finalized {
+    message_id: u16,
+    response: Vec<u8>,
+    accepted: bool,
+}
+
+struct JoinerSession {
+    addr: JoinerAddr,
+    info: JoinerInfo,
+    conn: dtls::Connection,
+    deadline: Instant,
+    client_random: [u8; 32],
+    authenticated: bool,
+    finalized: Option<Finalized>,
+    entrusted: bool,
+    ended: bool,
+}
+
+/// The joiner sessions and the key of their stateless cookies. Its handlers send nothing: they
+/// return, in [`JoinerOutput`], the RLY_TX payloads the router wraps into the Border Agent
+/// session's CoAP, the events, and what the joiner table must hear.
+pub(super) struct Joiners {
+    sessions: BTreeMap<SessionKey, JoinerSession>,
+    cookie_key: Zeroizing<[u8; 32]>,
+}
+
+/// One RLY_TX.ntf to send: a joiner DTLS datagram for `to`, with the Joiner Router KEK when the
+/// joiner is being entrusted. `message_id` is drawn from the router's counter when the datagram
+/// is produced, so that the message IDs are what they were when the joiner code sent itself.
+pub(super) struct RelayTx {
+    pub(super) message_id: u16,
+    pub(super) to: JoinerAddr,
+    pub(super) record: Vec<u8>,
+    pub(super) kek: Option<Kek>,
+}
+
+/// What one call into [`Joiners`] produced, in order.
+#[derive(Default)]
+pub(super) struct JoinerOutput {
+    pub(super) relays: Vec<RelayTx>,
+    pub(super) events: Vec<Event>,
+    /// Inputs dropped, with the reason (counted in [`Stats::dropped`]).
+    pub(super) drops: Vec<String>,
+    /// ClientHellos from joiners no entry admits.
+    pub(super) unknown_joiners: u64,
+    /// Kinds of the entries whose joiner was entrusted (one per entrusted joiner).
+    pub(super) entrusted: Vec<JoinerKind>,
+}
+
+/// The inputs a joiner handler reads (configuration, the joiner table, the random source and the
+/// router's CoAP message-ID counter) and its output.
+pub(super) struct JoinerCx<'a> {
+    pub(super) config: &'a Config,
+    pub(super) entries: &'a [JoinerEntry],
+    pub(super) rng: &'a mut (dyn CryptoRng + Send),
+    pub(super) next_mid: &'a mut u16,
+    pub(super) out: JoinerOutput,
+}
+
+impl JoinerCx<'_> {
+    fn mid(&mut self) -> u16 {
+        *self.next_mid = self.next_mid.wrapping_add(1);
+        *self.next_mid
+    }
+    fn dropped(&mut self, reason: String) {
+        self.out.drops.push(reason);
+    }
+}
+
+impl Joiners {
+    pub(super) fn new(cookie_key: Zeroizing<[u8; 32]>) -> Joiners {
+        Joiners {
+            sessions: BTreeMap::new(),
+            cookie_key,
+        }
+    }
+
+    /// Number of sessions in progress.
+    pub(super) fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The earliest session deadline or DTLS retransmission.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .flat_map(|s| [Some(s.deadline), s.conn.poll_timeout()])
+            .flatten()
+            .min()
+    }
+
+    /// Drops every session (the Border Agent session ended); a failure event for each joiner
+    /// not yet entrusted.
+    pub(super) fn end_all(&mut self, why: &str) -> Vec<Event> {
+        std::mem::take(&mut self.sessions)
+            .into_values()
+            .filter(|s| !s.entrusted)
+            .map(|s| Event::JoinerHandshakeFailed {
+                joiner: s.info,
+                reason: HandshakeFailure::Protocol(why.into()),
+            })
+            .collect()
+    }
+
     /// Runs the joiner sessions' timers due at `now`.
-    pub(super) fn joiner_timeouts(&mut self, now: Instant) {
+    pub(super) fn handle_timeout(&mut self, cx: &mut JoinerCx<'_>, now: Instant) {
         // Joiner sessions.
         let keys: Vec<SessionKey> = self
             .sessions
@@ -24,29 +135,23 @@ impl Commissioner {
             };
             if now >= s.deadline {
                 if !s.entrusted {
-                    self.events.push_back(Event::JoinerHandshakeFailed {
+                    cx.out.events.push(Event::JoinerHandshakeFailed {
                         joiner: s.info.clone(),
                         reason: HandshakeFailure::Timeout,
                     });
                 }
                 s.ended = true;
                 s.conn.close();
-                self.pump_session(now, s);
+                self.pump_session(cx, s);
             } else {
                 s.conn.handle_timeout(now);
-                self.pump_session(now, s);
+                self.pump_session(cx, s);
             }
         }
     }
 
-    pub(super) fn on_relay_rx(&mut self, now: Instant, msg: &Message) {
-        if self.state() != State::Active {
-            return self.dropped("RLY_RX while not active".into());
-        }
-        let rx = match RelayRx::from_message(msg) {
-            Ok(r) => r,
-            Err(e) => return self.dropped(format!("RLY_RX: {e}")),
-        };
+    /// An RLY_RX's joiner datagram.
+    pub(super) fn on_relay_rx(&mut self, cx: &mut JoinerCx<'_>, now: Instant, rx: &RelayRx) {
         let key = (rx.from.joiner_iid, rx.from.joiner_router_locator);
         let hello = dtls::peek_client_hello(&rx.dtls_record);
         if let Some(mut s) = self.sessions.remove(&key) {
@@ -57,47 +162,48 @@ impl Commissioner {
                 s.addr.joiner_udp_port = rx.from.joiner_udp_port;
                 s.info.joiner_port = rx.from.joiner_udp_port;
                 s.conn.handle_datagram(now, &rx.dtls_record);
-                return self.pump_session(now, s);
+                return self.pump_session(cx, s);
             }
             self.sessions.insert(key, s);
         }
         let Some(ClientHelloPeek { random, .. }) = hello else {
-            return self.dropped(
+            return cx.dropped(
                 "RLY_RX: a DTLS record other than ClientHello from a joiner without a session"
                     .into(),
             );
         };
-        self.start_session(now, &rx.from, &rx.dtls_record, random);
+        self.start_session(cx, now, &rx.from, &rx.dtls_record, random);
     }
 
     /// Answers a ClientHello statelessly (HelloVerifyRequest) until it carries a valid cookie; then
     /// keeps the session (replacing an older one of the same joiner).
-    pub(super) fn start_session(
+    fn start_session(
         &mut self,
+        cx: &mut JoinerCx<'_>,
         now: Instant,
         from: &JoinerAddr,
         record: &[u8],
         client_random: [u8; 32],
     ) {
         let joiner_id = credentials::joiner_id_from_iid(&from.joiner_iid);
-        let Some(entry) = self.best_entry(now, &joiner_id) else {
-            self.stats.unknown_joiners += 1;
+        let Some(entry) = table::best_entry(cx.entries, now, &joiner_id) else {
+            cx.out.unknown_joiners += 1;
             tracing::debug!(joiner_id = %hex::encode(joiner_id), "RLY_RX from a joiner no entry admits");
             return;
         };
         let kind = entry.kind;
         let mut c = dtls::Config::server(entry.pskd.as_bytes());
-        c.initial_retransmit_timeout = self.config.joiner_dtls_initial_retransmit;
-        c.max_retransmit_timeout = self.config.joiner_dtls_max_retransmit;
+        c.initial_retransmit_timeout = cx.config.joiner_dtls_initial_retransmit;
+        c.max_retransmit_timeout = cx.config.joiner_dtls_max_retransmit;
         c.mtu = JOINER_MTU;
         let mut peer = Vec::with_capacity(12);
         peer.extend_from_slice(&from.joiner_iid);
         peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
         peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
-        let rng = Box::new(SeededRng::fork(&mut *self.rng));
+        let rng = Box::new(SeededRng::fork(&mut *cx.rng));
         let mut conn = match dtls::Connection::server(c, &*self.cookie_key, &peer, rng) {
             Ok(c) => c,
-            Err(e) => return self.dropped(format!("cannot create a joiner DTLS session: {e}")),
+            Err(e) => return cx.dropped(format!("cannot create a joiner DTLS session: {e}")),
         };
         conn.handle_datagram(now, record);
         let mut output = Vec::new();
@@ -107,21 +213,21 @@ impl Commissioner {
         let verified = output.iter().any(|d| dtls::starts_with_server_hello(d));
         if !verified {
             // HelloVerifyRequest (or nothing): no state kept.
-            return self.relay_datagrams(from, output, None);
+            return relay_datagrams(cx, from, output, None);
         }
         let key = (from.joiner_iid, from.joiner_router_locator);
         if let Some(old) = self.sessions.remove(&key) {
             if !old.entrusted {
-                self.events.push_back(Event::JoinerHandshakeFailed {
+                cx.out.events.push(Event::JoinerHandshakeFailed {
                     joiner: old.info,
                     reason: HandshakeFailure::Protocol("joiner restarted the handshake".into()),
                 });
             }
         }
-        if self.sessions.len() >= self.config.max_joiner_sessions {
-            return self.dropped(format!(
+        if self.sessions.len() >= cx.config.max_joiner_sessions {
+            return cx.dropped(format!(
                 "joiner session limit ({}) reached",
-                self.config.max_joiner_sessions
+                cx.config.max_joiner_sessions
             ));
         }
         let info = JoinerInfo {
@@ -137,26 +243,26 @@ impl Commissioner {
             vendor: None,
         };
         tracing::info!(joiner_id = %info.joiner_id, joiner_router = info.joiner_router, entry = %kind, "joiner session started");
-        self.events.push_back(Event::JoinerSeen {
+        cx.out.events.push(Event::JoinerSeen {
             joiner: info.clone(),
         });
-        self.relay_datagrams(from, output, None);
+        relay_datagrams(cx, from, output, None);
         let s = JoinerSession {
             addr: *from,
             info,
             conn,
-            deadline: now + self.config.joiner_session_timeout,
+            deadline: now + cx.config.joiner_session_timeout,
             client_random,
             authenticated: false,
             finalized: None,
             entrusted: false,
             ended: false,
         };
-        self.pump_session(now, s);
+        self.pump_session(cx, s);
     }
 
     /// Relays the session's output, handles its events, and keeps it if it is still alive.
-    pub(super) fn pump_session(&mut self, now: Instant, mut s: JoinerSession) {
+    fn pump_session(&mut self, cx: &mut JoinerCx<'_>, mut s: JoinerSession) {
         let span = tracing::info_span!(
             "joiner",
             joiner_id = %s.info.joiner_id,
@@ -165,20 +271,20 @@ impl Commissioner {
         );
         let _guard = span.enter();
         loop {
-            self.relay_out(&mut s, None);
+            relay_out(cx, &mut s, None);
             let Some(ev) = s.conn.poll_event() else { break };
             match ev {
                 dtls::Event::Connected => {
                     s.authenticated = true;
                     tracing::info!(joiner_id = %s.info.joiner_id, "joiner authenticated (DTLS established)");
-                    self.events.push_back(Event::JoinerAuthenticated {
+                    cx.out.events.push(Event::JoinerAuthenticated {
                         joiner: s.info.clone(),
                     });
                 }
-                dtls::Event::ApplicationData(d) => self.on_joiner_message(now, &mut s, &d),
+                dtls::Event::ApplicationData(d) => self.on_joiner_message(cx, &mut s, &d),
                 dtls::Event::Closed => {
                     if !s.entrusted && !s.ended {
-                        self.events.push_back(Event::JoinerHandshakeFailed {
+                        cx.out.events.push(Event::JoinerHandshakeFailed {
                             joiner: s.info.clone(),
                             reason: HandshakeFailure::Protocol(
                                 "joiner closed the session before JOIN_FIN".into(),
@@ -195,7 +301,7 @@ impl Commissioner {
                             other => HandshakeFailure::Protocol(other.to_string()),
                         };
                         tracing::info!(joiner_id = %s.info.joiner_id, reason = ?reason, "joiner handshake failed");
-                        self.events.push_back(Event::JoinerHandshakeFailed {
+                        cx.out.events.push(Event::JoinerHandshakeFailed {
                             joiner: s.info.clone(),
                             reason,
                         });
@@ -210,53 +316,10 @@ impl Commissioner {
         }
     }
 
-    /// Sends each pending DTLS datagram of a joiner session in its own RLY_TX.
-    pub(super) fn relay_out(&mut self, s: &mut JoinerSession, kek: Option<&Kek>) {
-        let mut output = Vec::new();
-        while let Some(d) = s.conn.poll_transmit() {
-            output.push(d);
-        }
-        self.relay_datagrams(&s.addr, output, kek);
-    }
-
-    /// RLY_TX.ntf per datagram: Joiner UDP Port, Joiner IID, Joiner Router Locator, [Joiner Router
-    /// KEK], Joiner DTLS Encapsulation (OpenThread's order).
-    pub(super) fn relay_datagrams(
-        &mut self,
-        to: &JoinerAddr,
-        datagrams: Vec<Vec<u8>>,
-        kek: Option<&Kek>,
-    ) {
-        for rec in datagrams {
-            let mid = self.mid();
-            let token = self.token();
-            let mut tlvs = vec![
-                Tlv::joiner_udp_port(to.joiner_udp_port),
-                Tlv::joiner_iid(&to.joiner_iid),
-                Tlv::joiner_router_locator(to.joiner_router_locator),
-            ];
-            if let Some(k) = kek {
-                tlvs.push(Tlv::joiner_router_kek(k));
-            }
-            tlvs.push(Tlv::joiner_dtls_encapsulation(rec));
-            match Message::post(false, uri::RLY_TX, mid, &token, &tlvs) {
-                Ok(mut m) => {
-                    self.send_plain(&m);
-                    m.payload.zeroize();
-                }
-                Err(e) => tracing::debug!(error = %e, "cannot encode RLY_TX"),
-            }
-            // Wipe the KEK TLV copy.
-            for t in tlvs.iter_mut() {
-                t.value.zeroize();
-            }
-        }
-    }
-
-    pub(super) fn on_joiner_message(&mut self, now: Instant, s: &mut JoinerSession, bytes: &[u8]) {
+    fn on_joiner_message(&mut self, cx: &mut JoinerCx<'_>, s: &mut JoinerSession, bytes: &[u8]) {
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(e) => return self.dropped(format!("from joiner {}: {e}", s.info.joiner_id)),
+            Err(e) => return cx.dropped(format!("from joiner {}: {e}", s.info.joiner_id)),
         };
         if !msg.code.is_request() {
             return;
@@ -268,22 +331,22 @@ impl Commissioner {
                     let (resp, accepted) = (f.response.clone(), f.accepted);
                     let _ = s.conn.send(&resp);
                     let kek = if accepted { session_kek(s) } else { None };
-                    self.relay_out(s, kek.as_ref());
+                    relay_out(cx, s, kek.as_ref());
                     return;
                 }
             }
-            return self.on_join_fin(now, s, &msg);
+            return self.on_join_fin(cx, s, &msg);
         }
         if let Some(r) = border_agent::not_found(&msg).and_then(|r| r.encode().ok()) {
             let _ = s.conn.send(&r);
         }
-        self.dropped(format!(
+        cx.dropped(format!(
             "unexpected request {:?} from joiner {}",
             msg.uri_path, s.info.joiner_id
         ));
     }
 
-    pub(super) fn on_join_fin(&mut self, now: Instant, s: &mut JoinerSession, msg: &Message) {
+    fn on_join_fin(&mut self, cx: &mut JoinerCx<'_>, s: &mut JoinerSession, msg: &Message) {
         let (vendor, url, mut problems) = join_fin_tlvs(msg);
         let VendorInfo {
             name,
@@ -293,7 +356,7 @@ impl Commissioner {
             data,
         } = vendor;
         if let Some(u) = &url {
-            if u.as_str() != self.config.provisioning_url.as_deref().unwrap_or("") {
+            if u.as_str() != cx.config.provisioning_url.as_deref().unwrap_or("") {
                 problems.push(format!("provisioning URL {u:?} does not match ours"));
             }
         }
@@ -308,22 +371,22 @@ impl Commissioner {
         let (typ, mid) = if msg.needs_ack() {
             (MsgType::Ack, msg.message_id)
         } else {
-            (MsgType::Non, self.mid())
+            (MsgType::Non, cx.mid())
         };
         let Ok(resp) = Message::response(typ, Code::CHANGED, mid, &msg.token, &[Tlv::state(state)])
             .and_then(|r| r.encode())
         else {
             return;
         };
-        self.relay_out(s, None);
+        relay_out(cx, s, None);
         if let Err(e) = s.conn.send(&resp) {
-            return self.dropped(format!(
+            return cx.dropped(format!(
                 "cannot answer JOIN_FIN of joiner {}: {e}",
                 s.info.joiner_id
             ));
         }
         let kek = if accepted { session_kek(s) } else { None };
-        self.relay_out(s, kek.as_ref());
+        relay_out(cx, s, kek.as_ref());
         s.finalized = Some(Finalized {
             message_id: msg.message_id,
             response: resp,
@@ -337,7 +400,7 @@ impl Commissioner {
             data,
         });
         tracing::info!(joiner_id = %s.info.joiner_id, vendor = %name, model = %model, accepted, "JOIN_FIN");
-        self.events.push_back(Event::JoinerFinalize {
+        cx.out.events.push(Event::JoinerFinalize {
             joiner: s.info.clone(),
             vendor_name: name,
             vendor_model: model,
@@ -349,36 +412,39 @@ impl Commissioner {
         });
         if accepted && kek.is_some() {
             s.entrusted = true;
-            self.stats.joined += 1;
             tracing::info!(joiner_id = %s.info.joiner_id, "joiner entrusted (KEK sent to the joiner router)");
-            self.events.push_back(Event::JoinerEntrusted {
+            cx.out.events.push(Event::JoinerEntrusted {
                 joiner: s.info.clone(),
             });
-            if let JoinerKind::Eui64(_) = s.info.entry {
-                let kind = s.info.entry;
-                let linger = self.config.consumed_entry_linger;
-                if !linger.is_zero() {
-                    // OpenThread's RemoveJoiner(entry, kRemoveJoinerDelay): bring the expiry
-                    // forward (never back); the expiry then removes it as Joined.
-                    if let Some(e) = self.entries.iter_mut().find(|e| e.kind == kind) {
-                        e.expires_at = e.expires_at.min(now + linger);
-                        if !self.joined.contains(&kind) {
-                            self.joined.push(kind);
-                        }
-                    }
-                    return;
-                }
-                let before = self.entries.len();
-                self.entries.retain(|e| e.kind != kind);
-                if self.entries.len() != before {
-                    self.events.push_back(Event::EntryRemoved {
-                        kind,
-                        reason: RemovalReason::Joined,
-                    });
-                    self.table_changed(now);
-                }
-            }
+            cx.out.entrusted.push(s.info.entry);
         }
+    }
+}
+
+/// Takes each pending DTLS datagram of a joiner session for its own RLY_TX.
+fn relay_out(cx: &mut JoinerCx<'_>, s: &mut JoinerSession, kek: Option<&Kek>) {
+    let mut output = Vec::new();
+    while let Some(d) = s.conn.poll_transmit() {
+        output.push(d);
+    }
+    relay_datagrams(cx, &s.addr, output, kek);
+}
+
+/// One RLY_TX payload per datagram, each with its message ID.
+fn relay_datagrams(
+    cx: &mut JoinerCx<'_>,
+    to: &JoinerAddr,
+    datagrams: Vec<Vec<u8>>,
+    kek: Option<&Kek>,
+) {
+    for record in datagrams {
+        let message_id = cx.mid();
+        cx.out.relays.push(RelayTx {
+            message_id,
+            to: *to,
+            record,
+            kek: kek.cloned(),
+        });
     }
 }
 

@@ -100,6 +100,7 @@ use border_agent::Session;
 pub use events::{
     CommissionerDataset, Event, HandshakeFailure, JoinerInfo, RemovalReason, Stats, VendorInfo,
 };
+use joiners::{JoinerCx, JoinerOutput, Joiners, RelayTx};
 pub use rng::SeededRng;
 pub use table::{EntryInfo, JoinerEntry, JoinerKind};
 
@@ -259,26 +260,6 @@ struct SetExchange {
     steering: SteeringData,
 }
 
-type SessionKey = ([u8; 8], u16);
-
-struct Finalized {
-    message_id: u16,
-    response: Vec<u8>,
-    accepted: bool,
-}
-
-struct JoinerSession {
-    addr: JoinerAddr,
-    info: JoinerInfo,
-    conn: dtls::Connection,
-    deadline: Instant,
-    client_random: [u8; 32],
-    authenticated: bool,
-    finalized: Option<Finalized>,
-    entrusted: bool,
-    ended: bool,
-}
-
 /// The Border Agent's port as the caller reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BorderAgentPort {
@@ -304,8 +285,8 @@ pub struct Commissioner {
     entries: Vec<JoinerEntry>,
     /// Kinds of entries whose joiner was entrusted (lingering until their expiry).
     joined: Vec<JoinerKind>,
-    sessions: BTreeMap<SessionKey, JoinerSession>,
-    cookie_key: Zeroizing<[u8; 32]>,
+    /// The joiner sessions (they return RLY_TX payloads; [`Commissioner::with_joiners`] sends them).
+    joiners: Joiners,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     stats: Stats,
@@ -318,7 +299,7 @@ impl fmt::Debug for Commissioner {
             .field("state", &self.state())
             .field("session_id", &self.session_id())
             .field("entries", &self.entries.len())
-            .field("joiner_sessions", &self.sessions.len())
+            .field("joiner_sessions", &self.joiners.len())
             .finish_non_exhaustive()
     }
 }
@@ -359,8 +340,7 @@ impl Commissioner {
             backoff,
             entries: Vec::new(),
             joined: Vec::new(),
-            sessions: BTreeMap::new(),
-            cookie_key,
+            joiners: Joiners::new(cookie_key),
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -389,7 +369,7 @@ impl Commissioner {
     }
     /// Number of joiner sessions in progress.
     pub fn joiner_sessions(&self) -> usize {
-        self.sessions.len()
+        self.joiners.len()
     }
     /// The steering data the table calls for (what is or will be sent).
     pub fn steering_data(&self) -> SteeringData {
@@ -426,10 +406,7 @@ impl Commissioner {
         for e in &self.entries {
             put(Some(e.expires_at));
         }
-        for s in self.sessions.values() {
-            put(Some(s.deadline));
-            put(s.conn.poll_timeout());
-        }
+        put(self.joiners.poll_timeout());
         t
     }
 
@@ -688,7 +665,7 @@ impl Commissioner {
             }
         }
         self.expire_entries(now);
-        self.joiner_timeouts(now);
+        self.with_joiners(now, |j, cx| j.handle_timeout(cx, now));
     }
 
     fn span(&self) -> tracing::Span {
@@ -710,5 +687,83 @@ impl Commissioner {
         tracing::debug!(%reason, "dropped input");
         self.stats.dropped += 1;
         self.stats.last_drop_reason = Some(reason);
+    }
+
+    // ----- joiner sessions -----
+
+    /// An RLY_RX from the Border Agent: its joiner datagram goes to the joiner sessions.
+    fn on_relay_rx(&mut self, now: Instant, msg: &Message) {
+        if self.state() != State::Active {
+            return self.dropped("RLY_RX while not active".into());
+        }
+        let rx = match RelayRx::from_message(msg) {
+            Ok(r) => r,
+            Err(e) => return self.dropped(format!("RLY_RX: {e}")),
+        };
+        self.with_joiners(now, |j, cx| j.on_relay_rx(cx, now, &rx));
+    }
+
+    /// Runs `f` on the joiner sessions, then does what it asked for, in order: drops counted,
+    /// events queued, RLY_TX payloads wrapped and sent, entrusted joiners' entries consumed.
+    fn with_joiners(&mut self, now: Instant, f: impl FnOnce(&mut Joiners, &mut JoinerCx<'_>)) {
+        let mut cx = JoinerCx {
+            config: &self.config,
+            entries: &self.entries,
+            rng: &mut *self.rng,
+            next_mid: &mut self.next_mid,
+            out: JoinerOutput::default(),
+        };
+        f(&mut self.joiners, &mut cx);
+        let JoinerOutput {
+            relays,
+            events,
+            drops,
+            unknown_joiners,
+            entrusted,
+        } = cx.out;
+        self.stats.unknown_joiners += unknown_joiners;
+        for d in drops {
+            self.dropped(d);
+        }
+        self.events.extend(events);
+        for r in relays {
+            self.relay_tx(r);
+        }
+        for kind in entrusted {
+            self.stats.joined += 1;
+            self.consume_entry(now, kind);
+        }
+    }
+
+    /// RLY_TX.ntf: Joiner UDP Port, Joiner IID, Joiner Router Locator, [Joiner Router KEK], Joiner
+    /// DTLS Encapsulation (OpenThread's order), in the Border Agent session.
+    fn relay_tx(&mut self, r: RelayTx) {
+        let RelayTx {
+            message_id,
+            to,
+            record,
+            kek,
+        } = r;
+        let token = self.token();
+        let mut tlvs = vec![
+            Tlv::joiner_udp_port(to.joiner_udp_port),
+            Tlv::joiner_iid(&to.joiner_iid),
+            Tlv::joiner_router_locator(to.joiner_router_locator),
+        ];
+        if let Some(k) = &kek {
+            tlvs.push(Tlv::joiner_router_kek(k));
+        }
+        tlvs.push(Tlv::joiner_dtls_encapsulation(record));
+        match Message::post(false, uri::RLY_TX, message_id, &token, &tlvs) {
+            Ok(mut m) => {
+                self.send_plain(&m);
+                m.payload.zeroize();
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot encode RLY_TX"),
+        }
+        // Wipe the KEK TLV copy.
+        for t in tlvs.iter_mut() {
+            t.value.zeroize();
+        }
     }
 }

@@ -144,11 +144,38 @@ impl Commissioner {
         self.send_comm_set(now);
     }
 
+    #[cfg(test)]
     pub(super) fn best_entry(&self, now: Instant, joiner_id: &[u8; 8]) -> Option<&JoinerEntry> {
-        self.entries
-            .iter()
-            .filter(|e| e.expires_at > now && e.kind.matches(joiner_id))
-            .max_by_key(|e| e.kind.rank())
+        best_entry(&self.entries, now, joiner_id)
+    }
+
+    /// An entrusted joiner consumes its EUI-64 entry: OpenThread's `RemoveJoiner(entry,
+    /// kRemoveJoinerDelay)` brings its expiry forward (never back) by `consumed_entry_linger`, and
+    /// the expiry then removes it as Joined; with no linger it goes at once. Discerner and
+    /// wildcard entries stay.
+    pub(super) fn consume_entry(&mut self, now: Instant, kind: JoinerKind) {
+        if !matches!(kind, JoinerKind::Eui64(_)) {
+            return;
+        }
+        let linger = self.config.consumed_entry_linger;
+        if !linger.is_zero() {
+            if let Some(e) = self.entries.iter_mut().find(|e| e.kind == kind) {
+                e.expires_at = e.expires_at.min(now + linger);
+                if !self.joined.contains(&kind) {
+                    self.joined.push(kind);
+                }
+            }
+            return;
+        }
+        let before = self.entries.len();
+        self.entries.retain(|e| e.kind != kind);
+        if self.entries.len() != before {
+            self.events.push_back(Event::EntryRemoved {
+                kind,
+                reason: RemovalReason::Joined,
+            });
+            self.table_changed(now);
+        }
     }
 
     /// Removes the entries expired at `now` (a lingering joined entry as Joined).
@@ -180,4 +207,16 @@ impl Commissioner {
             self.table_changed(now);
         }
     }
+}
+
+/// The best-matching live entry for a Joiner ID (EUI-64 > longest discerner > wildcard).
+pub(super) fn best_entry<'e>(
+    entries: &'e [JoinerEntry],
+    now: Instant,
+    joiner_id: &[u8; 8],
+) -> Option<&'e JoinerEntry> {
+    entries
+        .iter()
+        .filter(|e| e.expires_at > now && e.kind.matches(joiner_id))
+        .max_by_key(|e| e.kind.rank())
 }
