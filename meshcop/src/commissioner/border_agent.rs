@@ -13,6 +13,81 @@
 use super::*;
 
 impl Commissioner {
+    /// Runs the Border Agent session's timers due at `now` (its entry in the timer table).
+    pub(super) fn session_timeout(&mut self, now: Instant) {
+        if let Some(ba) = self.session.conn_mut() {
+            ba.handle_timeout(now);
+        }
+        self.pump_ba(now);
+
+        if let Session::WaitingRetry { retry_at: Some(t) } = self.session {
+            if now >= t {
+                self.start(now);
+            }
+        }
+
+        if let Some(why) = self.ba_exchange_timeout(now, Session::petition) {
+            self.lose(
+                now,
+                Event::PetitionRejected {
+                    reason: format!("petition: {why}"),
+                },
+                true,
+            );
+        }
+        if let Some(why) = self.ba_exchange_timeout(now, Session::keep_alive) {
+            self.lose(
+                now,
+                Event::KeepAliveFailed {
+                    reason: format!("keep-alive: {why}"),
+                },
+                true,
+            );
+        }
+        if self.ba_exchange_timeout(now, Session::resign).is_some() {
+            self.finish_resign();
+        }
+        if matches!(self.session, Session::Resigning { deadline, .. } if now >= deadline) {
+            self.finish_resign();
+        }
+        let set_timeout = self
+            .session
+            .active_mut()
+            .and_then(|a| a.comm_set.as_mut())
+            .and_then(|s| s.ex.on_timeout(now));
+        if let Some(t) = set_timeout {
+            match t {
+                ExchangeTimeout::Resend(b) => self.send_to_leader(&b),
+                ExchangeTimeout::Failed(why) => {
+                    if let Some(a) = self.session.active_mut() {
+                        a.comm_set = None;
+                    }
+                    self.events.push_back(Event::SteeringDataRejected {
+                        reason: format!("MGMT_COMMISSIONER_SET: {why}"),
+                    });
+                }
+            }
+        }
+        let interval = self.config.keep_alive_interval;
+        let keep_alive_due = match self.session.active_mut() {
+            Some(a) if now >= a.next_keep_alive => {
+                a.next_keep_alive = now + interval;
+                a.keep_alive.is_none().then_some(a.session_id)
+            }
+            _ => None,
+        };
+        if let Some(sid) = keep_alive_due {
+            let mid = self.mid();
+            let token = self.token();
+            if let Ok(req) = coap::keep_alive(mid, &token, sid, true) {
+                let ex = self.send_con(now, req);
+                if let Some(slot) = self.session.keep_alive() {
+                    *slot = ex;
+                }
+            }
+        }
+    }
+
     pub(super) fn pump_ba(&mut self, now: Instant) {
         loop {
             let Some(ba) = self.session.conn_mut() else {

@@ -7,6 +7,27 @@
 use super::*;
 
 impl Commissioner {
+    /// Retransmits or fails the MGMT_COMMISSIONER_GETs whose timers are due at `now`.
+    pub(super) fn gets_timeout(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.gets.len() {
+            match self.gets[i].ex.on_timeout(now) {
+                Some(ExchangeTimeout::Resend(b)) => {
+                    self.ba_send(&b);
+                    i += 1;
+                }
+                Some(ExchangeTimeout::Failed(why)) => {
+                    let g = self.gets.remove(i);
+                    self.events.push_back(Event::CommissionerGetFailed {
+                        request: g.id,
+                        reason: format!("MGMT_COMMISSIONER_GET: {why}"),
+                    });
+                }
+                None => i += 1,
+            }
+        }
+    }
+
     /// Sends MGMT_COMMISSIONER_GET (CON POST `c/cg`, with a Get TLV listing `wanted` TLV types,
     /// or none for all) directly to the Border Agent, which answers it itself from the leader's
     /// Commissioning Data (OpenThread `BorderAgent::CoapDtlsSession::HandleTmfDatasetGet`; it

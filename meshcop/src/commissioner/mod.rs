@@ -38,12 +38,18 @@
 //!   removed. A joiner that restarts its handshake (a cookie-less
 //!   ClientHello after it had passed the cookie exchange) gets a fresh session.
 //!
-//! Layout (one file per owned sub-state; this file is the router: inputs, timers, observers):
+//! Layout (one file per owned sub-state; this file is the router: inputs, the timer table,
+//! observers; it sends what the joiner sessions return, wrapped in RLY_TX):
 //! `border_agent.rs` the Border Agent session (petition, keep-alive, resignation, retry),
 //! `leader.rs` the leader client (COMM_GET, COMM_SET through the UDP proxy; the next MGMT_*
 //! requests go there), `joiners.rs` joiner sessions and JOIN_FIN, `table.rs` the joiner table and
 //! its steering data, `events.rs` the outputs, `rng.rs` [`SeededRng`]. ClientHello peeking is
 //! [`dtls::peek_client_hello`].
+//! One timer table: `Commissioner::timers` asks each sub-state (Border Agent session, each
+//! MGMT_COMMISSIONER_GET, the joiner table, the joiner sessions) for its next deadline, keyed by
+//! a `Timer`; [`Commissioner::poll_timeout`] is its minimum and
+//! [`Commissioner::handle_timeout`] runs the handlers of the due keys. Each sub-state keeps its
+//! own deadlines.
 //!
 //! The co-processor's Border Agent is an input ([`Commissioner::set_border_agent`]): the caller
 //! reports a reset (`None`) and the port it finds active (`Some(port)`); the state machine alone
@@ -270,6 +276,20 @@ enum BorderAgentPort {
     Known(u16),
 }
 
+/// What a deadline is for: the keys of the timer table ([`Commissioner::timers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The Border Agent session: DTLS retransmission, petition / keep-alive / resign / COMM_SET
+    /// exchanges, the next keep-alive, the resign deadline, the retry.
+    Session,
+    /// An outstanding MGMT_COMMISSIONER_GET, by request id.
+    Get(u32),
+    /// The joiner table's earliest entry expiry.
+    EntryExpiry,
+    /// The joiner sessions: their lifetimes and DTLS retransmissions.
+    Joiners,
+}
+
 /// The commissioner. See the module documentation.
 pub struct Commissioner {
     config: Config,
@@ -391,23 +411,10 @@ impl Commissioner {
         self.events.pop_front()
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next: the earliest entry of
+    /// the timer table.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut put = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |t| t.min(x)));
-            }
-        };
-        put(self.session.poll_timeout());
-        for g in &self.gets {
-            put(g.ex.poll_timeout());
-        }
-        for e in &self.entries {
-            put(Some(e.expires_at));
-        }
-        put(self.joiners.poll_timeout());
-        t
+        self.timers().map(|(_, t)| t).min()
     }
 
     // ----- lifecycle -----
@@ -572,100 +579,46 @@ impl Commissioner {
         self.pump_ba(now);
     }
 
-    /// Runs every timer that is due at `now`.
+    /// Runs the timers due at `now`: the sub-states whose entry in the timer table
+    /// (`timers`) is due, in a fixed order (Border Agent session, leader
+    /// requests, joiner table, joiner sessions).
     pub fn handle_timeout(&mut self, now: Instant) {
         let span = self.span();
         let _guard = span.enter();
-        if let Some(ba) = self.session.conn_mut() {
-            ba.handle_timeout(now);
+        let due: Vec<Timer> = self
+            .timers()
+            .filter(|&(_, t)| t <= now)
+            .map(|(k, _)| k)
+            .collect();
+        if due.contains(&Timer::Session) {
+            self.session_timeout(now);
         }
-        self.pump_ba(now);
+        if due.iter().any(|k| matches!(k, Timer::Get(_))) {
+            self.gets_timeout(now);
+        }
+        if due.contains(&Timer::EntryExpiry) {
+            self.expire_entries(now);
+        }
+        if due.contains(&Timer::Joiners) {
+            self.with_joiners(now, |j, cx| j.handle_timeout(cx, now));
+        }
+    }
 
-        if let Session::WaitingRetry { retry_at: Some(t) } = self.session {
-            if now >= t {
-                self.start(now);
-            }
-        }
-
-        if let Some(why) = self.ba_exchange_timeout(now, Session::petition) {
-            self.lose(
-                now,
-                Event::PetitionRejected {
-                    reason: format!("petition: {why}"),
-                },
-                true,
-            );
-        }
-        if let Some(why) = self.ba_exchange_timeout(now, Session::keep_alive) {
-            self.lose(
-                now,
-                Event::KeepAliveFailed {
-                    reason: format!("keep-alive: {why}"),
-                },
-                true,
-            );
-        }
-        if self.ba_exchange_timeout(now, Session::resign).is_some() {
-            self.finish_resign();
-        }
-        if matches!(self.session, Session::Resigning { deadline, .. } if now >= deadline) {
-            self.finish_resign();
-        }
-        let set_timeout = self
-            .session
-            .active_mut()
-            .and_then(|a| a.comm_set.as_mut())
-            .and_then(|s| s.ex.on_timeout(now));
-        if let Some(t) = set_timeout {
-            match t {
-                ExchangeTimeout::Resend(b) => self.send_to_leader(&b),
-                ExchangeTimeout::Failed(why) => {
-                    if let Some(a) = self.session.active_mut() {
-                        a.comm_set = None;
-                    }
-                    self.events.push_back(Event::SteeringDataRejected {
-                        reason: format!("MGMT_COMMISSIONER_SET: {why}"),
-                    });
-                }
-            }
-        }
-        let mut i = 0;
-        while i < self.gets.len() {
-            match self.gets[i].ex.on_timeout(now) {
-                Some(ExchangeTimeout::Resend(b)) => {
-                    self.ba_send(&b);
-                    i += 1;
-                }
-                Some(ExchangeTimeout::Failed(why)) => {
-                    let g = self.gets.remove(i);
-                    self.events.push_back(Event::CommissionerGetFailed {
-                        request: g.id,
-                        reason: format!("MGMT_COMMISSIONER_GET: {why}"),
-                    });
-                }
-                None => i += 1,
-            }
-        }
-        let interval = self.config.keep_alive_interval;
-        let keep_alive_due = match self.session.active_mut() {
-            Some(a) if now >= a.next_keep_alive => {
-                a.next_keep_alive = now + interval;
-                a.keep_alive.is_none().then_some(a.session_id)
-            }
-            _ => None,
-        };
-        if let Some(sid) = keep_alive_due {
-            let mid = self.mid();
-            let token = self.token();
-            if let Ok(req) = coap::keep_alive(mid, &token, sid, true) {
-                let ex = self.send_con(now, req);
-                if let Some(slot) = self.session.keep_alive() {
-                    *slot = ex;
-                }
-            }
-        }
-        self.expire_entries(now);
-        self.with_joiners(now, |j, cx| j.handle_timeout(cx, now));
+    /// The one timer table: each sub-state's next deadline, keyed by what it is for. Each
+    /// sub-state keeps its own deadlines; this asks each in turn.
+    fn timers(&self) -> impl Iterator<Item = (Timer, Instant)> + '_ {
+        let session = self.session.poll_timeout().map(|t| (Timer::Session, t));
+        let gets = self
+            .gets
+            .iter()
+            .filter_map(|g| g.ex.poll_timeout().map(|t| (Timer::Get(g.id), t)));
+        let entries = self.entries.iter().map(|e| e.expires_at).min();
+        let joiners = self.joiners.poll_timeout().map(|t| (Timer::Joiners, t));
+        session
+            .into_iter()
+            .chain(gets)
+            .chain(entries.map(|t| (Timer::EntryExpiry, t)))
+            .chain(joiners)
     }
 
     fn span(&self) -> tracing::Span {
