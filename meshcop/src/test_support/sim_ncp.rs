@@ -1,5 +1,5 @@
 //! A minimal simulated-NCP driver for the live tests against OpenThread's `ot-ncp-ftd`
-//! (`dtls::tests::ot_border_agent_interop` and `commissioner::live`): HDLC framing (RFC 1662 FCS),
+//! (`dtls::tests::ot_border_agent_interop` and `commissioner::tests::live`): HDLC framing (RFC 1662 FCS),
 //! Spinel packed integers and frames, a simulation node that exits when its stdin closes, a leader
 //! brought up with a fixed dataset, and the Spinel UDP forward stream (thread-facts §1).
 //!
