@@ -502,6 +502,17 @@ fn fatal_line(out: &Output, code: i32) -> Result<String> {
     Ok(last.to_string())
 }
 
+/// Runs the agent once with `radio_url`; it must fail with exit `code` and one fatal line, which
+/// is returned with the whole output.
+fn agent_fails_with(sb: &Sandbox, radio_url: String, code: i32) -> Result<(String, Output)> {
+    let opts = AgentOptions {
+        radio_url: Some(radio_url),
+        ..Default::default()
+    };
+    let out = run_agent_once(sb, &opts, FAIL_TIMEOUT)?;
+    Ok((fatal_line(&out, code)?, out))
+}
+
 /// (d) An unknown radio URL scheme is a configuration error: exit 2, one line, nothing else.
 #[test]
 fn bad_radio_url_exits_2() {
@@ -509,12 +520,7 @@ fn bad_radio_url_exits_2() {
 }
 
 fn bad_radio_url_exits_2_in(sb: &Sandbox) -> Result<()> {
-    let opts = AgentOptions {
-        radio_url: Some("foo://x".into()),
-        ..Default::default()
-    };
-    let out = run_agent_once(sb, &opts, FAIL_TIMEOUT)?;
-    let line = fatal_line(&out, 2)?;
+    let (line, out) = agent_fails_with(sb, "foo://x".into(), 2)?;
     ensure!(
         line.contains("foo"),
         "the message should name the bad value: {line}"
@@ -534,12 +540,7 @@ fn missing_device_exits_3() {
 }
 
 fn missing_device_exits_3_in(sb: &Sandbox) -> Result<()> {
-    let opts = AgentOptions {
-        radio_url: Some("spinel+hdlc+uart:///dev/does-not-exist".into()),
-        ..Default::default()
-    };
-    let out = run_agent_once(sb, &opts, FAIL_TIMEOUT)?;
-    let line = fatal_line(&out, 3)?;
+    let (line, _) = agent_fails_with(sb, "spinel+hdlc+uart:///dev/does-not-exist".into(), 3)?;
     ensure!(
         line.contains("/dev/does-not-exist"),
         "the message should name the device: {line}"
@@ -560,12 +561,7 @@ fn silent_coprocessor_exits_5_in(sb: &Sandbox) -> Result<()> {
         "#!/bin/sh\n# reads and discards everything, never writes\nexec cat >/dev/null\n",
     )?;
     std::fs::set_permissions(&silent, std::fs::Permissions::from_mode(0o755))?;
-    let opts = AgentOptions {
-        radio_url: Some(format!("spinel+hdlc+forkpty://{}", silent.display())),
-        ..Default::default()
-    };
-    let out = run_agent_once(sb, &opts, FAIL_TIMEOUT)?;
-    fatal_line(&out, 5)?;
+    agent_fails_with(sb, format!("spinel+hdlc+forkpty://{}", silent.display()), 5)?;
     Ok(())
 }
 
@@ -577,15 +573,8 @@ fn rcp_firmware_exits_6() {
 
 fn rcp_firmware_exits_6_in(sb: &Sandbox) -> Result<()> {
     let rcp = &e2e::ot_bins()?.rcp;
-    let opts = AgentOptions {
-        radio_url: Some(format!(
-            "spinel+hdlc+forkpty://{}?forkpty-arg=1",
-            rcp.display()
-        )),
-        ..Default::default()
-    };
-    let out = run_agent_once(sb, &opts, FAIL_TIMEOUT)?;
-    let line = fatal_line(&out, 6)?;
+    let url = format!("spinel+hdlc+forkpty://{}?forkpty-arg=1", rcp.display());
+    let (line, _) = agent_fails_with(sb, url, 6)?;
     ensure!(
         line.contains("NCP"),
         "the message should say to flash NCP firmware: {line}"
