@@ -5,8 +5,6 @@
 //! Guarantees: [`ot_bins`] returns existing executables or fails with the build script's output;
 //! [`workspace_bins`] fails with "run `cargo build --bins` first" when a binary is missing.
 
-use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -54,20 +52,7 @@ fn build_ot() -> Result<OtBins> {
     let root = workspace_root();
     let script = root.join("testbed/build-ot.sh");
     let lock_path = std::env::temp_dir().join("thread-agent-e2e-build-ot.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
-    // SAFETY: flock on a descriptor we own; blocks until the other builder is done.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        bail!(
-            "flock {}: {}",
-            lock_path.display(),
-            std::io::Error::last_os_error()
-        );
-    }
+    let lock = crate::ports::lock_file(&lock_path, true)?;
     let out = Command::new("bash")
         .arg(&script)
         .current_dir(&root)

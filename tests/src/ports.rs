@@ -38,7 +38,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -69,15 +69,7 @@ impl PortLease {
         loop {
             for offset in FIRST..=LAST {
                 let path: PathBuf = dir.join(format!("{offset}.lock"));
-                let file = OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path)
-                    .with_context(|| format!("opening {}", path.display()))?;
-                // SAFETY: flock on a file descriptor we own.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-                if rc == 0 {
+                if let Some(file) = lock_file(&path, false)? {
                     return Ok(PortLease {
                         offset,
                         _lock: file,
@@ -95,6 +87,31 @@ impl PortLease {
     pub fn offset(&self) -> u16 {
         self.offset
     }
+}
+
+/// Opens (creating it) `path` and takes an exclusive `flock` on it, held as long as the returned
+/// file lives. `wait`: block until the lock is free; otherwise `None` when another process holds it.
+pub fn lock_file(path: &Path, wait: bool) -> Result<Option<File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let flags = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), flags) } == 0 {
+        return Ok(Some(file));
+    }
+    let err = std::io::Error::last_os_error();
+    if !wait && err.kind() == std::io::ErrorKind::WouldBlock {
+        return Ok(None);
+    }
+    bail!("flock {}: {err}", path.display())
 }
 
 #[cfg(test)]
