@@ -130,28 +130,8 @@ fn own_uid() -> u32 {
 }
 
 async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(), Fatal> {
-    match &settings.radio_url_source {
-        RadioUrlSource::Configured => {
-            tracing::info!(radio_url = %settings.radio_url, "using radio")
-        }
-        RadioUrlSource::DefaultDevice(p) => {
-            tracing::info!(radio_url = %settings.radio_url, device = %p.display(), "no radio_url configured; using the device found")
-        }
-        RadioUrlSource::Simulated(p) => tracing::info!(
-            radio_url = %settings.radio_url,
-            program = %p.display(),
-            "no radio_url configured and no /dev/thread-radio or /dev/ttyACM0; using the simulated co-processor"
-        ),
-    }
-    let state = state::StateDir::new(&settings.state_dir);
-    state.ensure().map_err(|e| match &e {
-        state::StateError::Io { source, .. }
-            if source.kind() == std::io::ErrorKind::PermissionDenied =>
-        {
-            Fatal::new(exit::PERMISSION_DENIED, e.to_string())
-        }
-        _ => Fatal::new(exit::FAILURE, e.to_string()),
-    })?;
+    log_radio_choice(&settings);
+    let state = open_state_dir(&settings)?;
 
     let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -161,35 +141,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => return Ok(()),
         _ = sigint.recv() => return Ok(()),
     };
-    // Events queued while opening (the co-processor's power-on reset, ...) describe the state
-    // before start-up; start-up reads everything afresh, so drop them.
-    while let Ok(ev) = events.try_recv() {
-        match ev {
-            ncp::Event::Closed { reason } => {
-                return Err(Fatal::new(
-                    exit::FAILURE,
-                    format!("co-processor link closed: {reason}"),
-                ))
-            }
-            other => tracing::debug!(event = ?other, "event before start-up ignored"),
-        }
-    }
-    let caps: Vec<String> = info
-        .caps
-        .iter()
-        .map(|c| {
-            ncp::spinel::cap::name(*c)
-                .map(str::to_string)
-                .unwrap_or_else(|| c.to_string())
-        })
-        .collect();
-    tracing::info!(
-        version = %info.version,
-        protocol = %format!("{}.{}", info.protocol.0, info.protocol.1),
-        eui64 = %hex::encode(info.hwaddr),
-        capabilities = %caps.join(","),
-        "co-processor ready"
-    );
+    drop_startup_events(&mut events)?;
+    log_coprocessor(&info);
 
     // The mesh bridge takes the co-processor's events first and passes the rest on in order.
     let (bridge, events) = bridge::start(client.clone(), events, settings.bridge.clone());
@@ -256,6 +209,74 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     drop(server); // removes the socket file
     bridge.shutdown().await; // removes the Thread interface and the routes it added
     result
+}
+
+/// Says which radio is used and how it was chosen.
+fn log_radio_choice(settings: &Settings) {
+    match &settings.radio_url_source {
+        RadioUrlSource::Configured => {
+            tracing::info!(radio_url = %settings.radio_url, "using radio")
+        }
+        RadioUrlSource::DefaultDevice(p) => {
+            tracing::info!(radio_url = %settings.radio_url, device = %p.display(), "no radio_url configured; using the device found")
+        }
+        RadioUrlSource::Simulated(p) => tracing::info!(
+            radio_url = %settings.radio_url,
+            program = %p.display(),
+            "no radio_url configured and no /dev/thread-radio or /dev/ttyACM0; using the simulated co-processor"
+        ),
+    }
+}
+
+/// Creates the state directory (exit 4 when that is not permitted).
+fn open_state_dir(settings: &Settings) -> Result<state::StateDir, Fatal> {
+    let state = state::StateDir::new(&settings.state_dir);
+    state.ensure().map_err(|e| match &e {
+        state::StateError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            Fatal::new(exit::PERMISSION_DENIED, e.to_string())
+        }
+        _ => Fatal::new(exit::FAILURE, e.to_string()),
+    })?;
+    Ok(state)
+}
+
+/// Events queued while opening (the co-processor's power-on reset, ...) describe the state
+/// before start-up; start-up reads everything afresh, so they are dropped. A closed link is fatal.
+fn drop_startup_events(events: &mut tokio::sync::mpsc::Receiver<ncp::Event>) -> Result<(), Fatal> {
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            ncp::Event::Closed { reason } => {
+                return Err(Fatal::new(
+                    exit::FAILURE,
+                    format!("co-processor link closed: {reason}"),
+                ))
+            }
+            other => tracing::debug!(event = ?other, "event before start-up ignored"),
+        }
+    }
+    Ok(())
+}
+
+/// Logs the probed co-processor: version, protocol, EUI-64, capabilities.
+fn log_coprocessor(info: &ncp::NcpInfo) {
+    let caps: Vec<String> = info
+        .caps
+        .iter()
+        .map(|c| {
+            ncp::spinel::cap::name(*c)
+                .map(str::to_string)
+                .unwrap_or_else(|| c.to_string())
+        })
+        .collect();
+    tracing::info!(
+        version = %info.version,
+        protocol = %format!("{}.{}", info.protocol.0, info.protocol.1),
+        eui64 = %hex::encode(info.hwaddr),
+        capabilities = %caps.join(","),
+        "co-processor ready"
+    );
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Fatal> {
