@@ -66,10 +66,6 @@ pub const INFRA_POLL: Duration = Duration::from_secs(5);
 /// Metric of the routes the bridge adds.
 pub const ROUTE_METRIC: u32 = 256;
 
-/// `THREAD_LEADER_NETWORK_DATA` (0x150D, `SPINEL_PROP_THREAD_EXT__BEGIN + 13`): announced by the
-/// co-processor whenever the network data changes.
-pub const THREAD_LEADER_NETWORK_DATA: Prop = Prop(0x150D);
-
 /// `[bridge]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeConfig {
@@ -228,7 +224,7 @@ fn bridge_wants(p: Prop) -> bool {
         prop::IPV6_MULTICAST_ADDRESS_TABLE,
         prop::IPV6_ML_PREFIX,
         prop::IPV6_ML_ADDR,
-        THREAD_LEADER_NETWORK_DATA,
+        prop::THREAD_LEADER_NETWORK_DATA,
         prop::NET_ROLE,
         prop::LAST_STATUS,
         prop::INFRA_IF_SEND_ICMP6,
@@ -642,7 +638,7 @@ impl Mirror {
                 self.ml_prefix = wire::decode_ml_prefix(&v).ok();
             }
             self.refresh_prefixes().await;
-        } else if p == THREAD_LEADER_NETWORK_DATA || p == prop::NET_ROLE {
+        } else if p == prop::THREAD_LEADER_NETWORK_DATA || p == prop::NET_ROLE {
             self.refresh_prefixes().await;
         } else if p == prop::INFRA_IF_SEND_ICMP6 {
             self.infra_send(value).await;

@@ -50,7 +50,7 @@ use meshcop::commissioner::{
 use meshcop::credentials::{Pskc, Pskd};
 use meshcop::dataset::Dataset;
 use ncp::codec::{Reader, Writer};
-use ncp::spinel::{cmd, prop, Prop};
+use ncp::spinel::{cmd, prop};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use zeroize::Zeroizing;
@@ -78,8 +78,6 @@ const TICK: Duration = Duration::from_secs(1);
 pub const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a clean shutdown waits for the resignation.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
-/// `THREAD_LEADER_NETWORK_DATA` (SPINEL_PROP_THREAD_EXT__BEGIN + 13).
-const THREAD_LEADER_NETWORK_DATA: Prop = Prop(0x150D);
 
 /// A datagram from the UDP forward stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -944,7 +942,7 @@ impl Task {
             Ok((active, port)) => json!({"active": active, "port": port}),
             Err(e) => json!({"error": e.message}),
         };
-        let leader = match self.net.client.get(THREAD_LEADER_NETWORK_DATA).await {
+        let leader = match self.net.client.get(prop::THREAD_LEADER_NETWORK_DATA).await {
             Ok(nd) => leader_commissioning(&nd),
             Err(e) => json!({"error": e.to_string()}),
         };
