@@ -24,7 +24,6 @@ mod sd_notify;
 mod session;
 mod state;
 mod status;
-mod tables;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -23,7 +23,7 @@ use tokio::sync::mpsc::Receiver;
 
 use crate::network::{Network, Role};
 use crate::session::{exit, Fatal};
-use crate::tables;
+use ncp::props::tables;
 
 /// How often the dataset backup is re-checked without an event.
 pub const BACKUP_RECHECK: Duration = Duration::from_secs(30);

@@ -396,9 +396,10 @@ impl Network {
     }
 
     /// Reads and decodes the neighbour table.
-    pub async fn neighbors(&self) -> Result<Vec<crate::tables::Neighbor>, ncp::Error> {
+    pub async fn neighbors(&self) -> Result<Vec<ncp::props::tables::Neighbor>, ncp::Error> {
         let v = self.client.get(prop::THREAD_NEIGHBOR_TABLE).await?;
-        crate::tables::decode_neighbor_table(&v).map_err(|e| ncp::Error::Protocol(e.to_string()))
+        ncp::props::tables::decode_neighbor_table(&v)
+            .map_err(|e| ncp::Error::Protocol(e.to_string()))
     }
 }
 

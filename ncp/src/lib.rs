@@ -8,6 +8,8 @@
 //! - [`codec`]: typed reader/writer for Spinel value formats (`b C S L X i 6 E e U d D t() A()`).
 //! - [`url`]: radio URLs (`spinel+hdlc+uart://...`, `spinel+hdlc+forkpty://...`).
 //! - [`transport`]: serial port and pseudo-terminal child process byte streams.
+//! - [`props`]: typed codecs of property values (bridge values, neighbour and child tables, UDP
+//!   forward stream).
 //! - [`client`]: the async request/response client with an event queue for unsolicited frames.
 //!
 //! ```no_run
@@ -28,6 +30,7 @@
 pub mod client;
 pub mod codec;
 pub mod hdlc;
+pub mod props;
 pub mod spinel;
 pub mod transport;
 pub mod url;

@@ -49,7 +49,7 @@ use meshcop::commissioner::{
 };
 use meshcop::credentials::{Pskc, Pskd};
 use meshcop::dataset::Dataset;
-use ncp::codec::{Reader, Writer};
+use ncp::codec::Reader;
 use ncp::spinel::{cmd, prop};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -79,44 +79,7 @@ pub const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a clean shutdown waits for the resignation.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// A datagram from the UDP forward stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forwarded {
-    pub payload: Vec<u8>,
-    pub peer_port: u16,
-    pub peer_addr: Ipv6Addr,
-    pub local_port: u16,
-}
-
-/// Decodes a `THREAD_UDP_FORWARD_STREAM` value (`dS6S`, little-endian).
-pub fn decode_forward(value: &[u8]) -> Option<Forwarded> {
-    let mut r = Reader::new(value);
-    let payload = r.data().ok()?.to_vec();
-    let peer_port = r.u16().ok()?;
-    let peer_addr = r.ipv6().ok()?;
-    let local_port = r.u16().ok()?;
-    Some(Forwarded {
-        payload,
-        peer_port,
-        peer_addr,
-        local_port,
-    })
-}
-
-/// Encodes a `THREAD_UDP_FORWARD_STREAM` value.
-pub fn encode_forward(
-    payload: &[u8],
-    peer_port: u16,
-    peer_addr: &Ipv6Addr,
-    local_port: u16,
-) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.push_data(payload)
-        .push_u16(peer_port)
-        .push_ipv6(peer_addr)
-        .push_u16(local_port);
-    w.into_vec()
-}
+pub(crate) use ncp::props::forward::{decode_forward, encode_forward, Forwarded};
 
 /// What the fan-out hands to the service.
 #[derive(Debug)]
@@ -1118,24 +1081,6 @@ pub fn leader_commissioning(netdata: &[u8]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forward_stream_codec() {
-        let v = encode_forward(&[1, 2, 3], PEER_PORT, &PEER_ADDR, 49153);
-        // u16 LE length, payload, u16 LE peer port, address, u16 LE local port.
-        assert_eq!(&v[..5], &[3, 0, 1, 2, 3]);
-        assert_eq!(&v[5..7], &PEER_PORT.to_le_bytes());
-        assert_eq!(&v[7..23], &PEER_ADDR.octets());
-        assert_eq!(&v[23..], &49153u16.to_le_bytes());
-        let f = decode_forward(&v).unwrap();
-        assert_eq!(f.payload, vec![1, 2, 3]);
-        assert_eq!(
-            (f.peer_port, f.peer_addr, f.local_port),
-            (PEER_PORT, PEER_ADDR, 49153)
-        );
-        assert!(decode_forward(&v[..10]).is_none());
-        assert!(decode_forward(&[0xff, 0xff]).is_none());
-    }
 
     #[test]
     fn leader_commissioning_data() {
