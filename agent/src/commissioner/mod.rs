@@ -49,7 +49,7 @@ use meshcop::commissioner::{
 };
 use meshcop::credentials::{Pskc, Pskd};
 use meshcop::dataset::Dataset;
-use ncp::codec::Reader;
+use ncp::props::border_agent::decode_border_agent_state;
 use ncp::spinel::{cmd, prop};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -977,14 +977,9 @@ async fn read_border_agent(net: Arc<Network>) -> Result<(bool, u16), MethodError
         .get(prop::BORDER_AGENT_MESHCOP_SERVICE_STATE)
         .await
         .map_err(|e| unavailable("reading BORDER_AGENT_MESHCOP_SERVICE_STATE", e))?;
-    let mut r = Reader::new(&v);
-    let active = r
-        .bool()
+    let s = decode_border_agent_state(&v)
         .map_err(|e| unavailable("decoding the border agent state", e))?;
-    let port = r
-        .u16()
-        .map_err(|e| unavailable("decoding the border agent state", e))?;
-    Ok((active, port))
+    Ok((s.active, s.port))
 }
 
 /// Merges the Border Agent's MGMT_COMMISSIONER_GET answer into `status.border_agent`:

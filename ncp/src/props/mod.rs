@@ -5,10 +5,12 @@
 //!   mesh-local prefix, infrastructure-interface state and ICMPv6).
 //! - [`tables`]: the neighbour and child tables.
 //! - [`forward`]: the UDP forward stream (`THREAD_UDP_FORWARD_STREAM`).
+//! - [`border_agent`]: the co-processor's Border Agent state (`BORDER_AGENT_MESHCOP_SERVICE_STATE`).
 //!
 //! Guarantees: no decoder panics on bytes from the co-processor; each has a test that feeds it
 //! garbage.
 
+pub mod border_agent;
 pub mod forward;
 pub mod net;
 pub mod tables;
