@@ -1023,54 +1023,29 @@ pub fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset,
     }
 }
 
-/// The Commissioning Data the leader publishes in its network data (TLV type 4): the active
+/// The Commissioning Data the leader publishes in its network data: the active
 /// commissioner's session ID, Border Agent locator and steering data. This is what the leader
 /// (and hence a Border Agent answering MGMT_COMMISSIONER_GET) reports.
 pub fn leader_commissioning(netdata: &[u8]) -> Value {
-    let mut i = 0;
-    while i + 2 <= netdata.len() {
-        let typ = netdata[i] >> 1;
-        let len = netdata[i + 1] as usize;
-        let Some(value) = netdata.get(i + 2..i + 2 + len) else {
-            break;
-        };
-        if typ == 4 {
-            let mut out = serde_json::Map::new();
-            let mut j = 0;
-            while j + 2 <= value.len() {
-                let t = value[j];
-                let l = value[j + 1] as usize;
-                let Some(v) = value.get(j + 2..j + 2 + l) else {
-                    break;
-                };
-                match (t, v.len()) {
-                    (11, 2) => {
-                        out.insert("session_id".into(), json!(u16::from_be_bytes([v[0], v[1]])));
-                    }
-                    (9, 2) => {
-                        out.insert(
-                            "border_agent_locator".into(),
-                            json!(format!("0x{:02x}{:02x}", v[0], v[1])),
-                        );
-                    }
-                    (8, _) => {
-                        out.insert("steering_data".into(), json!(hex::encode(v)));
-                    }
-                    (18, 2) => {
-                        out.insert(
-                            "joiner_udp_port".into(),
-                            json!(u16::from_be_bytes([v[0], v[1]])),
-                        );
-                    }
-                    _ => {}
-                }
-                j += 2 + l;
-            }
-            return Value::Object(out);
+    let Some(cd) = meshcop::netdata::commissioning_data(netdata) else {
+        return Value::Null;
+    };
+    let mut out = serde_json::Map::new();
+    if let Ok(d) = CommissionerDataset::parse(cd) {
+        if let Some(id) = d.session_id {
+            out.insert("session_id".into(), json!(id));
         }
-        i += 2 + len;
+        if let Some(x) = d.border_agent_locator {
+            out.insert("border_agent_locator".into(), json!(format!("0x{x:04x}")));
+        }
+        if let Some(s) = d.steering_data {
+            out.insert("steering_data".into(), json!(hex::encode(s)));
+        }
+        if let Some(port) = d.joiner_udp_port {
+            out.insert("joiner_udp_port".into(), json!(port));
+        }
     }
-    Value::Null
+    Value::Object(out)
 }
 
 #[cfg(test)]
