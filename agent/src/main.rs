@@ -17,6 +17,7 @@ mod config;
 mod control;
 #[cfg(test)]
 mod fake_ncp;
+mod frames;
 mod logging;
 mod monitor;
 mod network;
@@ -190,8 +191,11 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         "co-processor ready"
     );
 
-    // The mesh bridge takes the co-processor's events first and passes the rest on in order.
-    let (bridge, events) = bridge::start(client.clone(), events, settings.bridge.clone());
+    // One router hands each of the co-processor's frames to its consumer: packets to the mesh
+    // bridge, UDP-forward datagrams (the Border Agent's answers) to the commissioner service, the
+    // rest to the monitor (see `frames`).
+    let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
+    let (events, commissioner_input) = frames::route(events, bridge_inlet);
 
     let net = Arc::new(network::Network::new(
         client,
@@ -212,9 +216,6 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             _ => Fatal::new(exit::FAILURE, e.to_string()),
         })?;
     tracing::info!(path = %server.path().display(), "control socket listening");
-    // UDP-forward datagrams (the Border Agent's answers) go to the commissioner service, the
-    // rest of the co-processor's events to the monitor.
-    let (events, commissioner_input) = commissioner::fan_out(events);
     let commissioner = commissioner::Service::spawn(
         net.clone(),
         settings.commissioner.clone(),

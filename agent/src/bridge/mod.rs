@@ -147,6 +147,29 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(config: BridgeConfig) -> Shared {
+        let border_routing = if config.infra_interface.is_some() {
+            BorderRouting::Starting
+        } else {
+            BorderRouting::Off
+        };
+        Shared {
+            config,
+            counters: Counters::default(),
+            status: Mutex::new(StatusState {
+                state: "starting",
+                error: None,
+                addresses: Vec::new(),
+                routes: Vec::new(),
+                omr_prefix: None,
+                border_routing,
+                border_routing_error: None,
+                infra_ifindex: None,
+            }),
+            mesh: RwLock::new(MeshView::default()),
+        }
+    }
+
     fn status(&self) -> std::sync::MutexGuard<'_, StatusState> {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -158,45 +181,18 @@ pub struct Bridge {
     stop: Mutex<Option<oneshot::Sender<oneshot::Sender<()>>>>,
 }
 
-/// Starts the bridge on `client`. Takes the co-processor's event stream and returns the one
-/// for the rest of the agent: every event except the bridge's own (`STREAM_NET` packets and
-/// `INFRA_IF_SEND_ICMP6`) is passed on unchanged and in order; the ones the bridge also needs
-/// are copied to it.
-pub fn start(
-    client: Client,
-    events: mpsc::Receiver<Event>,
-    config: BridgeConfig,
-) -> (Arc<Bridge>, mpsc::Receiver<Event>) {
-    let border_routing = if config.infra_interface.is_some() {
-        BorderRouting::Starting
-    } else {
-        BorderRouting::Off
-    };
-    let shared = Arc::new(Shared {
-        config,
-        counters: Counters::default(),
-        status: Mutex::new(StatusState {
-            state: "starting",
-            error: None,
-            addresses: Vec::new(),
-            routes: Vec::new(),
-            omr_prefix: None,
-            border_routing,
-            border_routing_error: None,
-            infra_ifindex: None,
-        }),
-        mesh: RwLock::new(MeshView::default()),
-    });
-    let (monitor_tx, monitor_rx) = mpsc::channel(1024);
+/// Starts the bridge on `client`. Returns its handle and its [`Inlet`]: the frame router
+/// ([`crate::frames`]) hands the co-processor's `STREAM_NET` packets and the events the bridge
+/// needs to it.
+pub fn start(client: Client, config: BridgeConfig) -> (Arc<Bridge>, Inlet) {
+    let shared = Arc::new(Shared::new(config));
     let (rx_tx, rx_rx) = mpsc::channel(RX_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_QUEUE);
-    tokio::spawn(tap(
-        events,
-        monitor_tx,
-        rx_tx,
-        ctl_tx.clone(),
-        shared.clone(),
-    ));
+    let inlet = Inlet {
+        packets: rx_tx,
+        control: ctl_tx.clone(),
+        shared: shared.clone(),
+    };
     let (stop_tx, stop_rx) = oneshot::channel();
     tokio::spawn(run(client, shared.clone(), rx_rx, ctl_rx, ctl_tx, stop_rx));
     (
@@ -204,70 +200,63 @@ pub fn start(
             shared,
             stop: Mutex::new(Some(stop_tx)),
         }),
-        monitor_rx,
+        inlet,
     )
 }
 
 /// Internal control messages.
-enum Control {
+pub(crate) enum Control {
     Ncp(Event),
     Host(MldChange),
 }
 
-fn bridge_only(p: Prop) -> bool {
-    p == prop::STREAM_NET || p == prop::STREAM_NET_INSECURE || p == prop::INFRA_IF_SEND_ICMP6
-}
-
-fn bridge_wants(p: Prop) -> bool {
-    [
-        prop::IPV6_ADDRESS_TABLE,
-        prop::IPV6_MULTICAST_ADDRESS_TABLE,
-        prop::IPV6_ML_PREFIX,
-        prop::IPV6_ML_ADDR,
-        prop::THREAD_LEADER_NETWORK_DATA,
-        prop::NET_ROLE,
-        prop::LAST_STATUS,
-        prop::INFRA_IF_SEND_ICMP6,
-    ]
-    .contains(&p)
-}
-
-async fn tap(
-    mut events: mpsc::Receiver<Event>,
-    monitor: mpsc::Sender<Event>,
+/// Where the frame router ([`crate::frames`]) delivers the bridge's share of the co-processor's
+/// frames. Never blocks: what does not fit in the bridge's queues is dropped and counted.
+#[derive(Clone)]
+pub(crate) struct Inlet {
     packets: mpsc::Sender<Vec<u8>>,
     control: mpsc::Sender<Control>,
     shared: Arc<Shared>,
-) {
-    let c = &shared.counters;
-    while let Some(ev) = events.recv().await {
-        let (to_bridge, to_monitor) = match &ev {
-            Event::Property {
-                command,
-                prop: p,
-                value,
-            } if *p == prop::STREAM_NET || *p == prop::STREAM_NET_INSECURE => {
-                if *command == cmd::IS {
-                    match wire::decode_stream_net(value) {
-                        Ok(pkt) => {
-                            if packets.try_send(pkt.to_vec()).is_err() {
-                                bump(&c.rx_queue_full);
-                            }
-                        }
-                        Err(_) => bump(&c.malformed),
-                    }
+}
+
+impl Inlet {
+    /// A `STREAM_NET` value from the co-processor: its packet goes to the TUN pump.
+    pub(crate) fn stream_net(&self, value: &[u8]) {
+        let c = &self.shared.counters;
+        match wire::decode_stream_net(value) {
+            Ok(pkt) => {
+                if self.packets.try_send(pkt.to_vec()).is_err() {
+                    bump(&c.rx_queue_full);
                 }
-                continue;
             }
-            Event::Property { prop: p, .. } => (bridge_wants(*p), !bridge_only(*p)),
-            Event::Reset { .. } | Event::Closed { .. } => (true, true),
-        };
-        if to_bridge && control.try_send(Control::Ncp(ev.clone())).is_err() {
-            bump(&c.control_queue_full);
+            Err(_) => bump(&c.malformed),
         }
-        if to_monitor {
-            let _ = monitor.send(ev).await;
+    }
+
+    /// An event the bridge follows (address tables, network data, role, reset...).
+    pub(crate) fn event(&self, ev: &Event) {
+        if self.control.try_send(Control::Ncp(ev.clone())).is_err() {
+            bump(&self.shared.counters.control_queue_full);
         }
+    }
+
+    /// An inlet on bare queues, for the router's tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(
+        packets: mpsc::Sender<Vec<u8>>,
+        control: mpsc::Sender<Control>,
+    ) -> Inlet {
+        Inlet {
+            packets,
+            control,
+            shared: Arc::new(Shared::new(BridgeConfig::default())),
+        }
+    }
+
+    /// Packets dropped because the TUN pump's queue was full.
+    #[cfg(test)]
+    pub(crate) fn rx_queue_full(&self) -> u64 {
+        self.shared.counters.rx_queue_full.load(Ordering::Relaxed)
     }
 }
 
@@ -1132,59 +1121,5 @@ mod tests {
         assert!(!infra_if_unsupported(&ncp::Error::Timeout {
             what: "x".into()
         }));
-    }
-
-    #[tokio::test]
-    async fn tap_splits_events() {
-        let shared = Arc::new(Shared {
-            config: BridgeConfig::default(),
-            counters: Counters::default(),
-            status: Mutex::new(StatusState {
-                state: "starting",
-                error: None,
-                addresses: vec![],
-                routes: vec![],
-                omr_prefix: None,
-                border_routing: BorderRouting::Off,
-                border_routing_error: None,
-                infra_ifindex: None,
-            }),
-            mesh: RwLock::new(MeshView::default()),
-        });
-        let (ev_tx, ev_rx) = mpsc::channel(16);
-        let (mon_tx, mut mon_rx) = mpsc::channel(16);
-        let (pk_tx, mut pk_rx) = mpsc::channel(1);
-        let (ctl_tx, mut ctl_rx) = mpsc::channel(16);
-        tokio::spawn(tap(ev_rx, mon_tx, pk_tx, ctl_tx, shared.clone()));
-        let pkt = |b: u8| Event::Property {
-            command: cmd::IS,
-            prop: prop::STREAM_NET,
-            value: vec![1, 0, b],
-        };
-        ev_tx.send(pkt(1)).await.unwrap();
-        ev_tx.send(pkt(2)).await.unwrap(); // queue of 1: dropped and counted
-        let role = Event::Property {
-            command: cmd::IS,
-            prop: prop::NET_ROLE,
-            value: vec![3],
-        };
-        ev_tx.send(role.clone()).await.unwrap();
-        let chan = Event::Property {
-            command: cmd::IS,
-            prop: prop::PHY_CHAN,
-            value: vec![15],
-        };
-        ev_tx.send(chan.clone()).await.unwrap();
-        ev_tx.send(Event::Reset { status: 112 }).await.unwrap();
-        assert_eq!(mon_rx.recv().await, Some(role.clone()));
-        assert_eq!(mon_rx.recv().await, Some(chan));
-        assert_eq!(mon_rx.recv().await, Some(Event::Reset { status: 112 }));
-        assert_eq!(pk_rx.recv().await, Some(vec![1]));
-        assert!(matches!(ctl_rx.recv().await, Some(Control::Ncp(e)) if e == role));
-        assert!(matches!(
-            ctl_rx.recv().await,
-            Some(Control::Ncp(Event::Reset { .. }))
-        ));
-        assert_eq!(shared.counters.rx_queue_full.load(Ordering::Relaxed), 1);
     }
 }

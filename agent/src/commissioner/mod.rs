@@ -7,7 +7,7 @@
 //!   `BORDER_AGENT_MESHCOP_SERVICE_STATE` (`b` active, `S` port, `D` TXT); the co-processor hands
 //!   the payload to its UDP stack as if it came from that peer (`otUdpForwardReceive`, see
 //!   `ncp_base_mtd.cpp`). The Border Agent's answers come back as unsolicited `PROP_VALUE_IS` of the
-//!   same property with peer = our made-up address (`HandleUdpForwardStream`); [`fan_out`] routes
+//!   same property with peer = our made-up address (`HandleUdpForwardStream`); the frame router ([`crate::frames`]) routes
 //!   those to this service and everything else to the monitor.
 //! - Credentials: PSKc from the active dataset (TLV 4), mesh-local prefix (TLV 7), re-read before
 //!   every explicit start (a hidden test knob `[commissioner] pskc_override` replaces the PSKc).
@@ -32,7 +32,7 @@
 //!
 //! Guarantees: the PSKd and PSKc never leave the state machine / `meshcop::credentials` types;
 //! no event, log line, reply or audit record carries one. Never panics on input from the
-//! co-processor. Validated by the unit tests below (codec, fan-out) and the end-to-end tests in
+//! co-processor. Validated by the unit tests below (the codec and the frame routing are tested in `ncp::props::forward` and `crate::frames`) and the end-to-end tests in
 //! `tests/tests/commissioning.rs` against OpenThread's simulation NCP and `ot-cli-ftd` joiners.
 
 pub mod events;
@@ -79,61 +79,13 @@ pub const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a clean shutdown waits for the resignation.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
 
-pub(crate) use ncp::props::forward::{decode_forward, encode_forward, Forwarded};
+pub(crate) use ncp::props::forward::{encode_forward, Forwarded};
 
-/// What the fan-out hands to the service.
+/// What the frame router ([`crate::frames`]) hands to the service.
 #[derive(Debug)]
 pub enum NcpInput {
     Forwarded(Forwarded),
     Reset,
-}
-
-/// Splits the co-processor's event stream: UDP-forward datagrams go to the service only, resets
-/// to both, everything else to the returned monitor receiver (same order, same capacity).
-pub fn fan_out(
-    mut events: mpsc::Receiver<ncp::Event>,
-) -> (mpsc::Receiver<ncp::Event>, mpsc::Receiver<NcpInput>) {
-    let (mon_tx, mon_rx) = mpsc::channel(4096);
-    let (svc_tx, svc_rx) = mpsc::channel(1024);
-    tokio::spawn(async move {
-        let mut dropped: u64 = 0;
-        while let Some(ev) = events.recv().await {
-            match &ev {
-                ncp::Event::Property {
-                    command,
-                    prop: p,
-                    value,
-                } if *p == prop::THREAD_UDP_FORWARD_STREAM && *command == cmd::IS => {
-                    match decode_forward(value) {
-                        Some(f) => {
-                            if svc_tx.try_send(NcpInput::Forwarded(f)).is_err() {
-                                dropped += 1;
-                                tracing::debug!(
-                                    dropped,
-                                    "commissioner input queue full; datagram dropped"
-                                );
-                            }
-                        }
-                        None => tracing::debug!(
-                            len = value.len(),
-                            "undecodable UDP forward stream value"
-                        ),
-                    }
-                    continue;
-                }
-                ncp::Event::Reset { .. } => {
-                    let _ = svc_tx.try_send(NcpInput::Reset);
-                }
-                _ => {}
-            }
-            // The monitor stops first at shutdown; keep feeding the service (its resignation
-            // answer still has to arrive).
-            if !mon_tx.is_closed() {
-                let _ = mon_tx.send(ev).await;
-            }
-        }
-    });
-    (mon_rx, svc_rx)
 }
 
 type Reply = oneshot::Sender<Result<Value, MethodError>>;
@@ -1094,39 +1046,5 @@ mod tests {
             st["border_agent"],
             json!({"error": "x", "get_error": "no answer"})
         );
-    }
-
-    #[test]
-    fn fan_out_routes_forward_stream_and_resets() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (tx, rx) = mpsc::channel(16);
-            let (mut mon, mut svc) = fan_out(rx);
-            let fwd = encode_forward(&[9], PEER_PORT, &PEER_ADDR, 1);
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
-            tx.send(ncp::Event::Reset { status: 114 }).await.unwrap();
-            drop(tx);
-            match svc.recv().await.unwrap() {
-                NcpInput::Forwarded(f) => assert_eq!(f.payload, vec![9]),
-                other => panic!("{other:?}"),
-            }
-            assert!(matches!(svc.recv().await.unwrap(), NcpInput::Reset));
-            assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Property { prop: p, .. } if p == prop::NET_ROLE));
-            assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Reset { .. }));
-            assert!(mon.recv().await.is_none());
-
-            // Without a monitor (shutdown), datagrams still reach the service.
-            let (tx, rx) = mpsc::channel(16);
-            let (mon, mut svc) = fan_out(rx);
-            drop(mon);
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
-            let fwd = encode_forward(&[7], PEER_PORT, &PEER_ADDR, 1);
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
-            assert!(matches!(svc.recv().await.unwrap(), NcpInput::Forwarded(f) if f.payload == vec![7]));
-        });
     }
 }
