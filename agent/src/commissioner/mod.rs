@@ -7,8 +7,8 @@
 //!   `BORDER_AGENT_MESHCOP_SERVICE_STATE` (`b` active, `S` port, `D` TXT); the co-processor hands
 //!   the payload to its UDP stack as if it came from that peer (`otUdpForwardReceive`, see
 //!   `ncp_base_mtd.cpp`). The Border Agent's answers come back as unsolicited `PROP_VALUE_IS` of the
-//!   same property with peer = our made-up address (`HandleUdpForwardStream`); the frame router ([`crate::frames`]) routes
-//!   those to this service and everything else to the monitor.
+//!   same property with peer = our made-up address (`HandleUdpForwardStream`); the frame router
+//!   ([`crate::frames`]) routes those to this service and everything else to the monitor.
 //! - Credentials: PSKc from the active dataset (TLV 4), mesh-local prefix (TLV 7), re-read before
 //!   every explicit start (a hidden test knob `[commissioner] pskc_override` replaces the PSKc).
 //! - Lifecycle: started on demand (a joiner entry is added, `commissioner.start`, or
@@ -32,7 +32,8 @@
 //!
 //! Guarantees: the PSKd and PSKc never leave the state machine / `meshcop::credentials` types;
 //! no event, log line, reply or audit record carries one. Never panics on input from the
-//! co-processor. Validated by the unit tests below (the codec and the frame routing are tested in `ncp::props::forward` and `crate::frames`) and the end-to-end tests in
+//! co-processor. Validated by the unit tests below (the codec's and the frame routing's are in
+//! `ncp::props::forward` and `crate::frames`) and the end-to-end tests in
 //! `tests/tests/commissioning.rs` against OpenThread's simulation NCP and `ot-cli-ftd` joiners.
 
 pub mod events;
