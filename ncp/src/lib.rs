@@ -2,6 +2,11 @@
 //! (see `shared/reference/thread-facts.md` §1; authoritative sources are OpenThread's
 //! `src/lib/spinel/spinel.h`, `src/lib/hdlc/hdlc.cpp` and `src/ncp/ncp_base*.cpp`).
 //!
+//! Owns: everything Spinel. The framing, the property keys (each defined once, in
+//! [`spinel::prop`]), the typed codecs of their values ([`props`]), the transports and the
+//! async client. It knows no commissioning: it must never depend on `meshcop`, the agent or the
+//! CLI (what a property's bytes mean at the MeshCoP level, e.g. network data TLVs, is `meshcop`'s).
+//!
 //! Layers, bottom up:
 //! - [`hdlc`]: HDLC-lite framing (no I/O): encoder and a byte-at-a-time decoder.
 //! - [`spinel`]: Spinel frame header, packed integers, property keys, commands, capabilities, status.
