@@ -38,11 +38,11 @@
 
 mod border;
 mod datapath;
-pub mod infra;
+pub(crate) mod infra;
 mod mirror;
-pub mod netif;
+pub(crate) mod netif;
 mod status;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::Ipv6Addr;
@@ -57,23 +57,23 @@ use self::netif::{Memberships, Netlink};
 use self::wire::{MldChange, Prefix};
 
 /// Packets from the mesh waiting to be written to the interface.
-pub const RX_QUEUE: usize = 512;
+pub(crate) const RX_QUEUE: usize = 512;
 /// Packets from the host waiting to be sent to the co-processor.
-pub const TX_QUEUE: usize = 256;
+pub(crate) const TX_QUEUE: usize = 256;
 /// Control events (address tables, network data...) waiting for the bridge.
-pub const CONTROL_QUEUE: usize = 256;
+pub(crate) const CONTROL_QUEUE: usize = 256;
 /// How often the infrastructure interface is re-checked.
-pub const INFRA_POLL: Duration = Duration::from_secs(5);
+pub(crate) const INFRA_POLL: Duration = Duration::from_secs(5);
 /// Metric of the routes the bridge adds.
-pub const ROUTE_METRIC: u32 = 256;
+pub(crate) const ROUTE_METRIC: u32 = 256;
 
 /// `[bridge]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BridgeConfig {
+pub(crate) struct BridgeConfig {
     /// TUN interface name (default `wpan0`).
-    pub interface: String,
+    pub(crate) interface: String,
     /// Infrastructure interface for border routing; `None` = border routing off.
-    pub infra_interface: Option<String>,
+    pub(crate) infra_interface: Option<String>,
 }
 
 impl Default for BridgeConfig {
@@ -104,7 +104,7 @@ fn bump(c: &AtomicU64) {
 
 /// `border_routing` in the status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BorderRouting {
+pub(crate) enum BorderRouting {
     Off,
     Starting,
     Active,
@@ -188,7 +188,7 @@ impl Shared {
 }
 
 /// Handle on the running bridge: status and shutdown.
-pub struct Bridge {
+pub(crate) struct Bridge {
     shared: Arc<Shared>,
     stop: Mutex<Option<oneshot::Sender<oneshot::Sender<()>>>>,
 }
@@ -196,7 +196,7 @@ pub struct Bridge {
 /// Starts the bridge on `client`. Returns its handle and its [`Inlet`]: the frame router
 /// ([`crate::frames`]) hands the co-processor's `STREAM_NET` packets and the events the bridge
 /// needs to it.
-pub fn start(client: Client, config: BridgeConfig) -> (Arc<Bridge>, Inlet) {
+pub(crate) fn start(client: Client, config: BridgeConfig) -> (Arc<Bridge>, Inlet) {
     let shared = Arc::new(Shared::new(config));
     let (rx_tx, rx_rx) = mpsc::channel(RX_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::channel(CONTROL_QUEUE);
@@ -276,7 +276,7 @@ impl Bridge {
     /// Stops the bridge: removes the routes it added on the infrastructure interface and closes
     /// the TUN interface (which the kernel then deletes with its addresses and routes). Waits at
     /// most 3 s.
-    pub async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         let stop = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(stop) = stop {
             let (done_tx, done_rx) = oneshot::channel();

@@ -8,7 +8,7 @@ use super::Bridge;
 
 impl Bridge {
     /// The `bridge` object of `threadctl status --json`.
-    pub fn status_json(&self) -> Value {
+    pub(crate) fn status_json(&self) -> Value {
         let s = self.shared.status().clone();
         let c = &self.shared.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -17,27 +17,27 @@ pub(crate) use ncp::props::net::{
 };
 
 /// ICMPv6 types the bridge cares about.
-pub mod icmp6 {
-    pub const ROUTER_SOLICIT: u8 = 133;
-    pub const ROUTER_ADVERT: u8 = 134;
-    pub const NEIGHBOR_SOLICIT: u8 = 135;
-    pub const NEIGHBOR_ADVERT: u8 = 136;
-    pub const MLD2_REPORT: u8 = 143;
-    pub const MLD1_REPORT: u8 = 131;
-    pub const MLD1_DONE: u8 = 132;
+pub(crate) mod icmp6 {
+    pub(crate) const ROUTER_SOLICIT: u8 = 133;
+    pub(crate) const ROUTER_ADVERT: u8 = 134;
+    pub(crate) const NEIGHBOR_SOLICIT: u8 = 135;
+    pub(crate) const NEIGHBOR_ADVERT: u8 = 136;
+    pub(crate) const MLD2_REPORT: u8 = 143;
+    pub(crate) const MLD1_REPORT: u8 = 131;
+    pub(crate) const MLD1_DONE: u8 = 132;
 }
 
 /// A read-only view of an IPv6 packet's fixed header and its upper-layer protocol (after
 /// walking hop-by-hop, routing, destination-options and fragment headers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv6Info<'a> {
-    pub src: Ipv6Addr,
-    pub dst: Ipv6Addr,
-    pub hop_limit: u8,
+pub(crate) struct Ipv6Info<'a> {
+    pub(crate) src: Ipv6Addr,
+    pub(crate) dst: Ipv6Addr,
+    pub(crate) hop_limit: u8,
     /// Upper-layer protocol (58 = ICMPv6, 17 = UDP...), or the header where the walk stopped.
-    pub protocol: u8,
+    pub(crate) protocol: u8,
     /// The upper-layer payload (empty for a non-first fragment).
-    pub payload: &'a [u8],
+    pub(crate) payload: &'a [u8],
 }
 
 fn addr_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
@@ -46,7 +46,7 @@ fn addr_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
 }
 
 /// Parses an IPv6 packet; `None` if it is not IPv6 or is truncated.
-pub fn parse_ipv6(p: &[u8]) -> Option<Ipv6Info<'_>> {
+pub(crate) fn parse_ipv6(p: &[u8]) -> Option<Ipv6Info<'_>> {
     if p.len() < 40 || p[0] >> 4 != 6 {
         return None;
     }
@@ -85,14 +85,14 @@ pub fn parse_ipv6(p: &[u8]) -> Option<Ipv6Info<'_>> {
 }
 
 /// Multicast scope (RFC 4291 §2.7); `None` for a unicast address.
-pub fn multicast_scope(a: &Ipv6Addr) -> Option<u8> {
+pub(crate) fn multicast_scope(a: &Ipv6Addr) -> Option<u8> {
     let o = a.octets();
     (o[0] == 0xff).then_some(o[1] & 0x0f)
 }
 
 /// A change of the host's multicast listening state seen in an MLD report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MldChange {
+pub(crate) enum MldChange {
     Join(Ipv6Addr),
     Leave(Ipv6Addr),
 }
@@ -100,7 +100,7 @@ pub enum MldChange {
 /// The joins and leaves in an MLDv2 report (or MLDv1 report/done), given the ICMPv6 message.
 /// Any-source joins (EXCLUDE mode) count as joins; a change to INCLUDE with no sources or a
 /// BLOCK of all sources counts as a leave. Source-specific details are not tracked.
-pub fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
+pub(crate) fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
     let mut out = Vec::new();
     match icmp.first() {
         Some(&icmp6::MLD1_REPORT) => {
@@ -145,30 +145,30 @@ pub fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
 
 /// A prefix information option of a router advertisement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrefixInfo {
-    pub prefix: Prefix,
-    pub on_link: bool,
-    pub autonomous: bool,
-    pub valid_lifetime: u32,
+pub(crate) struct PrefixInfo {
+    pub(crate) prefix: Prefix,
+    pub(crate) on_link: bool,
+    pub(crate) autonomous: bool,
+    pub(crate) valid_lifetime: u32,
 }
 
 /// A route information option (RFC 4191).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteInfo {
-    pub prefix: Prefix,
-    pub lifetime: u32,
+pub(crate) struct RouteInfo {
+    pub(crate) prefix: Prefix,
+    pub(crate) lifetime: u32,
 }
 
 /// The options of a router advertisement the bridge acts on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouterAdvert {
-    pub router_lifetime: u16,
-    pub prefixes: Vec<PrefixInfo>,
-    pub routes: Vec<RouteInfo>,
+pub(crate) struct RouterAdvert {
+    pub(crate) router_lifetime: u16,
+    pub(crate) prefixes: Vec<PrefixInfo>,
+    pub(crate) routes: Vec<RouteInfo>,
 }
 
 /// Parses an ICMPv6 router advertisement (the ICMPv6 message, type 134).
-pub fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
+pub(crate) fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
     if icmp.len() < 16 || icmp[0] != icmp6::ROUTER_ADVERT {
         return None;
     }
@@ -210,7 +210,7 @@ pub fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
 
 /// Whether `a` is a Thread locator (RLOC or ALOC) in `ml_prefix`: IID `0000:00ff:fe00:xxxx`.
 /// The co-processor answers for these itself; the host does not take them over.
-pub fn is_locator(a: &Ipv6Addr, ml_prefix: Option<&Prefix>) -> bool {
+pub(crate) fn is_locator(a: &Ipv6Addr, ml_prefix: Option<&Prefix>) -> bool {
     let o = a.octets();
     o[8..14] == [0, 0, 0, 0xff, 0xfe, 0] && ml_prefix.is_some_and(|p| p.contains(a))
 }
