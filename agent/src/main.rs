@@ -161,19 +161,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => return Ok(()),
         _ = sigint.recv() => return Ok(()),
     };
-    // Events queued while opening (the co-processor's power-on reset, ...) describe the state
-    // before start-up; start-up reads everything afresh, so drop them.
-    while let Ok(ev) = events.try_recv() {
-        match ev {
-            ncp::Event::Closed { reason } => {
-                return Err(Fatal::new(
-                    exit::FAILURE,
-                    format!("co-processor link closed: {reason}"),
-                ))
-            }
-            other => tracing::debug!(event = ?other, "event before start-up ignored"),
-        }
-    }
+    session::discard_startup_events(&mut events)?;
     let caps: Vec<String> = info
         .caps
         .iter()

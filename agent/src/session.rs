@@ -81,6 +81,23 @@ pub(crate) async fn open(url: &RadioUrl) -> Result<(Client, Receiver<Event>, Ncp
     Ok((client, events, info))
 }
 
+/// Drops the events queued while opening (the co-processor's power-on reset, ...): they describe
+/// the state before start-up, and start-up reads everything afresh. A closed link is fatal.
+pub(crate) fn discard_startup_events(events: &mut Receiver<Event>) -> Result<(), Fatal> {
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            Event::Closed { reason } => {
+                return Err(Fatal::new(
+                    exit::FAILURE,
+                    format!("co-processor link closed: {reason}"),
+                ))
+            }
+            other => tracing::debug!(event = ?other, "event before start-up ignored"),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
