@@ -15,13 +15,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 #[derive(Default)]
-pub struct State {
-    pub props: HashMap<u32, Vec<u8>>,
-    pub requests: Vec<(Command, Prop)>,
+pub(crate) struct State {
+    pub(crate) props: HashMap<u32, Vec<u8>>,
+    pub(crate) requests: Vec<(Command, Prop)>,
 }
 
-pub struct FakeNcp {
-    pub state: Arc<Mutex<State>>,
+pub(crate) struct FakeNcp {
+    pub(crate) state: Arc<Mutex<State>>,
     inject: mpsc::UnboundedSender<Frame>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -34,7 +34,7 @@ fn frame_bytes(f: &Frame) -> Vec<u8> {
 
 impl FakeNcp {
     /// Starts the fake and a client connected to it.
-    pub fn start() -> (FakeNcp, Client, mpsc::Receiver<Event>) {
+    pub(crate) fn start() -> (FakeNcp, Client, mpsc::Receiver<Event>) {
         let (host, dev) = tokio::io::duplex(64 * 1024);
         let state = Arc::new(Mutex::new(State::default()));
         {
@@ -90,7 +90,7 @@ impl FakeNcp {
     }
 
     /// The co-processor resets; if `keep_settings` is false it comes back blank.
-    pub fn reset(&self, keep_settings: bool) {
+    pub(crate) fn reset(&self, keep_settings: bool) {
         {
             let mut s = self.state.lock().unwrap();
             if !keep_settings {
@@ -105,19 +105,19 @@ impl FakeNcp {
     }
 
     /// The co-processor goes away (unplugged): its end of the pipe closes.
-    pub fn unplug(&self) {
+    pub(crate) fn unplug(&self) {
         self.task.abort();
     }
 
-    pub fn get(&self, p: Prop) -> Option<Vec<u8>> {
+    pub(crate) fn get(&self, p: Prop) -> Option<Vec<u8>> {
         self.state.lock().unwrap().props.get(&p.0).cloned()
     }
 
-    pub fn set(&self, p: Prop, v: &[u8]) {
+    pub(crate) fn set(&self, p: Prop, v: &[u8]) {
         self.state.lock().unwrap().props.insert(p.0, v.to_vec());
     }
 
-    pub fn count(&self, c: Command, p: Prop) -> usize {
+    pub(crate) fn count(&self, c: Command, p: Prop) -> usize {
         self.state
             .lock()
             .unwrap()

@@ -17,6 +17,7 @@ mod config;
 mod control;
 #[cfg(test)]
 mod fake_ncp;
+mod frames;
 mod logging;
 mod monitor;
 mod network;
@@ -24,7 +25,6 @@ mod sd_notify;
 mod session;
 mod state;
 mod status;
-mod tables;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -141,11 +141,14 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => return Ok(()),
         _ = sigint.recv() => return Ok(()),
     };
-    drop_startup_events(&mut events)?;
+    session::discard_startup_events(&mut events)?;
     log_coprocessor(&info);
 
-    // The mesh bridge takes the co-processor's events first and passes the rest on in order.
-    let (bridge, events) = bridge::start(client.clone(), events, settings.bridge.clone());
+    // One router hands each of the co-processor's frames to its consumer: packets to the mesh
+    // bridge, UDP-forward datagrams (the Border Agent's answers) to the commissioner service, the
+    // rest to the monitor (see `frames`).
+    let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
+    let (events, commissioner_input) = frames::route(events, bridge_inlet);
 
     let net = Arc::new(network::Network::new(
         client,
@@ -166,9 +169,6 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             _ => Fatal::new(exit::FAILURE, e.to_string()),
         })?;
     tracing::info!(path = %server.path().display(), "control socket listening");
-    // UDP-forward datagrams (the Border Agent's answers) go to the commissioner service, the
-    // rest of the co-processor's events to the monitor.
-    let (events, commissioner_input) = commissioner::fan_out(events);
     let commissioner = commissioner::Service::spawn(
         net.clone(),
         settings.commissioner.clone(),
@@ -240,23 +240,6 @@ fn open_state_dir(settings: &Settings) -> Result<state::StateDir, Fatal> {
         _ => Fatal::new(exit::FAILURE, e.to_string()),
     })?;
     Ok(state)
-}
-
-/// Events queued while opening (the co-processor's power-on reset, ...) describe the state
-/// before start-up; start-up reads everything afresh, so they are dropped. A closed link is fatal.
-fn drop_startup_events(events: &mut tokio::sync::mpsc::Receiver<ncp::Event>) -> Result<(), Fatal> {
-    while let Ok(ev) = events.try_recv() {
-        match ev {
-            ncp::Event::Closed { reason } => {
-                return Err(Fatal::new(
-                    exit::FAILURE,
-                    format!("co-processor link closed: {reason}"),
-                ))
-            }
-            other => tracing::debug!(event = ?other, "event before start-up ignored"),
-        }
-    }
-    Ok(())
 }
 
 /// Logs the probed co-processor: version, protocol, EUI-64, capabilities.

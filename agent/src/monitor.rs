@@ -23,13 +23,13 @@ use tokio::sync::mpsc::Receiver;
 
 use crate::network::{Network, Role};
 use crate::session::{exit, Fatal};
-use crate::tables;
+use ncp::props::tables;
 
 /// How often the dataset backup is re-checked without an event.
-pub const BACKUP_RECHECK: Duration = Duration::from_secs(30);
+pub(crate) const BACKUP_RECHECK: Duration = Duration::from_secs(30);
 
 /// Runs until the link closes; returns the fatal error to exit with.
-pub async fn run(net: Arc<Network>, mut events: Receiver<Event>) -> Fatal {
+pub(crate) async fn run(net: Arc<Network>, mut events: Receiver<Event>) -> Fatal {
     let mut tick = tokio::time::interval(BACKUP_RECHECK);
     tick.tick().await;
     loop {

@@ -32,20 +32,20 @@ use crate::session::{exit, Fatal};
 use crate::state::StateDir;
 
 /// All IEEE 802.15.4 2.4 GHz channels (11..26), page 0, bit n = channel n.
-pub const ALL_24GHZ_CHANNELS: u32 = 0x07FF_F800;
+pub(crate) const ALL_24GHZ_CHANNELS: u32 = 0x07FF_F800;
 /// OpenThread's default key rotation time (hours).
-pub const DEFAULT_ROTATION_HOURS: u16 = 672;
+pub(crate) const DEFAULT_ROTATION_HOURS: u16 = 672;
 /// OpenThread's default security policy flags (`SecurityPolicy::SetToDefaultFlags`, key_manager.cpp):
 /// O N R C set, commercial/autonomous/network-key-provisioning disabled -> `f7`; TOBLE set,
 /// non-CCM routers disabled, reserved bits -> `f8`.
-pub const DEFAULT_SECURITY_FLAGS: u16 = 0xF7F8;
+pub(crate) const DEFAULT_SECURITY_FLAGS: u16 = 0xF7F8;
 /// Active timestamp of a newly formed network: 1 second, 0 ticks, not authoritative
 /// (Timestamp TLV layout: 48-bit seconds, 15-bit ticks, 1-bit U).
-pub const INITIAL_ACTIVE_TIMESTAMP: u64 = 1 << 16;
+pub(crate) const INITIAL_ACTIVE_TIMESTAMP: u64 = 1 << 16;
 
 /// The Thread device role (`NET_ROLE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Detached,
     Child,
     Router,
@@ -55,7 +55,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn from_u8(v: u8) -> Role {
+    pub(crate) fn from_u8(v: u8) -> Role {
         match v {
             0 => Role::Detached,
             1 => Role::Child,
@@ -67,7 +67,7 @@ impl Role {
     }
 
     /// The contract's spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Detached => "detached",
             Role::Child => "child",
@@ -79,7 +79,7 @@ impl Role {
     }
 
     /// Attached to a partition.
-    pub fn is_attached(self) -> bool {
+    pub(crate) fn is_attached(self) -> bool {
         matches!(self, Role::Child | Role::Router | Role::Leader)
     }
 }
@@ -92,7 +92,7 @@ impl std::fmt::Display for Role {
 
 /// How the network was brought up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BringUp {
+pub(crate) enum BringUp {
     /// A new dataset was generated.
     Formed,
     /// The co-processor was blank; the backup was written to it.
@@ -102,13 +102,13 @@ pub enum BringUp {
 }
 
 /// The agent's view of the network, shared by the monitor, the control socket and start-up.
-pub struct Network {
-    pub client: Client,
-    pub info: NcpInfo,
-    pub state: StateDir,
-    pub name: String,
-    pub channel: u8,
-    pub role_tx: watch::Sender<Role>,
+pub(crate) struct Network {
+    pub(crate) client: Client,
+    pub(crate) info: NcpInfo,
+    pub(crate) state: StateDir,
+    pub(crate) name: String,
+    pub(crate) channel: u8,
+    pub(crate) role_tx: watch::Sender<Role>,
     up_announced: AtomicBool,
     /// Set once start-up has brought the network up; resets seen before are start-up noise.
     started: AtomicBool,
@@ -119,15 +119,15 @@ pub struct Network {
 
 /// What `network up` and `status` report about the network (public fields only).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub role: Role,
-    pub network_name: String,
-    pub channel: u8,
-    pub pan_id: u16,
-    pub ext_pan_id: [u8; 8],
-    pub mesh_local_prefix: Option<std::net::Ipv6Addr>,
-    pub partition_id: u32,
-    pub rloc16: u16,
+pub(crate) struct Snapshot {
+    pub(crate) role: Role,
+    pub(crate) network_name: String,
+    pub(crate) channel: u8,
+    pub(crate) pan_id: u16,
+    pub(crate) ext_pan_id: [u8; 8],
+    pub(crate) mesh_local_prefix: Option<std::net::Ipv6Addr>,
+    pub(crate) partition_id: u32,
+    pub(crate) rloc16: u16,
 }
 
 fn random<const N: usize>() -> Result<[u8; N], Fatal> {
@@ -142,7 +142,7 @@ fn random<const N: usize>() -> Result<[u8; N], Fatal> {
 }
 
 /// Generates a new active dataset from the OS secure random source.
-pub fn generate_dataset(name: &str, channel: u8) -> Result<Zeroizing<Vec<u8>>, Fatal> {
+pub(crate) fn generate_dataset(name: &str, channel: u8) -> Result<Zeroizing<Vec<u8>>, Fatal> {
     let key = NetworkKey::from_bytes(random::<16>()?);
     let ext_pan_id = random::<8>()?;
     // The passphrase is only an input to the PSKc; it is dropped (and zeroized) here.
@@ -181,7 +181,7 @@ fn ncp_fatal(what: &str, e: ncp::Error) -> Fatal {
 }
 
 impl Network {
-    pub fn new(
+    pub(crate) fn new(
         client: Client,
         info: NcpInfo,
         state: StateDir,
@@ -204,7 +204,7 @@ impl Network {
     }
 
     /// Step 1 and 2: make sure the co-processor has an active dataset and bring the stack up.
-    pub async fn bring_up(&self) -> Result<BringUp, Fatal> {
+    pub(crate) async fn bring_up(&self) -> Result<BringUp, Fatal> {
         let _guard = self.bring_up_lock.lock().await;
         let current = Zeroizing::new(
             self.client
@@ -261,7 +261,7 @@ impl Network {
     }
 
     /// Reads the current role.
-    pub async fn role(&self) -> Result<Role, ncp::Error> {
+    pub(crate) async fn role(&self) -> Result<Role, ncp::Error> {
         let v = self.client.get(prop::NET_ROLE).await?;
         let r = Reader::new(&v).u8()?;
         Ok(Role::from_u8(r))
@@ -269,7 +269,7 @@ impl Network {
 
     /// Step 3: waits until attached (or `timeout`), polling the role once a second and on every
     /// role change reported by the monitor. Returns the role if attached.
-    pub async fn wait_attached(&self, timeout: Duration) -> Option<Role> {
+    pub(crate) async fn wait_attached(&self, timeout: Duration) -> Option<Role> {
         let mut rx = self.role_tx.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -291,7 +291,7 @@ impl Network {
     }
 
     /// Logs `network up` once per attach, then backs the dataset up.
-    pub async fn announce_up(&self, role: Role) {
+    pub(crate) async fn announce_up(&self, role: Role) {
         if self.up_announced.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -315,17 +315,17 @@ impl Network {
     }
 
     /// True once start-up has brought the network up.
-    pub fn started(&self) -> bool {
+    pub(crate) fn started(&self) -> bool {
         self.started.load(Ordering::SeqCst)
     }
 
     /// Clears the `network up` flag (after a co-processor reset).
-    pub fn mark_down(&self) {
+    pub(crate) fn mark_down(&self) {
         self.up_announced.store(false, Ordering::SeqCst);
     }
 
     /// Step 4: writes the backup if the co-processor's active dataset differs from the last one.
-    pub async fn backup_if_changed(&self) {
+    pub(crate) async fn backup_if_changed(&self) {
         let mut last = self.last_backup.lock().await;
         let current = match self.client.get(prop::THREAD_ACTIVE_DATASET_TLVS).await {
             Ok(v) => Zeroizing::new(v),
@@ -360,7 +360,7 @@ impl Network {
     }
 
     /// Reads the public network parameters from the co-processor.
-    pub async fn snapshot(&self) -> Result<Snapshot, ncp::Error> {
+    pub(crate) async fn snapshot(&self) -> Result<Snapshot, ncp::Error> {
         let c = &self.client;
         let role = self.role().await?;
         let network_name = Reader::new(&c.get(prop::NET_NETWORK_NAME).await?).utf8()?;
@@ -396,9 +396,10 @@ impl Network {
     }
 
     /// Reads and decodes the neighbour table.
-    pub async fn neighbors(&self) -> Result<Vec<crate::tables::Neighbor>, ncp::Error> {
+    pub(crate) async fn neighbors(&self) -> Result<Vec<ncp::props::tables::Neighbor>, ncp::Error> {
         let v = self.client.get(prop::THREAD_NEIGHBOR_TABLE).await?;
-        crate::tables::decode_neighbor_table(&v).map_err(|e| ncp::Error::Protocol(e.to_string()))
+        ncp::props::tables::decode_neighbor_table(&v)
+            .map_err(|e| ncp::Error::Protocol(e.to_string()))
     }
 }
 

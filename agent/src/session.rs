@@ -14,13 +14,13 @@ use tokio::sync::mpsc::Receiver;
 
 /// A fatal error: exit code and a one-line message.
 #[derive(Debug)]
-pub struct Fatal {
-    pub code: i32,
-    pub message: String,
+pub(crate) struct Fatal {
+    pub(crate) code: i32,
+    pub(crate) message: String,
 }
 
 impl Fatal {
-    pub fn new(code: i32, message: impl Into<String>) -> Fatal {
+    pub(crate) fn new(code: i32, message: impl Into<String>) -> Fatal {
         Fatal {
             code,
             message: message.into(),
@@ -35,18 +35,18 @@ impl std::fmt::Display for Fatal {
 }
 
 /// Exit codes (contract).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FAILURE: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const DEVICE_MISSING: i32 = 3;
-    pub const PERMISSION_DENIED: i32 = 4;
-    pub const NO_ANSWER: i32 = 5;
-    pub const UNSUPPORTED_FIRMWARE: i32 = 6;
+pub(crate) mod exit {
+    pub(crate) const OK: i32 = 0;
+    pub(crate) const FAILURE: i32 = 1;
+    pub(crate) const USAGE: i32 = 2;
+    pub(crate) const DEVICE_MISSING: i32 = 3;
+    pub(crate) const PERMISSION_DENIED: i32 = 4;
+    pub(crate) const NO_ANSWER: i32 = 5;
+    pub(crate) const UNSUPPORTED_FIRMWARE: i32 = 6;
 }
 
 /// The exit code for an `ncp::Error`.
-pub fn exit_code(e: &ncp::Error) -> i32 {
+pub(crate) fn exit_code(e: &ncp::Error) -> i32 {
     use ncp::Error as E;
     match e {
         E::BadUrl(_) | E::UnknownScheme { .. } | E::UnknownParameter { .. } => exit::USAGE,
@@ -61,7 +61,7 @@ pub fn exit_code(e: &ncp::Error) -> i32 {
 }
 
 /// Turns an `ncp::Error` into a [`Fatal`].
-pub fn fatal(e: ncp::Error) -> Fatal {
+pub(crate) fn fatal(e: ncp::Error) -> Fatal {
     let message = match &e {
         ncp::Error::Closed => {
             "co-processor link closed (the device was unplugged or the co-processor program exited)"
@@ -73,12 +73,29 @@ pub fn fatal(e: ncp::Error) -> Fatal {
 }
 
 /// Opens the link and checks the firmware.
-pub async fn open(url: &RadioUrl) -> Result<(Client, Receiver<Event>, NcpInfo), Fatal> {
+pub(crate) async fn open(url: &RadioUrl) -> Result<(Client, Receiver<Event>, NcpInfo), Fatal> {
     let (client, events) = Client::open(url, ClientOptions::default())
         .await
         .map_err(fatal)?;
     let info = client.probe().await.map_err(fatal)?;
     Ok((client, events, info))
+}
+
+/// Drops the events queued while opening (the co-processor's power-on reset, ...): they describe
+/// the state before start-up, and start-up reads everything afresh. A closed link is fatal.
+pub(crate) fn discard_startup_events(events: &mut Receiver<Event>) -> Result<(), Fatal> {
+    while let Ok(ev) = events.try_recv() {
+        match ev {
+            Event::Closed { reason } => {
+                return Err(Fatal::new(
+                    exit::FAILURE,
+                    format!("co-processor link closed: {reason}"),
+                ))
+            }
+            other => tracing::debug!(event = ?other, "event before start-up ignored"),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

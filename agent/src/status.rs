@@ -33,7 +33,7 @@ fn unavailable(e: ncp::Error) -> MethodError {
 pub fn status_json(
     s: &Snapshot,
     info: &ncp::NcpInfo,
-    neighbors: &[crate::tables::Neighbor],
+    neighbors: &[ncp::props::tables::Neighbor],
 ) -> Value {
     let caps: Vec<String> = info
         .caps

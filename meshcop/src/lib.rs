@@ -20,6 +20,7 @@ pub(crate) mod ecjpake;
 pub(crate) mod prf;
 pub mod dtls;
 pub mod commissioner;
+pub mod netdata;
 #[doc(hidden)]
 pub mod testing;
 

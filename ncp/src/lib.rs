@@ -2,12 +2,19 @@
 //! (see `shared/reference/thread-facts.md` §1; authoritative sources are OpenThread's
 //! `src/lib/spinel/spinel.h`, `src/lib/hdlc/hdlc.cpp` and `src/ncp/ncp_base*.cpp`).
 //!
+//! Owns: everything Spinel. The framing, the property keys (each defined once, in
+//! [`spinel::prop`]), the typed codecs of their values ([`props`]), the transports and the
+//! async client. It knows no commissioning: it must never depend on `meshcop`, the agent or the
+//! CLI (what a property's bytes mean at the MeshCoP level, e.g. network data TLVs, is `meshcop`'s).
+//!
 //! Layers, bottom up:
 //! - [`hdlc`]: HDLC-lite framing (no I/O): encoder and a byte-at-a-time decoder.
 //! - [`spinel`]: Spinel frame header, packed integers, property keys, commands, capabilities, status.
 //! - [`codec`]: typed reader/writer for Spinel value formats (`b C S L X i 6 E e U d D t() A()`).
 //! - [`url`]: radio URLs (`spinel+hdlc+uart://...`, `spinel+hdlc+forkpty://...`).
 //! - [`transport`]: serial port and pseudo-terminal child process byte streams.
+//! - [`props`]: typed codecs of property values (bridge values, neighbour and child tables, UDP
+//!   forward stream).
 //! - [`client`]: the async request/response client with an event queue for unsolicited frames.
 //!
 //! ```no_run
@@ -28,6 +35,7 @@
 pub mod client;
 pub mod codec;
 pub mod hdlc;
+pub mod props;
 pub mod spinel;
 pub mod transport;
 pub mod url;

@@ -223,6 +223,9 @@ pub mod prop {
         BORDER_AGENT_MESHCOP_SERVICE_STATE = 2385,
         /// `S`
         THREAD_RLOC16 = 5377,
+        /// `D`: the leader's Thread Network Data (`SPINEL_PROP_THREAD_EXT__BEGIN + 13`); announced by
+        /// the co-processor whenever the network data changes.
+        THREAD_LEADER_NETWORK_DATA = 5389,
         /// array of structs
         THREAD_NEIGHBOR_TABLE = 5387,
         /// `dS6S`: payload, peer port, peer address, local port.

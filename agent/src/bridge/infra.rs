@@ -23,17 +23,17 @@ use super::wire::icmp6;
 
 /// A received ND message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub src: Ipv6Addr,
-    pub ifindex: u32,
-    pub hop_limit: Option<u8>,
-    pub message: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) src: Ipv6Addr,
+    pub(crate) ifindex: u32,
+    pub(crate) hop_limit: Option<u8>,
+    pub(crate) message: Vec<u8>,
 }
 
 /// The raw ICMPv6 socket on the infrastructure interface.
-pub struct InfraSocket {
+pub(crate) struct InfraSocket {
     fd: AsyncFd<Socket>,
-    pub ifindex: u32,
+    pub(crate) ifindex: u32,
 }
 
 fn sock_err(what: &str) -> impl FnOnce(io::Error) -> NetifError + '_ {
@@ -63,7 +63,7 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> 
 
 impl InfraSocket {
     /// Opens the socket on interface `name` / `ifindex`.
-    pub fn open(name: &str, ifindex: u32) -> Result<InfraSocket, NetifError> {
+    pub(crate) fn open(name: &str, ifindex: u32) -> Result<InfraSocket, NetifError> {
         let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
             .map_err(sock_err("raw ICMPv6 socket"))?;
         s.bind_device(Some(name.as_bytes()))
@@ -120,7 +120,7 @@ impl InfraSocket {
     }
 
     /// Sends an ICMPv6 message to `dst` on the link.
-    pub async fn send(&self, dst: Ipv6Addr, message: &[u8]) -> io::Result<()> {
+    pub(crate) async fn send(&self, dst: Ipv6Addr, message: &[u8]) -> io::Result<()> {
         let scope = if dst.is_unicast_link_local() || dst.octets()[0] == 0xff {
             self.ifindex
         } else {
@@ -137,7 +137,7 @@ impl InfraSocket {
     }
 
     /// Receives the next ND message (with its hop limit and arrival interface).
-    pub async fn recv(&self) -> io::Result<Received> {
+    pub(crate) async fn recv(&self) -> io::Result<Received> {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|s| recvmsg(s.get_ref().as_raw_fd())) {

@@ -20,11 +20,11 @@ use rtnetlink::{LinkUnspec, RouteMessageBuilder};
 use super::wire::Prefix;
 
 /// MTU of the Thread interface (IPv6 minimum; what Thread carries).
-pub const MTU: u32 = 1280;
+pub(crate) const MTU: u32 = 1280;
 
 /// Errors configuring the host's network.
 #[derive(Debug, thiserror::Error)]
-pub enum NetifError {
+pub(crate) enum NetifError {
     #[error("cannot create TUN interface `{name}`: {source} (run as root or with CAP_NET_ADMIN; is /dev/net/tun there? is the name already in use?)")]
     Tun {
         name: String,
@@ -53,16 +53,16 @@ pub enum NetifError {
 
 /// A netlink route socket (one task owns the connection).
 #[derive(Clone)]
-pub struct Netlink {
+pub(crate) struct Netlink {
     handle: rtnetlink::Handle,
 }
 
 /// What the kernel says about a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkInfo {
-    pub index: u32,
-    pub up: bool,
-    pub running: bool,
+pub(crate) struct LinkInfo {
+    pub(crate) index: u32,
+    pub(crate) up: bool,
+    pub(crate) running: bool,
 }
 
 fn nl(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> NetifError {
@@ -80,14 +80,14 @@ fn is_errno(e: &rtnetlink::Error, errnos: &[i32]) -> bool {
 
 impl Netlink {
     /// Opens the socket and spawns its connection task.
-    pub fn open() -> Result<Netlink, NetifError> {
+    pub(crate) fn open() -> Result<Netlink, NetifError> {
         let (conn, handle, _) = rtnetlink::new_connection().map_err(NetifError::Connection)?;
         tokio::spawn(conn);
         Ok(Netlink { handle })
     }
 
     /// Looks up a link by name.
-    pub async fn link(&self, name: &str) -> Result<LinkInfo, NetifError> {
+    pub(crate) async fn link(&self, name: &str) -> Result<LinkInfo, NetifError> {
         let mut links = self
             .handle
             .link()
@@ -115,7 +115,7 @@ impl Netlink {
     }
 
     /// Sets MTU and brings the link up.
-    pub async fn up(&self, index: u32, mtu: u32) -> Result<(), NetifError> {
+    pub(crate) async fn up(&self, index: u32, mtu: u32) -> Result<(), NetifError> {
         self.handle
             .link()
             .set(LinkUnspec::new_with_index(index).mtu(mtu).up().build())
@@ -125,7 +125,7 @@ impl Netlink {
     }
 
     /// The IPv6 addresses of a link.
-    pub async fn addresses(&self, index: u32) -> Result<Vec<Ipv6Addr>, NetifError> {
+    pub(crate) async fn addresses(&self, index: u32) -> Result<Vec<Ipv6Addr>, NetifError> {
         let mut s = self
             .handle
             .address()
@@ -145,7 +145,7 @@ impl Netlink {
 
     /// Adds an address without duplicate address detection and without a prefix route (the
     /// bridge manages routes itself). Already present is fine.
-    pub async fn add_address(
+    pub(crate) async fn add_address(
         &self,
         index: u32,
         addr: Ipv6Addr,
@@ -171,7 +171,7 @@ impl Netlink {
     }
 
     /// Removes an address; absent is fine.
-    pub async fn del_address(
+    pub(crate) async fn del_address(
         &self,
         index: u32,
         addr: Ipv6Addr,
@@ -208,7 +208,7 @@ impl Netlink {
     }
 
     /// Adds (or replaces) `prefix dev <index> metric <metric>`.
-    pub async fn add_route(
+    pub(crate) async fn add_route(
         &self,
         prefix: &Prefix,
         index: u32,
@@ -228,7 +228,7 @@ impl Netlink {
     }
 
     /// Removes `prefix dev <index> metric <metric>`; absent is fine.
-    pub async fn del_route(
+    pub(crate) async fn del_route(
         &self,
         prefix: &Prefix,
         index: u32,
@@ -248,21 +248,21 @@ impl Netlink {
 }
 
 /// Writes `value` to `/proc/sys/<path>` (e.g. `net/ipv6/conf/all/forwarding`).
-pub fn sysctl(path: &str, value: &str) -> Result<(), NetifError> {
+pub(crate) fn sysctl(path: &str, value: &str) -> Result<(), NetifError> {
     let full = format!("/proc/sys/{path}");
     std::fs::write(&full, value).map_err(|source| NetifError::Sysctl { path: full, source })
 }
 
 /// The TUN device plus its index.
-pub struct Tun {
-    pub dev: tun_rs::AsyncDevice,
-    pub index: u32,
+pub(crate) struct Tun {
+    pub(crate) dev: tun_rs::AsyncDevice,
+    pub(crate) index: u32,
 }
 
 /// Creates the TUN interface `name` (layer 3, no packet information header), turns off the
 /// kernel's own link-local address and DAD on it (the co-processor's addresses are mirrored
 /// instead), sets the MTU to 1280 and brings it up.
-pub async fn create_tun(nl: &Netlink, name: &str) -> Result<Tun, NetifError> {
+pub(crate) async fn create_tun(nl: &Netlink, name: &str) -> Result<Tun, NetifError> {
     let tun_err = |source| NetifError::Tun {
         name: name.into(),
         source,
@@ -293,13 +293,13 @@ pub async fn create_tun(nl: &Netlink, name: &str) -> Result<Tun, NetifError> {
 
 /// A UDP socket used only for multicast memberships on one interface (the kernel then accepts
 /// packets to those groups and reports them with MLD).
-pub struct Memberships {
+pub(crate) struct Memberships {
     sock: socket2::Socket,
     index: u32,
 }
 
 impl Memberships {
-    pub fn new(index: u32) -> Result<Memberships, NetifError> {
+    pub(crate) fn new(index: u32) -> Result<Memberships, NetifError> {
         let sock = socket2::Socket::new(
             socket2::Domain::IPV6,
             socket2::Type::DGRAM,
@@ -312,7 +312,7 @@ impl Memberships {
         Ok(Memberships { sock, index })
     }
 
-    pub fn join(&self, group: &Ipv6Addr) -> Result<(), NetifError> {
+    pub(crate) fn join(&self, group: &Ipv6Addr) -> Result<(), NetifError> {
         match self.sock.join_multicast_v6(group, self.index) {
             Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
             r => r.map_err(|source| NetifError::Socket {
@@ -322,7 +322,7 @@ impl Memberships {
         }
     }
 
-    pub fn leave(&self, group: &Ipv6Addr) {
+    pub(crate) fn leave(&self, group: &Ipv6Addr) {
         let _ = self.sock.leave_multicast_v6(group, self.index);
     }
 }

@@ -1,255 +1,43 @@
-//! Wire formats of the mesh bridge, without I/O: the Spinel values it exchanges with the
-//! co-processor and the few IPv6/ICMPv6 structures it looks into.
-//!
-//! Spinel (OpenThread `src/ncp/ncp_base_mtd.cpp`, `ncp_base_ftd.cpp`, `src/lib/spinel/spinel.h`):
-//! - `STREAM_NET` (114) `dD`: u16 LE packet length, the IPv6 packet, then metadata (ignored; the
-//!   host sends none). The co-processor sends mesh packets for the host as unsolicited IS; the
-//!   host sends with SET (TID 0: no answer unless it fails, then an unsolicited LAST_STATUS).
-//! - `IPV6_ADDRESS_TABLE` (99) `A(t(6CLL..))`: address, prefix length, preferred and valid
-//!   lifetime (0 or 0xffffffff); later fields are ignored.
-//! - `IPV6_MULTICAST_ADDRESS_TABLE` (102) `A(t(6..))`; INSERT/REMOVE take a bare `6`.
-//! - `THREAD_ON_MESH_NETS` (90) `A(t(6CbCbSC))`: prefix, length, stable, flags, is_local, rloc16,
-//!   extended flags. Flags: bit 0 on-mesh, 1 default route, 2 configure, 3 DHCP, 4 SLAAC,
-//!   5 preferred, 7..6 preference.
-//! - `INFRA_IF_STATE` (0x911) `LbA(6)`, `INFRA_IF_RECV_ICMP6` (0x912) and
-//!   `INFRA_IF_SEND_ICMP6` (0x913) `L6d`: interface index, peer address, ICMPv6 message.
+//! Wire formats of the mesh bridge, without I/O: the few IPv6/ICMPv6 structures it looks into.
+//! The Spinel values it exchanges with the co-processor are decoded by [`ncp::props::net`]
+//! (re-exported here).
 //!
 //! IPv6 (RFC 8200), MLDv2 reports (RFC 3810 §5.2), router advertisements and their prefix
 //! information options (RFC 4861 §4.2, §4.6.2).
 //!
-//! Guarantees: every parser bounds-checks and returns `None`/an error on short or malformed
-//! input; nothing here panics on bytes from the co-processor or the network. Validated by the
+//! Guarantees: every parser bounds-checks and returns `None` on short or malformed
+//! input; nothing here panics on bytes from the network. Validated by the
 //! tests below against hand-built vectors and against the simulation co-processor (e2e).
 
 use std::net::Ipv6Addr;
 
-use ncp::codec::{Reader, Writer};
+pub(crate) use ncp::props::net::{
+    decode_address_table, decode_ml_prefix, decode_multicast_table, decode_on_mesh_nets,
+    decode_stream_net, encode_infra_if_state, encode_stream_net, InfraIcmp6, OnMeshPrefix, Prefix,
+};
 
 /// ICMPv6 types the bridge cares about.
-pub mod icmp6 {
-    pub const ROUTER_SOLICIT: u8 = 133;
-    pub const ROUTER_ADVERT: u8 = 134;
-    pub const NEIGHBOR_SOLICIT: u8 = 135;
-    pub const NEIGHBOR_ADVERT: u8 = 136;
-    pub const MLD2_REPORT: u8 = 143;
-    pub const MLD1_REPORT: u8 = 131;
-    pub const MLD1_DONE: u8 = 132;
-}
-
-/// An IPv6 prefix (address with the bits beyond `len` zeroed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Prefix {
-    pub addr: Ipv6Addr,
-    pub len: u8,
-}
-
-impl Prefix {
-    /// Builds a prefix, masking the host bits; `len` is capped at 128.
-    pub fn new(addr: Ipv6Addr, len: u8) -> Prefix {
-        let len = len.min(128);
-        let bits = u128::from(addr);
-        let mask = if len == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(len))
-        };
-        Prefix {
-            addr: Ipv6Addr::from(bits & mask),
-            len,
-        }
-    }
-
-    /// Whether `a` is inside this prefix.
-    pub fn contains(&self, a: &Ipv6Addr) -> bool {
-        Prefix::new(*a, self.len).addr == self.addr
-    }
-}
-
-impl std::fmt::Display for Prefix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
-}
-
-/// Errors decoding a Spinel value.
-#[derive(Debug, thiserror::Error)]
-pub enum WireError {
-    #[error("malformed {what}: {source}")]
-    Spinel {
-        what: &'static str,
-        source: ncp::Error,
-    },
-}
-
-fn spinel(what: &'static str) -> impl Fn(ncp::Error) -> WireError {
-    move |source| WireError::Spinel { what, source }
-}
-
-/// The packet inside a `STREAM_NET` value.
-pub fn decode_stream_net(value: &[u8]) -> Result<&[u8], WireError> {
-    Reader::new(value).data().map_err(spinel("STREAM_NET"))
-}
-
-/// A `STREAM_NET` value for `packet` (no metadata).
-pub fn encode_stream_net(packet: &[u8]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.push_data(packet);
-    w.into_vec()
-}
-
-/// One entry of `IPV6_ADDRESS_TABLE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NcpAddress {
-    pub addr: Ipv6Addr,
-    pub prefix_len: u8,
-    pub preferred: bool,
-    pub valid: bool,
-}
-
-/// Decodes `IPV6_ADDRESS_TABLE` (`A(t(6CLL...))`).
-pub fn decode_address_table(value: &[u8]) -> Result<Vec<NcpAddress>, WireError> {
-    let e = spinel("IPV6_ADDRESS_TABLE");
-    let mut r = Reader::new(value);
-    let mut out = Vec::new();
-    while !r.is_empty() {
-        let mut s = r.structure().map_err(&e)?;
-        let addr = s.ipv6().map_err(&e)?;
-        let prefix_len = s.u8().map_err(&e)?;
-        let preferred = s.u32().map_err(&e)? != 0;
-        let valid = s.u32().map_err(&e)? != 0;
-        out.push(NcpAddress {
-            addr,
-            prefix_len,
-            preferred,
-            valid,
-        });
-    }
-    Ok(out)
-}
-
-/// Decodes `IPV6_MULTICAST_ADDRESS_TABLE` (`A(t(6...))`).
-pub fn decode_multicast_table(value: &[u8]) -> Result<Vec<Ipv6Addr>, WireError> {
-    let e = spinel("IPV6_MULTICAST_ADDRESS_TABLE");
-    let mut r = Reader::new(value);
-    let mut out = Vec::new();
-    while !r.is_empty() {
-        let mut s = r.structure().map_err(&e)?;
-        out.push(s.ipv6().map_err(&e)?);
-    }
-    Ok(out)
-}
-
-/// One entry of `THREAD_ON_MESH_NETS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OnMeshPrefix {
-    pub prefix: Prefix,
-    pub stable: bool,
-    pub flags: u8,
-    pub is_local: bool,
-    pub rloc16: u16,
-}
-
-impl OnMeshPrefix {
-    pub const FLAG_ON_MESH: u8 = 1 << 0;
-    pub const FLAG_SLAAC: u8 = 1 << 4;
-    pub const FLAG_PREFERRED: u8 = 1 << 5;
-
-    /// On-mesh, SLAAC, preferred: what an OMR prefix looks like in network data.
-    pub fn is_omr_like(&self) -> bool {
-        let want = Self::FLAG_ON_MESH | Self::FLAG_SLAAC | Self::FLAG_PREFERRED;
-        self.flags & want == want && self.prefix.len == 64
-    }
-}
-
-/// Decodes `THREAD_ON_MESH_NETS` (`A(t(6CbCbSC))`).
-pub fn decode_on_mesh_nets(value: &[u8]) -> Result<Vec<OnMeshPrefix>, WireError> {
-    let e = spinel("THREAD_ON_MESH_NETS");
-    let mut r = Reader::new(value);
-    let mut out = Vec::new();
-    while !r.is_empty() {
-        let mut s = r.structure().map_err(&e)?;
-        let addr = s.ipv6().map_err(&e)?;
-        let len = s.u8().map_err(&e)?;
-        let stable = s.bool().map_err(&e)?;
-        let flags = s.u8().map_err(&e)?;
-        let is_local = s.bool().map_err(&e)?;
-        let rloc16 = s.u16().map_err(&e)?;
-        out.push(OnMeshPrefix {
-            prefix: Prefix::new(addr, len),
-            stable,
-            flags,
-            is_local,
-            rloc16,
-        });
-    }
-    Ok(out)
-}
-
-/// The mesh-local prefix from `IPV6_ML_PREFIX` (`6C`: address, length; older firmware: `6`).
-pub fn decode_ml_prefix(value: &[u8]) -> Result<Prefix, WireError> {
-    let e = spinel("IPV6_ML_PREFIX");
-    let mut r = Reader::new(value);
-    let addr = r.ipv6().map_err(&e)?;
-    let len = if r.is_empty() {
-        64
-    } else {
-        r.u8().map_err(&e)?
-    };
-    Ok(Prefix::new(addr, len))
-}
-
-/// An `INFRA_IF_STATE` value: `LbA(6)`.
-pub fn encode_infra_if_state(ifindex: u32, running: bool, addrs: &[Ipv6Addr]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.push_u32(ifindex).push_bool(running);
-    for a in addrs {
-        w.push_ipv6(a);
-    }
-    w.into_vec()
-}
-
-/// An `INFRA_IF_RECV_ICMP6` value / decoded `INFRA_IF_SEND_ICMP6` value: `L6d`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InfraIcmp6 {
-    pub ifindex: u32,
-    pub peer: Ipv6Addr,
-    pub message: Vec<u8>,
-}
-
-impl InfraIcmp6 {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.push_u32(self.ifindex)
-            .push_ipv6(&self.peer)
-            .push_data(&self.message);
-        w.into_vec()
-    }
-
-    pub fn decode(value: &[u8]) -> Result<InfraIcmp6, WireError> {
-        let e = spinel("INFRA_IF_SEND_ICMP6");
-        let mut r = Reader::new(value);
-        let ifindex = r.u32().map_err(&e)?;
-        let peer = r.ipv6().map_err(&e)?;
-        let message = r.data().map_err(&e)?.to_vec();
-        Ok(InfraIcmp6 {
-            ifindex,
-            peer,
-            message,
-        })
-    }
+pub(crate) mod icmp6 {
+    pub(crate) const ROUTER_SOLICIT: u8 = 133;
+    pub(crate) const ROUTER_ADVERT: u8 = 134;
+    pub(crate) const NEIGHBOR_SOLICIT: u8 = 135;
+    pub(crate) const NEIGHBOR_ADVERT: u8 = 136;
+    pub(crate) const MLD2_REPORT: u8 = 143;
+    pub(crate) const MLD1_REPORT: u8 = 131;
+    pub(crate) const MLD1_DONE: u8 = 132;
 }
 
 /// A read-only view of an IPv6 packet's fixed header and its upper-layer protocol (after
 /// walking hop-by-hop, routing, destination-options and fragment headers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv6Info<'a> {
-    pub src: Ipv6Addr,
-    pub dst: Ipv6Addr,
-    pub hop_limit: u8,
+pub(crate) struct Ipv6Info<'a> {
+    pub(crate) src: Ipv6Addr,
+    pub(crate) dst: Ipv6Addr,
+    pub(crate) hop_limit: u8,
     /// Upper-layer protocol (58 = ICMPv6, 17 = UDP...), or the header where the walk stopped.
-    pub protocol: u8,
+    pub(crate) protocol: u8,
     /// The upper-layer payload (empty for a non-first fragment).
-    pub payload: &'a [u8],
+    pub(crate) payload: &'a [u8],
 }
 
 fn addr_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
@@ -258,7 +46,7 @@ fn addr_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
 }
 
 /// Parses an IPv6 packet; `None` if it is not IPv6 or is truncated.
-pub fn parse_ipv6(p: &[u8]) -> Option<Ipv6Info<'_>> {
+pub(crate) fn parse_ipv6(p: &[u8]) -> Option<Ipv6Info<'_>> {
     if p.len() < 40 || p[0] >> 4 != 6 {
         return None;
     }
@@ -297,14 +85,14 @@ pub fn parse_ipv6(p: &[u8]) -> Option<Ipv6Info<'_>> {
 }
 
 /// Multicast scope (RFC 4291 §2.7); `None` for a unicast address.
-pub fn multicast_scope(a: &Ipv6Addr) -> Option<u8> {
+pub(crate) fn multicast_scope(a: &Ipv6Addr) -> Option<u8> {
     let o = a.octets();
     (o[0] == 0xff).then_some(o[1] & 0x0f)
 }
 
 /// A change of the host's multicast listening state seen in an MLD report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MldChange {
+pub(crate) enum MldChange {
     Join(Ipv6Addr),
     Leave(Ipv6Addr),
 }
@@ -312,7 +100,7 @@ pub enum MldChange {
 /// The joins and leaves in an MLDv2 report (or MLDv1 report/done), given the ICMPv6 message.
 /// Any-source joins (EXCLUDE mode) count as joins; a change to INCLUDE with no sources or a
 /// BLOCK of all sources counts as a leave. Source-specific details are not tracked.
-pub fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
+pub(crate) fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
     let mut out = Vec::new();
     match icmp.first() {
         Some(&icmp6::MLD1_REPORT) => {
@@ -357,30 +145,30 @@ pub fn parse_mld(icmp: &[u8]) -> Vec<MldChange> {
 
 /// A prefix information option of a router advertisement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrefixInfo {
-    pub prefix: Prefix,
-    pub on_link: bool,
-    pub autonomous: bool,
-    pub valid_lifetime: u32,
+pub(crate) struct PrefixInfo {
+    pub(crate) prefix: Prefix,
+    pub(crate) on_link: bool,
+    pub(crate) autonomous: bool,
+    pub(crate) valid_lifetime: u32,
 }
 
 /// A route information option (RFC 4191).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteInfo {
-    pub prefix: Prefix,
-    pub lifetime: u32,
+pub(crate) struct RouteInfo {
+    pub(crate) prefix: Prefix,
+    pub(crate) lifetime: u32,
 }
 
 /// The options of a router advertisement the bridge acts on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouterAdvert {
-    pub router_lifetime: u16,
-    pub prefixes: Vec<PrefixInfo>,
-    pub routes: Vec<RouteInfo>,
+pub(crate) struct RouterAdvert {
+    pub(crate) router_lifetime: u16,
+    pub(crate) prefixes: Vec<PrefixInfo>,
+    pub(crate) routes: Vec<RouteInfo>,
 }
 
 /// Parses an ICMPv6 router advertisement (the ICMPv6 message, type 134).
-pub fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
+pub(crate) fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
     if icmp.len() < 16 || icmp[0] != icmp6::ROUTER_ADVERT {
         return None;
     }
@@ -422,7 +210,7 @@ pub fn parse_router_advert(icmp: &[u8]) -> Option<RouterAdvert> {
 
 /// Whether `a` is a Thread locator (RLOC or ALOC) in `ml_prefix`: IID `0000:00ff:fe00:xxxx`.
 /// The co-processor answers for these itself; the host does not take them over.
-pub fn is_locator(a: &Ipv6Addr, ml_prefix: Option<&Prefix>) -> bool {
+pub(crate) fn is_locator(a: &Ipv6Addr, ml_prefix: Option<&Prefix>) -> bool {
     let o = a.octets();
     o[8..14] == [0, 0, 0, 0xff, 0xfe, 0] && ml_prefix.is_some_and(|p| p.contains(a))
 }
@@ -433,80 +221,6 @@ mod tests {
 
     fn a(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn stream_net_round_trip() {
-        let v = encode_stream_net(&[0x60, 1, 2]);
-        assert_eq!(v, [3, 0, 0x60, 1, 2]);
-        assert_eq!(
-            decode_stream_net(&[3, 0, 0x60, 1, 2, 9, 9]).unwrap(),
-            [0x60, 1, 2]
-        );
-        assert!(decode_stream_net(&[5, 0, 1]).is_err());
-    }
-
-    #[test]
-    fn address_table_as_sent_by_ot_ncp() {
-        // t(6 C L L) for fd00::1/64 preferred and fe80::2/64 not preferred.
-        let mut w = Writer::new();
-        w.push_structure(|s| {
-            s.push_ipv6(&a("fd00::1"))
-                .push_u8(64)
-                .push_u32(u32::MAX)
-                .push_u32(u32::MAX);
-        });
-        w.push_structure(|s| {
-            s.push_ipv6(&a("fe80::2"))
-                .push_u8(64)
-                .push_u32(0)
-                .push_u32(u32::MAX)
-                .push_u8(7);
-        });
-        let t = decode_address_table(w.as_slice()).unwrap();
-        assert_eq!(t.len(), 2);
-        assert_eq!(
-            t[0],
-            NcpAddress {
-                addr: a("fd00::1"),
-                prefix_len: 64,
-                preferred: true,
-                valid: true
-            }
-        );
-        assert!(!t[1].preferred && t[1].valid);
-        assert!(decode_address_table(&[3, 0, 1]).is_err());
-    }
-
-    #[test]
-    fn on_mesh_nets_and_omr() {
-        let mut w = Writer::new();
-        w.push_structure(|s| {
-            s.push_ipv6(&a("fd12:3456:789a:1::"))
-                .push_u8(64)
-                .push_bool(true)
-                .push_u8(0x31)
-                .push_bool(true)
-                .push_u16(0x0400)
-                .push_u8(0);
-        });
-        let t = decode_on_mesh_nets(w.as_slice()).unwrap();
-        assert_eq!(t[0].prefix.to_string(), "fd12:3456:789a:1::/64");
-        assert!(t[0].is_local && t[0].is_omr_like());
-    }
-
-    #[test]
-    fn infra_values() {
-        let v = encode_infra_if_state(7, true, &[a("fe80::1")]);
-        assert_eq!(&v[..5], &[7, 0, 0, 0, 1]);
-        assert_eq!(v.len(), 21);
-        let m = InfraIcmp6 {
-            ifindex: 7,
-            peer: a("ff02::1"),
-            message: vec![134, 0, 0, 0],
-        };
-        assert_eq!(InfraIcmp6::decode(&m.encode()).unwrap(), m);
-        assert!(InfraIcmp6::decode(&[1, 2]).is_err());
     }
 
     fn ipv6(next: u8, src: &str, dst: &str, payload: &[u8]) -> Vec<u8> {
@@ -597,12 +311,6 @@ mod tests {
         /// No parser panics on arbitrary bytes (from the co-processor or the network).
         #[test]
         fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
-            let _ = decode_stream_net(&bytes);
-            let _ = decode_address_table(&bytes);
-            let _ = decode_multicast_table(&bytes);
-            let _ = decode_on_mesh_nets(&bytes);
-            let _ = decode_ml_prefix(&bytes);
-            let _ = InfraIcmp6::decode(&bytes);
             let _ = parse_mld(&bytes);
             let _ = parse_router_advert(&bytes);
             if let Some(ip) = parse_ipv6(&bytes) {
@@ -613,13 +321,6 @@ mod tests {
                 *b = 0x60 | (*b & 0x0f);
             }
             let _ = parse_ipv6(&v6).map(|ip| parse_mld(ip.payload));
-        }
-
-        /// Whatever the host sends comes out of the co-processor side unchanged.
-        #[test]
-        fn stream_net_round_trips(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400)) {
-            let v = encode_stream_net(&bytes);
-            proptest::prop_assert_eq!(decode_stream_net(&v).unwrap(), &bytes[..]);
         }
     }
 }

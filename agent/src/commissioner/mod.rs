@@ -7,8 +7,8 @@
 //!   `BORDER_AGENT_MESHCOP_SERVICE_STATE` (`b` active, `S` port, `D` TXT); the co-processor hands
 //!   the payload to its UDP stack as if it came from that peer (`otUdpForwardReceive`, see
 //!   `ncp_base_mtd.cpp`). The Border Agent's answers come back as unsolicited `PROP_VALUE_IS` of the
-//!   same property with peer = our made-up address (`HandleUdpForwardStream`); [`fan_out`] routes
-//!   those to this service and everything else to the monitor.
+//!   same property with peer = our made-up address (`HandleUdpForwardStream`); the frame router
+//!   ([`crate::frames`]) routes those to this service and everything else to the monitor.
 //! - Credentials: PSKc from the active dataset (TLV 4), mesh-local prefix (TLV 7), re-read before
 //!   every explicit start (a hidden test knob `[commissioner] pskc_override` replaces the PSKc).
 //! - Lifecycle: started on demand (a joiner entry is added, `commissioner.start`, or
@@ -32,7 +32,8 @@
 //!
 //! Guarantees: the PSKd and PSKc never leave the state machine / `meshcop::credentials` types;
 //! no event, log line, reply or audit record carries one. Never panics on input from the
-//! co-processor. Validated by the unit tests below (codec, fan-out) and the end-to-end tests in
+//! co-processor. Validated by the unit tests below (the codec's and the frame routing's are in
+//! `ncp::props::forward` and `crate::frames`) and the end-to-end tests in
 //! `tests/tests/commissioning.rs` against OpenThread's simulation NCP and `ot-cli-ftd` joiners.
 
 pub mod events;
@@ -49,8 +50,8 @@ use meshcop::commissioner::{
 };
 use meshcop::credentials::{Pskc, Pskd};
 use meshcop::dataset::Dataset;
-use ncp::codec::{Reader, Writer};
-use ncp::spinel::{cmd, prop, Prop};
+use ncp::props::border_agent::decode_border_agent_state;
+use ncp::spinel::{cmd, prop};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use zeroize::Zeroizing;
@@ -78,101 +79,14 @@ const TICK: Duration = Duration::from_secs(1);
 pub const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a clean shutdown waits for the resignation.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
-/// `THREAD_LEADER_NETWORK_DATA` (SPINEL_PROP_THREAD_EXT__BEGIN + 13).
-const THREAD_LEADER_NETWORK_DATA: Prop = Prop(0x150D);
 
-/// A datagram from the UDP forward stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forwarded {
-    pub payload: Vec<u8>,
-    pub peer_port: u16,
-    pub peer_addr: Ipv6Addr,
-    pub local_port: u16,
-}
+pub(crate) use ncp::props::forward::{encode_forward, Forwarded};
 
-/// Decodes a `THREAD_UDP_FORWARD_STREAM` value (`dS6S`, little-endian).
-pub fn decode_forward(value: &[u8]) -> Option<Forwarded> {
-    let mut r = Reader::new(value);
-    let payload = r.data().ok()?.to_vec();
-    let peer_port = r.u16().ok()?;
-    let peer_addr = r.ipv6().ok()?;
-    let local_port = r.u16().ok()?;
-    Some(Forwarded {
-        payload,
-        peer_port,
-        peer_addr,
-        local_port,
-    })
-}
-
-/// Encodes a `THREAD_UDP_FORWARD_STREAM` value.
-pub fn encode_forward(
-    payload: &[u8],
-    peer_port: u16,
-    peer_addr: &Ipv6Addr,
-    local_port: u16,
-) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.push_data(payload)
-        .push_u16(peer_port)
-        .push_ipv6(peer_addr)
-        .push_u16(local_port);
-    w.into_vec()
-}
-
-/// What the fan-out hands to the service.
+/// What the frame router ([`crate::frames`]) hands to the service.
 #[derive(Debug)]
 pub enum NcpInput {
     Forwarded(Forwarded),
     Reset,
-}
-
-/// Splits the co-processor's event stream: UDP-forward datagrams go to the service only, resets
-/// to both, everything else to the returned monitor receiver (same order, same capacity).
-pub fn fan_out(
-    mut events: mpsc::Receiver<ncp::Event>,
-) -> (mpsc::Receiver<ncp::Event>, mpsc::Receiver<NcpInput>) {
-    let (mon_tx, mon_rx) = mpsc::channel(4096);
-    let (svc_tx, svc_rx) = mpsc::channel(1024);
-    tokio::spawn(async move {
-        let mut dropped: u64 = 0;
-        while let Some(ev) = events.recv().await {
-            match &ev {
-                ncp::Event::Property {
-                    command,
-                    prop: p,
-                    value,
-                } if *p == prop::THREAD_UDP_FORWARD_STREAM && *command == cmd::IS => {
-                    match decode_forward(value) {
-                        Some(f) => {
-                            if svc_tx.try_send(NcpInput::Forwarded(f)).is_err() {
-                                dropped += 1;
-                                tracing::debug!(
-                                    dropped,
-                                    "commissioner input queue full; datagram dropped"
-                                );
-                            }
-                        }
-                        None => tracing::debug!(
-                            len = value.len(),
-                            "undecodable UDP forward stream value"
-                        ),
-                    }
-                    continue;
-                }
-                ncp::Event::Reset { .. } => {
-                    let _ = svc_tx.try_send(NcpInput::Reset);
-                }
-                _ => {}
-            }
-            // The monitor stops first at shutdown; keep feeding the service (its resignation
-            // answer still has to arrive).
-            if !mon_tx.is_closed() {
-                let _ = mon_tx.send(ev).await;
-            }
-        }
-    });
-    (mon_rx, svc_rx)
 }
 
 type Reply = oneshot::Sender<Result<Value, MethodError>>;
@@ -944,7 +858,7 @@ impl Task {
             Ok((active, port)) => json!({"active": active, "port": port}),
             Err(e) => json!({"error": e.message}),
         };
-        let leader = match self.net.client.get(THREAD_LEADER_NETWORK_DATA).await {
+        let leader = match self.net.client.get(prop::THREAD_LEADER_NETWORK_DATA).await {
             Ok(nd) => leader_commissioning(&nd),
             Err(e) => json!({"error": e.to_string()}),
         };
@@ -1016,14 +930,9 @@ async fn read_border_agent(net: Arc<Network>) -> Result<(bool, u16), MethodError
         .get(prop::BORDER_AGENT_MESHCOP_SERVICE_STATE)
         .await
         .map_err(|e| unavailable("reading BORDER_AGENT_MESHCOP_SERVICE_STATE", e))?;
-    let mut r = Reader::new(&v);
-    let active = r
-        .bool()
+    let s = decode_border_agent_state(&v)
         .map_err(|e| unavailable("decoding the border agent state", e))?;
-    let port = r
-        .u16()
-        .map_err(|e| unavailable("decoding the border agent state", e))?;
-    Ok((active, port))
+    Ok((s.active, s.port))
 }
 
 /// Merges the Border Agent's MGMT_COMMISSIONER_GET answer into `status.border_agent`:
@@ -1067,77 +976,34 @@ pub fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset,
     }
 }
 
-/// The Commissioning Data the leader publishes in its network data (TLV type 4): the active
+/// The Commissioning Data the leader publishes in its network data: the active
 /// commissioner's session ID, Border Agent locator and steering data. This is what the leader
 /// (and hence a Border Agent answering MGMT_COMMISSIONER_GET) reports.
 pub fn leader_commissioning(netdata: &[u8]) -> Value {
-    let mut i = 0;
-    while i + 2 <= netdata.len() {
-        let typ = netdata[i] >> 1;
-        let len = netdata[i + 1] as usize;
-        let Some(value) = netdata.get(i + 2..i + 2 + len) else {
-            break;
-        };
-        if typ == 4 {
-            let mut out = serde_json::Map::new();
-            let mut j = 0;
-            while j + 2 <= value.len() {
-                let t = value[j];
-                let l = value[j + 1] as usize;
-                let Some(v) = value.get(j + 2..j + 2 + l) else {
-                    break;
-                };
-                match (t, v.len()) {
-                    (11, 2) => {
-                        out.insert("session_id".into(), json!(u16::from_be_bytes([v[0], v[1]])));
-                    }
-                    (9, 2) => {
-                        out.insert(
-                            "border_agent_locator".into(),
-                            json!(format!("0x{:02x}{:02x}", v[0], v[1])),
-                        );
-                    }
-                    (8, _) => {
-                        out.insert("steering_data".into(), json!(hex::encode(v)));
-                    }
-                    (18, 2) => {
-                        out.insert(
-                            "joiner_udp_port".into(),
-                            json!(u16::from_be_bytes([v[0], v[1]])),
-                        );
-                    }
-                    _ => {}
-                }
-                j += 2 + l;
-            }
-            return Value::Object(out);
+    let Some(cd) = meshcop::netdata::commissioning_data(netdata) else {
+        return Value::Null;
+    };
+    let mut out = serde_json::Map::new();
+    if let Ok(d) = CommissionerDataset::parse(cd) {
+        if let Some(id) = d.session_id {
+            out.insert("session_id".into(), json!(id));
         }
-        i += 2 + len;
+        if let Some(x) = d.border_agent_locator {
+            out.insert("border_agent_locator".into(), json!(format!("0x{x:04x}")));
+        }
+        if let Some(s) = d.steering_data {
+            out.insert("steering_data".into(), json!(hex::encode(s)));
+        }
+        if let Some(port) = d.joiner_udp_port {
+            out.insert("joiner_udp_port".into(), json!(port));
+        }
     }
-    Value::Null
+    Value::Object(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forward_stream_codec() {
-        let v = encode_forward(&[1, 2, 3], PEER_PORT, &PEER_ADDR, 49153);
-        // u16 LE length, payload, u16 LE peer port, address, u16 LE local port.
-        assert_eq!(&v[..5], &[3, 0, 1, 2, 3]);
-        assert_eq!(&v[5..7], &PEER_PORT.to_le_bytes());
-        assert_eq!(&v[7..23], &PEER_ADDR.octets());
-        assert_eq!(&v[23..], &49153u16.to_le_bytes());
-        let f = decode_forward(&v).unwrap();
-        assert_eq!(f.payload, vec![1, 2, 3]);
-        assert_eq!(
-            (f.peer_port, f.peer_addr, f.local_port),
-            (PEER_PORT, PEER_ADDR, 49153)
-        );
-        assert!(decode_forward(&v[..10]).is_none());
-        assert!(decode_forward(&[0xff, 0xff]).is_none());
-    }
 
     #[test]
     fn leader_commissioning_data() {
@@ -1181,39 +1047,5 @@ mod tests {
             st["border_agent"],
             json!({"error": "x", "get_error": "no answer"})
         );
-    }
-
-    #[test]
-    fn fan_out_routes_forward_stream_and_resets() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (tx, rx) = mpsc::channel(16);
-            let (mut mon, mut svc) = fan_out(rx);
-            let fwd = encode_forward(&[9], PEER_PORT, &PEER_ADDR, 1);
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
-            tx.send(ncp::Event::Reset { status: 114 }).await.unwrap();
-            drop(tx);
-            match svc.recv().await.unwrap() {
-                NcpInput::Forwarded(f) => assert_eq!(f.payload, vec![9]),
-                other => panic!("{other:?}"),
-            }
-            assert!(matches!(svc.recv().await.unwrap(), NcpInput::Reset));
-            assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Property { prop: p, .. } if p == prop::NET_ROLE));
-            assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Reset { .. }));
-            assert!(mon.recv().await.is_none());
-
-            // Without a monitor (shutdown), datagrams still reach the service.
-            let (tx, rx) = mpsc::channel(16);
-            let (mon, mut svc) = fan_out(rx);
-            drop(mon);
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
-            let fwd = encode_forward(&[7], PEER_PORT, &PEER_ADDR, 1);
-            tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
-            assert!(matches!(svc.recv().await.unwrap(), NcpInput::Forwarded(f) if f.payload == vec![7]));
-        });
     }
 }

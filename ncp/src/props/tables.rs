@@ -23,13 +23,10 @@
 use serde::Serialize;
 
 /// Mode flag: receiver on when idle.
-#[allow(dead_code)]
 pub const MODE_RX_ON_WHEN_IDLE: u8 = 1 << 3;
 /// Mode flag: full Thread device.
-#[allow(dead_code)]
 pub const MODE_FULL_THREAD_DEVICE: u8 = 1 << 1;
 /// Mode flag: full network data.
-#[allow(dead_code)]
 pub const MODE_FULL_NETWORK_DATA: u8 = 1 << 0;
 
 /// One neighbour (router or child) as reported by the co-processor.
@@ -292,5 +289,16 @@ mod tests {
         let t = decode_child_table(&wrap(&c)).unwrap();
         assert_eq!(t, vec![e]);
         assert!(decode_child_entry(&c[..22]).is_err());
+    }
+
+    proptest::proptest! {
+        /// No table decoder panics on garbage from the co-processor.
+        #[test]
+        fn tables_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = decode_neighbor_table(&bytes);
+            let _ = decode_neighbor_entry(&bytes);
+            let _ = decode_child_table(&bytes);
+            let _ = decode_child_entry(&bytes);
+        }
     }
 }

@@ -1,0 +1,77 @@
+use super::*;
+use crate::bridge::{Control, Inlet};
+use crate::commissioner::{encode_forward, PEER_ADDR, PEER_PORT};
+
+#[tokio::test]
+async fn bridge_share_is_split_off() {
+    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (pk_tx, mut pk_rx) = mpsc::channel(1);
+    let (ctl_tx, mut ctl_rx) = mpsc::channel(16);
+    let inlet = Inlet::for_tests(pk_tx, ctl_tx);
+    let (mut mon_rx, _svc) = route(ev_rx, inlet.clone());
+    let pkt = |b: u8| Event::Property {
+        command: cmd::IS,
+        prop: prop::STREAM_NET,
+        value: vec![1, 0, b],
+    };
+    ev_tx.send(pkt(1)).await.unwrap();
+    ev_tx.send(pkt(2)).await.unwrap(); // queue of 1: dropped and counted
+    let role = Event::Property {
+        command: cmd::IS,
+        prop: prop::NET_ROLE,
+        value: vec![3],
+    };
+    ev_tx.send(role.clone()).await.unwrap();
+    let chan = Event::Property {
+        command: cmd::IS,
+        prop: prop::PHY_CHAN,
+        value: vec![15],
+    };
+    ev_tx.send(chan.clone()).await.unwrap();
+    ev_tx.send(Event::Reset { status: 112 }).await.unwrap();
+    assert_eq!(mon_rx.recv().await, Some(role.clone()));
+    assert_eq!(mon_rx.recv().await, Some(chan));
+    assert_eq!(mon_rx.recv().await, Some(Event::Reset { status: 112 }));
+    assert_eq!(pk_rx.recv().await, Some(vec![1]));
+    assert!(matches!(ctl_rx.recv().await, Some(Control::Ncp(e)) if e == role));
+    assert!(matches!(
+        ctl_rx.recv().await,
+        Some(Control::Ncp(Event::Reset { .. }))
+    ));
+    assert_eq!(inlet.rx_queue_full(), 1);
+}
+
+#[test]
+fn forward_stream_and_resets_reach_the_service() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let inlet = || Inlet::for_tests(mpsc::channel(16).0, mpsc::channel(16).0);
+        let (tx, rx) = mpsc::channel(16);
+        let (mut mon, mut svc) = route(rx, inlet());
+        let fwd = encode_forward(&[9], PEER_PORT, &PEER_ADDR, 1);
+        tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
+        tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
+        tx.send(ncp::Event::Reset { status: 114 }).await.unwrap();
+        drop(tx);
+        match svc.recv().await.unwrap() {
+            NcpInput::Forwarded(f) => assert_eq!(f.payload, vec![9]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(svc.recv().await.unwrap(), NcpInput::Reset));
+        assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Property { prop: p, .. } if p == prop::NET_ROLE));
+        assert!(matches!(mon.recv().await.unwrap(), ncp::Event::Reset { .. }));
+        assert!(mon.recv().await.is_none());
+
+        // Without a monitor (shutdown), datagrams still reach the service.
+        let (tx, rx) = mpsc::channel(16);
+        let (mon, mut svc) = route(rx, inlet());
+        drop(mon);
+        tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
+        let fwd = encode_forward(&[7], PEER_PORT, &PEER_ADDR, 1);
+        tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
+        assert!(matches!(svc.recv().await.unwrap(), NcpInput::Forwarded(f) if f.payload == vec![7]));
+    });
+}
