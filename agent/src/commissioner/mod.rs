@@ -57,8 +57,8 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditLog;
 use crate::config::CommissionerSettings;
-use crate::control::{code, MethodError};
 use crate::network::Network;
+use control::{code, MethodError};
 
 /// Our made-up peer address toward the Border Agent (never routed anywhere: the co-processor only
 /// uses it to address its answers to the forward stream).
