@@ -277,7 +277,9 @@ async fn stream_events(
         };
         let v = match ev {
             Ok(v) => v,
-            Err(RecvError::Lagged(n)) => json!({"type": "events-dropped", "count": n}),
+            Err(RecvError::Lagged(n)) => {
+                json!({"type": control::EventKind::EventsDropped.as_str(), "count": n})
+            }
             Err(RecvError::Closed) => return Ok(()),
         };
         let mut line = json!({ "event": v }).to_string();
