@@ -2,59 +2,24 @@
 
 use serde::Serialize;
 
-/// Error codes (stable; serialized as the snake_case strings of the protocol document).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Code {
-    ParseError,
-    InvalidRequest,
-    MethodNotFound,
-    InvalidParams,
-    PermissionDenied,
-    RequestTooLong,
-    NcpUnavailable,
-    NotFound,
-    InternalError,
-}
-
-impl Code {
-    /// Every code, in the order of the protocol document.
-    pub const ALL: [Code; 9] = [
-        Code::ParseError,
-        Code::InvalidRequest,
-        Code::InvalidParams,
-        Code::MethodNotFound,
-        Code::PermissionDenied,
-        Code::RequestTooLong,
-        Code::NcpUnavailable,
-        Code::NotFound,
-        Code::InternalError,
-    ];
-
-    /// The wire string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::ParseError => "parse_error",
-            Code::InvalidRequest => "invalid_request",
-            Code::MethodNotFound => "method_not_found",
-            Code::InvalidParams => "invalid_params",
-            Code::PermissionDenied => "permission_denied",
-            Code::RequestTooLong => "request_too_long",
-            Code::NcpUnavailable => "ncp_unavailable",
-            Code::NotFound => "not_found",
-            Code::InternalError => "internal_error",
-        }
-    }
-
-    /// The code of a wire string.
-    pub fn from_name(name: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == name)
+names! {
+    /// Error codes (stable; serialized as the snake_case strings of the protocol document).
+    pub enum Code {
+        ParseError => "parse_error",
+        InvalidRequest => "invalid_request",
+        MethodNotFound => "method_not_found",
+        InvalidParams => "invalid_params",
+        PermissionDenied => "permission_denied",
+        RequestTooLong => "request_too_long",
+        NcpUnavailable => "ncp_unavailable",
+        NotFound => "not_found",
+        InternalError => "internal_error",
     }
 }
 
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -14,57 +14,23 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Code, MethodError};
 
-/// A method name. `Debug*` methods are test-only (the agent serves them only when asked to).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    Status,
-    DatasetExport,
-    JoinerAdd,
-    JoinerList,
-    JoinerRemove,
-    CommissionerStatus,
-    CommissionerStart,
-    CommissionerStop,
-    EventsSubscribe,
-    DebugResetNcp,
+names! {
+    /// A method name. `Debug*` methods are test-only (the agent serves them only when asked to).
+    pub enum Method {
+        Status => "status",
+        DatasetExport => "dataset.export",
+        JoinerAdd => "joiner.add",
+        JoinerList => "joiner.list",
+        JoinerRemove => "joiner.remove",
+        CommissionerStatus => "commissioner.status",
+        CommissionerStart => "commissioner.start",
+        CommissionerStop => "commissioner.stop",
+        EventsSubscribe => "events.subscribe",
+        DebugResetNcp => "debug.reset_ncp",
+    }
 }
 
 impl Method {
-    /// Every method, the public ones first.
-    pub const ALL: [Method; 10] = [
-        Method::Status,
-        Method::DatasetExport,
-        Method::JoinerAdd,
-        Method::JoinerList,
-        Method::JoinerRemove,
-        Method::CommissionerStatus,
-        Method::CommissionerStart,
-        Method::CommissionerStop,
-        Method::EventsSubscribe,
-        Method::DebugResetNcp,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Status => "status",
-            Method::DatasetExport => "dataset.export",
-            Method::JoinerAdd => "joiner.add",
-            Method::JoinerList => "joiner.list",
-            Method::JoinerRemove => "joiner.remove",
-            Method::CommissionerStatus => "commissioner.status",
-            Method::CommissionerStart => "commissioner.start",
-            Method::CommissionerStop => "commissioner.stop",
-            Method::EventsSubscribe => "events.subscribe",
-            Method::DebugResetNcp => "debug.reset_ncp",
-        }
-    }
-
-    /// The method of a wire name.
-    pub fn from_name(name: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.as_str() == name)
-    }
-
     /// Test-only: served only when the agent enables its debug methods.
     pub fn is_debug(self) -> bool {
         matches!(self, Method::DebugResetNcp)
@@ -83,12 +49,6 @@ impl Method {
             | Method::CommissionerStop
             | Method::EventsSubscribe => false,
         }
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

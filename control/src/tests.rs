@@ -78,13 +78,13 @@ fn every_request_parses_from_todays_json() {
 #[test]
 fn every_method_round_trips() {
     for m in Method::ALL {
-        assert_eq!(Method::from_name(m.as_str()), Some(m));
+        assert_eq!(Method::from_name(m.as_str()), Some(*m));
     }
     for k in EventKind::ALL {
-        assert_eq!(EventKind::from_name(k.as_str()), Some(k));
+        assert_eq!(EventKind::from_name(k.as_str()), Some(*k));
     }
     for c in Code::ALL {
-        assert_eq!(Code::from_name(c.as_str()), Some(c));
+        assert_eq!(Code::from_name(c.as_str()), Some(*c));
         assert_eq!(serde_json::to_value(c).unwrap(), json!(c.as_str()));
     }
 }
