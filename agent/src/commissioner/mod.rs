@@ -477,11 +477,12 @@ impl Task {
     }
 
     fn emit(&self, d: &events::Described) {
-        events::log(d);
+        // Audit first: whoever sees the log line finds the audit record already written.
         if d.audit {
             let t = d.value.get("type").and_then(Value::as_str).unwrap_or("");
             self.audit.record(t, &d.value);
         }
+        events::log(d);
         let _ = self.events.send(d.value.clone());
     }
 
