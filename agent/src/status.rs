@@ -94,7 +94,10 @@ impl Methods {
                 "the co-processor has no active dataset yet",
             ));
         }
-        Ok(json!({ "tlvs": hex::encode(tlvs.as_slice()) }))
+        let tlvs = control::reply::DatasetExport {
+            tlvs: hex::encode(tlvs.as_slice()),
+        };
+        Ok(control::reply::to_result(&tlvs))
     }
 }
 

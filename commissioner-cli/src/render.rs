@@ -1,9 +1,14 @@
 //! What threadctl prints: the reply of each request (text or `--json`) and event lines.
 
-use control::Request;
+use control::{reply, Request};
 use serde_json::{json, Value};
 
 use crate::client::{fail, Failure};
+
+/// `reply` as the typed reply `T`, if it is one.
+fn typed<T: serde::de::DeserializeOwned>(reply: &Value) -> Option<T> {
+    serde_json::from_value(reply.clone()).ok()
+}
 
 /// The output for `request`'s `reply`. One arm per method (no catch-all): a new method is a
 /// compile error here until threadctl knows how to show its reply.
@@ -11,11 +16,9 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
     Ok(match request {
         Request::Status => json_or(reply, json, render_status),
         Request::DatasetExport => {
-            let tlvs = reply
-                .get("tlvs")
-                .and_then(Value::as_str)
-                .ok_or_else(|| fail(1, "reply has no `tlvs`"))?;
-            format!("{tlvs}\n")
+            let r: reply::DatasetExport =
+                typed(reply).ok_or_else(|| fail(1, "reply has no `tlvs`"))?;
+            format!("{}\n", r.tlvs)
         }
         Request::JoinerAdd(_) if json => format!("{reply}\n"),
         Request::JoinerAdd(_) => format!(

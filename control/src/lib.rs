@@ -2,7 +2,7 @@
 //! and `threadctl` (client) so the compiler checks the contract on both sides.
 //!
 //! Owns: the method names ([`Method`]) and their typed parameters ([`Request`]), the stable error
-//! codes ([`Code`], [`MethodError`]), the event names ([`EventKind`]), the request envelope
+//! codes ([`Code`], [`MethodError`]), the small replies ([`reply`]), the event names ([`EventKind`]), the request envelope
 //! (`id`, `method`, `params`), its line parser ([`parse_line`]) and reply lines ([`reply_line`]).
 //! The wire format is byte-compatible with the hand-made JSON that preceded this crate.
 //!
@@ -47,6 +47,7 @@ macro_rules! names {
 mod envelope;
 mod error;
 mod event;
+pub mod reply;
 mod request;
 #[cfg(test)]
 mod tests;

@@ -202,3 +202,27 @@ fn the_protocol_document_names_exactly_these_methods_and_events() {
         );
     }
 }
+
+#[test]
+fn typed_replies_are_todays_objects() {
+    use crate::reply::*;
+    let tlvs = DatasetExport {
+        tlvs: "0e08".into(),
+    };
+    assert_eq!(to_result(&tlvs), json!({"tlvs": "0e08"}));
+    assert!(!format!("{tlvs:?}").contains("0e08"));
+    assert_eq!(
+        to_result(&Subscribed { subscribed: true }),
+        json!({"subscribed": true})
+    );
+    assert_eq!(to_result(&Reset { reset: true }), json!({"reset": true}));
+    assert_eq!(
+        to_result(&Armed { armed: "x".into() }),
+        json!({"armed": "x"})
+    );
+    let r: Removed = serde_json::from_value(json!({"removed": "any"})).unwrap();
+    assert_eq!(r.removed, "any");
+    let s: Stopped = serde_json::from_value(json!({"state": "idle"})).unwrap();
+    assert_eq!(s.state, "idle");
+    assert!(serde_json::from_value::<DatasetExport>(json!({})).is_err());
+}

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use control::{JoinerAdd, Request, ResetNcp};
-use serde_json::{json, Value};
+use control::{reply, JoinerAdd, Request, ResetNcp};
+use serde_json::Value;
 
 use super::Service;
 use crate::control_socket::{code, Handler, MethodError, MethodFuture, Peer};
@@ -33,7 +33,7 @@ impl Methods {
             .reset()
             .await
             .map_err(|e| MethodError::new(code::NCP_UNAVAILABLE, e.to_string()))?;
-        Ok(json!({"reset": true}))
+        Ok(reply::to_result(&reply::Reset { reset: true }))
     }
 }
 
@@ -58,7 +58,9 @@ impl Handler for Methods {
                 Request::CommissionerStatus => self.service.status().await,
                 Request::CommissionerStart => self.service.start().await,
                 Request::CommissionerStop => self.service.stop().await,
-                Request::EventsSubscribe => Ok(json!({"subscribed": true})),
+                Request::EventsSubscribe => {
+                    Ok(reply::to_result(&reply::Subscribed { subscribed: true }))
+                }
                 Request::DebugResetNcp(ResetNcp { on: None }) => self.reset_ncp().await,
                 Request::DebugResetNcp(ResetNcp { on: Some(on) }) => {
                     self.service.arm_reset(on).await
@@ -75,6 +77,7 @@ impl Handler for Methods {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use control::Method;
     use meshcop::commissioner::JoinerKind;
 
