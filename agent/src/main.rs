@@ -2,8 +2,8 @@
 //! co-processor over Spinel/HDLC and serves a local control socket.
 //!
 //! Start-up: command line (clap) -> configuration ([`config`]) -> logging (tracing, stderr,
-//! text or JSON) -> co-processor link and probe ([`session`]) -> control socket ([`control_socket`]) ->
-//! form-or-resume ([`network`]) while the monitor follows events ([`monitor`]).
+//! text or JSON) -> co-processor link and probe ([`session`]) -> control socket
+//! ([`control_socket`], protocol in the `control` crate) -> form-or-resume ([`network`]) while the monitor follows events ([`monitor`]).
 //!
 //! Exit codes (contract): 0 clean stop on SIGTERM/SIGINT; 1 other failure; 2 invalid command line,
 //! configuration or radio URL; 3 device missing; 4 permission denied; 5 co-processor does not
