@@ -2,8 +2,8 @@
 //! co-processor over Spinel/HDLC and serves a local control socket.
 //!
 //! Start-up: command line (clap) -> configuration ([`config`]) -> logging (tracing, stderr,
-//! text or JSON) -> co-processor link and probe ([`session`]) -> control socket ([`control`]) ->
-//! form-or-resume ([`network`]) while the monitor follows events ([`monitor`]).
+//! text or JSON) -> co-processor link and probe ([`session`]) -> control socket
+//! ([`control_socket`], protocol in the `control` crate) -> form-or-resume ([`network`]) while the monitor follows events ([`monitor`]).
 //!
 //! Exit codes (contract): 0 clean stop on SIGTERM/SIGINT; 1 other failure; 2 invalid command line,
 //! configuration or radio URL; 3 device missing; 4 permission denied; 5 co-processor does not
@@ -14,7 +14,7 @@ mod audit;
 mod bridge;
 mod commissioner;
 mod config;
-mod control;
+mod control_socket;
 #[cfg(test)]
 mod fake_ncp;
 mod frames;
@@ -158,10 +158,10 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         settings.channel,
     ));
 
-    let server = control::ControlServer::bind(&settings.control_socket)
+    let server = control_socket::ControlServer::bind(&settings.control_socket)
         .await
         .map_err(|e| match &e {
-            control::ControlError::Io { source, .. }
+            control_socket::ControlError::Io { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
                 Fatal::new(exit::PERMISSION_DENIED, e.to_string())
@@ -175,7 +175,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         audit::AuditLog::new(&settings.state_dir),
         commissioner_input,
     );
-    let handler: Arc<dyn control::Handler> = Arc::new(commissioner::methods::Methods {
+    let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {
             net: net.clone(),
             bridge: Some(bridge.clone()),

@@ -4,7 +4,7 @@
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
 //! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`). It never contains the
 //! network key or the PSKc. `dataset.export` returns the active dataset TLVs as hex in `tlvs`
-//! (authorization and the audit log line are done by [`crate::control`]).
+//! (authorization and the audit log line are done by [`crate::control_socket`]).
 
 use std::sync::Arc;
 
@@ -12,8 +12,9 @@ use ncp::spinel::{cap, prop};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::control::{code, Handler, MethodError, MethodFuture, Peer};
+use crate::control_socket::{code, Handler, MethodError, MethodFuture, Peer};
 use crate::network::{Network, Snapshot};
+use control::Request;
 
 /// The control handler.
 pub struct Methods {
@@ -93,24 +94,22 @@ impl Methods {
                 "the co-processor has no active dataset yet",
             ));
         }
-        Ok(json!({ "tlvs": hex::encode(tlvs.as_slice()) }))
+        let tlvs = control::reply::DatasetExport {
+            tlvs: hex::encode(tlvs.as_slice()),
+        };
+        Ok(control::reply::to_result(&tlvs))
     }
 }
 
 impl Handler for Methods {
-    fn call<'a>(
-        &'a self,
-        method: &'a str,
-        _params: &'a Value,
-        _peer: &'a Peer,
-    ) -> MethodFuture<'a> {
+    fn call<'a>(&'a self, request: Request, _peer: &'a Peer) -> MethodFuture<'a> {
         Box::pin(async move {
-            match method {
-                "status" => self.status().await,
-                "dataset.export" => self.dataset_export().await,
+            match request {
+                Request::Status => self.status().await,
+                Request::DatasetExport => self.dataset_export().await,
                 other => Err(MethodError::new(
                     code::METHOD_NOT_FOUND,
-                    format!("unknown method `{other}`"),
+                    format!("unknown method `{}`", other.method()),
                 )),
             }
         })

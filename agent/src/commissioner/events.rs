@@ -15,6 +15,7 @@
 //! Guarantees: built only from `meshcop::commissioner::Event`, which carries no secret; nothing
 //! here can see a PSKd, PSKc or KEK.
 
+use control::EventKind;
 use meshcop::commissioner::{Event, HandshakeFailure, JoinerInfo, JoinerKind, RemovalReason};
 use serde_json::{json, Map, Value};
 
@@ -60,14 +61,48 @@ pub struct Described {
     pub audit: bool,
 }
 
+/// What [`describe`] needs besides the fields: the name, the log text, its level, and whether
+/// the audit log records it.
+type Described4 = (EventKind, String, tracing::Level, bool);
+
 /// Maps a meshcop event.
 pub fn describe(ev: &Event) -> Described {
     let mut m = Map::new();
-    let (kind, text, level, audit): (&str, String, tracing::Level, bool) = match ev {
+    let (kind, text, level, audit) = match ev {
+        Event::PetitionAccepted { .. }
+        | Event::PetitionRejected { .. }
+        | Event::BorderAgentAuthFailed { .. }
+        | Event::KeepAliveFailed { .. }
+        | Event::SteeringDataUpdated { .. }
+        | Event::SteeringDataRejected { .. }
+        | Event::Resigned
+        | Event::Disconnected { .. } => session(ev, &mut m),
+        Event::JoinerSeen { .. }
+        | Event::JoinerHandshakeFailed { .. }
+        | Event::JoinerAuthenticated { .. }
+        | Event::JoinerFinalize { .. }
+        | Event::JoinerEntrusted { .. } => joiner(ev, &mut m),
+        Event::EntryExpired { .. } | Event::EntryRemoved { .. } => table(ev, &mut m),
+        Event::CommissionerDataset { .. } | Event::CommissionerGetFailed { .. } => {
+            query(ev, &mut m)
+        }
+    };
+    m.insert("type".into(), json!(kind.as_str()));
+    Described {
+        value: Value::Object(m),
+        text,
+        level,
+        audit,
+    }
+}
+
+/// The Border Agent session: petition, keep-alive, steering data, resign, disconnect.
+fn session(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
+    match ev {
         Event::PetitionAccepted { session_id } => {
             m.insert("session_id".into(), json!(session_id));
             (
-                "petition-accepted",
+                EventKind::PetitionAccepted,
                 format!("petition accepted; commissioner active (session id {session_id})"),
                 tracing::Level::INFO,
                 true,
@@ -76,7 +111,7 @@ pub fn describe(ev: &Event) -> Described {
         Event::PetitionRejected { reason } => {
             m.insert("reason".into(), json!(reason));
             (
-                "petition-rejected",
+                EventKind::PetitionRejected,
                 format!("petition rejected: {reason}"),
                 tracing::Level::WARN,
                 true,
@@ -85,7 +120,7 @@ pub fn describe(ev: &Event) -> Described {
         Event::BorderAgentAuthFailed => {
             m.insert("reason".into(), json!("wrong PSKc"));
             (
-                "border-agent-auth-failed",
+                EventKind::BorderAgentAuthFailed,
                 "border agent rejected our PSKc (DTLS handshake failed on the password); check the active dataset's PSKc".into(),
                 tracing::Level::ERROR,
                 true,
@@ -94,7 +129,7 @@ pub fn describe(ev: &Event) -> Described {
         Event::KeepAliveFailed { reason } => {
             m.insert("reason".into(), json!(reason));
             (
-                "keep-alive-failed",
+                EventKind::KeepAliveFailed,
                 format!("commissioner keep-alive failed: {reason}; petitioning again"),
                 tracing::Level::WARN,
                 true,
@@ -103,7 +138,7 @@ pub fn describe(ev: &Event) -> Described {
         Event::SteeringDataUpdated { steering_data } => {
             m.insert("steering_data".into(), json!(steering_data));
             (
-                "steering-data-updated",
+                EventKind::SteeringDataUpdated,
                 format!("leader accepted steering data {steering_data}"),
                 tracing::Level::INFO,
                 false,
@@ -112,23 +147,45 @@ pub fn describe(ev: &Event) -> Described {
         Event::SteeringDataRejected { reason } => {
             m.insert("reason".into(), json!(reason));
             (
-                "steering-data-rejected",
+                EventKind::SteeringDataRejected,
                 format!("steering data not accepted: {reason}"),
                 tracing::Level::WARN,
                 false,
             )
         }
-        Event::JoinerSeen { joiner } => {
-            joiner_fields(joiner, &mut m);
+        Event::Resigned => (
+            EventKind::Resigned,
+            "commissioner resigned".into(),
+            tracing::Level::INFO,
+            true,
+        ),
+        Event::Disconnected { reason } => {
+            m.insert("reason".into(), json!(reason));
             (
-                "joiner-seen",
+                EventKind::Disconnected,
+                format!("commissioner session ended: {reason}"),
+                tracing::Level::WARN,
+                true,
+            )
+        }
+        _ => unreachable!("not a session event"),
+    }
+}
+
+/// A joiner's admission: DTLS session, JOIN_FIN, entrust.
+fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
+    match ev {
+        Event::JoinerSeen { joiner } => {
+            joiner_fields(joiner, m);
+            (
+                EventKind::JoinerSeen,
                 "joiner seen (DTLS session started)".into(),
                 tracing::Level::INFO,
                 true,
             )
         }
         Event::JoinerHandshakeFailed { joiner, reason } => {
-            joiner_fields(joiner, &mut m);
+            joiner_fields(joiner, m);
             let (r, detail, text) = match reason {
                 HandshakeFailure::WrongPskd => (
                     "wrong-pskd",
@@ -152,12 +209,17 @@ pub fn describe(ev: &Event) -> Described {
             if let Some(d) = detail {
                 m.insert("detail".into(), json!(d));
             }
-            ("joiner-handshake-failed", text, tracing::Level::WARN, true)
+            (
+                EventKind::JoinerHandshakeFailed,
+                text,
+                tracing::Level::WARN,
+                true,
+            )
         }
         Event::JoinerAuthenticated { joiner } => {
-            joiner_fields(joiner, &mut m);
+            joiner_fields(joiner, m);
             (
-                "joiner-authenticated",
+                EventKind::JoinerAuthenticated,
                 "joiner authenticated (DTLS established with its PSKd)".into(),
                 tracing::Level::INFO,
                 true,
@@ -173,7 +235,7 @@ pub fn describe(ev: &Event) -> Described {
             accepted,
             reject_reason,
         } => {
-            joiner_fields(joiner, &mut m);
+            joiner_fields(joiner, m);
             m.insert("vendor_name".into(), json!(vendor_name));
             m.insert("vendor_model".into(), json!(vendor_model));
             m.insert("vendor_sw_version".into(), json!(vendor_sw_version));
@@ -202,63 +264,61 @@ pub fn describe(ev: &Event) -> Described {
             } else {
                 tracing::Level::WARN
             };
-            ("joiner-finalize", text, level, true)
+            (EventKind::JoinerFinalize, text, level, true)
         }
         Event::JoinerEntrusted { joiner } => {
-            joiner_fields(joiner, &mut m);
+            joiner_fields(joiner, m);
             m.insert("result".into(), json!("entrusted"));
             (
-                "joiner-entrusted",
+                EventKind::JoinerEntrusted,
                 "joiner entrusted (KEK sent to the joiner router; it delivers the network credentials)".into(),
                 tracing::Level::INFO,
                 true,
             )
         }
+        _ => unreachable!("not a joiner event"),
+    }
+}
+
+/// Joiner table changes made by the state machine.
+fn table(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
+    match ev {
         Event::EntryExpired { kind } => {
-            insert_entry(kind, &mut m);
+            insert_entry(kind, m);
             (
-                "entry-expired",
+                EventKind::EntryExpired,
                 format!("joiner entry {} expired", entry_text(kind)),
                 tracing::Level::INFO,
                 true,
             )
         }
         Event::EntryRemoved { kind, reason } => {
-            insert_entry(kind, &mut m);
+            insert_entry(kind, m);
             let r = match reason {
                 RemovalReason::Operator => "operator",
                 RemovalReason::Joined => "joined",
             };
             m.insert("reason".into(), json!(r));
             (
-                "entry-removed",
+                EventKind::EntryRemoved,
                 format!("joiner entry {} removed ({r})", entry_text(kind)),
                 tracing::Level::INFO,
                 true,
             )
         }
-        Event::Resigned => (
-            "resigned",
-            "commissioner resigned".into(),
-            tracing::Level::INFO,
-            true,
-        ),
-        Event::Disconnected { reason } => {
-            m.insert("reason".into(), json!(reason));
-            (
-                "disconnected",
-                format!("commissioner session ended: {reason}"),
-                tracing::Level::WARN,
-                true,
-            )
-        }
-        // Query answers: the service hands them to the waiting `commissioner.status` calls and
-        // does not publish them; described for completeness.
+        _ => unreachable!("not a table event"),
+    }
+}
+
+/// Query answers: the service hands them to the waiting `commissioner.status` calls and does
+/// not publish them; described for completeness.
+fn query(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
+    match ev {
         Event::CommissionerDataset { request, dataset } => {
             m.insert("request".into(), json!(request));
             m.insert("session_id".into(), json!(dataset.session_id));
             (
-                "commissioner-dataset",
+                EventKind::CommissionerDataset,
                 format!("border agent answered MGMT_COMMISSIONER_GET {request}"),
                 tracing::Level::DEBUG,
                 false,
@@ -268,19 +328,13 @@ pub fn describe(ev: &Event) -> Described {
             m.insert("request".into(), json!(request));
             m.insert("reason".into(), json!(reason));
             (
-                "commissioner-get-failed",
+                EventKind::CommissionerGetFailed,
                 format!("MGMT_COMMISSIONER_GET {request} failed: {reason}"),
                 tracing::Level::DEBUG,
                 false,
             )
         }
-    };
-    m.insert("type".into(), json!(kind));
-    Described {
-        value: Value::Object(m),
-        text,
-        level,
-        audit,
+        _ => unreachable!("not a query event"),
     }
 }
 

@@ -58,8 +58,8 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditLog;
 use crate::config::CommissionerSettings;
-use crate::control::{code, MethodError};
 use crate::network::Network;
+use control::{code, MethodError};
 
 /// Our made-up peer address toward the Border Agent (never routed anywhere: the co-processor only
 /// uses it to address its answers to the forward stream).
@@ -391,11 +391,12 @@ impl Task {
     }
 
     fn emit(&self, d: &events::Described) {
-        events::log(d);
+        // Audit first: whoever sees the log line finds the audit record already written.
         if d.audit {
             let t = d.value.get("type").and_then(Value::as_str).unwrap_or("");
             self.audit.record(t, &d.value);
         }
+        events::log(d);
         let _ = self.events.send(d.value.clone());
     }
 

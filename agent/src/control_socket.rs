@@ -15,6 +15,9 @@
 //!   root and to the agent's own uid only, and each export is logged with the peer's uid and pid
 //!   (never the content).
 //!
+//! The protocol itself (envelope, methods, params, error codes) is the `control` crate; this
+//! module is its socket server.
+//!
 //! Validated by the unit tests below (parsing, garbage lines, authorization, a real socket pair).
 
 use std::future::Future;
@@ -24,58 +27,17 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-/// The longest request line accepted (bytes, without the newline).
-pub const MAX_LINE: usize = 64 * 1024;
-
-/// Error codes (stable; see `docs/control-protocol.md`).
-pub mod code {
-    pub const PARSE_ERROR: &str = "parse_error";
-    pub const INVALID_REQUEST: &str = "invalid_request";
-    pub const METHOD_NOT_FOUND: &str = "method_not_found";
-    pub const INVALID_PARAMS: &str = "invalid_params";
-    pub const PERMISSION_DENIED: &str = "permission_denied";
-    pub const REQUEST_TOO_LONG: &str = "request_too_long";
-    pub const NCP_UNAVAILABLE: &str = "ncp_unavailable";
-    pub const NOT_FOUND: &str = "not_found";
-    #[allow(dead_code)]
-    pub const INTERNAL_ERROR: &str = "internal_error";
-}
-
-/// Methods this version serves.
-pub const METHODS: &[&str] = &[
-    "status",
-    "dataset.export",
-    "joiner.add",
-    "joiner.list",
-    "joiner.remove",
-    "commissioner.status",
-    "commissioner.start",
-    "commissioner.stop",
-    "events.subscribe",
-];
-
-/// Test-only methods, served only when the agent runs with `THREAD_AGENT_DEBUG_METHODS=1`.
-pub const DEBUG_METHODS: &[&str] = &["debug.reset_ncp"];
-
-/// The method that turns a connection into an event stream.
-pub const SUBSCRIBE: &str = "events.subscribe";
-
-/// Methods that reveal secrets or disturb the co-processor: root or the agent's own uid only.
-const PRIVILEGED: &[&str] = &["dataset.export", "debug.reset_ncp"];
+pub use control::{code, reply_line, MethodError, MAX_LINE};
+use control::{parse_line, Method, Request};
 
 /// Whether the debug methods are enabled (env `THREAD_AGENT_DEBUG_METHODS=1`, read once).
 pub fn debug_methods_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("THREAD_AGENT_DEBUG_METHODS").is_ok_and(|v| v == "1"))
-}
-
-fn served(method: &str) -> bool {
-    METHODS.contains(&method) || (DEBUG_METHODS.contains(&method) && debug_methods_enabled())
 }
 
 /// The credentials of the connected process, from SO_PEERCRED.
@@ -86,37 +48,12 @@ pub struct Peer {
     pub pid: Option<i32>,
 }
 
-/// An error reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MethodError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl MethodError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> MethodError {
-        MethodError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-/// A parsed request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    /// Echoed back verbatim (number, string or null).
-    pub id: Value,
-    pub method: String,
-    pub params: Value,
-}
-
 /// What a method returns.
 pub type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, MethodError>> + Send + 'a>>;
 
 /// Serves the methods; the control server does parsing, authorization and logging.
 pub trait Handler: Send + Sync + 'static {
-    fn call<'a>(&'a self, method: &'a str, params: &'a Value, peer: &'a Peer) -> MethodFuture<'a>;
+    fn call<'a>(&'a self, request: Request, peer: &'a Peer) -> MethodFuture<'a>;
     /// The event stream for `events.subscribe` (each item becomes a `{"event":...}` line);
     /// `None` when this handler has no events.
     fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Value>> {
@@ -124,67 +61,9 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
-/// Parses one request line. On error, returns the id (if one could be read) and the error.
-pub fn parse_request(line: &[u8]) -> Result<Request, (Value, MethodError)> {
-    let text = std::str::from_utf8(line).map_err(|_| {
-        (
-            Value::Null,
-            MethodError::new(code::PARSE_ERROR, "request is not UTF-8"),
-        )
-    })?;
-    let v: Value = serde_json::from_str(text.trim()).map_err(|e| {
-        (
-            Value::Null,
-            MethodError::new(code::PARSE_ERROR, format!("request is not JSON: {e}")),
-        )
-    })?;
-    let Value::Object(mut obj) = v else {
-        return Err((
-            Value::Null,
-            MethodError::new(code::INVALID_REQUEST, "request must be a JSON object"),
-        ));
-    };
-    let id = obj.remove("id").unwrap_or(Value::Null);
-    if !(id.is_null() || id.is_number() || id.is_string()) {
-        return Err((
-            Value::Null,
-            MethodError::new(
-                code::INVALID_REQUEST,
-                "`id` must be a number, a string or null",
-            ),
-        ));
-    }
-    let method = match obj.remove("method") {
-        Some(Value::String(m)) => m,
-        Some(_) => {
-            return Err((
-                id,
-                MethodError::new(code::INVALID_REQUEST, "`method` must be a string"),
-            ))
-        }
-        None => {
-            return Err((
-                id,
-                MethodError::new(code::INVALID_REQUEST, "missing `method`"),
-            ))
-        }
-    };
-    let params = match obj.remove("params") {
-        None | Some(Value::Null) => Value::Object(Default::default()),
-        Some(p @ Value::Object(_)) => p,
-        Some(_) => {
-            return Err((
-                id,
-                MethodError::new(code::INVALID_PARAMS, "`params` must be an object"),
-            ))
-        }
-    };
-    Ok(Request { id, method, params })
-}
-
 /// Checks that `peer` may call `method` on an agent running as `own_uid`.
-pub fn authorize(method: &str, peer: &Peer, own_uid: u32) -> Result<(), MethodError> {
-    if PRIVILEGED.contains(&method) && peer.uid != 0 && peer.uid != own_uid {
+pub fn authorize(method: Method, peer: &Peer, own_uid: u32) -> Result<(), MethodError> {
+    if method.is_privileged() && peer.uid != 0 && peer.uid != own_uid {
         return Err(MethodError::new(
             code::PERMISSION_DENIED,
             format!("`{method}` reveals network credentials: only root or uid {own_uid} (the agent's user) may call it; you are uid {}", peer.uid),
@@ -193,48 +72,33 @@ pub fn authorize(method: &str, peer: &Peer, own_uid: u32) -> Result<(), MethodEr
     Ok(())
 }
 
-/// Builds a reply line (with the trailing newline).
-pub fn reply_line(id: &Value, result: Result<Value, MethodError>) -> String {
-    let v = match result {
-        Ok(r) => json!({ "id": id, "result": r }),
-        Err(e) => json!({ "id": id, "error": e }),
-    };
-    let mut s = v.to_string();
-    s.push('\n');
-    s
-}
-
 /// Handles one request line from `peer` and returns the reply line.
 pub async fn handle_line(handler: &dyn Handler, own_uid: u32, peer: &Peer, line: &[u8]) -> String {
-    let req = match parse_request(line) {
+    let req = match parse_line(line) {
         Ok(r) => r,
         Err((id, e)) => {
             tracing::debug!(
                 uid = peer.uid,
                 pid = peer.pid,
-                code = e.code,
+                code = e.code.as_str(),
                 "control request rejected"
             );
             return reply_line(&id, Err(e));
         }
     };
-    if !served(&req.method) {
-        let e = MethodError::new(
-            code::METHOD_NOT_FOUND,
-            format!(
-                "unknown method `{}` (this agent serves: {})",
-                req.method,
-                METHODS.join(", ")
-            ),
-        );
+    let method = match req.method(debug_methods_enabled()) {
+        Ok(m) => m,
+        Err(e) => return reply_line(&req.id, Err(e)),
+    };
+    if let Err(e) = authorize(method, peer, own_uid) {
+        tracing::warn!(method = %method, uid = peer.uid, pid = peer.pid, "control request denied");
         return reply_line(&req.id, Err(e));
     }
-    if let Err(e) = authorize(&req.method, peer, own_uid) {
-        tracing::warn!(method = %req.method, uid = peer.uid, pid = peer.pid, "control request denied");
-        return reply_line(&req.id, Err(e));
-    }
-    let result = handler.call(&req.method, &req.params, peer).await;
-    if req.method == "dataset.export" && result.is_ok() {
+    let result = match Request::parse(method, &req.params) {
+        Ok(request) => handler.call(request, peer).await,
+        Err(e) => Err(e),
+    };
+    if method == Method::DatasetExport && result.is_ok() {
         tracing::info!(uid = peer.uid, pid = peer.pid, "dataset exported");
     }
     reply_line(&req.id, result)
@@ -375,8 +239,8 @@ pub async fn serve_connection(
             continue;
         }
         // Subscribe before replying so no event between the reply and the stream is lost.
-        let events = match parse_request(&buf) {
-            Ok(r) if r.method == SUBSCRIBE => handler.subscribe(),
+        let events = match parse_line(&buf) {
+            Ok(r) if r.method == Method::EventsSubscribe.as_str() => handler.subscribe(),
             _ => None,
         };
         let reply = handle_line(handler, own_uid, &peer, &buf).await;
@@ -413,7 +277,9 @@ async fn stream_events(
         };
         let v = match ev {
             Ok(v) => v,
-            Err(RecvError::Lagged(n)) => json!({"type": "events-dropped", "count": n}),
+            Err(RecvError::Lagged(n)) => {
+                json!({"type": control::EventKind::EventsDropped.as_str(), "count": n})
+            }
             Err(RecvError::Closed) => return Ok(()),
         };
         let mut line = json!({ "event": v }).to_string();
@@ -428,16 +294,11 @@ mod tests {
 
     struct Fake;
     impl Handler for Fake {
-        fn call<'a>(
-            &'a self,
-            method: &'a str,
-            _params: &'a Value,
-            _peer: &'a Peer,
-        ) -> MethodFuture<'a> {
+        fn call<'a>(&'a self, request: Request, _peer: &'a Peer) -> MethodFuture<'a> {
             Box::pin(async move {
-                match method {
-                    "status" => Ok(json!({"role": "leader"})),
-                    "dataset.export" => Ok(json!({"tlvs": "0e08"})),
+                match request {
+                    Request::Status => Ok(json!({"role": "leader"})),
+                    Request::DatasetExport => Ok(json!({"tlvs": "0e08"})),
                     _ => Err(MethodError::new(code::INTERNAL_ERROR, "unreachable")),
                 }
             })
@@ -465,12 +326,12 @@ mod tests {
 
     #[test]
     fn parses_requests() {
-        let r = parse_request(br#"{"id":1,"method":"status","params":{}}"#).unwrap();
+        let r = parse_line(br#"{"id":1,"method":"status","params":{}}"#).unwrap();
         assert_eq!((r.id, r.method.as_str()), (json!(1), "status"));
-        let r = parse_request(br#"{"method":"status"}"#).unwrap();
+        let r = parse_line(br#"{"method":"status"}"#).unwrap();
         assert_eq!(r.id, Value::Null);
         assert_eq!(r.params, json!({}));
-        let r = parse_request(br#"{"id":"abc","method":"status","params":null}"#).unwrap();
+        let r = parse_line(br#"{"id":"abc","method":"status","params":null}"#).unwrap();
         assert_eq!(r.id, json!("abc"));
     }
 
@@ -589,11 +450,11 @@ mod tests {
 
     struct Streaming(tokio::sync::broadcast::Sender<Value>);
     impl Handler for Streaming {
-        fn call<'a>(&'a self, method: &'a str, p: &'a Value, peer: &'a Peer) -> MethodFuture<'a> {
+        fn call<'a>(&'a self, request: Request, peer: &'a Peer) -> MethodFuture<'a> {
             Box::pin(async move {
-                match method {
-                    SUBSCRIBE => Ok(json!({"subscribed": true})),
-                    _ => Fake.call(method, p, peer).await,
+                match request {
+                    Request::EventsSubscribe => Ok(json!({"subscribed": true})),
+                    _ => Fake.call(request, peer).await,
                 }
             })
         }

@@ -1,0 +1,265 @@
+//! The command line (clap) and the operator's input: selectors, QR payloads, the PSKd, all
+//! checked before anything is sent.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use meshcop::commissioner::JoinerKind;
+use meshcop::credentials::{Discerner, Pskd};
+
+use crate::client::{fail, Failure};
+
+pub(crate) const DEFAULT_SOCKET: &str = "/run/thread-agent/control.sock";
+
+pub(crate) const EXIT_CODES: &str = "Exit codes: 0 ok; 1 the agent answered with an error; 2 usage; 3 agent not running; \
+4 permission denied; joiner add --wait: 5 PSKd mismatch, 6 entry expired (timed out), 7 JOIN_FIN rejected, \
+8 entry removed before a joiner joined.";
+
+/// Control a running thread-agent.
+#[derive(Debug, Parser)]
+#[command(name = "threadctl", version, about, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// The agent's control socket.
+    #[arg(long, value_name = "PATH", env = "THREAD_AGENT_SOCKET", default_value = DEFAULT_SOCKET, global = true)]
+    pub(crate) socket: PathBuf,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show the network and co-processor status.
+    #[command(after_help = "Examples:\n  threadctl status\n  threadctl status --json | jq .role")]
+    Status {
+        /// Print the agent's JSON result instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Operational dataset commands.
+    Dataset {
+        #[command(subcommand)]
+        command: DatasetCommand,
+    },
+    /// Joiner table: admit devices to the network.
+    Joiner {
+        #[command(subcommand)]
+        command: JoinerCommand,
+    },
+    /// The on-mesh commissioner session (started automatically when a joiner is added).
+    Commissioner {
+        #[command(subcommand)]
+        command: CommissionerCommand,
+    },
+    /// Follow the commissioner's events (until interrupted).
+    #[command(
+        after_help = "Examples:\n  threadctl events\n  threadctl events --json | jq -c 'select(.type == \"joiner-joined\")'"
+    )]
+    Events {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  threadctl completions bash > /etc/bash_completion.d/threadctl\n  threadctl completions zsh > ~/.zfunc/_threadctl"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  threadctl man > /usr/share/man/man1/threadctl.1")]
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DatasetCommand {
+    /// Print the active operational dataset as one line of hex TLVs (contains the network key:
+    /// root or the agent's user only).
+    #[command(after_help = "Example:\n  threadctl dataset export > /root/thread-dataset.hex")]
+    Export,
+}
+
+/// Which joiners an entry admits.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub(crate) struct Selector {
+    /// One device, by its factory EUI-64 (16 hex digits; `eui64` on an OpenThread CLI device).
+    #[arg(long, value_name = "HEX")]
+    eui64: Option<String>,
+    /// Devices whose joiner discerner matches (value in hex / length in bits, e.g. abc/12).
+    #[arg(long, value_name = "HEX/BITS")]
+    discerner: Option<String>,
+    /// Any device that knows the PSKd (wildcard).
+    #[arg(long)]
+    any: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JoinerCommand {
+    /// Add (or replace) a joiner entry; the commissioner petitions if it is not active yet.
+    #[command(after_help = "Examples:
+  threadctl joiner add --eui64 18b4300000000002 --pskd J01NME --wait
+  threadctl joiner add --discerner abc/12 --pskd-file /run/secrets/pskd --timeout 600
+  echo J01NME | threadctl joiner add --any --pskd -
+  threadctl joiner add --qr 'v=1&&eui=18b4300000000002&&cc=J01NME' --wait
+
+With --wait, progress is printed as it happens and the exit code tells the outcome:
+0 joined (JOIN_FIN accepted and entrusted), 5 PSKd mismatch, 6 entry expired, 7 JOIN_FIN
+rejected, 8 entry removed.")]
+    Add {
+        #[command(flatten)]
+        who: Selector,
+        /// The joiner's PSKd (6..32 of 0-9 A-Y without I O Q); `-` reads it from stdin.
+        #[arg(long, value_name = "PSKD", group = "secret")]
+        pskd: Option<String>,
+        /// Read the PSKd from the first line of this file.
+        #[arg(long, value_name = "PATH", group = "secret")]
+        pskd_file: Option<PathBuf>,
+        /// A Thread QR code payload (`v=1&&eui=<EUI-64>&&cc=<PSKd>...`): EUI-64 and PSKd from it.
+        #[arg(long, value_name = "TEXT", group = "secret")]
+        qr: Option<String>,
+        /// Entry lifetime in seconds (default: the agent's `[commissioner] joiner_timeout`, 120).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: Option<u64>,
+        /// Wait for the outcome and print progress.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: print the events as JSON lines; without: print the agent's reply.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the joiner entries (never shows PSKds).
+    #[command(after_help = "Examples:\n  threadctl joiner list\n  threadctl joiner list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a joiner entry.
+    #[command(
+        after_help = "Examples:\n  threadctl joiner remove --eui64 18b4300000000002\n  threadctl joiner remove --any"
+    )]
+    Remove {
+        #[command(flatten)]
+        who: Selector,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CommissionerCommand {
+    /// Show the commissioner session, the Border Agent and what the leader reports.
+    #[command(
+        after_help = "Examples:\n  threadctl commissioner status\n  threadctl commissioner status --json | jq .session_id"
+    )]
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Petition now and stay active until `commissioner stop`.
+    #[command(after_help = "Example:\n  threadctl commissioner start")]
+    Start {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resign; no automatic petition until the next `joiner add` or `commissioner start`.
+    #[command(after_help = "Example:\n  threadctl commissioner stop")]
+    Stop,
+}
+
+/// The `joiner.add`/`joiner.remove` selector (a QR code's `eui`, if any, when no flag is given).
+pub(crate) fn selector(who: &Selector, qr_eui: Option<&str>) -> Result<JoinerKind, Failure> {
+    let eui64 = |clean: &str| {
+        let mut a = [0u8; 8];
+        hex::decode_to_slice(clean, &mut a).map(|()| JoinerKind::Eui64(a))
+    };
+    if let Some(e) = &who.eui64 {
+        let clean = e.trim().replace([':', '-'], "");
+        return eui64(&clean).map_err(|_| {
+            fail(
+                2,
+                format!("--eui64 {e:?}: expected 16 hex digits (8 bytes)"),
+            )
+        });
+    }
+    if let Some(d) = &who.discerner {
+        let parsed: Discerner = d
+            .parse()
+            .map_err(|e| fail(2, format!("--discerner: {e}")))?;
+        return Ok(JoinerKind::Discerner(parsed));
+    }
+    if who.any {
+        return Ok(JoinerKind::Any);
+    }
+    match qr_eui {
+        Some(e) => eui64(e).map_err(|_| fail(2, "--qr: `eui` is not 16 hex digits")),
+        None => Err(fail(
+            2,
+            "say which joiners: --eui64 HEX, --discerner HEX/BITS or --any (or --qr with an eui)",
+        )),
+    }
+}
+
+/// A Thread QR payload `v=1&&eui=<16 hex>&&cc=<PSKd>[&&...]`: (EUI-64, PSKd text).
+pub(crate) fn parse_qr(text: &str) -> Result<(String, String), Failure> {
+    let mut eui = None;
+    let mut cc = None;
+    let mut version = None;
+    for part in text.trim().split("&&") {
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
+        match k.trim().to_ascii_lowercase().as_str() {
+            "v" => version = Some(v.trim().to_string()),
+            "eui" => eui = Some(v.trim().to_ascii_lowercase()),
+            "cc" => cc = Some(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    if version.as_deref() != Some("1") {
+        return Err(fail(
+            2,
+            "--qr: not a Thread QR code payload (expected v=1&&eui=...&&cc=...)",
+        ));
+    }
+    let eui = eui.ok_or_else(|| fail(2, "--qr: no `eui=` field"))?;
+    if eui.len() != 16 || hex::decode(&eui).is_err() {
+        return Err(fail(2, "--qr: `eui` is not 16 hex digits"));
+    }
+    let cc = cc.ok_or_else(|| fail(2, "--qr: no `cc=` (PSKd) field"))?;
+    Ok((eui, cc))
+}
+
+/// Reads and validates the PSKd (before anything is sent to the agent).
+pub(crate) fn read_pskd(
+    pskd: Option<&str>,
+    pskd_file: Option<&Path>,
+    qr_cc: Option<String>,
+) -> Result<Pskd, Failure> {
+    let text =
+        match (pskd, pskd_file, qr_cc) {
+            (Some("-"), _, _) => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| fail(2, format!("cannot read the PSKd from stdin: {e}")))?;
+                line
+            }
+            (Some(p), _, _) => p.to_string(),
+            (None, Some(path), _) => {
+                let all = std::fs::read_to_string(path).map_err(|e| {
+                    fail(
+                        2,
+                        format!("cannot read --pskd-file {}: {e}", path.display()),
+                    )
+                })?;
+                all.lines().next().unwrap_or("").to_string()
+            }
+            (None, None, Some(cc)) => cc,
+            (None, None, None) => return Err(fail(
+                2,
+                "give the joiner's PSKd: --pskd PSKD, --pskd - (stdin), --pskd-file PATH or --qr",
+            )),
+        };
+    let text = zeroize::Zeroizing::new(text);
+    Pskd::new(text.trim()).map_err(|e| fail(2, format!("invalid PSKd: {e}")))
+}

@@ -1,0 +1,242 @@
+//! threadctl unit tests: reply parsing, tables, usage, QR codes, the PSKd, `--wait` outcomes.
+
+use super::*;
+use crate::args::*;
+use crate::client::*;
+use crate::render::*;
+use crate::wait::*;
+use serde_json::{json, Value};
+use std::io::ErrorKind;
+use std::path::PathBuf;
+
+#[test]
+fn replies() {
+    assert_eq!(
+        parse_reply(r#"{"id":1,"result":{"a":1}}"#).unwrap(),
+        json!({"a":1})
+    );
+    let e =
+        parse_reply(r#"{"id":1,"error":{"code":"permission_denied","message":"no"}}"#).unwrap_err();
+    assert_eq!(e.code, 4);
+    assert!(e.message.contains("permission_denied"));
+    assert_eq!(
+        parse_reply(r#"{"id":1,"error":{"code":"ncp_unavailable","message":"x"}}"#)
+            .unwrap_err()
+            .code,
+        1
+    );
+    assert_eq!(parse_reply("garbage").unwrap_err().code, 1);
+    assert_eq!(parse_reply("").unwrap_err().code, 1);
+}
+
+#[test]
+fn connect_errors() {
+    let p = Path::new("/nonexistent/ctl.sock");
+    let e = call(p, &Request::Status).unwrap_err();
+    assert_eq!(e.code, 3);
+    assert!(e.message.contains("not running"), "{}", e.message);
+    let denied = connect_error(p, &std::io::Error::from(ErrorKind::PermissionDenied));
+    assert_eq!(denied.code, 4);
+    assert!(denied.message.contains("permission denied on the socket"));
+    // A stale socket file with nobody listening: connection refused -> not running.
+    let dir = std::env::temp_dir().join(format!("threadctl-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert_eq!(call(&sock, &Request::Status).unwrap_err().code, 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn table() {
+    let v = json!({"role":"leader","network_name":"ThreadAgent","channel":15,"pan_id":"0xface",
+        "ext_pan_id":"dead00beef00cafe","mesh_local_prefix":"fd00:db8::/64","partition_id":7,"rloc16":"0x0400",
+        "ncp":{"version":"OT","eui64":"18b4300000000001","capabilities":["CONFIG_FTD"]},
+        "neighbors":[{"ext_address":"1122334455667788","rloc16":"0x0401","link_quality":3,"age":2,"is_child":true}]});
+    let t = render_status(&v);
+    assert!(t.contains("Role:              leader"), "{t}");
+    assert!(t.contains("Neighbors:         1"));
+    assert!(
+        t.contains("1122334455667788  0x0401   3       2  yes"),
+        "{t}"
+    );
+    assert!(!t.contains("Border routing"), "{t}");
+    let mut v = v;
+    v["bridge"] = json!({"interface":"wpan0","state":"up","addresses":["fd00:db8::1"],
+        "omr_prefix":"fd11::/64","border_routing":"active","infra_interface":"eth0",
+        "rx_packets":5,"tx_packets":6,"drops":0});
+    let t = render_status(&v);
+    assert!(t.contains("Interface:         wpan0 up"), "{t}");
+    assert!(t.contains("Border routing:    active (eth0)"), "{t}");
+    assert!(t.contains("Packets:           rx 5 tx 6 dropped 0"), "{t}");
+}
+
+#[test]
+fn commissioner_table_shows_the_border_agents_answer() {
+    let v = json!({"state":"active","session_id":983,"commissioner_id":"thread-agent",
+        "border_agent":{"active":true,"port":49153,"session_id":983,
+            "border_agent_locator":"0xfc00","steering_data":"ff"},
+        "leader":{"session_id":983,"border_agent_locator":"0xfc00","steering_data":"ff"}});
+    let t = render_commissioner(&v);
+    assert!(t.contains("State:            active"), "{t}");
+    assert!(
+        t.contains("BA reports:       session id 983, border agent 0xfc00, steering data ff\n"),
+        "{t}"
+    );
+    let v = json!({"state":"active","border_agent":{"active":true,"port":1,"get_error":"timeout"}});
+    assert!(render_commissioner(&v).contains("BA reports:       no answer: timeout"));
+    let v = json!({"state":"idle","border_agent":{"active":true,"port":1}});
+    assert!(!render_commissioner(&v).contains("BA reports"));
+}
+
+#[test]
+fn usage() {
+    assert!(Cli::try_parse_from(["threadctl"]).is_err());
+    assert!(Cli::try_parse_from(["threadctl", "frobnicate"]).is_err());
+    let c = Cli::try_parse_from(["threadctl", "--socket", "/x", "status", "--json"]).unwrap();
+    assert_eq!(c.socket, PathBuf::from("/x"));
+    assert!(matches!(c.command, Command::Status { json: true }));
+    let c = Cli::try_parse_from(["threadctl", "dataset", "export", "--socket", "/y"]).unwrap();
+    assert_eq!(c.socket, PathBuf::from("/y"));
+}
+
+#[test]
+fn qr_codes() {
+    let (e, c) = parse_qr("v=1&&eui=18B4300000000002&&cc=J01NME&&vn=Acme").unwrap();
+    assert_eq!((e.as_str(), c.as_str()), ("18b4300000000002", "J01NME"));
+    assert_eq!(
+        parse_qr("eui=18b4300000000002&&cc=J01NME")
+            .unwrap_err()
+            .code,
+        2
+    );
+    assert_eq!(parse_qr("v=1&&eui=18b43&&cc=J01NME").unwrap_err().code, 2);
+    assert_eq!(parse_qr("v=1&&eui=18b4300000000002").unwrap_err().code, 2);
+}
+
+#[test]
+fn pskd_checked_before_sending() {
+    let e = read_pskd(Some("j01nme"), None, None).unwrap_err();
+    assert_eq!(e.code, 2);
+    assert!(!e.message.contains("j01nme"));
+    assert!(read_pskd(Some("J01NME"), None, None).is_ok());
+    assert!(read_pskd(None, None, Some("J01NME".into())).is_ok());
+    assert_eq!(read_pskd(None, None, None).unwrap_err().code, 2);
+    let dir = std::env::temp_dir().join(format!("threadctl-pskd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("pskd");
+    std::fs::write(&f, "J01NME\n").unwrap();
+    assert!(read_pskd(None, Some(&f), None).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn wait_outcomes() {
+    let entry = "eui64:18b4300000000002";
+    let ev = |t: &str, extra: Value| {
+        let mut v = json!({"type": t, "entry": entry, "eui64": "18b4300000000002"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    assert_eq!(
+        judge(&ev("joiner-seen", json!({})), entry),
+        Outcome::Continue
+    );
+    assert_eq!(
+        judge(&ev("joiner-entrusted", json!({})), entry),
+        Outcome::Joined
+    );
+    assert!(matches!(
+        judge(&ev("joiner-handshake-failed", json!({"reason": "wrong-pskd"})), entry),
+        Outcome::Fail(5, m) if m.contains("PSKd mismatch")
+    ));
+    assert_eq!(
+        judge(
+            &ev("joiner-handshake-failed", json!({"reason": "timeout"})),
+            entry
+        ),
+        Outcome::Continue
+    );
+    assert!(matches!(
+        judge(&ev("entry-expired", json!({})), entry),
+        Outcome::Fail(6, _)
+    ));
+    assert!(matches!(
+        judge(
+            &ev("joiner-finalize", json!({"accepted": false, "reason": "x"})),
+            entry
+        ),
+        Outcome::Fail(7, _)
+    ));
+    assert!(matches!(
+        judge(&ev("entry-removed", json!({"reason": "operator"})), entry),
+        Outcome::Fail(8, _)
+    ));
+    assert_eq!(
+        judge(&ev("entry-removed", json!({"reason": "joined"})), entry),
+        Outcome::Continue
+    );
+    // Another entry's events are ignored.
+    assert_eq!(
+        judge(&json!({"type": "joiner-entrusted", "entry": "any"}), entry),
+        Outcome::Continue
+    );
+}
+
+#[test]
+fn joiner_usage() {
+    assert!(Cli::try_parse_from([
+        "threadctl",
+        "joiner",
+        "add",
+        "--any",
+        "--eui64",
+        "18b4300000000002",
+        "--pskd",
+        "J01NME"
+    ])
+    .is_err());
+    assert!(Cli::try_parse_from([
+        "threadctl",
+        "joiner",
+        "add",
+        "--any",
+        "--pskd",
+        "J01NME",
+        "--qr",
+        "v=1"
+    ])
+    .is_err());
+    assert!(Cli::try_parse_from([
+        "threadctl",
+        "joiner",
+        "add",
+        "--any",
+        "--pskd",
+        "J01NME",
+        "--timeout",
+        "0"
+    ])
+    .is_err());
+    let c = Cli::try_parse_from([
+        "threadctl",
+        "joiner",
+        "add",
+        "--discerner",
+        "abc/12",
+        "--pskd",
+        "-",
+        "--wait",
+    ])
+    .unwrap();
+    assert!(matches!(
+        c.command,
+        Command::Joiner {
+            command: JoinerCommand::Add { wait: true, .. }
+        }
+    ));
+    assert!(Cli::try_parse_from(["threadctl", "completions", "bash"]).is_ok());
+    Cli::command().debug_assert();
+}

@@ -1,0 +1,30 @@
+//! The event names: the `type` of an `{"event":...}` line, the journal's `event=` field and the
+//! audit log's `event`.
+
+names! {
+    /// Every event the agent names, in the order of the protocol document.
+    pub enum EventKind {
+        PetitionAccepted => "petition-accepted",
+        PetitionRejected => "petition-rejected",
+        BorderAgentAuthFailed => "border-agent-auth-failed",
+        KeepAliveFailed => "keep-alive-failed",
+        SteeringDataUpdated => "steering-data-updated",
+        SteeringDataRejected => "steering-data-rejected",
+        Disconnected => "disconnected",
+        Resigned => "resigned",
+        EntryAdded => "entry-added",
+        EntryExpired => "entry-expired",
+        EntryRemoved => "entry-removed",
+        JoinerSeen => "joiner-seen",
+        JoinerHandshakeFailed => "joiner-handshake-failed",
+        JoinerAuthenticated => "joiner-authenticated",
+        JoinerFinalize => "joiner-finalize",
+        JoinerEntrusted => "joiner-entrusted",
+        JoinerJoined => "joiner-joined",
+        EventsDropped => "events-dropped",
+        /// Journal only (debug level), never streamed: a MGMT_COMMISSIONER_GET answer.
+        CommissionerDataset => "commissioner-dataset",
+        /// Journal only (debug level), never streamed: a MGMT_COMMISSIONER_GET that failed.
+        CommissionerGetFailed => "commissioner-get-failed",
+    }
+}

@@ -1,0 +1,253 @@
+//! The methods and their typed parameters.
+//!
+//! Parameters (see docs/control-protocol.md): `joiner.add` takes exactly one of `eui64` (16 hex
+//! digits), `discerner` (`HEX/BITS`) or `any: true`, plus `pskd` (validated by
+//! `meshcop::credentials::Pskd`) and an optional `timeout` (seconds, 1..86400).
+//! `joiner.remove` takes the same selector; `debug.reset_ncp` an optional `on` (an event type).
+//!
+//! Guarantees: the PSKd is moved into a `Pskd` at once and never shows in `Debug` or an error
+//! message (a bad PSKd's error names the rule and position, not the value).
+
+use meshcop::commissioner::JoinerKind;
+use meshcop::credentials::{Discerner, Pskd};
+use serde_json::{json, Map, Value};
+
+use crate::error::{Code, MethodError};
+
+names! {
+    /// A method name. `Debug*` methods are test-only (the agent serves them only when asked to).
+    pub enum Method {
+        Status => "status",
+        DatasetExport => "dataset.export",
+        JoinerAdd => "joiner.add",
+        JoinerList => "joiner.list",
+        JoinerRemove => "joiner.remove",
+        CommissionerStatus => "commissioner.status",
+        CommissionerStart => "commissioner.start",
+        CommissionerStop => "commissioner.stop",
+        EventsSubscribe => "events.subscribe",
+        DebugResetNcp => "debug.reset_ncp",
+    }
+}
+
+impl Method {
+    /// Test-only: served only when the agent enables its debug methods.
+    pub fn is_debug(self) -> bool {
+        matches!(self, Method::DebugResetNcp)
+    }
+
+    /// Reveals secrets or disturbs the co-processor: root or the agent's own uid only.
+    pub fn is_privileged(self) -> bool {
+        match self {
+            Method::DatasetExport | Method::DebugResetNcp => true,
+            Method::Status
+            | Method::JoinerAdd
+            | Method::JoinerList
+            | Method::JoinerRemove
+            | Method::CommissionerStatus
+            | Method::CommissionerStart
+            | Method::CommissionerStop
+            | Method::EventsSubscribe => false,
+        }
+    }
+}
+
+/// `joiner.add` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinerAdd {
+    pub selector: JoinerKind,
+    /// Redacted in `Debug`.
+    pub pskd: Pskd,
+    /// Entry lifetime in seconds (the agent accepts 1..86400); `None`: the agent's default.
+    pub timeout: Option<u64>,
+}
+
+/// `debug.reset_ncp` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetNcp {
+    /// Arm a one-shot reset after the next event of this type instead of resetting now.
+    pub on: Option<String>,
+}
+
+/// A request: one variant per method, with its typed parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Status,
+    DatasetExport,
+    JoinerAdd(JoinerAdd),
+    JoinerList,
+    JoinerRemove(JoinerKind),
+    CommissionerStatus,
+    CommissionerStart,
+    CommissionerStop,
+    EventsSubscribe,
+    DebugResetNcp(ResetNcp),
+}
+
+fn bad(msg: impl Into<String>) -> MethodError {
+    MethodError::new(Code::InvalidParams, msg)
+}
+
+impl Request {
+    /// The method of this request.
+    pub fn method(&self) -> Method {
+        match self {
+            Request::Status => Method::Status,
+            Request::DatasetExport => Method::DatasetExport,
+            Request::JoinerAdd(_) => Method::JoinerAdd,
+            Request::JoinerList => Method::JoinerList,
+            Request::JoinerRemove(_) => Method::JoinerRemove,
+            Request::CommissionerStatus => Method::CommissionerStatus,
+            Request::CommissionerStart => Method::CommissionerStart,
+            Request::CommissionerStop => Method::CommissionerStop,
+            Request::EventsSubscribe => Method::EventsSubscribe,
+            Request::DebugResetNcp(_) => Method::DebugResetNcp,
+        }
+    }
+
+    /// Reads the parameters of `method` (`params` is the envelope's object);
+    /// errors are `invalid_params`.
+    pub fn parse(method: Method, params: &Value) -> Result<Request, MethodError> {
+        Ok(match method {
+            Method::Status => Request::Status,
+            Method::DatasetExport => Request::DatasetExport,
+            Method::JoinerAdd => Request::JoinerAdd(add_params(params)?),
+            Method::JoinerList => Request::JoinerList,
+            Method::JoinerRemove => Request::JoinerRemove(selector(params)?),
+            Method::CommissionerStatus => Request::CommissionerStatus,
+            Method::CommissionerStart => Request::CommissionerStart,
+            Method::CommissionerStop => Request::CommissionerStop,
+            Method::EventsSubscribe => Request::EventsSubscribe,
+            Method::DebugResetNcp => Request::DebugResetNcp(ResetNcp {
+                on: match params.get("on") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(on)) => Some(on.clone()),
+                    Some(_) => {
+                        return Err(bad(
+                            "`on` must be an event type, e.g. \"joiner-authenticated\"",
+                        ))
+                    }
+                },
+            }),
+        })
+    }
+
+    /// The `params` object (the PSKd in clear: this is what goes on the wire).
+    pub fn params(&self) -> Value {
+        let mut m = Map::new();
+        match self {
+            Request::Status
+            | Request::DatasetExport
+            | Request::JoinerList
+            | Request::CommissionerStatus
+            | Request::CommissionerStart
+            | Request::CommissionerStop
+            | Request::EventsSubscribe => {}
+            Request::JoinerAdd(a) => {
+                insert_selector(&a.selector, &mut m);
+                if let Some(t) = a.timeout {
+                    m.insert("timeout".into(), json!(t));
+                }
+                m.insert("pskd".into(), json!(a.pskd.as_str()));
+            }
+            Request::JoinerRemove(k) => insert_selector(k, &mut m),
+            Request::DebugResetNcp(r) => {
+                if let Some(on) = &r.on {
+                    m.insert("on".into(), json!(on));
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// The request line `{"id":ID,"method":...,"params":{...}}` with its newline.
+    pub fn line(&self, id: u64) -> String {
+        let mut s = json!({"id": id, "method": self.method().as_str(), "params": self.params()})
+            .to_string();
+        s.push('\n');
+        s
+    }
+}
+
+fn insert_selector(kind: &JoinerKind, m: &mut Map<String, Value>) {
+    match kind {
+        JoinerKind::Eui64(e) => m.insert("eui64".into(), json!(hex::encode(e))),
+        JoinerKind::Discerner(d) => m.insert(
+            "discerner".into(),
+            json!(format!("{:x}/{}", d.value(), d.bits())),
+        ),
+        JoinerKind::Any => m.insert("any".into(), json!(true)),
+    };
+}
+
+/// Reads the joiner selector (`eui64` | `discerner` | `any`).
+pub(crate) fn selector(params: &Value) -> Result<JoinerKind, MethodError> {
+    let eui = params.get("eui64").filter(|v| !v.is_null());
+    let disc = params.get("discerner").filter(|v| !v.is_null());
+    let any = params.get("any").filter(|v| !v.is_null());
+    let n = [
+        eui.is_some(),
+        disc.is_some(),
+        any.is_some_and(|a| a != &json!(false)),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if n != 1 {
+        return Err(bad(
+            "give exactly one of `eui64` (16 hex digits), `discerner` (\"HEX/BITS\") or `any` (true)",
+        ));
+    }
+    if let Some(e) = eui {
+        let s = e
+            .as_str()
+            .ok_or_else(|| bad("`eui64` must be a string of 16 hex digits"))?;
+        let s = s.trim().replace([':', '-'], "");
+        let b = hex::decode(&s)
+            .ok()
+            .filter(|b| b.len() == 8)
+            .ok_or_else(|| bad(format!("`eui64` {s:?} is not 16 hex digits (8 bytes)")))?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b);
+        return Ok(JoinerKind::Eui64(a));
+    }
+    if let Some(d) = disc {
+        let s = d
+            .as_str()
+            .ok_or_else(|| bad("`discerner` must be a string \"HEX/BITS\""))?;
+        let d: Discerner = s.parse().map_err(|e| bad(format!("`discerner`: {e}")))?;
+        return Ok(JoinerKind::Discerner(d));
+    }
+    match any {
+        Some(Value::Bool(true)) => Ok(JoinerKind::Any),
+        _ => Err(bad("`any` must be true")),
+    }
+}
+
+/// Reads the selector, `pskd` (never echoed) and `timeout`.
+pub(crate) fn add_params(params: &Value) -> Result<JoinerAdd, MethodError> {
+    let selector = selector(params)?;
+    let pskd = match params.get("pskd") {
+        Some(Value::String(s)) => {
+            Pskd::new(s).map_err(|e| bad(format!("`pskd` is not a valid PSKd: {e}")))?
+        }
+        Some(_) => return Err(bad("`pskd` must be a string")),
+        None => {
+            return Err(bad(
+                "missing `pskd` (the joiner's PSKd, 6..32 of 0-9 A-Y without I O Q)",
+            ))
+        }
+    };
+    let timeout = match params.get("timeout") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(s) if (1..=86_400).contains(&s) => Some(s),
+            _ => return Err(bad("`timeout` must be whole seconds 1..86400")),
+        },
+    };
+    Ok(JoinerAdd {
+        selector,
+        pskd,
+        timeout,
+    })
+}
