@@ -77,9 +77,9 @@ impl Handler for Methods {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use control::Method;
     use meshcop::commissioner::JoinerKind;
+    use serde_json::json;
 
     fn selector(params: &Value) -> Result<JoinerKind, MethodError> {
         match Request::parse(Method::JoinerRemove, params)? {

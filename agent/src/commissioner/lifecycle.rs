@@ -1,0 +1,259 @@
+//! The commissioner task's life: its event loop, the co-processor's input (forward stream, resets), sending, and whether a commissioner session is wanted (start/stop, linger); the state machine itself decides when to (re)petition.
+
+use super::*;
+
+impl Task {
+    pub(super) async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<Cmd>,
+        mut input: mpsc::Receiver<NcpInput>,
+    ) {
+        let mut input_open = true;
+        if self.settings.always_on {
+            tracing::info!("[commissioner] always_on: petitioning once the border agent is active");
+        }
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                c = cmds.recv() => match c {
+                    None => return,
+                    Some(c) => self.command(c).await,
+                },
+                i = input.recv(), if input_open => match i {
+                    None => input_open = false,
+                    Some(NcpInput::Forwarded(f)) => self.forwarded(f),
+                    Some(NcpInput::Reset) => self.on_reset(),
+                },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                    let now = Instant::now();
+                    if let Some(c) = self.comm.as_mut() {
+                        if c.poll_timeout().is_some_and(|t| t <= now) {
+                            c.handle_timeout(now);
+                        }
+                    }
+                    self.expire_status(now);
+                    self.housekeeping().await;
+                }
+            }
+            self.drain().await;
+            if self.shutdown.is_some() {
+                let idle = self.comm.as_ref().is_none_or(|c| c.state() == State::Idle);
+                if idle || self.shutdown_deadline.is_some_and(|d| Instant::now() >= d) {
+                    if let Some(tx) = self.shutdown.take() {
+                        let _ = tx.send(());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut t = now + TICK;
+        if let Some(c) = self.comm.as_ref().and_then(Commissioner::poll_timeout) {
+            t = t.min(c.max(now));
+        }
+        if let Some(d) = self.shutdown_deadline {
+            t = t.min(d.max(now));
+        }
+        for p in &self.pending_status {
+            t = t.min(p.deadline.max(now));
+        }
+        t
+    }
+
+    pub(super) fn forwarded(&mut self, f: Forwarded) {
+        if f.peer_addr != PEER_ADDR || f.peer_port != PEER_PORT {
+            tracing::trace!(peer = %f.peer_addr, port = f.peer_port, "UDP forward datagram for another peer ignored");
+            return;
+        }
+        if let Some(c) = self.comm.as_mut() {
+            c.handle_datagram(Instant::now(), &f.payload);
+        }
+    }
+
+    /// The co-processor reset: tells the state machine its Border Agent is gone; it decides when
+    /// to petition again (once [`Task::start_now`] reports the port).
+    pub(super) fn on_reset(&mut self) {
+        if let Some(c) = self.comm.as_mut() {
+            if c.state() != State::Idle {
+                tracing::warn!("co-processor reset: commissioner session lost; petitioning again once the border agent is back");
+            }
+            c.set_border_agent(Instant::now(), None);
+        }
+    }
+
+    /// Sends pending datagrams and publishes pending events.
+    pub(super) async fn drain(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(d) = self.comm.as_mut().and_then(Commissioner::poll_transmit) {
+                progressed = true;
+                match self.comm.as_ref().and_then(Commissioner::border_agent_port) {
+                    Some(port) => {
+                        let v = encode_forward(&d, PEER_PORT, &PEER_ADDR, port);
+                        if let Err(e) = self
+                            .net
+                            .client
+                            .send_nowait(cmd::SET, prop::THREAD_UDP_FORWARD_STREAM, &v)
+                            .await
+                        {
+                            tracing::debug!(error = %e, "cannot send to the border agent");
+                        }
+                    }
+                    None => tracing::debug!("border agent port unknown; datagram dropped"),
+                }
+            }
+            while let Some(ev) = self.comm.as_mut().and_then(Commissioner::poll_event) {
+                progressed = true;
+                match ev {
+                    // Query answers, not state changes: they go to the waiting status calls.
+                    Event::CommissionerDataset { request, dataset } => {
+                        tracing::debug!(request, ?dataset, "MGMT_COMMISSIONER_GET answered");
+                        self.answer_status(request, Ok(&dataset));
+                    }
+                    Event::CommissionerGetFailed { request, reason } => {
+                        tracing::debug!(request, %reason, "MGMT_COMMISSIONER_GET failed");
+                        self.answer_status(request, Err(reason));
+                    }
+                    ev => self.publish_event(ev).await,
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Whether the commissioner should be petitioning/active now.
+    pub(super) fn wanted(&self) -> bool {
+        if self.suspended || self.shutdown.is_some() {
+            return false;
+        }
+        let busy = self
+            .comm
+            .as_ref()
+            .is_some_and(|c| !c.list().is_empty() || c.joiner_sessions() > 0);
+        self.manual || busy
+    }
+
+    /// Starts or stops the state machine to match [`Task::wanted`].
+    pub(super) async fn reconcile(&mut self) {
+        let now = Instant::now();
+        let wanted = self.wanted();
+        let table_busy = self
+            .comm
+            .as_ref()
+            .is_some_and(|c| !c.list().is_empty() || c.joiner_sessions() > 0);
+        if table_busy || self.manual {
+            self.empty_since = None;
+        } else if self.empty_since.is_none() {
+            self.empty_since = Some(now);
+        }
+        let state = self.comm.as_ref().map(Commissioner::state);
+        if wanted {
+            // After a reset the state machine waits for the Border Agent's port: look it up.
+            let need_start = match state {
+                None | Some(State::Idle) => true,
+                Some(_) => self
+                    .comm
+                    .as_ref()
+                    .is_some_and(Commissioner::awaiting_border_agent),
+            };
+            if need_start {
+                if let Err(e) = self.start_now().await {
+                    if self.last_start_error.as_deref() != Some(&e.message) {
+                        tracing::info!(reason = %e.message, "commissioner not started yet; will retry");
+                        self.last_start_error = Some(e.message);
+                    }
+                }
+            }
+        } else if let Some(st) = state {
+            let linger_over = self
+                .empty_since
+                .is_some_and(|t| now.duration_since(t) >= LINGER);
+            let stop = match st {
+                State::Idle | State::Resigning => false,
+                State::Active => linger_over || self.suspended || self.shutdown.is_some(),
+                _ => true,
+            };
+            if stop {
+                tracing::info!(
+                    reason = if self.shutdown.is_some() {
+                        "shutdown"
+                    } else if self.suspended {
+                        "operator"
+                    } else {
+                        "joiner table empty"
+                    },
+                    "commissioner stopping"
+                );
+                if let Some(c) = self.comm.as_mut() {
+                    c.stop(now);
+                }
+            }
+        }
+    }
+
+    /// Reads the PSKc and mesh-local prefix from the active dataset.
+    pub(super) async fn credentials(&mut self) -> Result<Credentials, MethodError> {
+        read_credentials(self.net.clone(), self.settings.pskc_override.clone()).await
+    }
+
+    pub(super) async fn border_agent(&mut self) -> Result<(bool, u16), MethodError> {
+        read_border_agent(self.net.clone()).await
+    }
+
+    /// Creates the state machine if needed (credentials from the co-processor).
+    pub(super) async fn ensure_comm(&mut self) -> Result<(), MethodError> {
+        if self.comm.is_some() {
+            return Ok(());
+        }
+        let creds = self.credentials().await?;
+        let mut config = Config::new(
+            self.settings.id.clone(),
+            creds.pskc,
+            creds.mesh_local_prefix,
+        );
+        config.provisioning_url = self.settings.provisioning_url.clone();
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *seed).map_err(|e| {
+            MethodError::new(
+                code::INTERNAL_ERROR,
+                format!("OS random source failed: {e}"),
+            )
+        })?;
+        self.comm = Some(Commissioner::with_seed(config, *seed));
+        Ok(())
+    }
+
+    /// Refreshes the Border Agent port and credentials, then starts a petition now.
+    pub(super) async fn start_now(&mut self) -> Result<(), MethodError> {
+        self.ensure_comm().await?;
+        let (active, port) = self.border_agent().await?;
+        if !active || port == 0 {
+            return Err(MethodError::new(
+                code::NCP_UNAVAILABLE,
+                "the co-processor's border agent is not active (network not up yet?)",
+            ));
+        }
+        let creds = self.credentials().await?;
+        self.last_start_error = None;
+        let now = Instant::now();
+        let Some(c) = self.comm.as_mut() else {
+            return Ok(());
+        };
+        c.set_credentials(creds.pskc, creds.mesh_local_prefix);
+        let starting = matches!(c.state(), State::Idle | State::WaitingRetry);
+        if starting {
+            tracing::info!(border_agent_port = port, commissioner_id = %self.settings.id, "commissioner starting: petitioning the border agent");
+        }
+        // A session waiting for the port (after a reset) starts here; an idle one below.
+        c.set_border_agent(now, Some(port));
+        if starting {
+            c.start(now);
+        }
+        Ok(())
+    }
+}

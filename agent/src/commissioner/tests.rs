@@ -1,0 +1,44 @@
+use super::*;
+
+#[test]
+fn leader_commissioning_data() {
+    // Network data: a prefix TLV (type 1, stable) then Commissioning Data (type 4, not
+    // stable) with Border Agent Locator, Session ID, Steering Data, Joiner UDP Port.
+    let nd = [
+        0x03, 0x02, 0xaa, 0xbb, // prefix TLV (ignored)
+        0x08, 0x0f, // commissioning data, 15 bytes
+        0x09, 0x02, 0xf0, 0x00, 0x0b, 0x02, 0x12, 0x34, 0x08, 0x01, 0xff, 0x12, 0x02, 0x03, 0xe8,
+    ];
+    let v = leader_commissioning(&nd);
+    assert_eq!(v["session_id"], 0x1234);
+    assert_eq!(v["border_agent_locator"], "0xf000");
+    assert_eq!(v["steering_data"], "ff");
+    assert_eq!(v["joiner_udp_port"], 1000);
+    assert_eq!(leader_commissioning(&[0x03, 0x02, 1, 2]), Value::Null);
+    assert_eq!(leader_commissioning(&[0x08, 0x30, 1]), Value::Null);
+}
+
+#[test]
+fn border_agent_answer_is_merged_into_status() {
+    let mut st = json!({"state": "active", "border_agent": {"active": true, "port": 49153}});
+    let d = CommissionerDataset {
+        session_id: Some(0x1234),
+        border_agent_locator: Some(0xfc00),
+        steering_data: Some(vec![0xff]),
+        joiner_udp_port: None,
+        other: vec![meshcop::tlv::Tlv::new(0x7f, vec![1, 2])],
+    };
+    insert_ba_answer(&mut st, Ok(&d));
+    assert_eq!(
+        st["border_agent"],
+        json!({"active": true, "port": 49153, "session_id": 0x1234,
+               "border_agent_locator": "0xfc00", "steering_data": "ff",
+               "other_tlvs": [{"type": 0x7f, "value": "0102"}]})
+    );
+    let mut st = json!({"border_agent": {"error": "x"}});
+    insert_ba_answer(&mut st, Err("no answer".into()));
+    assert_eq!(
+        st["border_agent"],
+        json!({"error": "x", "get_error": "no answer"})
+    );
+}
