@@ -22,17 +22,17 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 
 /// The audit log file name in the state directory.
-pub const FILE_NAME: &str = "audit.jsonl";
+pub(crate) const FILE_NAME: &str = "audit.jsonl";
 
 /// An append-only JSON-lines audit log.
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     path: PathBuf,
     lock: Mutex<()>,
 }
 
 impl AuditLog {
     /// The audit log in `state_dir` (created at the first record).
-    pub fn new(state_dir: &Path) -> AuditLog {
+    pub(crate) fn new(state_dir: &Path) -> AuditLog {
         AuditLog {
             path: state_dir.join(FILE_NAME),
             lock: Mutex::new(()),
@@ -40,13 +40,13 @@ impl AuditLog {
     }
 
     /// The file path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Appends one record: `time` and `event` first, then `fields` (an object; other values are
     /// stored under `data`).
-    pub fn record(&self, event: &str, fields: &Value) {
+    pub(crate) fn record(&self, event: &str, fields: &Value) {
         let mut obj = Map::new();
         obj.insert("time".into(), Value::String(rfc3339_now()));
         obj.insert("event".into(), Value::String(event.to_string()));
@@ -79,7 +79,7 @@ impl AuditLog {
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339_now() -> String {
+pub(crate) fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -88,7 +88,7 @@ pub fn rfc3339_now() -> String {
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.

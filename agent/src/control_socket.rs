@@ -31,28 +31,29 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-pub use control::{code, reply_line, MethodError, MAX_LINE};
+pub(crate) use control::{code, reply_line, MethodError, MAX_LINE};
 use control::{parse_line, Method, Request};
 
 /// Whether the debug methods are enabled (env `THREAD_AGENT_DEBUG_METHODS=1`, read once).
-pub fn debug_methods_enabled() -> bool {
+pub(crate) fn debug_methods_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("THREAD_AGENT_DEBUG_METHODS").is_ok_and(|v| v == "1"))
 }
 
 /// The credentials of the connected process, from SO_PEERCRED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
+pub(crate) struct Peer {
     pub uid: u32,
     pub gid: u32,
     pub pid: Option<i32>,
 }
 
 /// What a method returns.
-pub type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, MethodError>> + Send + 'a>>;
+pub(crate) type MethodFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Value, MethodError>> + Send + 'a>>;
 
 /// Serves the methods; the control server does parsing, authorization and logging.
-pub trait Handler: Send + Sync + 'static {
+pub(crate) trait Handler: Send + Sync + 'static {
     fn call<'a>(&'a self, request: Request, peer: &'a Peer) -> MethodFuture<'a>;
     /// The event stream for `events.subscribe` (each item becomes a `{"event":...}` line);
     /// `None` when this handler has no events.
@@ -62,7 +63,7 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Checks that `peer` may call `method` on an agent running as `own_uid`.
-pub fn authorize(method: Method, peer: &Peer, own_uid: u32) -> Result<(), MethodError> {
+pub(crate) fn authorize(method: Method, peer: &Peer, own_uid: u32) -> Result<(), MethodError> {
     if method.is_privileged() && peer.uid != 0 && peer.uid != own_uid {
         return Err(MethodError::new(
             code::PERMISSION_DENIED,
@@ -73,7 +74,12 @@ pub fn authorize(method: Method, peer: &Peer, own_uid: u32) -> Result<(), Method
 }
 
 /// Handles one request line from `peer` and returns the reply line.
-pub async fn handle_line(handler: &dyn Handler, own_uid: u32, peer: &Peer, line: &[u8]) -> String {
+pub(crate) async fn handle_line(
+    handler: &dyn Handler,
+    own_uid: u32,
+    peer: &Peer,
+    line: &[u8],
+) -> String {
     let req = match parse_line(line) {
         Ok(r) => r,
         Err((id, e)) => {
@@ -106,7 +112,7 @@ pub async fn handle_line(handler: &dyn Handler, own_uid: u32, peer: &Peer, line:
 
 /// Why the control socket cannot be served.
 #[derive(Debug, thiserror::Error)]
-pub enum ControlError {
+pub(crate) enum ControlError {
     #[error("control socket {path}: another thread-agent is already listening there")]
     InUse { path: String },
     #[error("control socket {path} exists and is not a socket; remove it or choose another path")]
@@ -116,14 +122,14 @@ pub enum ControlError {
 }
 
 /// A bound control socket; the file is removed on drop.
-pub struct ControlServer {
+pub(crate) struct ControlServer {
     path: PathBuf,
     listener: Option<UnixListener>,
 }
 
 impl ControlServer {
     /// Creates the parent directory, removes a stale socket, binds and sets mode 0660.
-    pub async fn bind(path: &Path) -> Result<ControlServer, ControlError> {
+    pub(crate) async fn bind(path: &Path) -> Result<ControlServer, ControlError> {
         let err = |source: io::Error| ControlError::Io {
             path: path.display().to_string(),
             source,
@@ -159,12 +165,12 @@ impl ControlServer {
     }
 
     /// The socket path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Accepts connections forever, one task per connection.
-    pub async fn serve(&self, handler: Arc<dyn Handler>, own_uid: u32) -> io::Result<()> {
+    pub(crate) async fn serve(&self, handler: Arc<dyn Handler>, own_uid: u32) -> io::Result<()> {
         let Some(listener) = &self.listener else {
             return Ok(());
         };
@@ -196,7 +202,7 @@ impl Drop for ControlServer {
 }
 
 /// Serves one connection until the peer closes it.
-pub async fn serve_connection(
+pub(crate) async fn serve_connection(
     stream: UnixStream,
     handler: &dyn Handler,
     own_uid: u32,

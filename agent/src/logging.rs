@@ -50,11 +50,11 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// journald's native protocol socket.
-pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+pub(crate) const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 /// Environment variable that replaces [`JOURNAL_SOCKET`] (tests, containers).
-pub const JOURNAL_SOCKET_ENV: &str = "THREAD_AGENT_JOURNAL_SOCKET";
+pub(crate) const JOURNAL_SOCKET_ENV: &str = "THREAD_AGENT_JOURNAL_SOCKET";
 /// `SYSLOG_IDENTIFIER` of every entry.
-pub const IDENTIFIER: &str = "thread-agent";
+pub(crate) const IDENTIFIER: &str = "thread-agent";
 /// Journal fields written by the layer itself; an event field of the same name gets an `F_` prefix.
 const RESERVED: &[&str] = &[
     "MESSAGE",
@@ -88,7 +88,7 @@ const SHORT_VALUE: usize = 512;
 
 /// Where log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// Human-readable lines on stderr.
     Text,
     /// JSON lines on stderr.
@@ -100,7 +100,7 @@ pub enum Output {
 /// Picks the output for the configured format. `journal_stream` is `$JOURNAL_STREAM`
 /// (`<device>:<inode>` of the journal stream systemd connected), `stderr` the device and inode of
 /// this process's stderr, `socket_override` is `$THREAD_AGENT_JOURNAL_SOCKET`.
-pub fn choose(
+pub(crate) fn choose(
     format: LogFormat,
     journal_stream: Option<&str>,
     stderr: Option<(u64, u64)>,
@@ -159,7 +159,7 @@ fn filter(level: &str) -> EnvFilter {
 
 /// `<3>` when stderr is systemd's journal stream (journald then files the line at priority 3,
 /// error), else nothing. For the one-line fatal message, which is printed rather than logged.
-pub fn error_prefix() -> &'static str {
+pub(crate) fn error_prefix() -> &'static str {
     let js = std::env::var("JOURNAL_STREAM").ok();
     match (js.as_deref().and_then(parse_journal_stream), stderr_id()) {
         (Some(a), Some(b)) if a == b => "<3>",
@@ -169,7 +169,7 @@ pub fn error_prefix() -> &'static str {
 
 /// Installs the global subscriber. Returns a note to log once logging is up (a journald
 /// fallback), if any.
-pub fn init(level: &str, format: LogFormat) -> Option<String> {
+pub(crate) fn init(level: &str, format: LogFormat) -> Option<String> {
     let js = std::env::var("JOURNAL_STREAM").ok();
     let over = std::env::var(JOURNAL_SOCKET_ENV).ok();
     let mut note = None;
@@ -207,7 +207,7 @@ pub fn init(level: &str, format: LogFormat) -> Option<String> {
 }
 
 /// A `tracing` layer that writes native journald entries.
-pub struct JournalLayer {
+pub(crate) struct JournalLayer {
     socket: UnixDatagram,
     path: PathBuf,
 }
@@ -215,7 +215,7 @@ pub struct JournalLayer {
 impl JournalLayer {
     /// Opens an unbound datagram socket and checks that `path` accepts datagrams (an empty one,
     /// which journald ignores).
-    pub fn connect(path: &Path) -> std::io::Result<JournalLayer> {
+    pub(crate) fn connect(path: &Path) -> std::io::Result<JournalLayer> {
         let socket = UnixDatagram::unbound()?;
         socket.send_to(&[], path)?;
         // Wait a little for a busy journald, never long: an entry that still does not fit is dropped.
@@ -324,7 +324,7 @@ where
 }
 
 /// One journal entry before encoding.
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub level: Level,
     pub target: &'a str,
     pub file: Option<&'a str>,
@@ -335,7 +335,7 @@ pub struct Entry<'a> {
 
 impl Entry<'_> {
     /// The native-protocol datagram; values longer than `max_value` bytes are cut.
-    pub fn encode(&self, max_value: usize) -> Vec<u8> {
+    pub(crate) fn encode(&self, max_value: usize) -> Vec<u8> {
         let mut buf = Vec::with_capacity(256);
         put(
             &mut buf,
@@ -372,7 +372,7 @@ impl Entry<'_> {
 }
 
 /// syslog priority of a level.
-pub fn priority(level: Level) -> u8 {
+pub(crate) fn priority(level: Level) -> u8 {
     match level {
         Level::ERROR => 3,
         Level::WARN => 4,
@@ -383,7 +383,7 @@ pub fn priority(level: Level) -> u8 {
 
 /// The message followed by ` key=value` pairs (values with spaces or quotes are quoted), like the
 /// text format, so `journalctl -u thread-agent` shows everything without `-o verbose`.
-pub fn human_message(message: &str, fields: &[(String, String)]) -> String {
+pub(crate) fn human_message(message: &str, fields: &[(String, String)]) -> String {
     let mut s = message.to_string();
     for (k, v) in fields {
         if v.is_empty() || v.contains([' ', '"', '=', '\n', '\t']) {
@@ -398,7 +398,7 @@ pub fn human_message(message: &str, fields: &[(String, String)]) -> String {
 /// A tracing field name as a journal field name: ASCII letters and digits upper-cased, anything
 /// else `_`, no leading `_` or digit, at most 64 bytes; names the layer writes itself get `F_`.
 /// `None` if nothing usable is left.
-pub fn field_name(name: &str) -> Option<String> {
+pub(crate) fn field_name(name: &str) -> Option<String> {
     let mut s: String = name
         .chars()
         .map(|c| {
@@ -443,7 +443,7 @@ fn put(buf: &mut Vec<u8>, name: &str, value: &[u8], max_value: usize) {
 /// Decodes a native-protocol datagram into (name, value) pairs (for tests; `None` on anything
 /// but well-formed input).
 #[cfg(test)]
-pub fn decode(mut d: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+pub(crate) fn decode(mut d: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     while !d.is_empty() {
         let nl = d.iter().position(|&b| b == b'\n')?;

@@ -10,6 +10,8 @@
 //! answer; 6 unsupported firmware. A fatal error is one line on stderr starting with
 //! `thread-agent: error: `.
 
+#![warn(unreachable_pub)]
+
 mod audit;
 mod bridge;
 mod commissioner;

@@ -35,7 +35,7 @@ const LIVENESS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sends notifications to the service manager, if there is one.
 #[derive(Debug)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     target: Option<(UnixDatagram, SocketAddr)>,
     watchdog: Option<Duration>,
 }
@@ -43,7 +43,7 @@ pub struct Notifier {
 impl Notifier {
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, then removes them from the
     /// environment. Call it first thing in `main`, before any thread is started.
-    pub fn from_env() -> Notifier {
+    pub(crate) fn from_env() -> Notifier {
         let socket = std::env::var_os("NOTIFY_SOCKET");
         let usec = std::env::var("WATCHDOG_USEC").ok();
         let pid = std::env::var("WATCHDOG_PID").ok();
@@ -55,7 +55,7 @@ impl Notifier {
 
     /// [`Notifier::from_env`] on given values (for tests). An unusable socket name gives a
     /// notifier that sends nothing.
-    pub fn from_vars(
+    pub(crate) fn from_vars(
         socket: Option<OsString>,
         watchdog_usec: Option<&str>,
         watchdog_pid: Option<&str>,
@@ -79,37 +79,37 @@ impl Notifier {
     }
 
     /// True when a service manager listens.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.target.is_some()
     }
 
     /// The watchdog timeout requested by the service manager (`WatchdogSec=`).
-    pub fn watchdog_timeout(&self) -> Option<Duration> {
+    pub(crate) fn watchdog_timeout(&self) -> Option<Duration> {
         self.watchdog
     }
 
     /// How often to send `WATCHDOG=1`: half the timeout, as `sd_watchdog_enabled(3)` recommends.
-    pub fn watchdog_interval(&self) -> Option<Duration> {
+    pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
         self.watchdog.map(|w| (w / 2).max(Duration::from_millis(1)))
     }
 
     /// `READY=1` with a status line.
-    pub fn ready(&self, status: &str) {
+    pub(crate) fn ready(&self, status: &str) {
         self.send(&format!("READY=1\nSTATUS={}", one_line(status)));
     }
 
     /// `STATUS=...`.
-    pub fn status(&self, status: &str) {
+    pub(crate) fn status(&self, status: &str) {
         self.send(&format!("STATUS={}", one_line(status)));
     }
 
     /// `WATCHDOG=1`.
-    pub fn watchdog(&self) {
+    pub(crate) fn watchdog(&self) {
         self.send("WATCHDOG=1");
     }
 
     /// `STOPPING=1` with a status line.
-    pub fn stopping(&self, status: &str) {
+    pub(crate) fn stopping(&self, status: &str) {
         self.send(&format!("STOPPING=1\nSTATUS={}", one_line(status)));
     }
 
@@ -156,7 +156,7 @@ fn one_line(s: &str) -> String {
 }
 
 /// The `STATUS=` text for a role (and, when attached, the network it is in).
-pub fn status_text(role: Role, network: Option<(&str, u8, u16)>) -> String {
+pub(crate) fn status_text(role: Role, network: Option<(&str, u8, u16)>) -> String {
     match (role, network) {
         (r, Some((name, channel, pan_id))) if r.is_attached() => {
             format!("role {r}; network {name}, channel {channel}, PAN ID 0x{pan_id:04x}")
@@ -168,7 +168,7 @@ pub fn status_text(role: Role, network: Option<(&str, u8, u16)>) -> String {
 }
 
 /// The `READY=1` status line after start-up brought the network up.
-pub fn ready_text(how: BringUp) -> String {
+pub(crate) fn ready_text(how: BringUp) -> String {
     let what = match how {
         BringUp::Formed => "formed a new network",
         BringUp::Restored => "restored the network from the backup",
@@ -180,7 +180,7 @@ pub fn ready_text(how: BringUp) -> String {
 /// Start-up is done (co-processor answered, network formed/restored/resumed and its stack up):
 /// sends `READY=1`, logs that it did, and starts [`supervise`]. Does nothing without a service
 /// manager.
-pub fn announce_ready(net: &Arc<Network>, notifier: &Arc<Notifier>, how: BringUp) {
+pub(crate) fn announce_ready(net: &Arc<Network>, notifier: &Arc<Notifier>, how: BringUp) {
     if !notifier.is_enabled() {
         return;
     }
@@ -194,7 +194,7 @@ pub fn announce_ready(net: &Arc<Network>, notifier: &Arc<Notifier>, how: BringUp
 
 /// Follows the role and keeps the service manager informed; runs until the runtime stops.
 /// Call after start-up has sent `READY=1`.
-pub async fn supervise(net: Arc<Network>, notifier: Arc<Notifier>) {
+pub(crate) async fn supervise(net: Arc<Network>, notifier: Arc<Notifier>) {
     if !notifier.is_enabled() {
         return;
     }

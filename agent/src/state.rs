@@ -17,11 +17,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// File name of the dataset backup inside the state directory.
-pub const DATASET_FILE: &str = "dataset.tlvs";
+pub(crate) const DATASET_FILE: &str = "dataset.tlvs";
 
 /// Errors of the state directory.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     #[error("state directory {path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("dataset backup {path} is not hex text: {reason}")]
@@ -30,17 +30,17 @@ pub enum StateError {
 
 /// The state directory.
 #[derive(Debug, Clone)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     dir: PathBuf,
 }
 
 impl StateDir {
-    pub fn new(dir: impl Into<PathBuf>) -> StateDir {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> StateDir {
         StateDir { dir: dir.into() }
     }
 
     /// Creates the directory (mode 0700) if it does not exist.
-    pub fn ensure(&self) -> Result<(), StateError> {
+    pub(crate) fn ensure(&self) -> Result<(), StateError> {
         if self.dir.is_dir() {
             return Ok(());
         }
@@ -52,12 +52,12 @@ impl StateDir {
     }
 
     /// Path of the dataset backup.
-    pub fn dataset_path(&self) -> PathBuf {
+    pub(crate) fn dataset_path(&self) -> PathBuf {
         self.dir.join(DATASET_FILE)
     }
 
     /// Reads the dataset backup; `Ok(None)` if there is none (or it is empty).
-    pub fn read_dataset(&self) -> Result<Option<Vec<u8>>, StateError> {
+    pub(crate) fn read_dataset(&self) -> Result<Option<Vec<u8>>, StateError> {
         let path = self.dataset_path();
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
@@ -77,7 +77,7 @@ impl StateDir {
     }
 
     /// Writes the dataset backup atomically with mode 0600.
-    pub fn write_dataset(&self, tlvs: &[u8]) -> Result<(), StateError> {
+    pub(crate) fn write_dataset(&self, tlvs: &[u8]) -> Result<(), StateError> {
         self.ensure()?;
         let mut text = hex::encode(tlvs);
         text.push('\n');
@@ -95,7 +95,7 @@ impl StateDir {
 }
 
 /// Writes `contents` to `path` via a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -17,7 +17,7 @@ use crate::network::{Network, Snapshot};
 use control::Request;
 
 /// The control handler.
-pub struct Methods {
+pub(crate) struct Methods {
     pub net: Arc<Network>,
     /// The mesh bridge, for the `bridge` object of `status`.
     pub bridge: Option<Arc<crate::bridge::Bridge>>,
@@ -31,7 +31,7 @@ fn unavailable(e: ncp::Error) -> MethodError {
 }
 
 /// Builds the `status` result.
-pub fn status_json(
+pub(crate) fn status_json(
     s: &Snapshot,
     info: &ncp::NcpInfo,
     neighbors: &[ncp::props::tables::Neighbor],

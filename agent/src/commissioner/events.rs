@@ -20,7 +20,7 @@ use meshcop::commissioner::{Event, HandshakeFailure, JoinerInfo, JoinerKind, Rem
 use serde_json::{json, Map, Value};
 
 /// The canonical text of an entry: `eui64:<16 hex>`, `discerner:0x<hex>/<bits>` or `any`.
-pub fn entry_text(kind: &JoinerKind) -> String {
+pub(crate) fn entry_text(kind: &JoinerKind) -> String {
     match kind {
         JoinerKind::Eui64(e) => format!("eui64:{}", hex::encode(e)),
         JoinerKind::Discerner(d) => format!("discerner:{:#x}/{}", d.value(), d.bits()),
@@ -29,7 +29,7 @@ pub fn entry_text(kind: &JoinerKind) -> String {
 }
 
 /// Joiner fields of an event.
-pub fn joiner_fields(j: &JoinerInfo, m: &mut Map<String, Value>) {
+pub(crate) fn joiner_fields(j: &JoinerInfo, m: &mut Map<String, Value>) {
     m.insert("joiner_id".into(), json!(j.joiner_id));
     m.insert("joiner_iid".into(), json!(j.joiner_iid));
     if let Some(e) = &j.eui64 {
@@ -53,7 +53,7 @@ pub fn joiner_fields(j: &JoinerInfo, m: &mut Map<String, Value>) {
 }
 
 /// An event as `{"type": "...", ...fields}` with a one-line human description.
-pub struct Described {
+pub(crate) struct Described {
     pub value: Value,
     pub text: String,
     pub level: tracing::Level,
@@ -66,7 +66,7 @@ pub struct Described {
 type Described4 = (EventKind, String, tracing::Level, bool);
 
 /// Maps a meshcop event.
-pub fn describe(ev: &Event) -> Described {
+pub(crate) fn describe(ev: &Event) -> Described {
     let mut m = Map::new();
     let (kind, text, level, audit) = match ev {
         Event::PetitionAccepted { .. }
@@ -339,7 +339,7 @@ fn query(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
 }
 
 /// `entry` (and `eui64` for an EUI-64 entry).
-pub fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
+pub(crate) fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
     m.insert("entry".into(), json!(entry_text(kind)));
     if let JoinerKind::Eui64(e) = kind {
         m.insert("eui64".into(), json!(hex::encode(e)));
@@ -352,7 +352,7 @@ pub fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
 
 /// Emits the tracing line of an event: message `text`, fields `event`, `joiner_id`, `eui64`,
 /// `joiner_router`, `vendor_*`, `reason`, `session_id` when present.
-pub fn log(d: &Described) {
+pub(crate) fn log(d: &Described) {
     let v = &d.value;
     let f = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     let event = f("type").unwrap_or_default();

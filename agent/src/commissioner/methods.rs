@@ -19,7 +19,7 @@ use super::Service;
 use crate::control_socket::{code, Handler, MethodError, MethodFuture, Peer};
 
 /// The control handler: commissioner methods here, `status` and `dataset.export` to `inner`.
-pub struct Methods {
+pub(crate) struct Methods {
     pub inner: Arc<dyn Handler>,
     pub service: Service,
 }

@@ -42,9 +42,9 @@
 //! `tests/tests/commissioning.rs` against OpenThread's simulation NCP and `ot-cli-ftd` joiners.
 
 mod attach;
-pub mod events;
+pub(crate) mod events;
 mod lifecycle;
-pub mod methods;
+pub(crate) mod methods;
 mod requests;
 mod service;
 #[cfg(test)]
@@ -52,7 +52,7 @@ mod tests;
 
 use attach::*;
 use requests::*;
-pub use service::Service;
+pub(crate) use service::Service;
 use service::*;
 
 use std::collections::{HashSet, VecDeque};
@@ -79,28 +79,28 @@ use control::{code, MethodError};
 
 /// Our made-up peer address toward the Border Agent (never routed anywhere: the co-processor only
 /// uses it to address its answers to the forward stream).
-pub const PEER_ADDR: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0xabcd);
+pub(crate) const PEER_ADDR: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0xabcd);
 /// Our made-up peer port.
-pub const PEER_PORT: u16 = 49999;
+pub(crate) const PEER_PORT: u16 = 49999;
 /// How long the service stays active after the joiner table became empty (lets a retransmitted
 /// JOIN_FIN be answered).
-pub const LINGER: Duration = Duration::from_secs(5);
+pub(crate) const LINGER: Duration = Duration::from_secs(5);
 /// Neighbour table poll interval while entrusted joiners wait to attach.
-pub const ATTACH_POLL: Duration = Duration::from_secs(2);
+pub(crate) const ATTACH_POLL: Duration = Duration::from_secs(2);
 /// How long after its entrust a joiner may still be matched to a new neighbour.
-pub const ATTACH_WINDOW: Duration = Duration::from_secs(180);
+pub(crate) const ATTACH_WINDOW: Duration = Duration::from_secs(180);
 /// Housekeeping tick (Border Agent readiness, auto start/stop).
 const TICK: Duration = Duration::from_secs(1);
 /// How long `commissioner.status` waits for the Border Agent's MGMT_COMMISSIONER_GET answer.
-pub const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a clean shutdown waits for the resignation.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
+pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
 
 pub(crate) use ncp::props::forward::{encode_forward, Forwarded};
 
 /// What the frame router ([`crate::frames`]) hands to the service.
 #[derive(Debug)]
-pub enum NcpInput {
+pub(crate) enum NcpInput {
     Forwarded(Forwarded),
     Reset,
 }

@@ -86,7 +86,7 @@ pub(super) async fn read_border_agent(net: Arc<Network>) -> Result<(bool, u16), 
 /// Merges the Border Agent's MGMT_COMMISSIONER_GET answer into `status.border_agent`:
 /// `session_id`, `border_agent_locator` (`0x....`), `steering_data` (hex), `joiner_udp_port`,
 /// `other_tlvs` (`[{"type":n,"value":"hex"}]`) for what is present, or `get_error`.
-pub fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset, String>) {
+pub(super) fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset, String>) {
     let Some(root) = status.as_object_mut() else {
         return;
     };
@@ -127,7 +127,7 @@ pub fn insert_ba_answer(status: &mut Value, answer: Result<&CommissionerDataset,
 /// The Commissioning Data the leader publishes in its network data: the active
 /// commissioner's session ID, Border Agent locator and steering data. This is what the leader
 /// (and hence a Border Agent answering MGMT_COMMISSIONER_GET) reports.
-pub fn leader_commissioning(netdata: &[u8]) -> Value {
+pub(super) fn leader_commissioning(netdata: &[u8]) -> Value {
     let Some(cd) = meshcop::netdata::commissioning_data(netdata) else {
         return Value::Null;
     };

@@ -23,7 +23,7 @@ pub(super) enum Cmd {
 
 /// Handle to the service task.
 #[derive(Clone)]
-pub struct Service {
+pub(crate) struct Service {
     pub(super) cmds: mpsc::Sender<Cmd>,
     pub(super) events: broadcast::Sender<Value>,
     pub(super) net: Arc<Network>,
@@ -35,7 +35,7 @@ pub(super) fn gone() -> MethodError {
 
 impl Service {
     /// Starts the service task.
-    pub fn spawn(
+    pub(crate) fn spawn(
         net: Arc<Network>,
         settings: CommissionerSettings,
         audit: AuditLog,
@@ -67,12 +67,12 @@ impl Service {
     }
 
     /// A receiver of the event stream.
-    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Value> {
         self.events.subscribe()
     }
 
     /// The network this service commissions for.
-    pub fn net(&self) -> &Arc<Network> {
+    pub(crate) fn net(&self) -> &Arc<Network> {
         &self.net
     }
 
@@ -82,7 +82,7 @@ impl Service {
         rx.await.map_err(|_| gone())?
     }
 
-    pub async fn add(
+    pub(crate) async fn add(
         &self,
         kind: JoinerKind,
         pskd: Pskd,
@@ -96,29 +96,29 @@ impl Service {
         })
         .await
     }
-    pub async fn list(&self) -> Result<Value, MethodError> {
+    pub(crate) async fn list(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::List).await
     }
-    pub async fn remove(&self, kind: JoinerKind) -> Result<Value, MethodError> {
+    pub(crate) async fn remove(&self, kind: JoinerKind) -> Result<Value, MethodError> {
         self.ask(|r| Cmd::Remove(kind, r)).await
     }
-    pub async fn status(&self) -> Result<Value, MethodError> {
+    pub(crate) async fn status(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::Status).await
     }
-    pub async fn start(&self) -> Result<Value, MethodError> {
+    pub(crate) async fn start(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::Start).await
     }
-    pub async fn stop(&self) -> Result<Value, MethodError> {
+    pub(crate) async fn stop(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::Stop).await
     }
     /// Test-only: reset the co-processor right after the next event of type `on` (so a test can
     /// hit a precise point of a joiner session, e.g. `joiner-authenticated`).
-    pub async fn arm_reset(&self, on: String) -> Result<Value, MethodError> {
+    pub(crate) async fn arm_reset(&self, on: String) -> Result<Value, MethodError> {
         self.ask(|r| Cmd::ArmReset(on, r)).await
     }
 
     /// Resigns (when active) and stops the task; waits at most [`SHUTDOWN_TIMEOUT`].
-    pub async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
         if self.cmds.send(Cmd::Shutdown(tx)).await.is_ok() {
             let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT + Duration::from_secs(1), rx).await;
