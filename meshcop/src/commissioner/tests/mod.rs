@@ -507,6 +507,15 @@ impl World {
         };
         self.comm.add(self.now, e).unwrap();
     }
+    /// An entry for the joiner `e` with PSKd `p` and ten minutes to live.
+    fn add_eui64(&mut self, e: [u8; 8], p: &str) {
+        self.add(JoinerKind::Eui64(e), p, Duration::from_secs(600));
+    }
+    /// A joiner `e` with PSKd `p` behind joiner router 0x0400 starts its handshake.
+    fn start_joiner(&mut self, e: [u8; 8], p: &str, seed: u64) {
+        let j = FakeJoiner::new(self.now, e, p, 0x0400, seed);
+        self.joiners.push(j);
+    }
     fn last_steering(&self) -> Vec<u8> {
         self.ba.steering_sets.last().cloned().unwrap()
     }
@@ -518,13 +527,8 @@ impl World {
 #[test]
 fn nothing_secret_in_debug_or_events() {
     let mut w = World::active();
-    w.add(
-        JoinerKind::Eui64(eui(1)),
-        "SECRET9",
-        Duration::from_secs(600),
-    );
-    w.joiners
-        .push(FakeJoiner::new(w.now, eui(1), "SECRET9", 0x0400, 8));
+    w.add_eui64(eui(1), "SECRET9");
+    w.start_joiner(eui(1), "SECRET9", 8);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     let kek = hex::encode(w.joiners[0].kek());
     let all = format!(
@@ -731,8 +735,7 @@ fn garbage_from_the_border_agent_never_panics_nor_breaks_the_session() {
     // The session still works: a real joiner gets in.
     let mut w = w.into_inner();
     assert!(w.comm.stats().dropped > 0);
-    w.joiners
-        .push(FakeJoiner::new(w.now, eui(4), "ANYPSK", 0x0400, 44));
+    w.start_joiner(eui(4), "ANYPSK", 44);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
 }
 
