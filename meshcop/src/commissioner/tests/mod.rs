@@ -132,6 +132,18 @@ impl FakeBa {
     fn send(&mut self, m: &Message) {
         self.send_bytes(&m.encode().unwrap());
     }
+    /// A NON POST to `uri` with the next message ID.
+    fn send_non_post(&mut self, token: Vec<u8>, uri: &str, payload: Vec<u8>) {
+        let m = Message {
+            typ: MsgType::Non,
+            code: Code::POST,
+            message_id: self.next_mid(),
+            token,
+            uri_path: uri.into(),
+            payload,
+        };
+        self.send(&m);
+    }
     fn send_bytes(&mut self, b: &[u8]) {
         self.conn.send(b).unwrap();
     }
@@ -232,16 +244,7 @@ impl FakeBa {
                 encap.extend_from_slice(&resp);
                 let mut payload = ext_tlv(types::UDP_ENCAPSULATION, &encap);
                 payload.extend_from_slice(&Tlv::ipv6_address(dst).to_bytes().unwrap());
-                let mid = self.next_mid();
-                let msg = Message {
-                    typ: MsgType::Non,
-                    code: Code::POST,
-                    message_id: mid,
-                    token: vec![9, 9],
-                    uri_path: "c/ur".into(),
-                    payload,
-                };
-                self.send(&msg);
+                self.send_non_post(vec![9, 9], "c/ur", payload);
             }
             "c/tx" => {
                 assert_eq!(m.typ, MsgType::Non);
@@ -322,16 +325,7 @@ impl FakeBa {
             t.emit(&mut payload).unwrap();
         }
         payload.extend_from_slice(&ext_tlv(types::JOINER_DTLS_ENCAPSULATION, record));
-        let mid = self.next_mid();
-        let m = Message {
-            typ: MsgType::Non,
-            code: Code::POST,
-            message_id: mid,
-            token: vec![1, 2],
-            uri_path: "c/rx".into(),
-            payload,
-        };
-        self.send(&m);
+        self.send_non_post(vec![1, 2], "c/rx", payload);
     }
 }
 
