@@ -117,11 +117,42 @@ fn drive(
     false
 }
 
-#[test]
-fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
+/// The `ot-ncp-ftd` and `ot-cli-ftd` binaries from `OT_NCP_FTD` and `OT_CLI_FTD`; `None` (the
+/// test is skipped) when either is unset.
+fn binaries() -> Option<(String, String)> {
     let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
     else {
         eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
+        return None;
+    };
+    Some((ncp_bin, cli_bin))
+}
+
+/// Adds a joiner entry that expires `ttl` from now.
+fn add_entry(c: &mut Commissioner, kind: JoinerKind, pskd: &str, ttl: Duration) {
+    let now = Instant::now();
+    c.add(
+        now,
+        JoinerEntry {
+            kind,
+            pskd: Pskd::new(pskd).unwrap(),
+            expires_at: now + ttl,
+        },
+    )
+    .unwrap();
+}
+
+/// Stops the commissioner and drives it until it has resigned (true) or 10 s have passed.
+fn resign(ncp: &mut Ncp, ba: u16, c: &mut Commissioner, events: &mut Vec<Event>) -> bool {
+    c.stop(Instant::now());
+    drive(ncp, ba, c, events, Duration::from_secs(10), |e| {
+        e.contains(&Event::Resigned)
+    })
+}
+
+#[test]
+fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
+    let Some((ncp_bin, cli_bin)) = binaries() else {
         return;
     };
     let offset = std::env::var("OT_PORT_OFFSET_COMMISSIONER").unwrap_or_else(|_| "213".into());
@@ -160,16 +191,12 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     let mut eui64 = [0u8; 8];
     eui64.copy_from_slice(&hex::decode(&eui_line).unwrap());
     eprintln!("joiner eui64 {eui_line}");
-    let now = Instant::now();
-    c.add(
-        now,
-        JoinerEntry {
-            kind: JoinerKind::Eui64(eui64),
-            pskd: Pskd::new("J01NME").unwrap(),
-            expires_at: now + Duration::from_secs(300),
-        },
-    )
-    .unwrap();
+    add_entry(
+        &mut c,
+        JoinerKind::Eui64(eui64),
+        "J01NME",
+        Duration::from_secs(300),
+    );
     assert!(drive(
         &mut ncp,
         ba,
@@ -245,15 +272,7 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     assert!(events.iter().any(|e| matches!(e, Event::JoinerEntrusted { joiner } if joiner.eui64.as_deref() == Some(eui_line.as_str()))));
 
     // Resign cleanly.
-    c.stop(Instant::now());
-    assert!(drive(
-        &mut ncp,
-        ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(10),
-        |e| e.contains(&Event::Resigned)
-    ));
+    assert!(resign(&mut ncp, ba, &mut c, &mut events));
     drop(j);
     drop(ncp);
 }
@@ -263,9 +282,7 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
 /// nothing) is restarted, at most 3 times.
 #[test]
 fn commissions_many_openthread_joiners_concurrently() {
-    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
-    else {
-        eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
+    let Some((ncp_bin, cli_bin)) = binaries() else {
         return;
     };
     let n: usize = std::env::var("OT_LIVE_JOINERS")
@@ -282,16 +299,7 @@ fn commissions_many_openthread_joiners_concurrently() {
     );
     let mut events = Vec::new();
     c.start(Instant::now());
-    let now = Instant::now();
-    c.add(
-        now,
-        JoinerEntry {
-            kind: JoinerKind::Any,
-            pskd: Pskd::new("ANYPSK").unwrap(),
-            expires_at: now + Duration::from_secs(900),
-        },
-    )
-    .unwrap();
+    add_entry(&mut c, JoinerKind::Any, "ANYPSK", Duration::from_secs(900));
     assert!(drive(
         &mut ncp,
         ba,
@@ -370,15 +378,7 @@ fn commissions_many_openthread_joiners_concurrently() {
             .count()
             >= n
     );
-    c.stop(Instant::now());
-    drive(
-        &mut ncp,
-        ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(10),
-        |e| e.contains(&Event::Resigned),
-    );
+    resign(&mut ncp, ba, &mut c, &mut events);
     drop(joiners);
     drop(ncp);
 }
