@@ -510,6 +510,10 @@ impl World {
         let j = FakeJoiner::new(self.now, e, p, 0x0400, seed);
         self.joiners.push(j);
     }
+    /// Active again on the border agent's second petition.
+    fn re_petitioned(&self) -> bool {
+        self.comm.state() == State::Active && self.ba.petitions == 2
+    }
     fn last_steering(&self) -> Vec<u8> {
         self.ba.steering_sets.last().cloned().unwrap()
     }
