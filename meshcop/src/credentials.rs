@@ -58,6 +58,29 @@ fn parse_hex16(s: &str, what: &'static str) -> Result<[u8; 16], Error> {
     Ok(out)
 }
 
+/// The traits every secret newtype shares: `PartialEq` in constant time over its bytes, and
+/// `Type(<redacted>)` for `Debug` and `Display`.
+macro_rules! redacted {
+    ($name:ident) => {
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                ct_eq(self.0.as_ref(), other.0.as_ref())
+            }
+        }
+        impl Eq for $name {}
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
 macro_rules! secret16 {
     ($(#[$m:meta])* $name:ident, $what:literal) => {
         $(#[$m])*
@@ -96,22 +119,7 @@ macro_rules! secret16 {
                 Self(b)
             }
         }
-        impl PartialEq for $name {
-            fn eq(&self, other: &Self) -> bool {
-                ct_eq(&self.0, &other.0)
-            }
-        }
-        impl Eq for $name {}
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "(<redacted>)"))
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "(<redacted>)"))
-            }
-        }
+        redacted!($name);
     };
 }
 
@@ -257,22 +265,7 @@ impl FromStr for Pskd {
         Pskd::new(s)
     }
 }
-impl PartialEq for Pskd {
-    fn eq(&self, other: &Self) -> bool {
-        ct_eq(self.0.as_bytes(), other.0.as_bytes())
-    }
-}
-impl Eq for Pskd {}
-impl fmt::Debug for Pskd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pskd(<redacted>)")
-    }
-}
-impl fmt::Display for Pskd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pskd(<redacted>)")
-    }
-}
+redacted!(Pskd);
 
 /// A commissioning passphrase (input to [`Pskc::derive`]). Secret.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -303,22 +296,7 @@ impl Passphrase {
         Pskc::derive(&self.0, network_name, ext_pan_id)
     }
 }
-impl PartialEq for Passphrase {
-    fn eq(&self, other: &Self) -> bool {
-        ct_eq(self.0.as_bytes(), other.0.as_bytes())
-    }
-}
-impl Eq for Passphrase {}
-impl fmt::Debug for Passphrase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Passphrase(<redacted>)")
-    }
-}
-impl fmt::Display for Passphrase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Passphrase(<redacted>)")
-    }
-}
+redacted!(Passphrase);
 
 /// Joiner ID of a device: first 8 bytes of SHA-256(EUI-64), then byte 0 |= 0x02.
 pub fn joiner_id(eui64: &[u8; 8]) -> [u8; 8] {

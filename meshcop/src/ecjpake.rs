@@ -251,6 +251,25 @@ fn password_scalar(password: &[u8]) -> Scalar {
     })
 }
 
+/// The generator of a round-two message, `a + b + c` over three round-one public keys; an
+/// error before both round-one messages or when the sum is the identity.
+fn round_two_base(
+    a: Option<ProjectivePoint>,
+    b: Option<ProjectivePoint>,
+    c: Option<ProjectivePoint>,
+) -> Result<ProjectivePoint, EcJpakeError> {
+    let (Some(a), Some(b), Some(c)) = (a, b, c) else {
+        return Err(EcJpakeError::State(
+            "round two before both round-one messages",
+        ));
+    };
+    let g = a + b + c;
+    if bool::from(g.is_identity()) {
+        return Err(EcJpakeError::InvalidPoint);
+    }
+    Ok(g)
+}
+
 impl EcJpake {
     /// A fresh exchange for `role` with the shared `password` (PSKc bytes or PSKd ASCII bytes).
     pub fn new(role: Role, password: &[u8]) -> Result<Self, EcJpakeError> {
@@ -307,15 +326,7 @@ impl EcJpake {
         &mut self,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Vec<u8>, EcJpakeError> {
-        let (Some(xm1), Some(xp1), Some(xp2)) = (self.xm1_pub, self.xp1, self.xp2) else {
-            return Err(EcJpakeError::State(
-                "round two before both round-one messages",
-            ));
-        };
-        let g = xp1 + xp2 + xm1;
-        if bool::from(g.is_identity()) {
-            return Err(EcJpakeError::InvalidPoint);
-        }
+        let g = round_two_base(self.xp1, self.xp2, self.xm1_pub)?;
         let mut xm = self.xm2 * self.s;
         let mut out = Vec::with_capacity(3 + 2 * 66 + 33);
         if self.role == Role::Server {
@@ -328,15 +339,7 @@ impl EcJpake {
 
     /// Round two of the peer (server form with curve prefix when we are the client).
     pub fn read_round_two(&mut self, msg: &[u8]) -> Result<(), EcJpakeError> {
-        let (Some(xm1), Some(xm2), Some(xp1)) = (self.xm1_pub, self.xm2_pub, self.xp1) else {
-            return Err(EcJpakeError::State(
-                "round two before both round-one messages",
-            ));
-        };
-        let g = xm1 + xm2 + xp1;
-        if bool::from(g.is_identity()) {
-            return Err(EcJpakeError::InvalidPoint);
-        }
+        let g = round_two_base(self.xm1_pub, self.xm2_pub, self.xp1)?;
         let mut r = Reader { buf: msg };
         if self.role == Role::Client {
             let curve_type = r.u8("missing ECParameters")?;

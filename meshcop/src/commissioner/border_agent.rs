@@ -27,22 +27,12 @@ impl Commissioner {
         }
 
         if let Some(why) = self.ba_exchange_timeout(now, Session::petition) {
-            self.lose(
-                now,
-                Event::PetitionRejected {
-                    reason: format!("petition: {why}"),
-                },
-                true,
-            );
+            let reason = format!("petition: {why}");
+            self.lose(now, Event::PetitionRejected { reason }, true);
         }
         if let Some(why) = self.ba_exchange_timeout(now, Session::keep_alive) {
-            self.lose(
-                now,
-                Event::KeepAliveFailed {
-                    reason: format!("keep-alive: {why}"),
-                },
-                true,
-            );
+            let reason = format!("keep-alive: {why}");
+            self.lose(now, Event::KeepAliveFailed { reason }, true);
         }
         if self.ba_exchange_timeout(now, Session::resign).is_some() {
             self.finish_resign();
@@ -341,13 +331,8 @@ impl Commissioner {
         match self.ba_exchange_response(now, &msg, Session::petition) {
             ResponseMatch::EmptyAck => return,
             ResponseMatch::Reset => {
-                return self.lose(
-                    now,
-                    Event::PetitionRejected {
-                        reason: "border agent reset (RST) the petition".into(),
-                    },
-                    true,
-                );
+                let reason = "border agent reset (RST) the petition".to_string();
+                return self.lose(now, Event::PetitionRejected { reason }, true);
             }
             ResponseMatch::Response => return self.on_petition_response(now, &msg),
             ResponseMatch::Unrelated => {}
@@ -356,13 +341,8 @@ impl Commissioner {
         match self.ba_exchange_response(now, &msg, Session::keep_alive) {
             ResponseMatch::EmptyAck => return,
             ResponseMatch::Reset => {
-                return self.lose(
-                    now,
-                    Event::KeepAliveFailed {
-                        reason: "border agent reset (RST) the keep-alive".into(),
-                    },
-                    true,
-                );
+                let reason = "border agent reset (RST) the keep-alive".to_string();
+                return self.lose(now, Event::KeepAliveFailed { reason }, true);
             }
             ResponseMatch::Response => {
                 let state = msg.state().ok();

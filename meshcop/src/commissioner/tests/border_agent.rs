@@ -84,10 +84,7 @@ fn rejected_keep_alive_re_petitions() {
     assert!(w.run_until(Duration::from_secs(60), |w| w
         .has(|e| matches!(e, Event::KeepAliveFailed { .. }))));
     w.ba.accept_keep_alive = true;
-    assert!(
-        w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active
-            && w.ba.petitions == 2)
-    );
+    assert!(w.run_until(Duration::from_secs(60), World::re_petitioned));
 }
 
 #[test]
@@ -101,10 +98,7 @@ fn coprocessor_reset_reconnects() {
         }));
     assert_eq!(w.comm.state(), State::WaitingRetry);
     w.ba.renew();
-    assert!(
-        w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active
-            && w.ba.petitions == 2)
-    );
+    assert!(w.run_until(Duration::from_secs(60), World::re_petitioned));
 }
 
 #[test]
@@ -128,8 +122,5 @@ fn stop_while_connecting_and_reset_while_resigning() {
     // Start again after a stop: a new petition.
     w.ba.renew();
     w.comm.start(w.now);
-    assert!(
-        w.run_until(Duration::from_secs(30), |w| w.comm.state() == State::Active
-            && w.ba.petitions == 2)
-    );
+    assert!(w.run_until(Duration::from_secs(30), World::re_petitioned));
 }

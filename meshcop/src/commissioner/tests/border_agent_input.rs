@@ -29,10 +29,7 @@ fn reset_sends_nothing_until_the_port_is_known() {
     assert!(!w.comm.awaiting_border_agent());
     assert_eq!(w.comm.border_agent_port(), Some(49191));
     assert_eq!(w.comm.state(), State::Connecting);
-    assert!(
-        w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active
-            && w.ba.petitions == 2)
-    );
+    assert!(w.run_until(Duration::from_secs(60), World::re_petitioned));
 }
 
 #[test]

@@ -7,15 +7,14 @@ use super::*;
 fn single_joiner_is_entrusted_with_the_right_kek() {
     let mut w = World::active();
     let e = eui(1);
-    w.add(JoinerKind::Eui64(e), "J01NME", Duration::from_secs(600));
+    w.add_eui64(e, "J01NME");
     assert!(w.run_until(Duration::from_secs(10), |w| w.ba.steering_sets.len() == 2));
     assert_eq!(
         w.last_steering(),
         SteeringData::from_joiner_ids([&credentials::joiner_id(&e)]).as_bytes()
     );
 
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "J01NME", 0x0400, 77));
+    w.start_joiner(e, "J01NME", 77);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     w.run_until(Duration::from_secs(1), |_| false);
     let j = &w.joiners[0];
@@ -106,9 +105,8 @@ fn single_joiner_is_entrusted_with_the_right_kek() {
 fn wrong_pskd_reports_and_a_retry_succeeds() {
     let mut w = World::active();
     let e = eui(2);
-    w.add(JoinerKind::Eui64(e), "RGHT11", Duration::from_secs(600));
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "WR0NG1", 0x0400, 5));
+    w.add_eui64(e, "RGHT11");
+    w.start_joiner(e, "WR0NG1", 5);
     assert!(w.run_until(Duration::from_secs(120), |w| w.joiners[0].failed.is_some()));
     w.run_until(Duration::from_secs(1), |_| false);
     assert_eq!(w.joiners[0].failed, Some(dtls::Error::BadPassword));
@@ -123,8 +121,7 @@ fn wrong_pskd_reports_and_a_retry_succeeds() {
     assert_eq!(w.comm.joiner_sessions(), 0);
 
     w.joiners.clear();
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "RGHT11", 0x0400, 6));
+    w.start_joiner(e, "RGHT11", 6);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     w.run_until(Duration::from_secs(1), |_| false);
     assert_eq!(w.joiners[0].fin_state, Some(1));
@@ -139,9 +136,8 @@ fn wrong_pskd_reports_and_a_retry_succeeds() {
 fn entrusted_joiner_retry_within_linger_is_admitted_again() {
     let mut w = World::active();
     let e = eui(7);
-    w.add(JoinerKind::Eui64(e), "L1NGER", Duration::from_secs(600));
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "L1NGER", 0x0400, 40));
+    w.add_eui64(e, "L1NGER");
+    w.start_joiner(e, "L1NGER", 40);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     let entrusted_at = w.now;
     w.run_until(Duration::from_secs(1), |_| false);
@@ -149,8 +145,7 @@ fn entrusted_joiner_retry_within_linger_is_admitted_again() {
 
     // The joiner restarts its handshake (new ClientHello) within the linger: admitted again.
     w.joiners.clear();
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "L1NGER", 0x0400, 41));
+    w.start_joiner(e, "L1NGER", 41);
     assert!(w.run_until(Duration::from_secs(10), |w| w.entrusted() == 2));
     assert!(w.now < entrusted_at + w.comm.config().consumed_entry_linger);
     w.run_until(Duration::from_secs(1), |_| false);
@@ -175,8 +170,7 @@ fn entrusted_joiner_retry_within_linger_is_admitted_again() {
     let unknown = w.comm.stats().unknown_joiners;
     let relayed = w.ba.all_relayed.len();
     w.joiners.clear();
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "L1NGER", 0x0400, 42));
+    w.start_joiner(e, "L1NGER", 42);
     w.run_until(Duration::from_secs(30), |_| false);
     assert!(w.comm.stats().unknown_joiners > unknown);
     assert_eq!(w.comm.joiner_sessions(), 0);
@@ -195,9 +189,8 @@ fn zero_linger_removes_the_entry_at_once() {
     let mut w = World::active();
     w.comm.config.consumed_entry_linger = Duration::ZERO;
     let e = eui(8);
-    w.add(JoinerKind::Eui64(e), "N0WA1T", Duration::from_secs(600));
-    w.joiners
-        .push(FakeJoiner::new(w.now, e, "N0WA1T", 0x0400, 43));
+    w.add_eui64(e, "N0WA1T");
+    w.start_joiner(e, "N0WA1T", 43);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     assert!(w.comm.list().is_empty());
     assert!(w.has(|ev| *ev
@@ -298,14 +291,9 @@ fn join_fin_with_foreign_provisioning_url_or_missing_vendor_tlv_is_rejected_with
 #[test]
 fn unknown_joiner_is_ignored_and_silent_joiner_times_out() {
     let mut w = World::active();
-    w.add(
-        JoinerKind::Eui64(eui(1)),
-        "AAAAAA",
-        Duration::from_secs(600),
-    );
+    w.add_eui64(eui(1), "AAAAAA");
     // Not in the table: nothing happens.
-    w.joiners
-        .push(FakeJoiner::new(w.now, eui(2), "AAAAAA", 0x0400, 3));
+    w.start_joiner(eui(2), "AAAAAA", 3);
     w.run_until(Duration::from_secs(5), |_| false);
     assert!(!w.has(|e| matches!(e, Event::JoinerSeen { .. })));
     assert!(w.comm.stats().unknown_joiners >= 1);

@@ -7,11 +7,7 @@ use super::*;
 fn commissioner_set_is_retransmitted_and_superseded() {
     let mut w = World::active();
     w.ba.drop_next_sets = 2;
-    w.add(
-        JoinerKind::Eui64(eui(3)),
-        "AAAAAA",
-        Duration::from_secs(600),
-    );
+    w.add_eui64(eui(3), "AAAAAA");
     // A newer change while the first is unanswered supersedes it.
     w.add(JoinerKind::Any, "AAAAAA", Duration::from_secs(600));
     assert!(
@@ -58,7 +54,7 @@ fn datasets(w: &World, request: u32) -> Vec<CommissionerDataset> {
 fn commissioner_get_reports_our_session_and_steering_data() {
     let mut w = World::active();
     let e = eui(7);
-    w.add(JoinerKind::Eui64(e), "J01NME", Duration::from_secs(600));
+    w.add_eui64(e, "J01NME");
     assert!(w.run_until(Duration::from_secs(10), |w| w.ba.steering_sets.len() == 2));
 
     let id = w.comm.commissioner_get(w.now, &[]).unwrap();

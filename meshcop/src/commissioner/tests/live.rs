@@ -83,45 +83,78 @@ impl Cli {
     }
 }
 
-/// Drives the commissioner over the UDP forward stream in real time until `until` or `limit`.
-fn drive(
-    ncp: &mut Ncp,
+/// The commissioner under test, its border agent behind the leader NCP, and the events so far.
+struct Live {
+    ncp: Ncp,
     ba: u16,
-    c: &mut Commissioner,
-    events: &mut Vec<Event>,
-    limit: Duration,
-    mut until: impl FnMut(&[Event]) -> bool,
-) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        while let Some(d) = c.poll_transmit() {
-            forward(ncp, ba, &d);
-        }
-        while let Some(e) = c.poll_event() {
-            eprintln!("event: {e:?}");
-            events.push(e);
-        }
-        if until(events) {
-            return true;
-        }
-        if let Some((_, 6, 5412, v)) = ncp.recv(Duration::from_millis(50)) {
-            if v.len() >= 2 {
-                let n = u16::from_le_bytes([v[0], v[1]]) as usize;
-                if v.len() >= 2 + n {
-                    c.handle_datagram(Instant::now(), &v[2..2 + n]);
+    c: Commissioner,
+    events: Vec<Event>,
+}
+
+impl Live {
+    /// Drives the commissioner over the UDP forward stream in real time until `until` or `limit`.
+    fn drive(&mut self, limit: Duration, mut until: impl FnMut(&[Event]) -> bool) -> bool {
+        let Live { ncp, ba, c, events } = self;
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            while let Some(d) = c.poll_transmit() {
+                forward(ncp, *ba, &d);
+            }
+            while let Some(e) = c.poll_event() {
+                eprintln!("event: {e:?}");
+                events.push(e);
+            }
+            if until(events) {
+                return true;
+            }
+            if let Some((_, 6, 5412, v)) = ncp.recv(Duration::from_millis(50)) {
+                if v.len() >= 2 {
+                    let n = u16::from_le_bytes([v[0], v[1]]) as usize;
+                    if v.len() >= 2 + n {
+                        c.handle_datagram(Instant::now(), &v[2..2 + n]);
+                    }
                 }
             }
+            c.handle_timeout(Instant::now());
         }
-        c.handle_timeout(Instant::now());
+        false
     }
-    false
+
+    /// Stops the commissioner and drives it until it has resigned (true) or 10 s have passed.
+    fn resign(&mut self) -> bool {
+        self.c.stop(Instant::now());
+        self.drive(Duration::from_secs(10), |e| e.contains(&Event::Resigned))
+    }
+}
+
+/// The `ot-ncp-ftd` and `ot-cli-ftd` binaries from `OT_NCP_FTD` and `OT_CLI_FTD`; `None` (the
+/// test is skipped) when either is unset.
+fn binaries() -> Option<(String, String)> {
+    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
+    else {
+        eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
+        return None;
+    };
+    Some((ncp_bin, cli_bin))
+}
+
+/// Adds a joiner entry that expires `ttl` from now.
+fn add_entry(c: &mut Commissioner, kind: JoinerKind, pskd: &str, ttl: Duration) {
+    let now = Instant::now();
+    c.add(
+        now,
+        JoinerEntry {
+            kind,
+            pskd: Pskd::new(pskd).unwrap(),
+            expires_at: now + ttl,
+        },
+    )
+    .unwrap();
 }
 
 #[test]
 fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
-    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
-    else {
-        eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
+    let Some((ncp_bin, cli_bin)) = binaries() else {
         return;
     };
     let offset = std::env::var("OT_PORT_OFFSET_COMMISSIONER").unwrap_or_else(|_| "213".into());
@@ -132,22 +165,21 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     let mut config = Config::new("thread-agent-test", Pskc::from_bytes(PSKC), MLP);
     config.joiner_session_timeout = Duration::from_secs(60);
     let mut c = Commissioner::with_seed(config, [0x42; 32]);
-    let mut events = Vec::new();
     c.start(Instant::now());
+    let mut live = Live {
+        ncp,
+        ba,
+        c,
+        events: Vec::new(),
+    };
     assert!(
-        drive(
-            &mut ncp,
-            ba,
-            &mut c,
-            &mut events,
-            Duration::from_secs(20),
-            |e| e
-                .iter()
-                .any(|x| matches!(x, Event::SteeringDataUpdated { .. }))
-        ),
-        "petition + MGMT_COMMISSIONER_SET: {events:?}"
+        live.drive(Duration::from_secs(20), |e| e
+            .iter()
+            .any(|x| matches!(x, Event::SteeringDataUpdated { .. }))),
+        "petition + MGMT_COMMISSIONER_SET: {:?}",
+        live.events
     );
-    assert_eq!(c.state(), State::Active);
+    assert_eq!(live.c.state(), State::Active);
 
     // The joiner: its EUI-64 from the CLI.
     let mut j = Cli::spawn(&cli_bin, "2", &offset);
@@ -160,28 +192,17 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
     let mut eui64 = [0u8; 8];
     eui64.copy_from_slice(&hex::decode(&eui_line).unwrap());
     eprintln!("joiner eui64 {eui_line}");
-    let now = Instant::now();
-    c.add(
-        now,
-        JoinerEntry {
-            kind: JoinerKind::Eui64(eui64),
-            pskd: Pskd::new("J01NME").unwrap(),
-            expires_at: now + Duration::from_secs(300),
-        },
-    )
-    .unwrap();
-    assert!(drive(
-        &mut ncp,
-        ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(10),
-        |e| e
-            .iter()
-            .filter(|x| matches!(x, Event::SteeringDataUpdated { .. }))
-            .count()
-            == 2
-    ));
+    add_entry(
+        &mut live.c,
+        JoinerKind::Eui64(eui64),
+        "J01NME",
+        Duration::from_secs(300),
+    );
+    assert!(live.drive(Duration::from_secs(10), |e| e
+        .iter()
+        .filter(|x| matches!(x, Event::SteeringDataUpdated { .. }))
+        .count()
+        == 2));
 
     j.cmd("ifconfig up");
     // The joiner's output is checked while the commissioner runs.
@@ -195,67 +216,62 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
             }
         }
     });
-    let mut run_joiner =
-        |j: &mut Cli, c: &mut Commissioner, events: &mut Vec<Event>, pskd: &str| {
-            j.cmd(&format!("joiner start {pskd}"));
-            let mut outcome = None;
-            drive(&mut ncp, ba, c, events, Duration::from_secs(90), |_| {
-                while let Ok(l) = j.lines.try_recv() {
-                    if l.contains("Join success") || l.contains("Join failed") {
-                        outcome = Some(l);
-                    }
+    let run_joiner = |live: &mut Live, j: &mut Cli, pskd: &str| {
+        j.cmd(&format!("joiner start {pskd}"));
+        let mut outcome = None;
+        live.drive(Duration::from_secs(90), |_| {
+            while let Ok(l) = j.lines.try_recv() {
+                if l.contains("Join success") || l.contains("Join failed") {
+                    outcome = Some(l);
                 }
-                outcome.is_some()
-            });
-            outcome
-        };
+            }
+            outcome.is_some()
+        });
+        outcome
+    };
 
     // A wrong PSKd first: the joiner fails, we report WrongPskd and keep the entry.
-    let outcome = run_joiner(&mut j, &mut c, &mut events, "WR0NG1");
+    let outcome = run_joiner(&mut live, &mut j, "WR0NG1");
     assert!(
         outcome
             .as_deref()
             .is_some_and(|l| l.contains("Join failed")),
-        "{outcome:?}; events: {events:?}"
+        "{outcome:?}; events: {:?}",
+        live.events
     );
     assert!(
-        events.iter().any(|e| matches!(
+        live.events.iter().any(|e| matches!(
             e,
             Event::JoinerHandshakeFailed {
                 reason: HandshakeFailure::WrongPskd,
                 ..
             }
         )),
-        "events: {events:?}"
+        "events: {:?}",
+        live.events
     );
-    assert_eq!(c.list().len(), 1);
+    assert_eq!(live.c.list().len(), 1);
 
     // Then the right one.
-    let outcome = run_joiner(&mut j, &mut c, &mut events, "J01NME");
+    let outcome = run_joiner(&mut live, &mut j, "J01NME");
     let ok = outcome.is_some();
-    assert!(ok, "no joiner outcome; events: {events:?}");
+    assert!(ok, "no joiner outcome; events: {:?}", live.events);
     assert_eq!(
         outcome.as_deref(),
         Some("Join success"),
-        "events: {events:?}"
+        "events: {:?}",
+        live.events
     );
-    assert!(events
+    assert!(live
+        .events
         .iter()
         .any(|e| matches!(e, Event::JoinerFinalize { accepted: true, .. })));
-    assert!(events.iter().any(|e| matches!(e, Event::JoinerEntrusted { joiner } if joiner.eui64.as_deref() == Some(eui_line.as_str()))));
+    assert!(live.events.iter().any(|e| matches!(e, Event::JoinerEntrusted { joiner } if joiner.eui64.as_deref() == Some(eui_line.as_str()))));
 
     // Resign cleanly.
-    c.stop(Instant::now());
-    assert!(drive(
-        &mut ncp,
-        ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(10),
-        |e| e.contains(&Event::Resigned)
-    ));
+    assert!(live.resign());
     drop(j);
-    drop(ncp);
+    drop(live);
 }
 
 /// Many OpenThread joiners at once (wildcard entry): all must join; prints how long it took.
@@ -263,9 +279,7 @@ fn commissions_an_openthread_joiner_through_the_simulated_border_agent() {
 /// nothing) is restarted, at most 3 times.
 #[test]
 fn commissions_many_openthread_joiners_concurrently() {
-    let (Ok(ncp_bin), Ok(cli_bin)) = (std::env::var("OT_NCP_FTD"), std::env::var("OT_CLI_FTD"))
-    else {
-        eprintln!("skipped: set OT_NCP_FTD and OT_CLI_FTD");
+    let Some((ncp_bin, cli_bin)) = binaries() else {
         return;
     };
     let n: usize = std::env::var("OT_LIVE_JOINERS")
@@ -280,28 +294,24 @@ fn commissions_many_openthread_joiners_concurrently() {
         Config::new("thread-agent-test", Pskc::from_bytes(PSKC), MLP),
         [7; 32],
     );
-    let mut events = Vec::new();
     c.start(Instant::now());
-    let now = Instant::now();
-    c.add(
-        now,
-        JoinerEntry {
-            kind: JoinerKind::Any,
-            pskd: Pskd::new("ANYPSK").unwrap(),
-            expires_at: now + Duration::from_secs(900),
-        },
-    )
-    .unwrap();
-    assert!(drive(
-        &mut ncp,
+    let mut live = Live {
+        ncp,
         ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(20),
-        |e| e.contains(&Event::SteeringDataUpdated {
+        c,
+        events: Vec::new(),
+    };
+    add_entry(
+        &mut live.c,
+        JoinerKind::Any,
+        "ANYPSK",
+        Duration::from_secs(900),
+    );
+    assert!(live.drive(Duration::from_secs(20), |e| e.contains(
+        &Event::SteeringDataUpdated {
             steering_data: "ff".into()
-        })
-    ));
+        }
+    )));
 
     let (tx, rx) = mpsc::channel::<(usize, String)>();
     let mut joiners = Vec::new();
@@ -327,30 +337,23 @@ fn commissions_many_openthread_joiners_concurrently() {
     let mut joined: Vec<Option<Duration>> = vec![None; n];
     let mut retries = vec![0u32; n];
     let mut restart = Vec::new();
-    let ok = drive(
-        &mut ncp,
-        ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(300),
-        |_| {
-            while let Ok((k, l)) = rx.try_recv() {
-                if l.contains("Join success") {
-                    joined[k] = Some(t0.elapsed());
-                } else if l.contains("Join failed") {
-                    eprintln!("joiner {k}: {l}");
-                    retries[k] += 1;
-                    restart.push(k);
-                }
+    let ok = live.drive(Duration::from_secs(300), |_| {
+        while let Ok((k, l)) = rx.try_recv() {
+            if l.contains("Join success") {
+                joined[k] = Some(t0.elapsed());
+            } else if l.contains("Join failed") {
+                eprintln!("joiner {k}: {l}");
+                retries[k] += 1;
+                restart.push(k);
             }
-            for k in restart.drain(..) {
-                if retries[k] <= 3 {
-                    joiners[k].cmd("joiner start ANYPSK");
-                }
+        }
+        for k in restart.drain(..) {
+            if retries[k] <= 3 {
+                joiners[k].cmd("joiner start ANYPSK");
             }
-            joined.iter().all(Option::is_some) || retries.iter().any(|&r| r > 3)
-        },
-    );
+        }
+        joined.iter().all(Option::is_some) || retries.iter().any(|&r| r > 3)
+    });
     let last = joined.iter().flatten().max().copied();
     eprintln!(
         "{n} OpenThread joiners: {} joined, last after {:?}, restarts {:?}, first after {:?}",
@@ -364,21 +367,13 @@ fn commissions_many_openthread_joiners_concurrently() {
         "joined {joined:?}, restarts {retries:?}"
     );
     assert!(
-        events
+        live.events
             .iter()
             .filter(|e| matches!(e, Event::JoinerEntrusted { .. }))
             .count()
             >= n
     );
-    c.stop(Instant::now());
-    drive(
-        &mut ncp,
-        ba,
-        &mut c,
-        &mut events,
-        Duration::from_secs(10),
-        |e| e.contains(&Event::Resigned),
-    );
+    live.resign();
     drop(joiners);
-    drop(ncp);
+    drop(live);
 }

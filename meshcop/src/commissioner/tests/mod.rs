@@ -132,6 +132,18 @@ impl FakeBa {
     fn send(&mut self, m: &Message) {
         self.send_bytes(&m.encode().unwrap());
     }
+    /// A NON POST to `uri` with the next message ID.
+    fn send_non_post(&mut self, token: Vec<u8>, uri: &str, payload: Vec<u8>) {
+        let m = Message {
+            typ: MsgType::Non,
+            code: Code::POST,
+            message_id: self.next_mid(),
+            token,
+            uri_path: uri.into(),
+            payload,
+        };
+        self.send(&m);
+    }
     fn send_bytes(&mut self, b: &[u8]) {
         self.conn.send(b).unwrap();
     }
@@ -232,16 +244,7 @@ impl FakeBa {
                 encap.extend_from_slice(&resp);
                 let mut payload = ext_tlv(types::UDP_ENCAPSULATION, &encap);
                 payload.extend_from_slice(&Tlv::ipv6_address(dst).to_bytes().unwrap());
-                let mid = self.next_mid();
-                let msg = Message {
-                    typ: MsgType::Non,
-                    code: Code::POST,
-                    message_id: mid,
-                    token: vec![9, 9],
-                    uri_path: "c/ur".into(),
-                    payload,
-                };
-                self.send(&msg);
+                self.send_non_post(vec![9, 9], "c/ur", payload);
             }
             "c/tx" => {
                 assert_eq!(m.typ, MsgType::Non);
@@ -322,16 +325,7 @@ impl FakeBa {
             t.emit(&mut payload).unwrap();
         }
         payload.extend_from_slice(&ext_tlv(types::JOINER_DTLS_ENCAPSULATION, record));
-        let mid = self.next_mid();
-        let m = Message {
-            typ: MsgType::Non,
-            code: Code::POST,
-            message_id: mid,
-            token: vec![1, 2],
-            uri_path: "c/rx".into(),
-            payload,
-        };
-        self.send(&m);
+        self.send_non_post(vec![1, 2], "c/rx", payload);
     }
 }
 
@@ -507,6 +501,19 @@ impl World {
         };
         self.comm.add(self.now, e).unwrap();
     }
+    /// An entry for the joiner `e` with PSKd `p` and ten minutes to live.
+    fn add_eui64(&mut self, e: [u8; 8], p: &str) {
+        self.add(JoinerKind::Eui64(e), p, Duration::from_secs(600));
+    }
+    /// A joiner `e` with PSKd `p` behind joiner router 0x0400 starts its handshake.
+    fn start_joiner(&mut self, e: [u8; 8], p: &str, seed: u64) {
+        let j = FakeJoiner::new(self.now, e, p, 0x0400, seed);
+        self.joiners.push(j);
+    }
+    /// Active again on the border agent's second petition.
+    fn re_petitioned(&self) -> bool {
+        self.comm.state() == State::Active && self.ba.petitions == 2
+    }
     fn last_steering(&self) -> Vec<u8> {
         self.ba.steering_sets.last().cloned().unwrap()
     }
@@ -518,13 +525,8 @@ impl World {
 #[test]
 fn nothing_secret_in_debug_or_events() {
     let mut w = World::active();
-    w.add(
-        JoinerKind::Eui64(eui(1)),
-        "SECRET9",
-        Duration::from_secs(600),
-    );
-    w.joiners
-        .push(FakeJoiner::new(w.now, eui(1), "SECRET9", 0x0400, 8));
+    w.add_eui64(eui(1), "SECRET9");
+    w.start_joiner(eui(1), "SECRET9", 8);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
     let kek = hex::encode(w.joiners[0].kek());
     let all = format!(
@@ -731,8 +733,7 @@ fn garbage_from_the_border_agent_never_panics_nor_breaks_the_session() {
     // The session still works: a real joiner gets in.
     let mut w = w.into_inner();
     assert!(w.comm.stats().dropped > 0);
-    w.joiners
-        .push(FakeJoiner::new(w.now, eui(4), "ANYPSK", 0x0400, 44));
+    w.start_joiner(eui(4), "ANYPSK", 44);
     assert!(w.run_until(Duration::from_secs(60), |w| w.entrusted() == 1));
 }
 
