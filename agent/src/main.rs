@@ -1,9 +1,15 @@
 //! `thread-agent`: a Thread border agent daemon for Linux that drives an OpenThread NCP
 //! co-processor over Spinel/HDLC and serves a local control socket.
 //!
+//! Owns the wiring, nothing of the protocols: sockets, the serial link, timers, files, logging.
+//! Spinel values are decoded by `ncp` (`ncp::props`), MeshCoP and Thread formats and the
+//! commissioner state machine live in `meshcop`, the control protocol in `control`; this crate
+//! only pumps bytes, deadlines and events between them and the world (docs/architecture.md).
+//!
 //! Start-up: command line (clap) -> configuration ([`config`]) -> logging (tracing, stderr,
-//! text or JSON) -> co-processor link and probe ([`session`]) -> control socket
-//! ([`control_socket`], protocol in the `control` crate) -> form-or-resume ([`network`]) while the monitor follows events ([`monitor`]).
+//! text or JSON) -> co-processor link and probe ([`session`]) -> the frame router ([`frames`])
+//! feeding the bridge ([`bridge`]), the commissioner ([`commissioner`]) and the monitor
+//! ([`monitor`]) -> control socket ([`control_socket`]) -> form-or-resume ([`network`]).
 //!
 //! Exit codes (contract): 0 clean stop on SIGTERM/SIGINT; 1 other failure; 2 invalid command line,
 //! configuration or radio URL; 3 device missing; 4 permission denied; 5 co-processor does not
