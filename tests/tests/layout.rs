@@ -19,7 +19,14 @@ const FILE_LIMIT: usize = 800;
 /// Longest non-test function, in lines (signature to closing brace).
 const FN_LIMIT: usize = 120;
 /// The crates whose sources are checked.
-const CRATES: &[&str] = &["ncp", "meshcop", "agent", "commissioner-cli", "control", "tests"];
+const CRATES: &[&str] = &[
+    "ncp",
+    "meshcop",
+    "agent",
+    "commissioner-cli",
+    "control",
+    "tests",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -49,7 +56,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(&root).unwrap_or(&p).to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
             let text = fs::read_to_string(&p).unwrap_or_default();
             (rel, text)
         })
@@ -174,7 +185,9 @@ fn no_source_file_or_function_is_too_long() {
         }
         for (name, at, len) in functions(&text) {
             if len > FN_LIMIT {
-                over.push(format!("{rel}:{at}: fn {name} is {len} lines (limit {FN_LIMIT})"));
+                over.push(format!(
+                    "{rel}:{at}: fn {name} is {len} lines (limit {FN_LIMIT})"
+                ));
             }
         }
     }
