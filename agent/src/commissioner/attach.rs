@@ -67,7 +67,7 @@ impl Task {
                         if self.known_neighbors.insert(n.ext_address.clone()) {
                             if let Some(p) = self.pending_attach.pop_front() {
                                 let mut m = p.fields;
-                                m.insert("type".into(), json!("joiner-joined"));
+                                m.insert("type".into(), json!(EventKind::JoinerJoined.as_str()));
                                 m.insert("ext_address".into(), json!(n.ext_address));
                                 m.insert("rloc16".into(), json!(n.rloc16));
                                 m.insert("is_child".into(), json!(n.is_child));

@@ -75,7 +75,7 @@ use zeroize::Zeroizing;
 use crate::audit::AuditLog;
 use crate::config::CommissionerSettings;
 use crate::network::Network;
-use control::{code, MethodError};
+use control::{code, EventKind, MethodError};
 
 /// Our made-up peer address toward the Border Agent (never routed anywhere: the co-processor only
 /// uses it to address its answers to the forward stream).

@@ -258,7 +258,7 @@ impl Task {
         events::insert_entry(&kind, &mut m);
         m.insert("timeout".into(), json!(timeout.as_secs()));
         m.insert("replaced".into(), json!(replaced));
-        m.insert("type".into(), json!("entry-added"));
+        m.insert("type".into(), json!(EventKind::EntryAdded.as_str()));
         let d = events::Described {
             text: format!(
                 "joiner entry {} {} (expires in {} s)",
