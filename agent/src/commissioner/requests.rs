@@ -1,6 +1,7 @@
 //! Answers to the control requests the task serves (joiner table, status with the Border Agent's MGMT_COMMISSIONER_GET answer) and the co-processor reads they need.
 
 use super::*;
+use control::reply as typed;
 
 /// A `commissioner.status` waiting for the answer to MGMT_COMMISSIONER_GET `request`.
 pub(super) struct PendingStatus {
@@ -170,7 +171,9 @@ impl Task {
                     .as_mut()
                     .is_some_and(|c| c.remove(Instant::now(), &kind));
                 let r = if removed {
-                    Ok(json!({"removed": events::entry_text(&kind)}))
+                    Ok(typed::to_result(&typed::Removed {
+                        removed: events::entry_text(&kind),
+                    }))
                 } else {
                     Err(MethodError::new(
                         code::NOT_FOUND,
@@ -201,14 +204,15 @@ impl Task {
                         c.stop(Instant::now());
                     }
                 }
-                let _ = reply.send(Ok(json!({
-                    "state": self.comm.as_ref().map_or("idle", |c| state_name(c.state())),
+                let state = self.comm.as_ref().map_or("idle", |c| state_name(c.state()));
+                let _ = reply.send(Ok(typed::to_result(&typed::Stopped {
+                    state: state.to_string(),
                 })));
             }
             Cmd::ArmReset(on, reply) => {
                 tracing::warn!(on = %on, "debug.reset_ncp: co-processor reset armed (test method)");
                 self.reset_on = Some(on.clone());
-                let _ = reply.send(Ok(json!({"armed": on})));
+                let _ = reply.send(Ok(typed::to_result(&typed::Armed { armed: on })));
             }
             Cmd::Shutdown(tx) => {
                 if self.net.client.is_closed() {
