@@ -61,6 +61,7 @@ use crate::prf::prf;
 use handshake::*;
 pub use peek::{peek_client_hello, starts_with_server_hello, ClientHelloPeek};
 use record::*;
+pub use server::{check_cookie, CookieCheck};
 
 /// Alert descriptions we send or interpret.
 pub mod alert {
@@ -250,6 +251,8 @@ pub struct Connection {
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     retransmitted_now: bool,
+    /// Whether the last datagram held a record that decrypted and authenticated (epoch 1).
+    rx_authenticated: bool,
     done: bool,
 }
 
@@ -303,6 +306,7 @@ impl Connection {
             out: VecDeque::new(),
             events: VecDeque::new(),
             retransmitted_now: false,
+            rx_authenticated: false,
             done: false,
         })
     }
@@ -371,6 +375,13 @@ impl Connection {
         } else {
             None
         }
+    }
+
+    /// Whether the last datagram given to [`handle_datagram`](Self::handle_datagram) held a
+    /// record that authenticated under the session keys (so it came from the peer, not from
+    /// whoever can inject datagrams).
+    pub fn authenticated_last_datagram(&self) -> bool {
+        self.rx_authenticated
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
@@ -447,6 +458,7 @@ impl Connection {
             return;
         }
         self.retransmitted_now = false;
+        self.rx_authenticated = false;
         for rec in parse_records(datagram) {
             if let Err((e, alert)) = self.handle_record(now, &rec) {
                 self.fail(e, alert);

@@ -214,4 +214,13 @@ pub struct Stats {
     pub unknown_joiners: u64,
     /// Joiners entrusted so far.
     pub joined: u64,
+    /// Server handshakes started for joiners (each an EC-JPAKE flight, after a valid cookie and
+    /// the [`JoinerLimits`]).
+    pub joiner_handshakes: u64,
+    /// Cookie-bearing ClientHellos refused by the [`JoinerLimits`] (rates, restarts, replays)
+    /// before any elliptic-curve work; also counted in `dropped`.
+    pub refused_handshakes: u64,
+    /// `joiner-seen` / `joiner-handshake-failed` events of unauthenticated sessions not emitted
+    /// (over the [`JoinerLimits`] event limits).
+    pub suppressed_events: u64,
 }

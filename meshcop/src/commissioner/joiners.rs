@@ -11,8 +11,13 @@
 //! (`Commissioner::with_joiners` in `mod.rs`) applies: it wraps each payload in the Border Agent
 //! session's CoAP and sends it.
 
+use super::admission::{Admission, Cookie};
 use super::*;
 use crate::dtls::ClientHelloPeek;
+
+/// How many earlier client randoms a session remembers across restarts (replays of their
+/// ClientHellos are refused).
+const SEEN_RANDOMS: usize = 8;
 
 pub(super) type SessionKey = ([u8; 8], u16);
 
@@ -26,20 +31,24 @@ struct JoinerSession {
     addr: JoinerAddr,
     info: JoinerInfo,
     conn: dtls::Connection,
+    started: Instant,
     deadline: Instant,
     client_random: [u8; 32],
+    /// Client randoms of the handshakes this one replaced (newest last).
+    seen_randoms: Vec<[u8; 32]>,
     authenticated: bool,
     finalized: Option<Finalized>,
     entrusted: bool,
     ended: bool,
 }
 
-/// The joiner sessions and the key of their stateless cookies. Its handlers send nothing: they
-/// return, in [`JoinerOutput`], the RLY_TX payloads the router wraps into the Border Agent
-/// session's CoAP, the events, and what the joiner table must hear.
+/// The joiner sessions and their admission state (cookie keys, rates, event limits; see
+/// `admission.rs`). Its handlers send nothing: they return, in [`JoinerOutput`], the RLY_TX
+/// payloads the router wraps into the Border Agent session's CoAP, the events, and what the
+/// joiner table must hear.
 pub(super) struct Joiners {
     sessions: BTreeMap<SessionKey, JoinerSession>,
-    cookie_key: Zeroizing<[u8; 32]>,
+    admission: Admission,
 }
 
 /// One RLY_TX.ntf to send: a joiner DTLS datagram for `to`, with the Joiner Router KEK when the
@@ -63,6 +72,12 @@ pub(super) struct JoinerOutput {
     pub(super) unknown_joiners: u64,
     /// Kinds of the entries whose joiner was entrusted (one per entrusted joiner).
     pub(super) entrusted: Vec<JoinerKind>,
+    /// Server handshakes started ([`Stats::joiner_handshakes`]).
+    pub(super) handshakes: u64,
+    /// Cookie-bearing ClientHellos refused by the limits ([`Stats::refused_handshakes`]).
+    pub(super) refused: u64,
+    /// Unauthenticated events not emitted ([`Stats::suppressed_events`]).
+    pub(super) suppressed: u64,
 }
 
 /// The inputs a joiner handler reads (configuration, the joiner table, the random source and the
@@ -83,13 +98,17 @@ impl JoinerCx<'_> {
     fn dropped(&mut self, reason: String) {
         self.out.drops.push(reason);
     }
+    fn refused(&mut self, reason: String) {
+        self.out.refused += 1;
+        self.dropped(reason);
+    }
 }
 
 impl Joiners {
     pub(super) fn new(cookie_key: Zeroizing<[u8; 32]>) -> Joiners {
         Joiners {
             sessions: BTreeMap::new(),
-            cookie_key,
+            admission: Admission::new(cookie_key),
         }
     }
 
@@ -135,17 +154,18 @@ impl Joiners {
             };
             if now >= s.deadline {
                 if !s.entrusted {
-                    cx.out.events.push(Event::JoinerHandshakeFailed {
+                    let ev = Event::JoinerHandshakeFailed {
                         joiner: s.info.clone(),
                         reason: HandshakeFailure::Timeout,
-                    });
+                    };
+                    self.session_event(cx, now, &s, ev);
                 }
                 s.ended = true;
                 s.conn.close();
-                self.pump_session(cx, s);
+                self.pump_session(cx, s, now);
             } else {
                 s.conn.handle_timeout(now);
-                self.pump_session(cx, s);
+                self.pump_session(cx, s, now);
             }
         }
     }
@@ -159,10 +179,23 @@ impl Joiners {
             // anything else belongs to the session in progress.
             let restart = hello.is_some_and(|h| h.random != s.client_random);
             if !restart {
-                s.addr.joiner_udp_port = rx.from.joiner_udp_port;
-                s.info.joiner_port = rx.from.joiner_udp_port;
                 s.conn.handle_datagram(now, &rx.dtls_record);
-                return self.pump_session(cx, s);
+                let port = rx.from.joiner_udp_port;
+                if port != s.addr.joiner_udp_port {
+                    // Anyone can relay a record with another port: follow the joiner there only
+                    // once a record from that port authenticated.
+                    if s.conn.authenticated_last_datagram() {
+                        tracing::info!(joiner_id = %s.info.joiner_id, port, "joiner moved to another UDP port");
+                        s.addr.joiner_udp_port = port;
+                        s.info.joiner_port = port;
+                    } else {
+                        cx.dropped(format!(
+                            "RLY_RX: joiner {} record from UDP port {port} (session on {}) did not authenticate; port kept",
+                            s.info.joiner_id, s.addr.joiner_udp_port
+                        ));
+                    }
+                }
+                return self.pump_session(cx, s, now);
             }
             self.sessions.insert(key, s);
         }
@@ -175,8 +208,10 @@ impl Joiners {
         self.start_session(cx, now, &rx.from, &rx.dtls_record, random);
     }
 
-    /// Answers a ClientHello statelessly (HelloVerifyRequest) until it carries a valid cookie; then
-    /// keeps the session (replacing an older one of the same joiner).
+    /// Answers a ClientHello statelessly (HelloVerifyRequest) until it carries a valid cookie;
+    /// then, within the [`JoinerLimits`] (restart rule, slots, rates), starts the server handshake
+    /// and keeps the session (replacing an older one of the same joiner). Nothing before the
+    /// handshake costs more than a table lookup and an HMAC.
     fn start_session(
         &mut self,
         cx: &mut JoinerCx<'_>,
@@ -192,46 +227,61 @@ impl Joiners {
             return;
         };
         let kind = entry.kind;
-        let mut c = dtls::Config::server(entry.pskd.as_bytes());
-        c.initial_retransmit_timeout = cx.config.joiner_dtls_initial_retransmit;
-        c.max_retransmit_timeout = cx.config.joiner_dtls_max_retransmit;
-        c.mtu = JOINER_MTU;
         let mut peer = Vec::with_capacity(12);
         peer.extend_from_slice(&from.joiner_iid);
         peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
         peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
+        let cookie_key = match self.admission.cookie(cx, now, &peer, record) {
+            Cookie::Ignore => {
+                return cx.dropped(
+                    "RLY_RX: a ClientHello a stateless server does not answer (fragmented or malformed)"
+                        .into(),
+                )
+            }
+            // HelloVerifyRequest: no state kept.
+            Cookie::Verify(hvr) => return relay_datagrams(cx, from, vec![hvr], None),
+            Cookie::Valid(k) => k,
+        };
+        let key = (from.joiner_iid, from.joiner_router_locator);
+        let id = hex::encode(joiner_id);
+        if let Err(why) = self.admit(cx, now, key, &client_random) {
+            return cx.refused(format!("ClientHello of joiner {id} refused: {why}"));
+        }
+        let mut c = dtls::Config::server(entry.pskd.as_bytes());
+        c.initial_retransmit_timeout = cx.config.joiner_dtls_initial_retransmit;
+        c.max_retransmit_timeout = cx.config.joiner_dtls_max_retransmit;
+        c.mtu = JOINER_MTU;
         let rng = Box::new(SeededRng::fork(&mut *cx.rng));
-        let mut conn = match dtls::Connection::server(c, &*self.cookie_key, &peer, rng) {
+        let mut conn = match dtls::Connection::server(c, &cookie_key, &peer, rng) {
             Ok(c) => c,
             Err(e) => return cx.dropped(format!("cannot create a joiner DTLS session: {e}")),
         };
+        cx.out.handshakes += 1;
         conn.handle_datagram(now, record);
         let mut output = Vec::new();
         while let Some(d) = conn.poll_transmit() {
             output.push(d);
         }
-        let verified = output.iter().any(|d| dtls::starts_with_server_hello(d));
-        if !verified {
-            // HelloVerifyRequest (or nothing): no state kept.
+        if !output.iter().any(|d| dtls::starts_with_server_hello(d)) {
+            // The ClientHello failed its checks (an alert, if any): no state kept.
             return relay_datagrams(cx, from, output, None);
         }
-        let key = (from.joiner_iid, from.joiner_router_locator);
+        let mut seen_randoms = Vec::new();
         if let Some(old) = self.sessions.remove(&key) {
+            seen_randoms = old.seen_randoms.clone();
+            seen_randoms.push(old.client_random);
+            let cut = seen_randoms.len().saturating_sub(SEEN_RANDOMS);
+            seen_randoms.drain(..cut);
             if !old.entrusted {
-                cx.out.events.push(Event::JoinerHandshakeFailed {
-                    joiner: old.info,
+                let ev = Event::JoinerHandshakeFailed {
+                    joiner: old.info.clone(),
                     reason: HandshakeFailure::Protocol("joiner restarted the handshake".into()),
-                });
+                };
+                self.session_event(cx, now, &old, ev);
             }
         }
-        if self.sessions.len() >= cx.config.max_joiner_sessions {
-            return cx.dropped(format!(
-                "joiner session limit ({}) reached",
-                cx.config.max_joiner_sessions
-            ));
-        }
         let info = JoinerInfo {
-            joiner_id: hex::encode(joiner_id),
+            joiner_id: id,
             joiner_iid: hex::encode(from.joiner_iid),
             eui64: match kind {
                 JoinerKind::Eui64(e) => Some(hex::encode(e)),
@@ -243,26 +293,116 @@ impl Joiners {
             vendor: None,
         };
         tracing::info!(joiner_id = %info.joiner_id, joiner_router = info.joiner_router, entry = %kind, "joiner session started");
-        cx.out.events.push(Event::JoinerSeen {
-            joiner: info.clone(),
-        });
         relay_datagrams(cx, from, output, None);
+        let limits = &cx.config.joiner_limits;
         let s = JoinerSession {
             addr: *from,
             info,
             conn,
-            deadline: now + cx.config.joiner_session_timeout,
+            started: now,
+            deadline: now
+                + limits
+                    .unauthenticated_timeout
+                    .min(cx.config.joiner_session_timeout),
             client_random,
+            seen_randoms,
             authenticated: false,
             finalized: None,
             entrusted: false,
             ended: false,
         };
-        self.pump_session(cx, s);
+        let ev = Event::JoinerSeen {
+            joiner: s.info.clone(),
+        };
+        self.session_event(cx, now, &s, ev);
+        self.pump_session(cx, s, now);
+    }
+
+    /// Whether a cookie-bearing ClientHello of the joiner `key` may start a handshake: not a
+    /// replay of a handshake its session already had, not a restart sooner than
+    /// `restart_interval`, room for the session (evicting the oldest unauthenticated one of the
+    /// router, or of all, when full), and a token of both rates. Checked before any EC work.
+    fn admit(
+        &mut self,
+        cx: &mut JoinerCx<'_>,
+        now: Instant,
+        key: SessionKey,
+        random: &[u8; 32],
+    ) -> Result<(), String> {
+        let limits = &cx.config.joiner_limits;
+        if let Some(old) = self.sessions.get(&key) {
+            if old.client_random == *random || old.seen_randoms.contains(random) {
+                return Err("a replayed ClientHello of an earlier handshake".into());
+            }
+            if now < old.started + limits.restart_interval {
+                return Err(format!(
+                    "the joiner restarted within {:?} of its last handshake",
+                    limits.restart_interval
+                ));
+            }
+        }
+        let router = key.1;
+        let others = |s: &BTreeMap<SessionKey, JoinerSession>, r: Option<u16>| {
+            s.keys()
+                .filter(|k| **k != key && r.is_none_or(|r| k.1 == r))
+                .count()
+        };
+        let router_full = others(&self.sessions, Some(router)) >= limits.sessions_per_router;
+        let full = others(&self.sessions, None) >= cx.config.max_joiner_sessions;
+        let victim = |s: &BTreeMap<SessionKey, JoinerSession>, r: Option<u16>| {
+            s.iter()
+                .filter(|(k, v)| **k != key && !v.authenticated && r.is_none_or(|r| k.1 == r))
+                .min_by_key(|(_, v)| v.started)
+                .map(|(k, _)| *k)
+        };
+        let evict = match (router_full, full) {
+            (true, _) => Some(victim(&self.sessions, Some(router)).ok_or_else(|| {
+                format!(
+                    "joiner router {router:#06x} has {} authenticated sessions (its quota)",
+                    limits.sessions_per_router
+                )
+            })?),
+            (false, true) => Some(victim(&self.sessions, None).ok_or_else(|| {
+                format!(
+                    "joiner session limit ({}) reached, all authenticated",
+                    cx.config.max_joiner_sessions
+                )
+            })?),
+            (false, false) => None,
+        };
+        self.admission
+            .take_handshake(limits, now, router)
+            .map_err(|why| format!("over {why}"))?;
+        if let Some(k) = evict.and_then(|k| self.sessions.remove(&k)) {
+            tracing::info!(joiner_id = %k.info.joiner_id, joiner_router = k.info.joiner_router, "unauthenticated joiner session evicted for a new one");
+            let ev = Event::JoinerHandshakeFailed {
+                joiner: k.info.clone(),
+                reason: HandshakeFailure::Protocol(
+                    "evicted before authenticating (session slots full)".into(),
+                ),
+            };
+            self.session_event(cx, now, &k, ev);
+        }
+        Ok(())
+    }
+
+    /// Emits an event about session `s`: always once it authenticated; before that within the
+    /// unauthenticated event limits (else counted as suppressed).
+    fn session_event(&mut self, cx: &mut JoinerCx<'_>, now: Instant, s: &JoinerSession, ev: Event) {
+        let id = credentials::joiner_id_from_iid(&s.addr.joiner_iid);
+        if s.authenticated
+            || self
+                .admission
+                .allow_event(&cx.config.joiner_limits, now, id)
+        {
+            cx.out.events.push(ev);
+        } else {
+            cx.out.suppressed += 1;
+        }
     }
 
     /// Relays the session's output, handles its events, and keeps it if it is still alive.
-    fn pump_session(&mut self, cx: &mut JoinerCx<'_>, mut s: JoinerSession) {
+    fn pump_session(&mut self, cx: &mut JoinerCx<'_>, mut s: JoinerSession, now: Instant) {
         let span = tracing::info_span!(
             "joiner",
             joiner_id = %s.info.joiner_id,
@@ -276,6 +416,7 @@ impl Joiners {
             match ev {
                 dtls::Event::Connected => {
                     s.authenticated = true;
+                    s.deadline = s.started + cx.config.joiner_session_timeout;
                     tracing::info!(joiner_id = %s.info.joiner_id, "joiner authenticated (DTLS established)");
                     cx.out.events.push(Event::JoinerAuthenticated {
                         joiner: s.info.clone(),
@@ -284,12 +425,13 @@ impl Joiners {
                 dtls::Event::ApplicationData(d) => self.on_joiner_message(cx, &mut s, &d),
                 dtls::Event::Closed => {
                     if !s.entrusted && !s.ended {
-                        cx.out.events.push(Event::JoinerHandshakeFailed {
+                        let ev = Event::JoinerHandshakeFailed {
                             joiner: s.info.clone(),
                             reason: HandshakeFailure::Protocol(
                                 "joiner closed the session before JOIN_FIN".into(),
                             ),
-                        });
+                        };
+                        self.session_event(cx, now, &s, ev);
                     }
                     s.ended = true;
                 }
@@ -301,10 +443,11 @@ impl Joiners {
                             other => HandshakeFailure::Protocol(other.to_string()),
                         };
                         tracing::info!(joiner_id = %s.info.joiner_id, reason = ?reason, "joiner handshake failed");
-                        cx.out.events.push(Event::JoinerHandshakeFailed {
+                        let ev = Event::JoinerHandshakeFailed {
                             joiner: s.info.clone(),
                             reason,
-                        });
+                        };
+                        self.session_event(cx, now, &s, ev);
                     }
                     s.ended = true;
                 }
@@ -456,52 +599,119 @@ fn session_kek(s: &JoinerSession) -> Option<Kek> {
     Some(k)
 }
 
-/// The vendor TLVs and provisioning URL of a JOIN_FIN.req, and what is wrong with them.
+/// Longest Vendor Name, Vendor Model, Vendor SW Version, Vendor Data and Provisioning URL, and
+/// the length of a Vendor Stack Version (OpenThread `meshcop_tlvs.hpp`: `kMaxVendorNameLength`
+/// and the others; `OT_PROVISIONING_URL_MAX_SIZE`; `VendorStackVersionTlv`).
+const MAX_VENDOR_NAME: usize = 32;
+const MAX_VENDOR_MODEL: usize = 32;
+const MAX_VENDOR_SW_VERSION: usize = 16;
+const MAX_VENDOR_DATA: usize = 64;
+const MAX_PROVISIONING_URL: usize = 64;
+const VENDOR_STACK_VERSION_LEN: usize = 6;
+
+/// `v` cut to at most `max` bytes (at a character boundary).
+fn cut(v: &str, max: usize) -> String {
+    let mut n = v.len().min(max);
+    while !v.is_char_boundary(n) {
+        n -= 1;
+    }
+    v[..n].to_owned()
+}
+
+/// A string TLV of JOIN_FIN: its text (cut to `max` bytes), or a problem.
+fn text_tlv(
+    msg: &Message,
+    typ: u8,
+    what: &str,
+    max: usize,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    match tlv::find(&msg.payload, typ) {
+        Ok(Some(t)) => match t.utf8() {
+            Ok(v) if v.len() > max => {
+                problems.push(format!(
+                    "{what} is {} bytes, longer than Thread's {max}",
+                    v.len()
+                ));
+                Some(cut(v, max))
+            }
+            Ok(v) => Some(v.to_owned()),
+            Err(_) => {
+                problems.push(format!("{what} is not UTF-8"));
+                Some(String::new())
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            problems.push(format!("malformed TLVs: {e}"));
+            Some(String::new())
+        }
+    }
+}
+
+/// The vendor TLVs and provisioning URL of a JOIN_FIN.req, and what is wrong with them. Values
+/// longer than Thread allows are reported as a problem (so the joiner is rejected) and cut, so
+/// that no event carries more than the limits above.
 fn join_fin_tlvs(msg: &Message) -> (VendorInfo, Option<String>, Vec<String>) {
     let mut problems: Vec<String> = Vec::new();
-    let text = |typ: u8, what: &str, problems: &mut Vec<String>| -> String {
-        match tlv::find(&msg.payload, typ) {
-            Ok(Some(t)) => match t.utf8() {
-                Ok(v) => v.to_owned(),
-                Err(_) => {
-                    problems.push(format!("{what} is not UTF-8"));
-                    String::new()
-                }
-            },
-            Ok(None) => {
-                problems.push(format!("missing {what} TLV"));
-                String::new()
-            }
-            Err(e) => {
-                problems.push(format!("malformed TLVs: {e}"));
-                String::new()
-            }
-        }
+    let required = |typ: u8, what: &str, max: usize, problems: &mut Vec<String>| {
+        text_tlv(msg, typ, what, max, problems).unwrap_or_else(|| {
+            problems.push(format!("missing {what} TLV"));
+            String::new()
+        })
     };
-    let name = text(types::VENDOR_NAME, "Vendor Name", &mut problems);
-    let model = text(types::VENDOR_MODEL, "Vendor Model", &mut problems);
-    let sw = text(types::VENDOR_SW_VERSION, "Vendor SW Version", &mut problems);
+    let name = required(
+        types::VENDOR_NAME,
+        "Vendor Name",
+        MAX_VENDOR_NAME,
+        &mut problems,
+    );
+    let model = required(
+        types::VENDOR_MODEL,
+        "Vendor Model",
+        MAX_VENDOR_MODEL,
+        &mut problems,
+    );
+    let sw = required(
+        types::VENDOR_SW_VERSION,
+        "Vendor SW Version",
+        MAX_VENDOR_SW_VERSION,
+        &mut problems,
+    );
     let stack = match tlv::find(&msg.payload, types::VENDOR_STACK_VERSION) {
-        Ok(Some(t)) => hex::encode(t.value),
+        Ok(Some(t)) => {
+            if t.value.len() != VENDOR_STACK_VERSION_LEN {
+                problems.push(format!(
+                    "Vendor Stack Version is {} bytes, not Thread's {VENDOR_STACK_VERSION_LEN}",
+                    t.value.len()
+                ));
+            }
+            hex::encode(&t.value[..t.value.len().min(VENDOR_STACK_VERSION_LEN)])
+        }
         _ => {
             problems.push("missing Vendor Stack Version TLV".into());
             String::new()
         }
     };
-    let data = tlv::find(&msg.payload, types::VENDOR_DATA)
-        .ok()
-        .flatten()
-        .map(|t| hex::encode(t.value));
-    let url = match tlv::find(&msg.payload, types::PROVISIONING_URL) {
-        Ok(Some(t)) => match t.utf8() {
-            Ok(u) => Some(u.to_owned()),
-            Err(_) => {
-                problems.push("Provisioning URL is not UTF-8".into());
-                None
+    let data = match tlv::find(&msg.payload, types::VENDOR_DATA) {
+        Ok(Some(t)) => {
+            if t.value.len() > MAX_VENDOR_DATA {
+                problems.push(format!(
+                    "Vendor Data is {} bytes, longer than Thread's {MAX_VENDOR_DATA}",
+                    t.value.len()
+                ));
             }
-        },
+            Some(hex::encode(&t.value[..t.value.len().min(MAX_VENDOR_DATA)]))
+        }
         _ => None,
     };
+    let url = text_tlv(
+        msg,
+        types::PROVISIONING_URL,
+        "Provisioning URL",
+        MAX_PROVISIONING_URL,
+        &mut problems,
+    );
     let vendor = VendorInfo {
         name,
         model,

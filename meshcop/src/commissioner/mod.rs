@@ -95,6 +95,7 @@ use crate::dtls;
 use crate::steering::SteeringData;
 use crate::tlv::{self, types, Tlv};
 
+mod admission;
 mod border_agent;
 mod events;
 mod joiners;
@@ -102,6 +103,7 @@ mod leader;
 mod rng;
 mod table;
 
+pub use admission::{JoinerLimits, Rate};
 use border_agent::Session;
 pub use events::{
     CommissionerDataset, Event, HandshakeFailure, JoinerInfo, RemovalReason, Stats, VendorInfo,
@@ -145,8 +147,11 @@ pub struct Config {
     pub separate_response_timeout: Duration,
     /// How long [`Commissioner::stop`] waits for the answer to the resigning COMM_KA (default 5 s).
     pub resign_timeout: Duration,
-    /// Largest number of concurrent joiner sessions (default 32); more RLY_RX are dropped.
+    /// Largest number of concurrent joiner sessions (default 32); a new one evicts the oldest
+    /// unauthenticated session, or is dropped when every session has authenticated.
     pub max_joiner_sessions: usize,
+    /// Rates, quotas, timeouts and event limits for unauthenticated joiners (see [`JoinerLimits`]).
+    pub joiner_limits: JoinerLimits,
     /// Largest joiner table (default 256).
     pub max_entries: usize,
     /// How long an EUI-64 entry stays after its joiner was entrusted, so that a joiner which lost
@@ -179,6 +184,7 @@ impl Config {
             separate_response_timeout: Duration::from_secs(15),
             resign_timeout: Duration::from_secs(5),
             max_joiner_sessions: 32,
+            joiner_limits: JoinerLimits::default(),
             max_entries: 256,
             consumed_entry_linger: Duration::from_secs(20),
         }
@@ -673,8 +679,14 @@ impl Commissioner {
             drops,
             unknown_joiners,
             entrusted,
+            handshakes,
+            refused,
+            suppressed,
         } = cx.out;
         self.stats.unknown_joiners += unknown_joiners;
+        self.stats.joiner_handshakes += handshakes;
+        self.stats.refused_handshakes += refused;
+        self.stats.suppressed_events += suppressed;
         for d in drops {
             self.dropped(d);
         }

@@ -24,6 +24,7 @@ impl Connection {
                 match cipher.open(rec) {
                     Some(p) => {
                         self.replay.mark(rec.seq);
+                        self.rx_authenticated = true;
                         p
                     }
                     None => {

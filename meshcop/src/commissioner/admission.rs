@@ -1,0 +1,354 @@
+//! Admission control of joiner handshakes: every joiner datagram comes from a device nobody has
+//! authenticated, so what one costs us is bounded before we spend it.
+//!
+//! - Cookies: a ClientHello's cookie is checked statelessly ([`dtls::check_cookie`], one
+//!   HMAC-SHA256, no elliptic-curve work) against the key of the current cookie window or the
+//!   previous one; each window's key is fresh from the random source, and a key older than two
+//!   windows is forgotten, so a cookie is good for at most two `cookie_lifetime`s (Mbed TLS
+//!   `ssl_cookie.c` puts a timestamp in its cookie and accepts it for 60 s).
+//! - Rates: a server handshake (the EC-JPAKE flight, about 5 ms of CPU) starts only when the
+//!   global token bucket and the joiner router's bucket each give a token; the joiner sessions
+//!   themselves check the slot limits and the per-joiner restart rule before asking.
+//! - Events: `joiner-seen` and `joiner-handshake-failed` of sessions that never authenticated can
+//!   be produced by anyone in radio range: at most `unauthenticated_events_per_joiner` per joiner
+//!   ID and `unauthenticated_events` in all per minute are emitted; the rest are counted in
+//!   [`Stats::suppressed_events`].
+//!
+//! Sans-I/O like the rest: `now` and the random source come from the caller. Memory is bounded:
+//! at most [`MAX_TRACKED`] joiner routers and joiner IDs are remembered (idle ones are forgotten
+//! first; beyond that only the global limits apply).
+
+use super::*;
+
+/// How many joiner routers (rate buckets) and joiner IDs (event counts) are remembered.
+pub(super) const MAX_TRACKED: usize = 1024;
+/// The window of the event limits.
+const EVENT_WINDOW: Duration = Duration::from_secs(60);
+
+/// A token bucket's parameters: up to `burst` at once, then one every `interval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Tokens available at once (a zero burst admits nothing).
+    pub burst: u32,
+    /// Time to earn one token back.
+    pub interval: Duration,
+}
+
+/// Limits on what unauthenticated joiners can make the commissioner do. [`JoinerLimits::default`]
+/// gives the defaults listed on each field; they admit a few dozen legitimate joiners at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinerLimits {
+    /// A HelloVerifyRequest cookie is made with the key of the current window of this length and
+    /// accepted in that window and the next one (default 60 s, as Mbed TLS `ssl_cookie.c`).
+    pub cookie_lifetime: Duration,
+    /// Server handshakes (EC-JPAKE flights) started, all joiner routers together (default burst
+    /// 16, then 8 per second: at most about 4% of a core).
+    pub handshakes: Rate,
+    /// Server handshakes started per joiner router (default burst 8, then 2 per second).
+    pub handshakes_per_router: Rate,
+    /// Joiner sessions per joiner router (default 8 of `max_joiner_sessions`); a new one evicts
+    /// that router's oldest unauthenticated session.
+    pub sessions_per_router: usize,
+    /// Lifetime of a session until its handshake completes (its ClientKeyExchange and Finished
+    /// arrive in one flight): default 10 s, then `joiner_session_timeout` from its start applies.
+    pub unauthenticated_timeout: Duration,
+    /// A joiner's session restarts (a cookie-bearing ClientHello with a new random) at most once
+    /// per this interval (default 5 s); a ClientHello whose random the session has already seen
+    /// (a replay) never restarts it.
+    pub restart_interval: Duration,
+    /// `joiner-seen` / `joiner-handshake-failed` events of unauthenticated sessions per joiner ID
+    /// per minute (default 4); more are counted in [`Stats::suppressed_events`].
+    pub unauthenticated_events_per_joiner: u32,
+    /// The same events per minute for all joiners together (default 60).
+    pub unauthenticated_events: u32,
+}
+
+impl Default for JoinerLimits {
+    fn default() -> JoinerLimits {
+        JoinerLimits {
+            cookie_lifetime: Duration::from_secs(60),
+            handshakes: Rate {
+                burst: 16,
+                interval: Duration::from_millis(125),
+            },
+            handshakes_per_router: Rate {
+                burst: 8,
+                interval: Duration::from_millis(500),
+            },
+            sessions_per_router: 8,
+            unauthenticated_timeout: Duration::from_secs(10),
+            restart_interval: Duration::from_secs(5),
+            unauthenticated_events_per_joiner: 4,
+            unauthenticated_events: 60,
+        }
+    }
+}
+
+/// A token bucket: `tokens` as of `at`.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: u32,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(rate: &Rate, now: Instant) -> Bucket {
+        Bucket {
+            tokens: rate.burst,
+            at: now,
+        }
+    }
+    fn refill(&mut self, rate: &Rate, now: Instant) {
+        if self.tokens >= rate.burst {
+            self.tokens = rate.burst;
+            self.at = self.at.max(now);
+            return;
+        }
+        let elapsed = now.saturating_duration_since(self.at);
+        let earned = if rate.interval.is_zero() {
+            u128::from(rate.burst)
+        } else {
+            elapsed.as_nanos() / rate.interval.as_nanos()
+        };
+        let earned = u32::try_from(earned).unwrap_or(u32::MAX);
+        if earned == 0 {
+            return;
+        }
+        self.tokens = self.tokens.saturating_add(earned).min(rate.burst);
+        self.at = if self.tokens >= rate.burst {
+            now
+        } else {
+            self.at + rate.interval * earned
+        };
+    }
+    fn available(&mut self, rate: &Rate, now: Instant) -> bool {
+        self.refill(rate, now);
+        self.tokens > 0
+    }
+    fn take(&mut self) {
+        self.tokens = self.tokens.saturating_sub(1);
+    }
+    /// Whether it is full at `now` (nothing to remember about it).
+    fn idle(&self, rate: &Rate, now: Instant) -> bool {
+        let mut b = *self;
+        b.refill(rate, now);
+        b.tokens >= rate.burst
+    }
+}
+
+/// The cookie keys: the current window's and the previous window's.
+struct CookieKeys {
+    /// Start of window 0 (the first call).
+    origin: Option<Instant>,
+    window: u64,
+    current: Zeroizing<[u8; 32]>,
+    previous: Option<Zeroizing<[u8; 32]>>,
+}
+
+impl CookieKeys {
+    /// Moves to `now`'s window: a new key for each window passed (the previous key only when
+    /// exactly one passed).
+    fn rotate(&mut self, now: Instant, lifetime: Duration, rng: &mut (dyn CryptoRng + Send)) {
+        let origin = *self.origin.get_or_insert(now);
+        let lifetime = lifetime.max(Duration::from_millis(1));
+        let w = now.saturating_duration_since(origin).as_nanos() / lifetime.as_nanos();
+        let w = u64::try_from(w).unwrap_or(u64::MAX);
+        if w <= self.window {
+            return;
+        }
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut *fresh);
+        let old = std::mem::replace(&mut self.current, fresh);
+        self.previous = (w == self.window + 1).then_some(old);
+        self.window = w;
+    }
+}
+
+/// What [`Admission::cookie`] decided about a ClientHello.
+pub(super) enum Cookie {
+    /// Not a ClientHello a stateless server would answer.
+    Ignore,
+    /// No valid cookie: send this HelloVerifyRequest and keep nothing.
+    Verify(Vec<u8>),
+    /// A valid cookie, made with this key (the DTLS server is created with it).
+    Valid(Zeroizing<Vec<u8>>),
+}
+
+/// The admission state: cookie keys, rate buckets, event counts.
+pub(super) struct Admission {
+    keys: CookieKeys,
+    global: Option<Bucket>,
+    routers: BTreeMap<u16, Bucket>,
+    /// Unauthenticated events this window: all together, and per joiner ID.
+    events_window: Option<Instant>,
+    events_total: u32,
+    events_per_joiner: BTreeMap<[u8; 8], u32>,
+}
+
+impl Admission {
+    pub(super) fn new(cookie_key: Zeroizing<[u8; 32]>) -> Admission {
+        Admission {
+            keys: CookieKeys {
+                origin: None,
+                window: 0,
+                current: cookie_key,
+                previous: None,
+            },
+            global: None,
+            routers: BTreeMap::new(),
+            events_window: None,
+            events_total: 0,
+            events_per_joiner: BTreeMap::new(),
+        }
+    }
+
+    /// Checks the cookie of the ClientHello `record` from `peer` (HMAC only), against the current
+    /// window's key and then the previous one's.
+    pub(super) fn cookie(
+        &mut self,
+        cx: &mut JoinerCx<'_>,
+        now: Instant,
+        peer: &[u8],
+        record: &[u8],
+    ) -> Cookie {
+        let limits = &cx.config.joiner_limits;
+        self.keys.rotate(now, limits.cookie_lifetime, &mut *cx.rng);
+        let hvr = match dtls::check_cookie(record, &*self.keys.current, peer) {
+            dtls::CookieCheck::NotClientHello => return Cookie::Ignore,
+            dtls::CookieCheck::Valid => {
+                return Cookie::Valid(Zeroizing::new(self.keys.current.to_vec()))
+            }
+            dtls::CookieCheck::Invalid {
+                hello_verify_request,
+            } => hello_verify_request,
+        };
+        if let Some(prev) = &self.keys.previous {
+            if dtls::check_cookie(record, &**prev, peer) == dtls::CookieCheck::Valid {
+                return Cookie::Valid(Zeroizing::new(prev.to_vec()));
+            }
+        }
+        Cookie::Verify(hvr)
+    }
+
+    /// Whether a server handshake may start now for a joiner behind `router` (both buckets have
+    /// a token); takes the tokens when it may. Why not, otherwise.
+    pub(super) fn take_handshake(
+        &mut self,
+        limits: &JoinerLimits,
+        now: Instant,
+        router: u16,
+    ) -> Result<(), &'static str> {
+        let global = self
+            .global
+            .get_or_insert_with(|| Bucket::full(&limits.handshakes, now));
+        if !global.available(&limits.handshakes, now) {
+            return Err("the joiner handshake rate");
+        }
+        if !self.routers.contains_key(&router) && self.routers.len() >= MAX_TRACKED {
+            let per = limits.handshakes_per_router;
+            self.routers.retain(|_, b| !b.idle(&per, now));
+        }
+        let per = &limits.handshakes_per_router;
+        if !self.routers.contains_key(&router) {
+            if self.routers.len() >= MAX_TRACKED {
+                // Too many busy routers to remember one more: the global bucket alone limits it.
+                global.take();
+                return Ok(());
+            }
+            self.routers.insert(router, Bucket::full(per, now));
+        }
+        let Some(bucket) = self.routers.get_mut(&router) else {
+            return Err("the joiner router's handshake rate");
+        };
+        if !bucket.available(per, now) {
+            return Err("the joiner router's handshake rate");
+        }
+        bucket.take();
+        global.take();
+        Ok(())
+    }
+
+    /// Whether an event of an unauthenticated session of `joiner_id` may be emitted at `now`
+    /// (counting it when it may).
+    pub(super) fn allow_event(
+        &mut self,
+        limits: &JoinerLimits,
+        now: Instant,
+        joiner_id: [u8; 8],
+    ) -> bool {
+        let fresh = self
+            .events_window
+            .is_none_or(|start| now.saturating_duration_since(start) >= EVENT_WINDOW);
+        if fresh {
+            self.events_window = Some(now);
+            self.events_total = 0;
+            self.events_per_joiner.clear();
+        }
+        if self.events_total >= limits.unauthenticated_events {
+            return false;
+        }
+        let tracked = self.events_per_joiner.len() < MAX_TRACKED
+            || self.events_per_joiner.contains_key(&joiner_id);
+        if tracked {
+            let n = self.events_per_joiner.entry(joiner_id).or_insert(0);
+            if *n >= limits.unauthenticated_events_per_joiner {
+                return false;
+            }
+            *n += 1;
+        }
+        self.events_total += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_gives_its_burst_then_one_per_interval() {
+        let rate = Rate {
+            burst: 3,
+            interval: Duration::from_secs(1),
+        };
+        let t0 = Instant::now();
+        let mut b = Bucket::full(&rate, t0);
+        for _ in 0..3 {
+            assert!(b.available(&rate, t0));
+            b.take();
+        }
+        assert!(!b.available(&rate, t0));
+        assert!(!b.available(&rate, t0 + Duration::from_millis(999)));
+        assert!(b.available(&rate, t0 + Duration::from_millis(1000)));
+        b.take();
+        assert!(!b.available(&rate, t0 + Duration::from_millis(1500)));
+        // Earned tokens never exceed the burst; an earlier `now` earns nothing.
+        assert!(b.idle(&rate, t0 + Duration::from_secs(100)));
+        assert!(!b.available(&rate, t0));
+    }
+
+    #[test]
+    fn cookie_keys_rotate_per_window_and_keep_one_previous() {
+        let mut rng = SeededRng::from_seed([3; 32]);
+        let mut k = CookieKeys {
+            origin: None,
+            window: 0,
+            current: Zeroizing::new([1; 32]),
+            previous: None,
+        };
+        let t0 = Instant::now();
+        let life = Duration::from_secs(60);
+        k.rotate(t0, life, &mut rng);
+        assert_eq!(*k.current, [1; 32]);
+        k.rotate(t0 + Duration::from_secs(59), life, &mut rng);
+        assert_eq!(*k.current, [1; 32]);
+        k.rotate(t0 + Duration::from_secs(61), life, &mut rng);
+        assert_ne!(*k.current, [1; 32]);
+        assert_eq!(k.previous.as_deref(), Some(&[1; 32]));
+        // Two windows later neither old key is left.
+        let second = *k.current;
+        k.rotate(t0 + Duration::from_secs(200), life, &mut rng);
+        assert_ne!(*k.current, second);
+        assert!(k.previous.is_none());
+    }
+}
