@@ -652,7 +652,7 @@ fn text_tlv(
 /// The vendor TLVs and provisioning URL of a JOIN_FIN.req, and what is wrong with them. Values
 /// longer than Thread allows are reported as a problem (so the joiner is rejected) and cut, so
 /// that no event carries more than the limits above.
-fn join_fin_tlvs(msg: &Message) -> (VendorInfo, Option<String>, Vec<String>) {
+pub(super) fn join_fin_tlvs(msg: &Message) -> (VendorInfo, Option<String>, Vec<String>) {
     let mut problems: Vec<String> = Vec::new();
     let required = |typ: u8, what: &str, max: usize, problems: &mut Vec<String>| {
         text_tlv(msg, typ, what, max, problems).unwrap_or_else(|| {

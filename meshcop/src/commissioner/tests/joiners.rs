@@ -351,3 +351,123 @@ fn client_hello_cookie_detection() {
     );
     assert_eq!(dtls::peek_client_hello(&[22, 0xfe]), None);
 }
+
+/// A JOIN_FIN.req with these vendor TLVs (and a Provisioning URL when given).
+fn join_fin(name: &str, model: &str, sw: &str, stack: &[u8], data: &[u8], url: &str) -> Message {
+    let mut tlvs = vec![
+        Tlv::vendor_name(name),
+        Tlv::vendor_model(model),
+        Tlv::vendor_sw_version(sw),
+        Tlv::vendor_stack_version(stack),
+        Tlv::vendor_data(data),
+    ];
+    if !url.is_empty() {
+        tlvs.push(Tlv::provisioning_url(url));
+    }
+    Message::post(true, "c/jf", 1, &[1], &tlvs).unwrap()
+}
+
+/// Thread's lengths (OpenThread `meshcop_tlvs.hpp`): vendor name and model 32, software version
+/// 16, vendor data 64, provisioning URL 64 bytes, stack version exactly 6. At the limits a
+/// JOIN_FIN passes; one byte over, it is rejected with a problem naming the TLV and the value
+/// is cut to the limit (no event carries more).
+#[test]
+fn join_fin_vendor_strings_are_bounded() {
+    let (n32, n16, n64) = ("n".repeat(32), "s".repeat(16), "u".repeat(64));
+    let ok = join_fin(&n32, &n32, &n16, &[1; 6], &[2; 64], &n64);
+    let (v, url, problems) = crate::commissioner::joiners::join_fin_tlvs(&ok);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        (v.name.len(), v.model.len(), v.sw_version.len()),
+        (32, 32, 16)
+    );
+    assert_eq!(url.as_deref(), Some(n64.as_str()));
+
+    let (n33, n17, n65) = ("n".repeat(33), "s".repeat(17), "u".repeat(65));
+    let cases: [(Message, &str); 6] = [
+        (
+            join_fin(&n33, "m", "1", &[1; 6], &[], ""),
+            "Vendor Name is 33 bytes",
+        ),
+        (
+            join_fin("n", &n33, "1", &[1; 6], &[], ""),
+            "Vendor Model is 33 bytes",
+        ),
+        (
+            join_fin("n", "m", &n17, &[1; 6], &[], ""),
+            "Vendor SW Version is 17 bytes",
+        ),
+        (
+            join_fin("n", "m", "1", &[1; 7], &[], ""),
+            "Vendor Stack Version is 7 bytes",
+        ),
+        (
+            join_fin("n", "m", "1", &[1; 6], &[2; 65], ""),
+            "Vendor Data is 65 bytes",
+        ),
+        (
+            join_fin("n", "m", "1", &[1; 6], &[], &n65),
+            "Provisioning URL is 65 bytes",
+        ),
+    ];
+    for (msg, want) in cases {
+        let (v, url, problems) = crate::commissioner::joiners::join_fin_tlvs(&msg);
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
+            "{want}: {problems:?}"
+        );
+        assert!(v.name.len() <= 32 && v.model.len() <= 32 && v.sw_version.len() <= 16);
+        assert!(v.stack_version.len() <= 12 && v.data.as_ref().is_none_or(|d| d.len() <= 128));
+        assert!(url.is_none_or(|u| u.len() <= 64));
+    }
+    // A multi-byte character is cut at a character boundary.
+    let (v, _, problems) = crate::commissioner::joiners::join_fin_tlvs(&join_fin(
+        &"é".repeat(17),
+        "m",
+        "1",
+        &[1; 6],
+        &[],
+        "",
+    ));
+    assert_eq!(problems.len(), 1);
+    assert_eq!(v.name, "é".repeat(16));
+}
+
+/// Through a real joiner: an over-long Provisioning URL that otherwise matches ours is rejected
+/// (State=reject, no KEK) with the length in the reason.
+#[test]
+fn join_fin_with_an_over_long_provisioning_url_is_rejected() {
+    let mut w = World::active();
+    let long = format!("https://{}.example", "a".repeat(60));
+    w.comm.config.provisioning_url = Some(long.clone());
+    w.add(JoinerKind::Any, "ANYPSK", Duration::from_secs(600));
+    let mut j = FakeJoiner::new(w.now, eui(9), "ANYPSK", 0x0800, 9);
+    j.provisioning_url = Some(long);
+    w.joiners.push(j);
+    assert!(w.run_until(Duration::from_secs(60), |w| w.joiners[0]
+        .fin_state
+        .is_some()));
+    assert_eq!(w.joiners[0].fin_state, Some(-1));
+    assert!(w.ba.all_relayed.iter().all(|r| r.kek.is_none()));
+    assert!(w.has(|e| matches!(
+        e,
+        Event::JoinerFinalize { accepted: false, reject_reason: Some(r), provisioning_url: Some(u), .. }
+            if r.contains("longer than Thread's 64") && u.len() == 64
+    )));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Garbage JOIN_FIN payloads: no panic, every value within Thread's lengths.
+    #[test]
+    fn join_fin_garbage_never_panics_and_stays_bounded(payload in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let mut m = Message::post(true, "c/jf", 1, &[1], &[]).unwrap();
+        m.payload = payload;
+        let (v, url, _) = crate::commissioner::joiners::join_fin_tlvs(&m);
+        prop_assert!(v.name.len() <= 32 && v.model.len() <= 32 && v.sw_version.len() <= 16);
+        prop_assert!(v.stack_version.len() <= 12);
+        prop_assert!(v.data.is_none_or(|d| d.len() <= 128));
+        prop_assert!(url.is_none_or(|u| u.len() <= 64));
+    }
+}

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 mod border_agent;
 mod border_agent_input;
+mod flood;
 mod joiners;
 mod leader;
 mod live;

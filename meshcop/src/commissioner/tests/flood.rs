@@ -1,0 +1,403 @@
+//! Unauthenticated joiners under attack: forged ClientHellos (replayed EC-JPAKE round one with
+//! any random, cookies obtained as an eavesdropper would, from the relayed HelloVerifyRequest),
+//! the admission limits of `admission.rs`, slot eviction, the port rule, event limits, and the
+//! flood of 10,000 forged datagrams around one real joiner.
+
+use super::*;
+use crate::dtls::handshake::{
+    encode_message, parse_fragments, ClientHello, HelloVerifyRequest, HT_CLIENT_HELLO,
+};
+use crate::dtls::record::{parse_records, Record, CT_HANDSHAKE};
+
+/// Makes ClientHellos from one real client's: its `ecjpake_kkpp` (valid proofs, so the server
+/// does all its EC work on them) with any random and cookie.
+struct Forger {
+    template: ClientHello,
+}
+
+impl Forger {
+    fn new() -> Forger {
+        let now = Instant::now();
+        let mut c =
+            dtls::Connection::client(dtls::Config::client(b"ANYPSK"), rng(4242), now).unwrap();
+        let d = c.poll_transmit().unwrap();
+        let recs = parse_records(&d);
+        let frags = parse_fragments(recs[0].fragment).unwrap();
+        Forger {
+            template: ClientHello::parse(frags[0].body).unwrap(),
+        }
+    }
+    fn hello(&self, random: [u8; 32], cookie: &[u8]) -> Vec<u8> {
+        let mut ch = self.template.clone();
+        ch.random = random;
+        ch.cookie = cookie.to_vec();
+        let seq = u16::from(!cookie.is_empty());
+        let msg = encode_message(HT_CLIENT_HELLO, seq, &ch.encode());
+        let mut d = Vec::new();
+        Record::encode(CT_HANDSHAKE, 0, u64::from(seq), &msg, &mut d);
+        d
+    }
+    /// The cookie the commissioner gives `addr` for `random` now (read from its RLY_TX).
+    fn cookie(&self, w: &mut World, addr: &JoinerAddr, random: [u8; 32]) -> Option<Vec<u8>> {
+        let before = w.ba.all_relayed.len();
+        w.ba.relay_rx(addr, &self.hello(random, &[]));
+        w.shuttle();
+        let r = w.ba.all_relayed[before..]
+            .iter()
+            .rev()
+            .find(|r| r.addr == *addr)?;
+        hvr_cookie(&r.record)
+    }
+    /// A cookie exchange, then the cookie-bearing ClientHello (returned, for replays).
+    fn session(&self, w: &mut World, addr: &JoinerAddr, random: [u8; 32]) -> Vec<u8> {
+        let cookie = self.cookie(w, addr, random).expect("a HelloVerifyRequest");
+        let hello = self.hello(random, &cookie);
+        w.ba.relay_rx(addr, &hello);
+        w.shuttle();
+        hello
+    }
+}
+
+/// The cookie of a HelloVerifyRequest datagram.
+fn hvr_cookie(d: &[u8]) -> Option<Vec<u8>> {
+    let recs = parse_records(d);
+    let frags = parse_fragments(recs.first()?.fragment).ok()?;
+    let f = frags.first()?;
+    (f.msg_type == 3).then(|| HelloVerifyRequest::parse(f.body).ok().map(|h| h.cookie))?
+}
+
+fn forged_addr(n: u32, router: u16) -> JoinerAddr {
+    let mut iid = [0x5a, 0, 0, 0, 0, 0, 0, 0];
+    iid[4..].copy_from_slice(&n.to_be_bytes());
+    JoinerAddr {
+        joiner_udp_port: coap::JOINER_UDP_PORT,
+        joiner_iid: iid,
+        joiner_router_locator: router,
+    }
+}
+
+fn random(n: u32) -> [u8; 32] {
+    let mut r = [0xa5; 32];
+    r[..4].copy_from_slice(&n.to_be_bytes());
+    r
+}
+
+/// An active commissioner with a wildcard entry (any joiner ID is admitted: the worst case).
+fn open_world() -> World {
+    let mut w = World::active();
+    w.add(JoinerKind::Any, "ANYPSK", Duration::from_secs(3600));
+    advance(&mut w, Duration::from_secs(1));
+    w
+}
+
+/// Runs the world for `d` of simulated time, ending exactly `d` later (the rate buckets refill
+/// with the clock; `run_until` stops at the last deadline).
+fn advance(w: &mut World, d: Duration) {
+    let end = w.now + d;
+    w.run_until(d, |_| false);
+    if w.now < end {
+        w.now = end;
+        w.comm.handle_timeout(end);
+        w.ba.conn.handle_timeout(end);
+        for j in w.joiners.iter_mut() {
+            j.conn.handle_timeout(end);
+        }
+        w.shuttle();
+    }
+}
+
+fn restarts(w: &World) -> usize {
+    w.count(|e| {
+        matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::Protocol(r), .. }
+            if r.contains("restarted"))
+    })
+}
+
+/// 100 joiners with valid cookies at one instant: only the global burst gets a handshake (EC
+/// work); the rest are refused before any.
+#[test]
+fn cookie_bearing_hellos_over_the_rate_cost_no_ec_work() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let hellos: Vec<(JoinerAddr, Vec<u8>)> = (0..100)
+        .map(|n| {
+            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
+            let c = f.cookie(&mut w, &a, random(n)).unwrap();
+            (a, f.hello(random(n), &c))
+        })
+        .collect();
+    for (a, h) in &hellos {
+        w.ba.relay_rx(a, h);
+    }
+    w.shuttle();
+    let burst = w.comm.config().joiner_limits.handshakes.burst as u64;
+    let st = w.comm.stats();
+    assert_eq!(st.joiner_handshakes, burst, "{st:?}");
+    assert_eq!(st.refused_handshakes, 100 - burst);
+    assert_eq!(w.comm.joiner_sessions() as u64, burst);
+}
+
+/// A cookie is good in its window and the next (60 s each), not after.
+#[test]
+fn cookies_expire_after_two_windows() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let (a, b) = (forged_addr(1, 0x0400), forged_addr(2, 0x0400));
+    let ca = f.cookie(&mut w, &a, random(1)).unwrap();
+    let cb = f.cookie(&mut w, &b, random(2)).unwrap();
+    advance(&mut w, Duration::from_secs(70));
+    w.ba.relay_rx(&a, &f.hello(random(1), &ca));
+    w.shuttle();
+    assert_eq!(w.comm.joiner_sessions(), 1, "accepted in the next window");
+    advance(&mut w, Duration::from_secs(60));
+    let relayed = w.ba.all_relayed.len();
+    w.ba.relay_rx(&b, &f.hello(random(2), &cb));
+    w.shuttle();
+    assert_eq!(
+        w.comm.stats().joiner_handshakes,
+        1,
+        "no handshake on an old cookie"
+    );
+    assert_eq!(w.comm.joiner_sessions(), 0);
+    let answer = &w.ba.all_relayed[relayed..];
+    assert_eq!(answer.len(), 1);
+    assert_ne!(hvr_cookie(&answer[0].record), Some(cb), "a fresh cookie");
+}
+
+/// Two captured cookie-bearing ClientHellos replayed alternately: no restart within the restart
+/// interval, and a replay of a handshake the session already had never restarts it; a fresh one
+/// restarts it once the interval has passed.
+#[test]
+fn replayed_and_alternating_hellos_do_not_restart_the_session() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let v = forged_addr(7, 0x0400);
+    let h1 = f.session(&mut w, &v, random(1));
+    let c2 = f.cookie(&mut w, &v, random(2)).unwrap();
+    let h2 = f.hello(random(2), &c2);
+    assert_eq!(w.comm.stats().joiner_handshakes, 1);
+    for i in 0..20 {
+        w.ba.relay_rx(&v, if i % 2 == 0 { &h2 } else { &h1 });
+        advance(&mut w, Duration::from_millis(200));
+    }
+    assert_eq!(restarts(&w), 0);
+    assert_eq!(w.comm.stats().joiner_handshakes, 1);
+    // After the interval the fresh one restarts it, once; then the first is a replay.
+    advance(&mut w, Duration::from_secs(2));
+    for i in 0..20 {
+        w.ba.relay_rx(&v, if i % 2 == 0 { &h2 } else { &h1 });
+        advance(&mut w, Duration::from_millis(100));
+    }
+    assert_eq!(restarts(&w), 1);
+    assert_eq!(w.comm.stats().joiner_handshakes, 2);
+    assert_eq!(w.comm.joiner_sessions(), 1);
+}
+
+/// All 32 slots held by forged joiners: a real joiner still gets in at once (the oldest
+/// unauthenticated session is evicted), and forged sessions end after the short timeout.
+#[test]
+fn full_slots_evict_the_oldest_unauthenticated_session() {
+    let mut w = open_world();
+    let f = Forger::new();
+    for n in 0..32u32 {
+        f.session(
+            &mut w,
+            &forged_addr(n, 0x0400 * (2 + (n % 8) as u16)),
+            random(n),
+        );
+        advance(&mut w, Duration::from_millis(130));
+    }
+    assert_eq!(w.comm.joiner_sessions(), 32);
+    let t = w.now;
+    w.joiners
+        .push(FakeJoiner::new(w.now, eui(3), "ANYPSK", 0x0400, 3));
+    assert!(w.run_until(Duration::from_secs(3), |w| w.entrusted() == 1));
+    assert!(w.now < t + w.comm.config().joiner_limits.unauthenticated_timeout);
+    assert!(w.has(
+        |e| matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::Protocol(r), .. }
+        if r.contains("evicted"))
+    ));
+}
+
+/// One joiner router holds at most `sessions_per_router` sessions; others are not affected.
+#[test]
+fn one_router_holds_at_most_its_quota() {
+    let mut w = open_world();
+    let f = Forger::new();
+    for n in 0..12u32 {
+        f.session(&mut w, &forged_addr(n, 0x0400), random(n));
+        advance(&mut w, Duration::from_millis(600));
+    }
+    for n in 100..104u32 {
+        f.session(&mut w, &forged_addr(n, 0x0800), random(n));
+    }
+    assert_eq!(w.comm.config().joiner_limits.sessions_per_router, 8);
+    assert_eq!(w.comm.joiner_sessions(), 12);
+}
+
+/// A session that never sends its ClientKeyExchange ends after `unauthenticated_timeout`, not
+/// after `joiner_session_timeout`.
+#[test]
+fn a_session_that_never_authenticates_ends_after_the_short_timeout() {
+    let mut w = open_world();
+    let f = Forger::new();
+    f.session(&mut w, &forged_addr(1, 0x0400), random(1));
+    assert_eq!(w.comm.joiner_sessions(), 1);
+    let limit = w.comm.config().joiner_limits.unauthenticated_timeout;
+    assert!(w.run_until(limit + Duration::from_millis(1), |w| w
+        .comm
+        .joiner_sessions()
+        == 0));
+    assert!(w.has(|e| matches!(
+        e,
+        Event::JoinerHandshakeFailed {
+            reason: HandshakeFailure::Timeout,
+            ..
+        }
+    )));
+}
+
+/// One joiner ID behind ten joiner routers: at most four unauthenticated events a minute for
+/// it; the rest are counted as suppressed.
+#[test]
+fn unauthenticated_events_are_limited_per_joiner() {
+    let mut w = open_world();
+    let f = Forger::new();
+    for n in 0..10u32 {
+        f.session(&mut w, &forged_addr(1, 0x0400 * (1 + n as u16)), random(n));
+    }
+    assert_eq!(w.comm.joiner_sessions(), 10);
+    let seen = w.count(|e| matches!(e, Event::JoinerSeen { .. }));
+    assert_eq!(seen, 4);
+    assert_eq!(w.comm.stats().suppressed_events, 6);
+}
+
+/// A replayed record from another UDP port does not move the session (its answer goes to the
+/// joiner's port); the joiner's own authenticated records from a new port do.
+#[test]
+fn only_an_authenticated_record_moves_the_joiner_port() {
+    let mut w = World::active();
+    w.add(JoinerKind::Any, "ANYPSK", Duration::from_secs(600));
+    let mut j = FakeJoiner::new(w.now, eui(5), "ANYPSK", 0x0400, 5);
+    let now = w.now;
+    let hello = j.conn.poll_transmit().unwrap();
+    w.ba.relay_rx(&j.addr, &hello);
+    w.shuttle();
+    let hvr = w.ba.all_relayed.last().cloned().unwrap();
+    j.conn.handle_datagram(now, &hvr.record);
+    let hello2 = j.conn.poll_transmit().unwrap();
+    w.ba.relay_rx(&j.addr, &hello2);
+    w.shuttle();
+    assert_eq!(w.comm.joiner_sessions(), 1);
+    let flight: Vec<Relayed> = w.ba.all_relayed[1..].to_vec();
+    // The attacker replays the ClientHello from port 5555: the flight is resent, to our port.
+    let mut forged = j.addr;
+    forged.joiner_udp_port = 5555;
+    let before = w.ba.all_relayed.len();
+    w.ba.relay_rx(&forged, &hello2);
+    w.shuttle();
+    assert!(w.ba.all_relayed.len() > before, "the flight is resent");
+    assert!(w
+        .ba
+        .all_relayed
+        .iter()
+        .all(|r| r.addr.joiner_udp_port != 5555));
+    // The joiner goes on from port 6000: its Finished authenticates, the session follows it.
+    for r in &flight {
+        j.conn.handle_datagram(now, &r.record);
+    }
+    j.addr.joiner_udp_port = 6000;
+    let before = w.ba.all_relayed.len();
+    w.joiners.push(j);
+    assert!(w.run_until(Duration::from_secs(30), |w| w.entrusted() == 1));
+    let after = &w.ba.all_relayed[before..];
+    assert!(!after.is_empty());
+    assert!(after.iter().all(|r| r.addr.joiner_udp_port == 6000));
+    assert!(w
+        .ba
+        .all_relayed
+        .iter()
+        .all(|r| r.addr.joiner_udp_port != 5555));
+}
+
+/// 10,000 forged ClientHellos over 10 s of simulated time (cookie-less ones with fresh randoms,
+/// cookie-bearing ones with fresh cookies, and replays of those; 2,000 joiner IDs behind 50
+/// joiner routers) interleaved with one real joiner's handshake: the real joiner is entrusted;
+/// the EC work (server handshakes) and the events stay within the limits.
+#[test]
+fn flood_of_forged_hellos_around_one_real_joiner() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let t0 = w.now;
+    let events0 = w.events.len();
+    let mut captured: Vec<(JoinerAddr, Vec<u8>)> = Vec::new();
+    let mut sent = 0u32;
+    let mut real_started = false;
+    let mut step = 0u32;
+    while sent < 10_000 {
+        for _ in 0..50 {
+            let n = sent;
+            let a = forged_addr(n % 2000, 0x0400 * (1 + (n % 50) as u16));
+            match n % 4 {
+                // A fresh handshake: cookie-less, then with the cookie it got.
+                0 | 1 => {
+                    if let Some(c) = f.cookie(&mut w, &a, random(n)) {
+                        let h = f.hello(random(n), &c);
+                        w.ba.relay_rx(&a, &h);
+                        captured.push((a, h));
+                        sent += 1;
+                    }
+                }
+                // A replay of a captured cookie-bearing ClientHello.
+                2 if !captured.is_empty() => {
+                    let (a, h) = captured[(n as usize * 7919) % captured.len()].clone();
+                    w.ba.relay_rx(&a, &h);
+                }
+                _ => w.ba.relay_rx(&a, &f.hello(random(n), &[])),
+            }
+            sent += 1;
+        }
+        step += 1;
+        if step == 20 && !real_started {
+            // The real joiner starts amid the flood.
+            w.joiners
+                .push(FakeJoiner::new(w.now, eui(3), "ANYPSK", 0x0400, 3));
+            real_started = true;
+        }
+        advance(&mut w, Duration::from_millis(50));
+    }
+    assert!(w.run_until(Duration::from_secs(30), |w| w.entrusted() == 1));
+    let elapsed = w.now - t0;
+    let limits = w.comm.config().joiner_limits.clone();
+    let st = w.comm.stats().clone();
+    // Server handshakes: at most the global burst plus one per interval of the elapsed time.
+    let max_handshakes = u64::from(limits.handshakes.burst)
+        + (elapsed.as_nanos() / limits.handshakes.interval.as_nanos()) as u64;
+    assert!(
+        st.joiner_handshakes <= max_handshakes,
+        "{st:?} in {elapsed:?}"
+    );
+    assert!(st.refused_handshakes > 1000, "{st:?}");
+    // Events: the unauthenticated ones within the per-minute cap (this run spans at most two
+    // windows), plus the real joiner's authenticated ones.
+    let joiner_events = w.events[events0..]
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::JoinerSeen { .. }
+                    | Event::JoinerHandshakeFailed { .. }
+                    | Event::JoinerAuthenticated { .. }
+                    | Event::JoinerFinalize { .. }
+                    | Event::JoinerEntrusted { .. }
+            )
+        })
+        .count();
+    let minutes = 1 + elapsed.as_secs() as usize / 60;
+    assert!(
+        joiner_events <= (minutes + 1) * limits.unauthenticated_events as usize + 3,
+        "{joiner_events} events"
+    );
+    assert!(st.suppressed_events > 0);
+    assert!(w.comm.joiner_sessions() <= w.comm.config().max_joiner_sessions);
+}
