@@ -6,9 +6,13 @@
 //!   previous one; each window's key is fresh from the random source, and a key older than two
 //!   windows is forgotten, so a cookie is good for at most two `cookie_lifetime`s (Mbed TLS
 //!   `ssl_cookie.c` puts a timestamp in its cookie and accepts it for 60 s).
-//! - Rates: a server handshake (the EC-JPAKE flight, about 5 ms of CPU) starts only when the
-//!   global token bucket and the joiner router's bucket each give a token; the joiner sessions
-//!   themselves check the slot limits and the per-joiner restart rule before asking.
+//! - Rates: a server handshake (the EC-JPAKE flight, about 5 ms of CPU) starts only when two
+//!   token buckets each give a token. A joiner admitted by a wildcard or discerner entry (any
+//!   joiner ID an attacker makes up) draws on the open bucket and its joiner router's bucket; a
+//!   joiner admitted by its own EUI-64 entry draws on the named bucket and that entry's bucket,
+//!   so a flood of made-up joiner IDs cannot starve the joiners the operator named (only a
+//!   spoofer of that very joiner ID can, at that entry's rate). The joiner sessions themselves
+//!   check the slot limits and the per-joiner restart rule before asking.
 //! - Events: `joiner-seen` and `joiner-handshake-failed` of sessions that never authenticated can
 //!   be produced by anyone in radio range: at most `unauthenticated_events_per_joiner` per joiner
 //!   ID and `unauthenticated_events` in all per minute are emitted; the rest are counted in
@@ -41,11 +45,18 @@ pub struct JoinerLimits {
     /// A HelloVerifyRequest cookie is made with the key of the current window of this length and
     /// accepted in that window and the next one (default 60 s, as Mbed TLS `ssl_cookie.c`).
     pub cookie_lifetime: Duration,
-    /// Server handshakes (EC-JPAKE flights) started, all joiner routers together (default burst
-    /// 16, then 8 per second: at most about 4% of a core).
+    /// Server handshakes (EC-JPAKE flights) started for joiners admitted by a wildcard or
+    /// discerner entry, all joiner routers together (default burst 16, then 8 per second: at
+    /// most about 4% of a core).
     pub handshakes: Rate,
-    /// Server handshakes started per joiner router (default burst 8, then 2 per second).
+    /// The same per joiner router (default burst 8, then 2 per second).
     pub handshakes_per_router: Rate,
+    /// Server handshakes started for joiners admitted by their own EUI-64 entry, all together
+    /// (default burst 16, then 8 per second); separate from `handshakes` so that made-up joiner
+    /// IDs cannot starve them.
+    pub named_handshakes: Rate,
+    /// The same per EUI-64 entry (default burst 4, then one every 2 s).
+    pub handshakes_per_named_joiner: Rate,
     /// Joiner sessions per joiner router (default 8 of `max_joiner_sessions`); a new one evicts
     /// that router's oldest unauthenticated session.
     pub sessions_per_router: usize,
@@ -59,7 +70,8 @@ pub struct JoinerLimits {
     /// `joiner-seen` / `joiner-handshake-failed` events of unauthenticated sessions per joiner ID
     /// per minute (default 4); more are counted in [`Stats::suppressed_events`].
     pub unauthenticated_events_per_joiner: u32,
-    /// The same events per minute for all joiners together (default 60).
+    /// The same events per minute for all joiners admitted by wildcard or discerner entries
+    /// together (default 60; joiners with their own EUI-64 entry have only the per-joiner limit).
     pub unauthenticated_events: u32,
 }
 
@@ -74,6 +86,14 @@ impl Default for JoinerLimits {
             handshakes_per_router: Rate {
                 burst: 8,
                 interval: Duration::from_millis(500),
+            },
+            named_handshakes: Rate {
+                burst: 16,
+                interval: Duration::from_millis(125),
+            },
+            handshakes_per_named_joiner: Rate {
+                burst: 4,
+                interval: Duration::from_secs(2),
             },
             sessions_per_router: 8,
             unauthenticated_timeout: Duration::from_secs(10),
@@ -177,8 +197,12 @@ pub(super) enum Cookie {
 /// The admission state: cookie keys, rate buckets, event counts.
 pub(super) struct Admission {
     keys: CookieKeys,
-    global: Option<Bucket>,
+    /// Wildcard / discerner admissions: all together, per joiner router.
+    open: Option<Bucket>,
     routers: BTreeMap<u16, Bucket>,
+    /// EUI-64 admissions: all together, per entry.
+    named: Option<Bucket>,
+    entries: BTreeMap<[u8; 8], Bucket>,
     /// Unauthenticated events this window: all together, and per joiner ID.
     events_window: Option<Instant>,
     events_total: u32,
@@ -194,8 +218,10 @@ impl Admission {
                 current: cookie_key,
                 previous: None,
             },
-            global: None,
+            open: None,
             routers: BTreeMap::new(),
+            named: None,
+            entries: BTreeMap::new(),
             events_window: None,
             events_total: 0,
             events_per_joiner: BTreeMap::new(),
@@ -230,42 +256,46 @@ impl Admission {
         Cookie::Verify(hvr)
     }
 
-    /// Whether a server handshake may start now for a joiner behind `router` (both buckets have
-    /// a token); takes the tokens when it may. Why not, otherwise.
+    /// Whether a server handshake may start now for a joiner behind `router`, admitted by the
+    /// EUI-64 entry `named` or (`None`) by a wildcard or discerner entry: both of its buckets
+    /// have a token; takes them when it may. Why not, otherwise.
     pub(super) fn take_handshake(
         &mut self,
         limits: &JoinerLimits,
         now: Instant,
         router: u16,
+        named: Option<[u8; 8]>,
     ) -> Result<(), &'static str> {
-        let global = self
-            .global
-            .get_or_insert_with(|| Bucket::full(&limits.handshakes, now));
-        if !global.available(&limits.handshakes, now) {
-            return Err("the joiner handshake rate");
+        match named {
+            None => take_two(
+                (&mut self.open, &limits.handshakes),
+                (&mut self.routers, &limits.handshakes_per_router, router),
+                now,
+            )
+            .map_err(|first| {
+                if first {
+                    "the joiner handshake rate"
+                } else {
+                    "the joiner router's handshake rate"
+                }
+            }),
+            Some(eui64) => take_two(
+                (&mut self.named, &limits.named_handshakes),
+                (
+                    &mut self.entries,
+                    &limits.handshakes_per_named_joiner,
+                    eui64,
+                ),
+                now,
+            )
+            .map_err(|first| {
+                if first {
+                    "the handshake rate of joiners with an EUI-64 entry"
+                } else {
+                    "the handshake rate of this EUI-64 entry"
+                }
+            }),
         }
-        if !self.routers.contains_key(&router) && self.routers.len() >= MAX_TRACKED {
-            let per = limits.handshakes_per_router;
-            self.routers.retain(|_, b| !b.idle(&per, now));
-        }
-        let per = &limits.handshakes_per_router;
-        if !self.routers.contains_key(&router) {
-            if self.routers.len() >= MAX_TRACKED {
-                // Too many busy routers to remember one more: the global bucket alone limits it.
-                global.take();
-                return Ok(());
-            }
-            self.routers.insert(router, Bucket::full(per, now));
-        }
-        let Some(bucket) = self.routers.get_mut(&router) else {
-            return Err("the joiner router's handshake rate");
-        };
-        if !bucket.available(per, now) {
-            return Err("the joiner router's handshake rate");
-        }
-        bucket.take();
-        global.take();
-        Ok(())
     }
 
     /// Whether an event of an unauthenticated session of `joiner_id` may be emitted at `now`
@@ -275,6 +305,7 @@ impl Admission {
         limits: &JoinerLimits,
         now: Instant,
         joiner_id: [u8; 8],
+        named: bool,
     ) -> bool {
         let fresh = self
             .events_window
@@ -284,7 +315,7 @@ impl Admission {
             self.events_total = 0;
             self.events_per_joiner.clear();
         }
-        if self.events_total >= limits.unauthenticated_events {
+        if !named && self.events_total >= limits.unauthenticated_events {
             return false;
         }
         let tracked = self.events_per_joiner.len() < MAX_TRACKED
@@ -296,9 +327,44 @@ impl Admission {
             }
             *n += 1;
         }
-        self.events_total += 1;
+        if !named {
+            self.events_total += 1;
+        }
         true
     }
+}
+
+/// Takes a token from `total` and one from `per[key]` when both have one; `Err(true)` when
+/// `total` has none, `Err(false)` when `per[key]` has none. At most [`MAX_TRACKED`] keys are
+/// remembered (idle ones are forgotten first; beyond that `total` alone limits).
+fn take_two<K: Ord + Copy>(
+    (total, total_rate): (&mut Option<Bucket>, &Rate),
+    (per, per_rate, key): (&mut BTreeMap<K, Bucket>, &Rate, K),
+    now: Instant,
+) -> Result<(), bool> {
+    let total = total.get_or_insert_with(|| Bucket::full(total_rate, now));
+    if !total.available(total_rate, now) {
+        return Err(true);
+    }
+    if !per.contains_key(&key) {
+        if per.len() >= MAX_TRACKED {
+            per.retain(|_, b| !b.idle(per_rate, now));
+        }
+        if per.len() >= MAX_TRACKED {
+            total.take();
+            return Ok(());
+        }
+        per.insert(key, Bucket::full(per_rate, now));
+    }
+    let Some(bucket) = per.get_mut(&key) else {
+        return Err(false);
+    };
+    if !bucket.available(per_rate, now) {
+        return Err(false);
+    }
+    bucket.take();
+    total.take();
+    Ok(())
 }
 
 #[cfg(test)]

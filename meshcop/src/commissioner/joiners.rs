@@ -244,7 +244,7 @@ impl Joiners {
         };
         let key = (from.joiner_iid, from.joiner_router_locator);
         let id = hex::encode(joiner_id);
-        if let Err(why) = self.admit(cx, now, key, &client_random) {
+        if let Err(why) = self.admit(cx, now, key, kind, &client_random) {
             return cx.refused(format!("ClientHello of joiner {id} refused: {why}"));
         }
         let mut c = dtls::Config::server(entry.pskd.as_bytes());
@@ -327,8 +327,13 @@ impl Joiners {
         cx: &mut JoinerCx<'_>,
         now: Instant,
         key: SessionKey,
+        kind: JoinerKind,
         random: &[u8; 32],
     ) -> Result<(), String> {
+        let named = match kind {
+            JoinerKind::Eui64(e) => Some(e),
+            _ => None,
+        };
         let limits = &cx.config.joiner_limits;
         if let Some(old) = self.sessions.get(&key) {
             if old.client_random == *random || old.seen_randoms.contains(random) {
@@ -352,7 +357,7 @@ impl Joiners {
         let victim = |s: &BTreeMap<SessionKey, JoinerSession>, r: Option<u16>| {
             s.iter()
                 .filter(|(k, v)| **k != key && !v.authenticated && r.is_none_or(|r| k.1 == r))
-                .min_by_key(|(_, v)| v.started)
+                .min_by_key(|(_, v)| (matches!(v.info.entry, JoinerKind::Eui64(_)), v.started))
                 .map(|(k, _)| *k)
         };
         let evict = match (router_full, full) {
@@ -371,7 +376,7 @@ impl Joiners {
             (false, false) => None,
         };
         self.admission
-            .take_handshake(limits, now, router)
+            .take_handshake(limits, now, router, named)
             .map_err(|why| format!("over {why}"))?;
         if let Some(k) = evict.and_then(|k| self.sessions.remove(&k)) {
             tracing::info!(joiner_id = %k.info.joiner_id, joiner_router = k.info.joiner_router, "unauthenticated joiner session evicted for a new one");
@@ -390,10 +395,11 @@ impl Joiners {
     /// unauthenticated event limits (else counted as suppressed).
     fn session_event(&mut self, cx: &mut JoinerCx<'_>, now: Instant, s: &JoinerSession, ev: Event) {
         let id = credentials::joiner_id_from_iid(&s.addr.joiner_iid);
+        let named = matches!(s.info.entry, JoinerKind::Eui64(_));
         if s.authenticated
             || self
                 .admission
-                .allow_event(&cx.config.joiner_limits, now, id)
+                .allow_event(&cx.config.joiner_limits, now, id, named)
         {
             cx.out.events.push(ev);
         } else {

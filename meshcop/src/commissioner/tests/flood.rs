@@ -320,13 +320,18 @@ fn only_an_authenticated_record_moves_the_joiner_port() {
         .all(|r| r.addr.joiner_udp_port != 5555));
 }
 
-/// 10,000 forged ClientHellos over 10 s of simulated time (cookie-less ones with fresh randoms,
+/// 10,000 forged ClientHellos over 7.5 s of simulated time (cookie-less ones with fresh randoms,
 /// cookie-bearing ones with fresh cookies, and replays of those; 2,000 joiner IDs behind 50
-/// joiner routers) interleaved with one real joiner's handshake: the real joiner is entrusted;
-/// the EC work (server handshakes) and the events stay within the limits.
+/// joiner routers, admitted by the wildcard entry) interleaved with two real joiners' handshakes
+/// behind one of those routers: the one with its own EUI-64 entry is entrusted during the flood
+/// (its handshakes draw on the named buckets); the one admitted by the wildcard competes with
+/// the flood for the open bucket and is entrusted once the flood stops (a made-up joiner ID is
+/// indistinguishable from it before the EC work). The EC work (server handshakes) and the events
+/// stay within the limits.
 #[test]
-fn flood_of_forged_hellos_around_one_real_joiner() {
+fn flood_of_forged_hellos_around_real_joiners() {
     let mut w = open_world();
+    w.add_eui64(eui(3), "NAMED1");
     let f = Forger::new();
     let t0 = w.now;
     let events0 = w.events.len();
@@ -359,19 +364,32 @@ fn flood_of_forged_hellos_around_one_real_joiner() {
         }
         step += 1;
         if step == 20 && !real_started {
-            // The real joiner starts amid the flood.
+            // The real joiners start amid the flood.
             w.joiners
-                .push(FakeJoiner::new(w.now, eui(3), "ANYPSK", 0x0400, 3));
+                .push(FakeJoiner::new(w.now, eui(3), "NAMED1", 0x0400, 3));
+            w.joiners
+                .push(FakeJoiner::new(w.now, eui(4), "ANYPSK", 0x0400, 4));
             real_started = true;
         }
         advance(&mut w, Duration::from_millis(50));
     }
-    assert!(w.run_until(Duration::from_secs(30), |w| w.entrusted() == 1));
+    let named_done = w.has(|e| matches!(e, Event::JoinerEntrusted { joiner } if joiner.entry == JoinerKind::Eui64(eui(3))));
+    assert!(named_done, "the named joiner got in during the flood");
+    let flood_end = w.now;
+    assert!(w.run_until(Duration::from_secs(30), |w| w.entrusted() == 2));
+    eprintln!(
+        "flood: {:?} simulated, the wildcard joiner entrusted {:?} after it; {:?}",
+        flood_end - t0,
+        w.now - flood_end,
+        w.comm.stats()
+    );
     let elapsed = w.now - t0;
     let limits = w.comm.config().joiner_limits.clone();
     let st = w.comm.stats().clone();
-    // Server handshakes: at most the global burst plus one per interval of the elapsed time.
-    let max_handshakes = u64::from(limits.handshakes.burst)
+    // Server handshakes: at most the open burst plus one per interval of the elapsed time, and
+    // the named joiner's few.
+    let max_handshakes = u64::from(limits.handshakes_per_named_joiner.burst)
+        + u64::from(limits.handshakes.burst)
         + (elapsed.as_nanos() / limits.handshakes.interval.as_nanos()) as u64;
     assert!(
         st.joiner_handshakes <= max_handshakes,
