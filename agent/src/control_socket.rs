@@ -27,9 +27,20 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
+use zeroize::{Zeroize, Zeroizing};
+
+mod limits;
+mod lines;
+
+pub(crate) use limits::Limits;
+use limits::{AcceptBackoff, Full, Slot, Slots, WarnLimiter};
+use lines::{LineBuf, Next};
 
 pub(crate) use control::{code, reply_line, MethodError, MAX_LINE};
 use control::{parse_line, Method, Request};
@@ -62,15 +73,37 @@ pub(crate) trait Handler: Send + Sync + 'static {
     }
 }
 
-/// Checks that `peer` may call `method` on an agent running as `own_uid`.
+/// Checks that `peer` may call `method` on an agent running as `own_uid` (before its params are
+/// read: a privileged method is refused whatever they are).
 pub(crate) fn authorize(method: Method, peer: &Peer, own_uid: u32) -> Result<(), MethodError> {
-    if method.is_privileged() && peer.uid != 0 && peer.uid != own_uid {
+    if method.is_privileged() && !is_trusted(peer, own_uid) {
         return Err(MethodError::new(
             code::PERMISSION_DENIED,
             format!("`{method}` reveals network credentials: only root or uid {own_uid} (the agent's user) may call it; you are uid {}", peer.uid),
         ));
     }
     Ok(())
+}
+
+/// Checks that `peer` may make this `request` (after its params are read): a `joiner.add` with
+/// `any` or a discerner admits devices nobody named, and each receives the network key.
+pub(crate) fn authorize_request(
+    request: &Request,
+    peer: &Peer,
+    own_uid: u32,
+) -> Result<(), MethodError> {
+    authorize(request.method(), peer, own_uid)?;
+    if request.is_privileged() && !is_trusted(peer, own_uid) {
+        return Err(MethodError::new(
+            code::PERMISSION_DENIED,
+            format!("a wildcard (`any`) or `discerner` joiner entry admits any device that knows the PSKd, and each receives the network key: only root or uid {own_uid} (the agent's user) may add one; you are uid {} (an entry for one `eui64` is open to the socket's group)", peer.uid),
+        ));
+    }
+    Ok(())
+}
+
+fn is_trusted(peer: &Peer, own_uid: u32) -> bool {
+    peer.uid == 0 || peer.uid == own_uid
 }
 
 /// Handles one request line from `peer` and returns the reply line.
@@ -100,14 +133,23 @@ pub(crate) async fn handle_line(
         tracing::warn!(method = %method, uid = peer.uid, pid = peer.pid, "control request denied");
         return reply_line(&req.id, Err(e));
     }
-    let result = match Request::parse(method, &req.params) {
-        Ok(request) => handler.call(request, peer).await,
+    let id = req.id.clone();
+    let request = Request::parse(method, &req.params);
+    drop(req); // wipes the params (the PSKd of a `joiner.add`)
+    let result = match request {
+        Ok(request) => match authorize_request(&request, peer, own_uid) {
+            Ok(()) => handler.call(request, peer).await,
+            Err(e) => {
+                tracing::warn!(method = %method, uid = peer.uid, pid = peer.pid, "control request denied");
+                Err(e)
+            }
+        },
         Err(e) => Err(e),
     };
     if method == Method::DatasetExport && result.is_ok() {
         tracing::info!(uid = peer.uid, pid = peer.pid, "dataset exported");
     }
-    reply_line(&req.id, result)
+    reply_line(&id, result)
 }
 
 /// Why the control socket cannot be served.
@@ -169,28 +211,93 @@ impl ControlServer {
         &self.path
     }
 
-    /// Accepts connections forever, one task per connection.
+    /// Accepts connections forever, one task per connection, with the default [`Limits`].
     pub(crate) async fn serve(&self, handler: Arc<dyn Handler>, own_uid: u32) -> io::Result<()> {
+        self.serve_with(handler, own_uid, Limits::default()).await
+    }
+
+    /// Accepts connections forever within `limits`: a full table evicts its oldest idle
+    /// connection or refuses the new one with one error line; out of descriptors, it closes an
+    /// idle connection or backs off (10 ms doubling to 1 s); repeating warnings are rate-limited.
+    pub(crate) async fn serve_with(
+        &self,
+        handler: Arc<dyn Handler>,
+        own_uid: u32,
+        limits: Limits,
+    ) -> io::Result<()> {
         let Some(listener) = &self.listener else {
             return Ok(());
         };
+        let slots = Slots::new(limits);
+        let mut backoff = AcceptBackoff::new();
+        let mut crowded = WarnLimiter::new(limits::WARN_EVERY);
         loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(s) => s,
+            let stream = match listener.accept().await {
+                Ok((s, _)) => {
+                    backoff.succeeded();
+                    s
+                }
                 Err(e) => {
-                    // EMFILE and friends: back off a little instead of spinning.
-                    tracing::warn!(error = %e, "control socket accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    let freed = limits::is_out_of_descriptors(&e) && slots.evict_oldest();
+                    let pause = if freed {
+                        AcceptBackoff::MIN
+                    } else {
+                        backoff.failed()
+                    };
+                    if let Some(suppressed) = backoff.warn.hit(Instant::now()) {
+                        tracing::warn!(
+                            error = %e,
+                            suppressed,
+                            retry_ms = pause.as_millis() as u64,
+                            closed_idle_connection = freed,
+                            "control socket accept failed"
+                        );
+                    }
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            };
+            let slot = match slots.admit() {
+                Ok(a) => {
+                    if a.evicted {
+                        crowded_warning(&mut crowded, &limits, "closed the oldest idle connection");
+                    }
+                    a.slot
+                }
+                Err(Full) => {
+                    crowded_warning(&mut crowded, &limits, "refused a new connection");
+                    let e = MethodError::new(
+                        code::TOO_MANY_CONNECTIONS,
+                        format!(
+                            "too many control connections ({} busy); try again",
+                            limits.max_connections
+                        ),
+                    );
+                    // Best effort, never waits: a fresh socket's buffer takes one line. What the
+                    // peer already sent is read first, so closing does not reset the connection.
+                    let mut sink = Zeroizing::new([0u8; 4096]);
+                    while matches!(stream.try_read(&mut sink[..]), Ok(n) if n > 0) {}
+                    let _ = stream.try_write(reply_line(&Value::Null, Err(e)).as_bytes());
                     continue;
                 }
             };
             let handler = handler.clone();
             tokio::spawn(async move {
-                if let Err(e) = serve_connection(stream, handler.as_ref(), own_uid).await {
+                if let Err(e) = serve_connection(stream, handler.as_ref(), own_uid, slot).await {
                     tracing::debug!(error = %e, "control connection ended with an error");
                 }
             });
         }
+    }
+}
+
+fn crowded_warning(w: &mut WarnLimiter, limits: &Limits, what: &str) {
+    if let Some(suppressed) = w.hit(Instant::now()) {
+        tracing::warn!(
+            limit = limits.max_connections,
+            suppressed,
+            "control socket at its connection limit: {what}"
+        );
     }
 }
 
@@ -201,11 +308,35 @@ impl Drop for ControlServer {
     }
 }
 
-/// Serves one connection until the peer closes it.
+/// What serving one line leads to.
+enum After {
+    Continue,
+    Close,
+    Subscribed(tokio::sync::broadcast::Receiver<Value>),
+}
+
+/// Writes `line` within the write timeout; `false` if the peer did not take it (or is gone).
+async fn send(w: &mut OwnedWriteHalf, line: &str, limits: &Limits) -> bool {
+    match tokio::time::timeout(limits.write_timeout, w.write_all(line.as_bytes())).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "control connection: write failed");
+            false
+        }
+        Err(_) => {
+            tracing::debug!("control connection: the peer does not read its replies; closing");
+            false
+        }
+    }
+}
+
+/// Serves one connection until the peer closes it, it idles or stalls past its timeouts, or it is
+/// evicted to make room. Every line is wiped from the buffer once served.
 pub(crate) async fn serve_connection(
     stream: UnixStream,
     handler: &dyn Handler,
     own_uid: u32,
+    mut slot: Slot,
 ) -> io::Result<()> {
     let cred = stream.peer_cred()?;
     let peer = Peer {
@@ -213,71 +344,202 @@ pub(crate) async fn serve_connection(
         gid: cred.gid(),
         pid: cred.pid(),
     };
+    let limits = *slot.limits();
     tracing::debug!(uid = peer.uid, pid = peer.pid, "control connection");
-    let (r, mut w) = stream.into_split();
-    let mut reader = BufReader::new(r);
-    let mut buf = Vec::new();
+    let (mut r, mut w) = stream.into_split();
+    let mut lines = LineBuf::new();
+    let mut since = tokio::time::Instant::now(); // of the last request served, or of the partial line's first byte
     loop {
-        buf.clear();
-        let n = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .await?;
-        if n == 0 {
-            return Ok(());
+        loop {
+            let n = match lines.next() {
+                Next::Partial => break,
+                Next::Line(n) => n,
+                Next::TooLong => {
+                    lines.clear();
+                    let e = MethodError::new(
+                        code::REQUEST_TOO_LONG,
+                        format!("request longer than {MAX_LINE} bytes"),
+                    );
+                    send(&mut w, &reply_line(&Value::Null, Err(e)), &limits).await;
+                    drain(&mut r, &mut w, &limits).await;
+                    return Ok(());
+                }
+            };
+            slot.set_busy(true);
+            let after = serve_line(
+                handler,
+                own_uid,
+                &peer,
+                &lines.bytes()[..n],
+                &mut slot,
+                &mut w,
+            )
+            .await;
+            lines.consume(n + 1);
+            slot.set_busy(false);
+            since = tokio::time::Instant::now();
+            match after {
+                After::Continue => {}
+                After::Close => return Ok(()),
+                After::Subscribed(rx) => {
+                    lines.clear();
+                    return stream_events(rx, r, w, &limits).await;
+                }
+            }
         }
-        let complete = buf.last() == Some(&b'\n');
-        if complete {
-            buf.pop();
-        } else if buf.len() > MAX_LINE {
-            let e = MethodError::new(
-                code::REQUEST_TOO_LONG,
-                format!("request longer than {MAX_LINE} bytes"),
-            );
-            w.write_all(reply_line(&Value::Null, Err(e)).as_bytes())
-                .await?;
-            return Ok(());
-        }
-        if buf.iter().all(|b| b.is_ascii_whitespace()) {
-            if !complete {
+        let partial = !lines.is_empty();
+        let wait = if partial {
+            limits.line_timeout
+        } else {
+            limits.idle_timeout
+        };
+        let deadline = since + wait;
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, r.read(lines.space())) => r,
+            () = slot.evicted() => {
+                let e = MethodError::new(
+                    code::TOO_MANY_CONNECTIONS,
+                    format!("closed to make room for a new connection (at most {} at once)", limits.max_connections),
+                );
+                send(&mut w, &reply_line(&Value::Null, Err(e)), &limits).await;
                 return Ok(());
             }
-            continue;
-        }
-        // Subscribe before replying so no event between the reply and the stream is lost.
-        let events = match parse_line(&buf) {
-            Ok(r) if r.method == Method::EventsSubscribe.as_str() => handler.subscribe(),
-            _ => None,
         };
-        let reply = handle_line(handler, own_uid, &peer, &buf).await;
-        w.write_all(reply.as_bytes()).await?;
-        if let Some(rx) = events {
-            let ok = serde_json::from_str::<Value>(&reply).is_ok_and(|v| v.get("result").is_some());
-            if ok {
-                return stream_events(rx, reader, w).await;
+        match read {
+            Err(_) if partial => {
+                lines.clear();
+                tracing::debug!(
+                    uid = peer.uid,
+                    pid = peer.pid,
+                    "control connection: request line not completed in time"
+                );
+                let e = MethodError::new(
+                    code::REQUEST_TIMEOUT,
+                    format!(
+                        "request line not completed within {} s; closing",
+                        limits.line_timeout.as_secs_f32()
+                    ),
+                );
+                send(&mut w, &reply_line(&Value::Null, Err(e)), &limits).await;
+                return Ok(());
             }
-        }
-        if !complete {
-            return Ok(()); // EOF after a last line without newline
+            Err(_) => return Ok(()), // idle
+            Ok(Ok(0)) => {
+                // EOF: a last line without its newline is still served.
+                if !lines.is_empty() {
+                    let n = lines.bytes().len();
+                    slot.set_busy(true);
+                    serve_line(
+                        handler,
+                        own_uid,
+                        &peer,
+                        &lines.bytes()[..n],
+                        &mut slot,
+                        &mut w,
+                    )
+                    .await;
+                    lines.clear();
+                }
+                return Ok(());
+            }
+            Ok(Ok(n)) => {
+                if !partial {
+                    since = tokio::time::Instant::now();
+                }
+                lines.commit(n);
+            }
+            Ok(Err(e)) => return Err(e),
         }
     }
 }
 
+/// Before closing with unread input (which would reset the connection and lose the error line
+/// just sent): ends our side and reads the rest, bounded in time and bytes, into a wiped sink.
+async fn drain(r: &mut OwnedReadHalf, w: &mut OwnedWriteHalf, limits: &Limits) {
+    let _ = w.shutdown().await;
+    let mut sink = Zeroizing::new([0u8; 4096]);
+    let mut left = 4 * MAX_LINE;
+    let until = tokio::time::Instant::now() + limits.line_timeout;
+    while left > 0 {
+        match tokio::time::timeout_at(until, r.read(&mut sink[..])).await {
+            Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+            _ => break,
+        }
+    }
+    sink.zeroize();
+}
+
+/// Answers one line (blank lines get nothing). `events.subscribe` moves the connection to the
+/// subscriptions (or is refused with `too_many_connections` when they are full).
+async fn serve_line(
+    handler: &dyn Handler,
+    own_uid: u32,
+    peer: &Peer,
+    line: &[u8],
+    slot: &mut Slot,
+    w: &mut OwnedWriteHalf,
+) -> After {
+    let limits = *slot.limits();
+    if line.iter().all(|b| b.is_ascii_whitespace()) {
+        return After::Continue;
+    }
+    // Subscribe before replying so no event between the reply and the stream is lost.
+    let wants_events = parse_line(line).is_ok_and(|r| r.method == Method::EventsSubscribe.as_str());
+    let mut events = None;
+    if wants_events {
+        if !slot.subscribe() {
+            let id = parse_line(line)
+                .map(|r| r.id.clone())
+                .unwrap_or(Value::Null);
+            let e = MethodError::new(
+                code::TOO_MANY_CONNECTIONS,
+                format!(
+                    "too many event subscriptions (at most {})",
+                    limits.max_subscriptions
+                ),
+            );
+            return if send(w, &reply_line(&id, Err(e)), &limits).await {
+                After::Continue
+            } else {
+                After::Close
+            };
+        }
+        events = handler.subscribe();
+    }
+    let reply = handle_line(handler, own_uid, peer, line).await;
+    if !send(w, &reply, &limits).await {
+        return After::Close;
+    }
+    match events {
+        Some(rx)
+            if serde_json::from_str::<Value>(&reply).is_ok_and(|v| v.get("result").is_some()) =>
+        {
+            After::Subscribed(rx)
+        }
+        _ => After::Continue,
+    }
+}
+
 /// After `events.subscribe`: one `{"event":...}` line per event until the peer closes the
-/// connection (anything it sends is ignored). A subscriber too slow to keep up gets
-/// `{"event":{"type":"events-dropped","count":N}}` and the stream goes on.
+/// connection (anything it sends is read and dropped). A subscriber too slow to keep up gets
+/// `{"event":{"type":"events-dropped","count":N}}` and the stream goes on; one that takes no line
+/// for the write timeout is closed.
 async fn stream_events(
     mut rx: tokio::sync::broadcast::Receiver<Value>,
-    mut reader: BufReader<tokio::net::unix::OwnedReadHalf>,
-    mut w: tokio::net::unix::OwnedWriteHalf,
+    mut r: OwnedReadHalf,
+    mut w: OwnedWriteHalf,
+    limits: &Limits,
 ) -> io::Result<()> {
     use tokio::sync::broadcast::error::RecvError;
-    let mut sink = [0u8; 512];
+    let mut sink = Zeroizing::new([0u8; 512]);
     loop {
         let ev = tokio::select! {
-            r = reader.read(&mut sink) => match r {
+            n = r.read(&mut sink[..]) => match n {
                 Ok(0) | Err(_) => return Ok(()),
-                Ok(_) => continue,
+                Ok(_) => {
+                    sink.zeroize();
+                    continue;
+                }
             },
             ev = rx.recv() => ev,
         };
@@ -290,237 +552,11 @@ async fn stream_events(
         };
         let mut line = json!({ "event": v }).to_string();
         line.push('\n');
-        w.write_all(line.as_bytes()).await?;
+        if !send(&mut w, &line, limits).await {
+            return Ok(());
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Fake;
-    impl Handler for Fake {
-        fn call<'a>(&'a self, request: Request, _peer: &'a Peer) -> MethodFuture<'a> {
-            Box::pin(async move {
-                match request {
-                    Request::Status => Ok(json!({"role": "leader"})),
-                    Request::DatasetExport => Ok(json!({"tlvs": "0e08"})),
-                    _ => Err(MethodError::new(code::INTERNAL_ERROR, "unreachable")),
-                }
-            })
-        }
-    }
-
-    const ME: Peer = Peer {
-        uid: 1000,
-        gid: 1000,
-        pid: Some(42),
-    };
-
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
-    fn call(line: &str, peer: Peer) -> Value {
-        let s = rt().block_on(handle_line(&Fake, 1000, &peer, line.as_bytes()));
-        assert!(s.ends_with('\n') && !s[..s.len() - 1].contains('\n'));
-        serde_json::from_str(&s).unwrap()
-    }
-
-    #[test]
-    fn parses_requests() {
-        let r = parse_line(br#"{"id":1,"method":"status","params":{}}"#).unwrap();
-        assert_eq!((r.id, r.method.as_str()), (json!(1), "status"));
-        let r = parse_line(br#"{"method":"status"}"#).unwrap();
-        assert_eq!(r.id, Value::Null);
-        assert_eq!(r.params, json!({}));
-        let r = parse_line(br#"{"id":"abc","method":"status","params":null}"#).unwrap();
-        assert_eq!(r.id, json!("abc"));
-    }
-
-    #[test]
-    fn garbage_gets_error_replies() {
-        assert_eq!(call("not json", ME)["error"]["code"], "parse_error");
-        assert_eq!(call("[1,2]", ME)["error"]["code"], "invalid_request");
-        assert_eq!(
-            call(r#"{"id":7}"#, ME),
-            json!({"id":7,"error":{"code":"invalid_request","message":"missing `method`"}})
-        );
-        assert_eq!(
-            call(r#"{"id":7,"method":5}"#, ME)["error"]["code"],
-            "invalid_request"
-        );
-        assert_eq!(
-            call(r#"{"id":{},"method":"status"}"#, ME)["error"]["code"],
-            "invalid_request"
-        );
-        assert_eq!(
-            call(r#"{"id":8,"method":"status","params":[1]}"#, ME)["error"]["code"],
-            "invalid_params"
-        );
-        let v = call(r#"{"id":9,"method":"reboot"}"#, ME);
-        assert_eq!(v["id"], 9);
-        assert_eq!(v["error"]["code"], "method_not_found");
-        assert!(rt()
-            .block_on(handle_line(&Fake, 1000, &ME, &[0xff, 0xfe]))
-            .contains("parse_error"));
-    }
-
-    #[test]
-    fn status_and_export_authorization() {
-        assert_eq!(
-            call(r#"{"id":1,"method":"status","params":{}}"#, ME),
-            json!({"id":1,"result":{"role":"leader"}})
-        );
-        let other = Peer {
-            uid: 1001,
-            gid: 1001,
-            pid: Some(1),
-        };
-        assert_eq!(
-            call(r#"{"id":2,"method":"status"}"#, other)["result"]["role"],
-            "leader"
-        );
-        let v = call(r#"{"id":3,"method":"dataset.export"}"#, other);
-        assert_eq!(v["error"]["code"], "permission_denied");
-        assert_eq!(
-            call(r#"{"id":4,"method":"dataset.export"}"#, ME)["result"]["tlvs"],
-            "0e08"
-        );
-        let root = Peer {
-            uid: 0,
-            gid: 0,
-            pid: None,
-        };
-        assert_eq!(
-            call(r#"{"id":5,"method":"dataset.export"}"#, root)["result"]["tlvs"],
-            "0e08"
-        );
-    }
-
-    #[test]
-    fn connection_survives_garbage_and_socket_lifecycle() {
-        rt().block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("sub").join("ctl.sock");
-            // A stale socket file (nobody listening) is replaced.
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-            let server = ControlServer::bind(&path).await.unwrap();
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o660);
-            // A second agent on the same path is refused.
-            assert!(matches!(
-                ControlServer::bind(&path).await,
-                Err(ControlError::InUse { .. })
-            ));
-            let own = unsafe_free_uid();
-            let task = async {
-                server.serve(Arc::new(Fake), own).await.unwrap();
-            };
-            let client = async {
-                let s = UnixStream::connect(&path).await.unwrap();
-                let (r, mut w) = s.into_split();
-                let mut lines = BufReader::new(r).lines();
-                w.write_all(b"garbage\n\n{\"id\":1,\"method\":\"status\"}\n")
-                    .await
-                    .unwrap();
-                let a: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                let b: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                assert_eq!(a["error"]["code"], "parse_error");
-                assert_eq!(b["result"]["role"], "leader");
-                w.write_all(b"{\"id\":2,\"method\":\"dataset.export\"}\n")
-                    .await
-                    .unwrap();
-                let c: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                assert_eq!(c["result"]["tlvs"], "0e08");
-                // An over-long line: one error reply, then the connection closes.
-                let long = vec![b'x'; MAX_LINE + 10];
-                w.write_all(&long).await.unwrap();
-                let d: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                assert_eq!(d["error"]["code"], "request_too_long");
-                assert!(lines.next_line().await.unwrap().is_none());
-            };
-            tokio::select! { _ = task => unreachable!(), _ = client => {} }
-            drop(server);
-            assert!(!path.exists());
-        });
-    }
-
-    struct Streaming(tokio::sync::broadcast::Sender<Value>);
-    impl Handler for Streaming {
-        fn call<'a>(&'a self, request: Request, peer: &'a Peer) -> MethodFuture<'a> {
-            Box::pin(async move {
-                match request {
-                    Request::EventsSubscribe => Ok(json!({"subscribed": true})),
-                    _ => Fake.call(request, peer).await,
-                }
-            })
-        }
-        fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Value>> {
-            Some(self.0.subscribe())
-        }
-    }
-
-    #[test]
-    fn events_subscribe_streams_until_the_peer_closes() {
-        rt().block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("ctl.sock");
-            let server = ControlServer::bind(&path).await.unwrap();
-            let (tx, _) = tokio::sync::broadcast::channel(4);
-            let handler = Arc::new(Streaming(tx.clone()));
-            let task = server.serve(handler, 0);
-            let client = async {
-                let s = UnixStream::connect(&path).await.unwrap();
-                let (r, mut w) = s.into_split();
-                let mut lines = BufReader::new(r).lines();
-                w.write_all(b"{\"id\":1,\"method\":\"events.subscribe\"}\n")
-                    .await
-                    .unwrap();
-                let a: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                assert_eq!(a, json!({"id":1,"result":{"subscribed":true}}));
-                tx.send(json!({"type":"joiner-seen"})).unwrap();
-                let b: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                assert_eq!(b, json!({"event":{"type":"joiner-seen"}}));
-                // Requests after subscribing are ignored; a lagging subscriber is told.
-                w.write_all(b"{\"id\":2,\"method\":\"status\"}\n")
-                    .await
-                    .unwrap();
-                for i in 0..6 {
-                    tx.send(json!({"n": i})).unwrap();
-                }
-                let c: Value =
-                    serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-                assert_eq!(c["event"]["type"], "events-dropped");
-                drop(w);
-            };
-            tokio::select! { _ = task => unreachable!(), _ = client => {} }
-            // The connection task ends when the peer closed: no subscriber left soon after.
-            for _ in 0..50 {
-                if tx.receiver_count() == 0 {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            assert_eq!(tx.receiver_count(), 0);
-        });
-    }
-
-    /// The uid of this process, read from the file system (no unsafe needed).
-    fn unsafe_free_uid() -> u32 {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self")
-            .map(|m| m.uid())
-            .unwrap_or(0)
-    }
-}
+mod tests;

@@ -1,15 +1,24 @@
 //! The command line (clap) and the operator's input: selectors, QR payloads, the PSKd, all
 //! checked before anything is sent.
+//!
+//! A PSKd typed on the command line (`--pskd VALUE`, `--qr TEXT`) can be read by every local user
+//! in `/proc/PID/cmdline` while threadctl runs, and stays in shell history: [`cmdline_secret_warning`]
+//! says so on stderr. The safe forms: `--pskd -` / `--qr -` (stdin), `--pskd-file PATH`, or the
+//! environment variable [`PSKD_ENV`] (only its owner and root can read a process's environment).
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use meshcop::commissioner::JoinerKind;
 use meshcop::credentials::{Discerner, Pskd};
+use zeroize::Zeroizing;
 
 use crate::client::{fail, Failure};
 
 pub(crate) const DEFAULT_SOCKET: &str = "/run/thread-agent/control.sock";
+
+/// The environment variable `joiner add` reads the PSKd from when no PSKd flag is given.
+pub(crate) const PSKD_ENV: &str = "THREADCTL_PSKD";
 
 pub(crate) const EXIT_CODES: &str = "Exit codes: 0 ok; 1 the agent answered with an error; 2 usage; 3 agent not running; \
 4 permission denied; joiner add --wait: 5 PSKd mismatch, 6 entry expired (timed out), 7 JOIN_FIN rejected, \
@@ -98,11 +107,17 @@ pub(crate) struct Selector {
 #[derive(Debug, Subcommand)]
 pub(crate) enum JoinerCommand {
     /// Add (or replace) a joiner entry; the commissioner petitions if it is not active yet.
-    #[command(after_help = "Examples:
-  threadctl joiner add --eui64 18b4300000000002 --pskd J01NME --wait
-  threadctl joiner add --discerner abc/12 --pskd-file /run/secrets/pskd --timeout 600
-  echo J01NME | threadctl joiner add --any --pskd -
-  threadctl joiner add --qr 'v=1&&eui=18b4300000000002&&cc=J01NME' --wait
+    /// `--any` and `--discerner` entries need root or the agent's user (each admitted device
+    /// receives the network key); an `--eui64` entry is open to the socket's group.
+    #[command(after_help = "Examples (the PSKd kept off the command line):
+  threadctl joiner add --eui64 18b4300000000002 --pskd-file /run/secrets/pskd --wait
+  read -rs THREADCTL_PSKD && export THREADCTL_PSKD && threadctl joiner add --eui64 18b4300000000002
+  printf '%s\\n' \"$PSKD\" | threadctl joiner add --discerner abc/12 --pskd - --timeout 600
+  scan-qr | threadctl joiner add --qr - --wait
+
+A PSKd given as --pskd VALUE or --qr TEXT is visible to every local user (/proc/PID/cmdline) and
+stays in shell history; threadctl warns when it is given that way. Use --pskd - or --qr - (stdin),
+--pskd-file PATH, or the THREADCTL_PSKD environment variable instead.
 
 With --wait, progress is printed as it happens and the exit code tells the outcome:
 0 joined (JOIN_FIN accepted and entrusted), 5 PSKd mismatch, 6 entry expired, 7 JOIN_FIN
@@ -110,13 +125,15 @@ rejected, 8 entry removed.")]
     Add {
         #[command(flatten)]
         who: Selector,
-        /// The joiner's PSKd (6..32 of 0-9 A-Y without I O Q); `-` reads it from stdin.
+        /// The joiner's PSKd (6..32 of 0-9 A-Y without I O Q); `-` reads it from stdin (safe).
+        /// A value here is visible to other local users: prefer `-`, --pskd-file or $THREADCTL_PSKD.
         #[arg(long, value_name = "PSKD", group = "secret")]
         pskd: Option<String>,
-        /// Read the PSKd from the first line of this file.
+        /// Read the PSKd from the first line of this file (safe).
         #[arg(long, value_name = "PATH", group = "secret")]
         pskd_file: Option<PathBuf>,
-        /// A Thread QR code payload (`v=1&&eui=<EUI-64>&&cc=<PSKd>...`): EUI-64 and PSKd from it.
+        /// A Thread QR code payload (`v=1&&eui=<EUI-64>&&cc=<PSKd>...`): EUI-64 and PSKd from it;
+        /// `-` reads it from stdin (safe). A payload here is visible to other local users.
         #[arg(long, value_name = "TEXT", group = "secret")]
         qr: Option<String>,
         /// Entry lifetime in seconds (default: the agent's `[commissioner] joiner_timeout`, 120).
@@ -229,37 +246,57 @@ pub(crate) fn parse_qr(text: &str) -> Result<(String, String), Failure> {
     Ok((eui, cc))
 }
 
-/// Reads and validates the PSKd (before anything is sent to the agent).
+/// The warning for a PSKd given on the command line (`--pskd VALUE`, `--qr TEXT`); `None` for
+/// the safe forms (`-`, a file, the environment).
+pub(crate) fn cmdline_secret_warning(pskd: Option<&str>, qr: Option<&str>) -> Option<String> {
+    let flag = match (pskd, qr) {
+        (Some(p), _) if p != "-" => "--pskd VALUE",
+        (_, Some(q)) if q != "-" => "--qr TEXT",
+        _ => return None,
+    };
+    Some(format!(
+        "warning: a PSKd given as {flag} can be read by every local user in /proc/PID/cmdline and stays in shell history; \
+         use --pskd - or --qr - (stdin), --pskd-file PATH, or the {PSKD_ENV} environment variable"
+    ))
+}
+
+/// One line from stdin (the PSKd or a QR payload), zeroed on drop.
+pub(crate) fn stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
+    let mut line = Zeroizing::new(String::with_capacity(256));
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| fail(2, format!("cannot read the {what} from stdin: {e}")))?;
+    Ok(line)
+}
+
+/// Reads and validates the PSKd (before anything is sent to the agent): `--pskd` (`-`: stdin),
+/// `--pskd-file`, the QR payload's `cc`, then `env` (the value of [`PSKD_ENV`]).
 pub(crate) fn read_pskd(
     pskd: Option<&str>,
     pskd_file: Option<&Path>,
     qr_cc: Option<String>,
+    env: Option<Zeroizing<String>>,
 ) -> Result<Pskd, Failure> {
-    let text =
-        match (pskd, pskd_file, qr_cc) {
-            (Some("-"), _, _) => {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .map_err(|e| fail(2, format!("cannot read the PSKd from stdin: {e}")))?;
-                line
-            }
-            (Some(p), _, _) => p.to_string(),
-            (None, Some(path), _) => {
-                let all = std::fs::read_to_string(path).map_err(|e| {
-                    fail(
-                        2,
-                        format!("cannot read --pskd-file {}: {e}", path.display()),
-                    )
-                })?;
-                all.lines().next().unwrap_or("").to_string()
-            }
-            (None, None, Some(cc)) => cc,
-            (None, None, None) => return Err(fail(
+    let text: Zeroizing<String> = match (pskd, pskd_file, qr_cc, env) {
+        (Some("-"), ..) => stdin_line("PSKd")?,
+        (Some(p), ..) => Zeroizing::new(p.to_string()),
+        (None, Some(path), ..) => {
+            let all = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                fail(
+                    2,
+                    format!("cannot read --pskd-file {}: {e}", path.display()),
+                )
+            })?);
+            Zeroizing::new(all.lines().next().unwrap_or("").to_string())
+        }
+        (None, None, Some(cc), _) => Zeroizing::new(cc),
+        (None, None, None, Some(env)) => env,
+        (None, None, None, None) => {
+            return Err(fail(
                 2,
-                "give the joiner's PSKd: --pskd PSKD, --pskd - (stdin), --pskd-file PATH or --qr",
-            )),
-        };
-    let text = zeroize::Zeroizing::new(text);
+                format!("give the joiner's PSKd: --pskd - (stdin), --pskd-file PATH, ${PSKD_ENV}, --qr, or --pskd PSKD"),
+            ))
+        }
+    };
     Pskd::new(text.trim()).map_err(|e| fail(2, format!("invalid PSKd: {e}")))
 }

@@ -50,12 +50,19 @@ pub(crate) fn connect_error(path: &Path, e: &std::io::Error) -> Failure {
 pub(crate) fn call(path: &Path, request: &Request) -> Result<Value, Failure> {
     let mut stream = UnixStream::connect(path).map_err(|e| connect_error(path, &e))?;
     let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
-    stream.write_all(request.line(1).as_bytes()).map_err(|e| {
-        fail(
+    if let Err(e) = stream.write_all(request.line(1).as_bytes()) {
+        // The agent may have refused the connection with one line (`too_many_connections`)
+        // and closed it: that line says more than the broken pipe.
+        let mut line = String::new();
+        let _ = BufReader::new(&stream).read_line(&mut line);
+        if !line.trim().is_empty() {
+            return parse_reply(&line);
+        }
+        return Err(fail(
             1,
             format!("cannot send the request to {}: {e}", path.display()),
-        )
-    })?;
+        ));
+    }
     let mut line = String::new();
     BufReader::new(&stream)
         .read_line(&mut line)

@@ -19,7 +19,10 @@
 //! (by an operator) before a joiner joined.
 //!
 //! Guarantees: the PSKd is read into `meshcop::credentials::Pskd` (validated, zeroized on drop),
-//! sent only inside the `joiner.add` request, never printed.
+//! sent only inside the `joiner.add` request (a zeroizing line), never printed; every copy of
+//! its text (the flag's value, stdin, the file, the environment) is zeroed when dropped. Given on
+//! the command line (`--pskd VALUE`, `--qr TEXT`) it draws a warning on stderr: other local users
+//! can read a process's command line.
 //!
 //! Validated by the unit tests in `tests.rs` (reply parsing, table rendering, exit code mapping) and by
 //! hand against a running agent on the simulation NCP.
@@ -41,11 +44,13 @@ use clap::{CommandFactory, Parser};
 use control::{JoinerAdd, Request};
 
 use crate::args::{
-    parse_qr, read_pskd, selector, Cli, Command, CommissionerCommand, DatasetCommand, JoinerCommand,
+    cmdline_secret_warning, parse_qr, read_pskd, selector, stdin_line, Cli, Command,
+    CommissionerCommand, DatasetCommand, JoinerCommand, PSKD_ENV,
 };
 use crate::client::{call, fail, Failure, Subscription};
 use crate::render::{n, render, render_event, s};
 use crate::wait::wait_for_joiner;
+use zeroize::Zeroizing;
 
 /// Sends `request` and renders its reply.
 fn ask(socket: &Path, request: Request, json: bool) -> Result<String, Failure> {
@@ -111,6 +116,18 @@ fn joiner(socket: &Path, command: JoinerCommand) -> Result<String, Failure> {
             wait,
             json,
         } => {
+            // The PSKd texts are zeroed on drop from here on.
+            let (pskd, qr) = (pskd.map(Zeroizing::new), qr.map(Zeroizing::new));
+            if let Some(w) = cmdline_secret_warning(
+                pskd.as_deref().map(String::as_str),
+                qr.as_deref().map(String::as_str),
+            ) {
+                eprintln!("threadctl: {w}");
+            }
+            let qr = match qr {
+                Some(q) if q.as_str() == "-" => Some(stdin_line("QR code payload")?),
+                q => q,
+            };
             let (qr_eui, qr_cc) = match &qr {
                 Some(q) => {
                     let (e, c) = parse_qr(q)?;
@@ -119,7 +136,13 @@ fn joiner(socket: &Path, command: JoinerCommand) -> Result<String, Failure> {
                 None => (None, None),
             };
             let selector = selector(&who, qr_eui.as_deref())?;
-            let pskd = read_pskd(pskd.as_deref(), pskd_file.as_deref(), qr_cc)?;
+            let env = std::env::var(PSKD_ENV).ok().map(Zeroizing::new);
+            let pskd = read_pskd(
+                pskd.as_deref().map(String::as_str),
+                pskd_file.as_deref(),
+                qr_cc,
+                env,
+            )?;
             // Subscribe first so no event of this joiner is missed.
             let mut sub = if wait {
                 Some(Subscription::open(socket)?)

@@ -116,18 +116,76 @@ fn qr_codes() {
 
 #[test]
 fn pskd_checked_before_sending() {
-    let e = read_pskd(Some("j01nme"), None, None).unwrap_err();
+    let e = read_pskd(Some("j01nme"), None, None, None).unwrap_err();
     assert_eq!(e.code, 2);
     assert!(!e.message.contains("j01nme"));
-    assert!(read_pskd(Some("J01NME"), None, None).is_ok());
-    assert!(read_pskd(None, None, Some("J01NME".into())).is_ok());
-    assert_eq!(read_pskd(None, None, None).unwrap_err().code, 2);
+    assert!(read_pskd(Some("J01NME"), None, None, None).is_ok());
+    assert!(read_pskd(None, None, Some("J01NME".into()), None).is_ok());
+    assert_eq!(read_pskd(None, None, None, None).unwrap_err().code, 2);
+    // The environment variable, when no flag gives one (a flag wins).
+    let env = || Some(zeroize::Zeroizing::new("ENV0PSKD\n".to_string()));
+    assert_eq!(
+        read_pskd(None, None, None, env()).unwrap().as_str(),
+        "ENV0PSKD"
+    );
+    assert_eq!(
+        read_pskd(Some("J01NME"), None, None, env())
+            .unwrap()
+            .as_str(),
+        "J01NME"
+    );
+    let e = read_pskd(
+        None,
+        None,
+        None,
+        Some(zeroize::Zeroizing::new("bad".into())),
+    )
+    .unwrap_err();
+    assert!(e.code == 2 && !e.message.contains("bad"), "{}", e.message);
     let dir = std::env::temp_dir().join(format!("threadctl-pskd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("pskd");
     std::fs::write(&f, "J01NME\n").unwrap();
-    assert!(read_pskd(None, Some(&f), None).is_ok());
+    assert!(read_pskd(None, Some(&f), None, None).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_pskd_on_the_command_line_is_warned_about_and_the_safe_forms_are_not() {
+    for (pskd, qr) in [
+        (Some("J01NME"), None),
+        (None, Some("v=1&&eui=18b4300000000002&&cc=J01NME")),
+    ] {
+        let w = cmdline_secret_warning(pskd, qr).expect("a warning");
+        assert!(w.contains("/proc/PID/cmdline"), "{w}");
+        assert!(w.contains("--pskd -") && w.contains("--pskd-file") && w.contains(PSKD_ENV));
+        assert!(
+            !w.contains("J01NME"),
+            "the warning never shows the PSKd: {w}"
+        );
+    }
+    assert_eq!(cmdline_secret_warning(Some("-"), None), None);
+    assert_eq!(cmdline_secret_warning(None, Some("-")), None);
+    assert_eq!(cmdline_secret_warning(None, None), None);
+    // The help shows the safe forms.
+    let mut cmd = Cli::command();
+    let add = cmd
+        .find_subcommand_mut("joiner")
+        .and_then(|j| j.find_subcommand_mut("add"))
+        .unwrap();
+    let help = add.render_long_help().to_string();
+    for form in [
+        "--pskd -",
+        "--pskd-file",
+        "THREADCTL_PSKD",
+        "--qr -",
+        "/proc/PID/cmdline",
+    ] {
+        assert!(
+            help.contains(form),
+            "`joiner add --help` lacks {form}:\n{help}"
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! The request envelope `{"id":..,"method":"..","params":{..}}` and reply lines
 //! `{"id":..,"result":..}` / `{"id":..,"error":{"code":"..","message":".."}}`.
+//!
+//! Guarantees: an [`Envelope`] zeroes every string of its `params` when dropped (the PSKd of a
+//! `joiner.add` is one of them), so a request's secret does not outlive its parsing.
 
 use serde_json::{json, Value};
+use zeroize::Zeroize;
 
 use crate::error::{Code, MethodError};
 use crate::request::Method;
@@ -10,13 +14,45 @@ use crate::request::Method;
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// A request line as read: the method not yet looked up, the params not yet typed.
-#[derive(Debug, Clone, PartialEq)]
+/// The strings of `params` are zeroed on drop.
+#[derive(Clone, PartialEq)]
 pub struct Envelope {
     /// Echoed back verbatim (number, string or null).
     pub id: Value,
     pub method: String,
     /// Always an object (`{}` when absent or null).
     pub params: Value,
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `params` may hold a PSKd: only its keys are shown.
+        let keys: Vec<&str> = match &self.params {
+            Value::Object(m) => m.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        f.debug_struct("Envelope")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("params", &keys)
+            .finish()
+    }
+}
+
+impl Drop for Envelope {
+    fn drop(&mut self) {
+        wipe(&mut self.params);
+    }
+}
+
+/// Zeroes every string in `v` (object values, array items, nested), in place.
+pub fn wipe(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(a) => a.iter_mut().for_each(wipe),
+        Value::Object(m) => m.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 impl Envelope {

@@ -11,6 +11,8 @@ names! {
         InvalidParams => "invalid_params",
         PermissionDenied => "permission_denied",
         RequestTooLong => "request_too_long",
+        RequestTimeout => "request_timeout",
+        TooManyConnections => "too_many_connections",
         NcpUnavailable => "ncp_unavailable",
         NotFound => "not_found",
         InternalError => "internal_error",
@@ -38,6 +40,8 @@ pub mod code {
     pub const INVALID_PARAMS: Code = Code::InvalidParams;
     pub const PERMISSION_DENIED: Code = Code::PermissionDenied;
     pub const REQUEST_TOO_LONG: Code = Code::RequestTooLong;
+    pub const REQUEST_TIMEOUT: Code = Code::RequestTimeout;
+    pub const TOO_MANY_CONNECTIONS: Code = Code::TooManyConnections;
     pub const NCP_UNAVAILABLE: Code = Code::NcpUnavailable;
     pub const NOT_FOUND: Code = Code::NotFound;
     pub const INTERNAL_ERROR: Code = Code::InternalError;

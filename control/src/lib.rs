@@ -52,7 +52,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use envelope::{parse_line, reply_line, Envelope, MAX_LINE};
+pub use envelope::{parse_line, reply_line, wipe, Envelope, MAX_LINE};
 pub use error::{code, Code, MethodError};
 pub use event::EventKind;
 pub use request::{JoinerAdd, Method, Request, ResetNcp};

@@ -6,11 +6,18 @@
 //! `joiner.remove` takes the same selector; `debug.reset_ncp` an optional `on` (an event type).
 //!
 //! Guarantees: the PSKd is moved into a `Pskd` at once and never shows in `Debug` or an error
-//! message (a bad PSKd's error names the rule and position, not the value).
+//! message (a bad PSKd's error names the rule and position, not the value); the request line
+//! [`Request::line`] builds is zeroed on drop, and so is the JSON tree it was built from.
+//!
+//! Privilege ([`Request::is_privileged`]): root or the agent's own uid only for what reveals
+//! network credentials or disturbs the co-processor, and for a `joiner.add` whose entry admits
+//! devices nobody has named (`any`, `discerner`): such a device receives the network key, so that
+//! entry is as good as the key itself (docs/control-protocol.md, "Who may call what").
 
 use meshcop::commissioner::JoinerKind;
 use meshcop::credentials::{Discerner, Pskd};
 use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
 
 use crate::error::{Code, MethodError};
 
@@ -36,7 +43,8 @@ impl Method {
         matches!(self, Method::DebugResetNcp)
     }
 
-    /// Reveals secrets or disturbs the co-processor: root or the agent's own uid only.
+    /// Reveals secrets or disturbs the co-processor: root or the agent's own uid only, whatever
+    /// the parameters (see also [`Request::is_privileged`]).
     pub fn is_privileged(self) -> bool {
         match self {
             Method::DatasetExport | Method::DebugResetNcp => true,
@@ -105,6 +113,14 @@ impl Request {
         }
     }
 
+    /// Root or the agent's own uid only: a privileged method, or a `joiner.add` with `any` or a
+    /// `discerner` (the entry admits devices nobody named, and each receives the network key).
+    /// A `joiner.add` for one EUI-64 stays open to the socket's group.
+    pub fn is_privileged(&self) -> bool {
+        self.method().is_privileged()
+            || matches!(self, Request::JoinerAdd(a) if !matches!(a.selector, JoinerKind::Eui64(_)))
+    }
+
     /// Reads the parameters of `method` (`params` is the envelope's object);
     /// errors are `invalid_params`.
     pub fn parse(method: Method, params: &Value) -> Result<Request, MethodError> {
@@ -132,7 +148,8 @@ impl Request {
         })
     }
 
-    /// The `params` object (the PSKd in clear: this is what goes on the wire).
+    /// The `params` object (the PSKd in clear: this is what goes on the wire; [`crate::wipe`]
+    /// it when done).
     pub fn params(&self) -> Value {
         let mut m = Map::new();
         match self {
@@ -160,12 +177,18 @@ impl Request {
         Value::Object(m)
     }
 
-    /// The request line `{"id":ID,"method":...,"params":{...}}` with its newline.
-    pub fn line(&self, id: u64) -> String {
-        let mut s = json!({"id": id, "method": self.method().as_str(), "params": self.params()})
-            .to_string();
-        s.push('\n');
-        s
+    /// The request line `{"id":ID,"method":...,"params":{...}}` with its newline, zeroed on drop
+    /// (it may hold the PSKd; so does the JSON tree it is built from, which is wiped here).
+    pub fn line(&self, id: u64) -> Zeroizing<String> {
+        let mut v = json!({"id": id, "method": self.method().as_str(), "params": self.params()});
+        // One allocation big enough for any request, so no reallocation leaves a copy behind.
+        let mut out = Zeroizing::new(Vec::with_capacity(1024));
+        let written = serde_json::to_writer(&mut *out, &v);
+        crate::envelope::wipe(&mut v);
+        written.expect("a JSON value always serializes");
+        out.push(b'\n');
+        let text = String::from_utf8(std::mem::take(&mut *out)).expect("serde_json writes UTF-8");
+        Zeroizing::new(text)
     }
 }
 

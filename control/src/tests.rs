@@ -64,13 +64,13 @@ fn every_request_parses_from_todays_json() {
     assert!(!format!("{a:?}").contains("J01NME"));
     // What threadctl sends is what the agent reads back.
     assert_eq!(
-        Request::JoinerAdd(a).line(1),
+        *Request::JoinerAdd(a).line(1),
         r#"{"id":1,"method":"joiner.add","params":{"eui64":"18b4300000000002","pskd":"J01NME","timeout":300}}"#.to_string() + "\n"
     );
     let d = request(r#"{"method":"joiner.remove","params":{"discerner":"abc/12"}}"#).unwrap();
     assert_eq!(d.params(), json!({"discerner": "abc/12"}));
     assert_eq!(
-        Request::Status.line(1),
+        *Request::Status.line(1),
         "{\"id\":1,\"method\":\"status\",\"params\":{}}\n"
     );
 }
@@ -220,4 +220,39 @@ fn typed_replies_are_todays_objects() {
     let s: Stopped = serde_json::from_value(json!({"state": "idle"})).unwrap();
     assert_eq!(s.state, "idle");
     assert!(serde_json::from_value::<DatasetExport>(json!({})).is_err());
+}
+
+#[test]
+fn wildcard_and_discerner_entries_are_privileged() {
+    let add = |sel: &str| {
+        request(&format!(
+            r#"{{"method":"joiner.add","params":{{{sel},"pskd":"J01NME"}}}}"#
+        ))
+        .unwrap()
+    };
+    assert!(add(r#""any":true"#).is_privileged());
+    assert!(add(r#""discerner":"abc/12""#).is_privileged());
+    assert!(!add(r#""eui64":"18b4300000000002""#).is_privileged());
+    // Removing an entry admits nobody; reading stays open.
+    assert!(!Request::JoinerRemove(JoinerKind::Any).is_privileged());
+    assert!(!Request::JoinerList.is_privileged());
+    assert!(!Request::Status.is_privileged());
+    assert!(Request::DatasetExport.is_privileged());
+}
+
+#[test]
+fn the_pskd_is_wiped_from_parsed_lines_and_never_debug_printed() {
+    let line = br#"{"id":1,"method":"joiner.add","params":{"any":true,"pskd":"J01NME","x":["J01NME",{"y":"J01NME"}]}}"#;
+    let env = parse_line(line).unwrap();
+    assert!(!format!("{env:?}").contains("J01NME"), "{env:?}");
+    let mut params = env.params.clone();
+    wipe(&mut params);
+    assert_eq!(
+        params,
+        json!({"any": true, "pskd": "", "x": ["", {"y": ""}]})
+    );
+    // What threadctl sends is a zeroizing string.
+    let add = Request::parse(Method::JoinerAdd, &env.params).unwrap();
+    let sent: zeroize::Zeroizing<String> = add.line(1);
+    assert!(sent.contains("J01NME"));
 }
