@@ -13,6 +13,7 @@ names! {
         RequestTooLong => "request_too_long",
         NcpUnavailable => "ncp_unavailable",
         NotFound => "not_found",
+        AuditUnavailable => "audit_unavailable",
         InternalError => "internal_error",
     }
 }
@@ -40,6 +41,7 @@ pub mod code {
     pub const REQUEST_TOO_LONG: Code = Code::RequestTooLong;
     pub const NCP_UNAVAILABLE: Code = Code::NcpUnavailable;
     pub const NOT_FOUND: Code = Code::NotFound;
+    pub const AUDIT_UNAVAILABLE: Code = Code::AuditUnavailable;
     pub const INTERNAL_ERROR: Code = Code::InternalError;
 }
 
