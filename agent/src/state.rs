@@ -47,7 +47,7 @@ pub(crate) const REQUIRED: &[&str] = &[
 /// Decodes `tlvs` as an active dataset and requires [`REQUIRED`]; the reason if not.
 pub(crate) fn validate_dataset(tlvs: &[u8]) -> Result<(), String> {
     let ds = meshcop::dataset::Dataset::decode(tlvs)
-        .map_err(|e| format!("the TLVs do not decode ({e}; truncated?)"))?;
+        .map_err(|e| format!("the TLVs do not decode ({e})"))?;
     let present = [
         ds.active_timestamp.is_some(),
         ds.channel.is_some(),
