@@ -30,7 +30,8 @@ pub(crate) const DEFAULT_NETWORK_NAME: &str = "ThreadAgent";
 /// Default 2.4 GHz channel.
 pub(crate) const DEFAULT_CHANNEL: u8 = 15;
 
-/// Keys this program reads (others are reported as warnings).
+/// Keys this program reads (another key in the file is an error naming the closest of these; in
+/// the environment, a warning).
 const KNOWN_KEYS: &[&str] = &[
     "radio_url",
     "control_socket",
@@ -46,7 +47,16 @@ const KNOWN_KEYS: &[&str] = &[
     "commissioner.pskc_override",
     "bridge.interface",
     "bridge.infra_interface",
+    "audit.max_bytes",
 ];
+
+/// Default `[audit] max_bytes`: the audit log is rotated (`audit.jsonl` -> `audit.jsonl.1`) when
+/// it would grow past this, so it takes at most twice this on disk.
+pub(crate) const DEFAULT_AUDIT_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// Smallest accepted `[audit] max_bytes`.
+const MIN_AUDIT_MAX_BYTES: u64 = 4096;
+/// Largest accepted `[audit] max_bytes` (1 GiB).
+const MAX_AUDIT_MAX_BYTES: u64 = 1 << 30;
 
 /// Default `[commissioner] joiner_timeout` (seconds).
 pub(crate) const DEFAULT_JOINER_TIMEOUT_S: u64 = 120;
@@ -144,7 +154,9 @@ pub(crate) struct Settings {
     pub(crate) commissioner: CommissionerSettings,
     /// `[bridge]`: the Thread network interface and the infrastructure interface.
     pub(crate) bridge: crate::bridge::BridgeConfig,
-    /// Non-fatal findings (unknown keys) to log once logging is up.
+    /// `[audit] max_bytes`: the size at which the audit log is rotated.
+    pub(crate) audit_max_bytes: u64,
+    /// Non-fatal findings (unknown environment keys) to log once logging is up.
     pub(crate) warnings: Vec<String>,
 }
 
@@ -175,6 +187,26 @@ pub(crate) enum ConfigError {
     /// The file cannot be read or parsed.
     #[error("cannot read configuration: {0}")]
     Unreadable(String),
+    /// The file has a key this program does not read (a typo would otherwise silently fall back
+    /// to the default).
+    #[error("unknown configuration key `{key}` ({origin}){}", suggestion_text(.suggestion))]
+    UnknownKey {
+        key: String,
+        origin: String,
+        suggestion: Option<String>,
+    },
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    match s {
+        Some(k) => match k.split_once('.') {
+            Some((section, name)) => {
+                format!("; did you mean `{k}` (`{name}` in section `[{section}]`)?")
+            }
+            None => format!("; did you mean `{k}`?"),
+        },
+        None => format!("; known keys: {}", KNOWN_KEYS.join(", ")),
+    }
 }
 
 /// Loads the configuration from `overrides.config` (or the default path), the process environment
@@ -225,7 +257,7 @@ pub(crate) fn load_with(
             format!("from {file_name}")
         }
     };
-    let warnings = unknown_key_warnings(&cfg);
+    let warnings = unknown_keys(&cfg, &file_keys(overrides)?, &file_name)?;
 
     let control_socket = path_value(&cfg, "control_socket", &origin_of)?
         .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
@@ -235,6 +267,7 @@ pub(crate) fn load_with(
     let (log_level, log_format) = log_settings(&cfg, &origin_of)?;
     let commissioner = commissioner_settings(&cfg, &origin_of)?;
     let bridge = bridge_settings(&cfg, &origin_of)?;
+    let audit_max_bytes = audit_settings(&cfg, &origin_of)?;
     let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
         Some((v, origin)) => (radio_url_value(&v, origin)?, RadioUrlSource::Configured),
         None => default_radio_url(env, &machine())?,
@@ -251,6 +284,7 @@ pub(crate) fn load_with(
         log_format,
         commissioner,
         bridge,
+        audit_max_bytes,
         warnings,
     })
 }
@@ -261,24 +295,8 @@ fn merge_sources(
     env: &[(String, String)],
 ) -> Result<config::Config, ConfigError> {
     let mut builder = config::Config::builder();
-    match &overrides.config {
-        Some(path) => {
-            if !path.exists() {
-                return Err(ConfigError::MissingFile {
-                    path: path.display().to_string(),
-                });
-            }
-            builder = builder.add_source(
-                config::File::from(path.as_path())
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
-        }
-        None => {
-            builder = builder.add_source(
-                config::File::new(DEFAULT_CONFIG_PATH, config::FileFormat::Toml).required(false),
-            );
-        }
+    if let Some(text) = read_file(overrides)? {
+        builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
     }
     let env_map: config::Map<String, String> = env
         .iter()
@@ -305,27 +323,116 @@ fn merge_sources(
         .map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))
 }
 
-/// One warning per key that is not a configuration key.
-fn unknown_key_warnings(cfg: &config::Config) -> Vec<String> {
-    let mut warnings = Vec::new();
+/// The configuration file's text: the explicit file (which must exist; an empty one, or
+/// `/dev/null`, means all defaults) or the default file if there is one. Read here rather than by
+/// the `config` crate, which looks only for regular files and says "not found" for anything else.
+fn read_file(overrides: &Overrides) -> Result<Option<String>, ConfigError> {
+    let (path, explicit) = match &overrides.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| ConfigError::Unreadable(format!("{} is not UTF-8 text", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if explicit {
+                Err(ConfigError::MissingFile {
+                    path: path.display().to_string(),
+                })
+            } else {
+                Ok(None)
+            }
+        }
+        Err(e) => Err(ConfigError::Unreadable(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The keys set by the configuration file alone (flattened, `section.key`).
+fn file_keys(overrides: &Overrides) -> Result<Vec<String>, ConfigError> {
+    let Some(text) = read_file(overrides)? else {
+        return Ok(Vec::new());
+    };
+    let cfg = config::Config::builder()
+        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+        .build()
+        .map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))?;
+    Ok(flat_keys(&cfg))
+}
+
+fn flat_keys(cfg: &config::Config) -> Vec<String> {
+    let mut keys = Vec::new();
     if let Ok(map) = cfg
         .clone()
         .try_deserialize::<config::Map<String, config::Value>>()
     {
-        let mut keys = Vec::new();
         flatten_keys("", &map, &mut keys);
-        for key in keys {
-            // THREAD_AGENT_SIM_NCP, _SOCKET and _JOURNAL_SOCKET are read elsewhere, not config keys.
-            if !KNOWN_KEYS.contains(&key.as_str())
-                && key != "sim_ncp"
-                && key != "socket"
-                && key != "journal_socket"
-            {
-                warnings.push(format!("ignoring unknown configuration key `{key}`"));
-            }
-        }
     }
-    warnings
+    keys
+}
+
+/// An unknown key in the file is an error (naming the closest known key); one from the
+/// environment (`THREAD_AGENT_*` is also used by other tools) is a warning.
+fn unknown_keys(
+    cfg: &config::Config,
+    in_file: &[String],
+    file_name: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for key in flat_keys(cfg) {
+        // THREAD_AGENT_SIM_NCP, _SOCKET, _JOURNAL_SOCKET and _DEBUG_METHODS are read elsewhere.
+        if KNOWN_KEYS.contains(&key.as_str())
+            || ["sim_ncp", "socket", "journal_socket", "debug_methods"].contains(&key.as_str())
+        {
+            continue;
+        }
+        if in_file.contains(&key) {
+            return Err(ConfigError::UnknownKey {
+                suggestion: closest_key(&key),
+                key,
+                origin: format!("in {file_name}"),
+            });
+        }
+        warnings.push(format!(
+            "ignoring unknown configuration key `{key}` (from env {})",
+            env_name(&key)
+        ));
+    }
+    Ok(warnings)
+}
+
+/// The known key nearest to `key` by edit distance, compared both as a whole (`network.chanel`)
+/// and by its last part (`chanel` at the top level is `network.channel` misplaced or misspelt);
+/// `None` if nothing is close (more than a third of the name differs).
+pub(crate) fn closest_key(key: &str) -> Option<String> {
+    let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
+    let (best, distance) = KNOWN_KEYS
+        .iter()
+        .map(|k| {
+            let d = strsim::levenshtein(key, k).min(strsim::levenshtein(&last(key), &last(k)));
+            (*k, d)
+        })
+        .min_by_key(|(_, d)| *d)?;
+    (distance * 3 <= last(key).len().max(3)).then(|| best.to_string())
+}
+
+/// `[audit]`: the size at which the audit log is rotated.
+fn audit_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<u64, ConfigError> {
+    match text(cfg, "audit.max_bytes", origin_of)? {
+        None => Ok(DEFAULT_AUDIT_MAX_BYTES),
+        Some((v, origin)) => match v.trim().parse::<u64>() {
+            Ok(n) if (MIN_AUDIT_MAX_BYTES..=MAX_AUDIT_MAX_BYTES).contains(&n) => Ok(n),
+            _ => Err(invalid(
+                "audit.max_bytes",
+                &v,
+                origin,
+                &format!("whole bytes {MIN_AUDIT_MAX_BYTES}..{MAX_AUDIT_MAX_BYTES}"),
+            )),
+        },
+    }
 }
 
 /// `[network]`: name and channel.
@@ -585,7 +692,8 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
         };
         match v.clone().into_table() {
             Ok(t)
-                if key == "network" || key == "log" || key == "commissioner" || key == "bridge" =>
+                if ["network", "log", "commissioner", "bridge", "audit"]
+                    .contains(&key.as_str()) =>
             {
                 flatten_keys(&key, &t, out)
             }
@@ -661,6 +769,9 @@ fn path_value(
         }
     }
 }
+
+mod paths;
+pub(crate) use paths::check_paths;
 
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,9 @@
 //! `channel`, `pan_id` ("0x...."), `ext_pan_id`.
 //! Secrets never go in any field (they are types that redact themselves).
 //!
+//! Repetitive lines are rate-limited in every format (see [`limit`]: at most 20 of one kind per
+//! 10 s, then one `event=lines-suppressed` summary).
+//!
 //! Level: `[log] level` from the configuration, overridden by `RUST_LOG` when that is set (full
 //! `EnvFilter` syntax, e.g. `RUST_LOG=ncp=debug,info`).
 //!
@@ -48,6 +51,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+
+mod limit;
 
 /// journald's native protocol socket.
 pub(crate) const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
@@ -173,11 +178,14 @@ pub(crate) fn init(level: &str, format: LogFormat) -> Option<String> {
     let js = std::env::var("JOURNAL_STREAM").ok();
     let over = std::env::var(JOURNAL_SOCKET_ENV).ok();
     let mut note = None;
+    let limit = limit::RateLimitLayer::new(limit::BURST, limit::WINDOW);
+    limit.spawn_reporter();
     let output = match choose(format, js.as_deref(), stderr_id(), over.as_deref()) {
         Output::Journal(path) => match JournalLayer::connect(&path) {
             Ok(layer) => {
                 tracing_subscriber::registry()
                     .with(filter(level))
+                    .with(limit)
                     .with(layer)
                     .init();
                 return None;
@@ -200,8 +208,14 @@ pub(crate) fn init(level: &str, format: LogFormat) -> Option<String> {
             .json()
             .flatten_event(true)
             .with_current_span(false)
+            .finish()
+            .with(limit)
             .init(),
-        _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        _ => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .finish()
+            .with(limit)
+            .init(),
     }
     note
 }

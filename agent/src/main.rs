@@ -108,6 +108,9 @@ fn main() {
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
+    if let Err(e) = config::check_paths(&settings) {
+        die(e.code, &e.to_string());
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -180,7 +183,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let commissioner = commissioner::Service::spawn(
         net.clone(),
         settings.commissioner.clone(),
-        audit::AuditLog::new(&settings.state_dir),
+        audit::AuditLog::new(&settings.state_dir).with_max_bytes(settings.audit_max_bytes),
         commissioner_input,
     );
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {

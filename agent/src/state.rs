@@ -7,7 +7,10 @@
 //! briefly) and replaced atomically: written to a temporary file in the same directory, fsynced,
 //! then renamed over the old one, then the directory is fsynced. A crash leaves either the old or
 //! the new backup, never a torn one. The state directory is created with mode 0700 if missing.
-//! Reading tolerates surrounding whitespace and rejects anything that is not hex.
+//! Reading tolerates surrounding whitespace and rejects anything that is not hex, or hex that does
+//! not decode as a dataset with every TLV a node needs to attach ([`REQUIRED`]); the error names
+//! the file, so a truncated backup is reported as such instead of reaching the co-processor (which
+//! would only answer `InvalidArgument`).
 //!
 //! Validated by the unit tests below (mode, content, no temporary file left behind).
 
@@ -26,6 +29,45 @@ pub(crate) enum StateError {
     Io { path: String, source: io::Error },
     #[error("dataset backup {path} is not hex text: {reason}")]
     Corrupt { path: String, reason: String },
+    #[error("dataset backup {path} is not a usable active dataset: {reason}; restore it from a copy (`threadctl dataset export` output) or remove it to form a new network")]
+    Invalid { path: String, reason: String },
+}
+
+/// The TLVs a backup must have: what a node needs to attach to the network.
+pub(crate) const REQUIRED: &[&str] = &[
+    "Active Timestamp",
+    "Channel",
+    "PAN ID",
+    "Extended PAN ID",
+    "Network Name",
+    "Network Key",
+    "Mesh-Local Prefix",
+];
+
+/// Decodes `tlvs` as an active dataset and requires [`REQUIRED`]; the reason if not.
+pub(crate) fn validate_dataset(tlvs: &[u8]) -> Result<(), String> {
+    let ds = meshcop::dataset::Dataset::decode(tlvs)
+        .map_err(|e| format!("the TLVs do not decode ({e})"))?;
+    let present = [
+        ds.active_timestamp.is_some(),
+        ds.channel.is_some(),
+        ds.pan_id.is_some(),
+        ds.ext_pan_id.is_some(),
+        ds.network_name.is_some(),
+        ds.network_key.is_some(),
+        ds.mesh_local_prefix.is_some(),
+    ];
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .zip(present)
+        .filter(|(_, p)| !p)
+        .map(|(n, _)| *n)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("it lacks the {} TLV", missing.join(", ")))
+    }
 }
 
 /// The state directory.
@@ -59,21 +101,24 @@ impl StateDir {
     /// Reads the dataset backup; `Ok(None)` if there is none (or it is empty).
     pub(crate) fn read_dataset(&self) -> Result<Option<Vec<u8>>, StateError> {
         let path = self.dataset_path();
-        let text = match fs::read_to_string(&path) {
+        let text = zeroize::Zeroizing::new(match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(&path, e)),
-        };
+        });
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
         }
-        hex::decode(text)
-            .map(Some)
-            .map_err(|e| StateError::Corrupt {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })
+        let tlvs = zeroize::Zeroizing::new(hex::decode(text).map_err(|e| StateError::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?);
+        validate_dataset(&tlvs).map_err(|reason| StateError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        Ok(Some(tlvs.to_vec()))
     }
 
     /// Writes the dataset backup atomically with mode 0600.
@@ -145,14 +190,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let st = StateDir::new(d.path().join("state"));
         assert_eq!(st.read_dataset().unwrap(), None);
-        st.write_dataset(&[0x0e, 0x08, 1, 2, 3]).unwrap();
+        let a = crate::network::generate_dataset("A", 11).unwrap();
+        let b = crate::network::generate_dataset("B", 12).unwrap();
+        st.write_dataset(&a).unwrap();
         let meta = fs::metadata(st.dataset_path()).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(
             fs::read_to_string(st.dataset_path()).unwrap(),
-            "0e08010203\n"
+            format!("{}\n", hex::encode(a.as_slice()))
         );
-        assert_eq!(st.read_dataset().unwrap(), Some(vec![0x0e, 0x08, 1, 2, 3]));
+        assert_eq!(st.read_dataset().unwrap(), Some(a.to_vec()));
         let dir_mode = fs::metadata(d.path().join("state"))
             .unwrap()
             .permissions()
@@ -164,7 +211,7 @@ mod tests {
         fs::set_permissions(st.dataset_path(), fs::Permissions::from_mode(0o644)).unwrap();
         let ino_before =
             std::os::unix::fs::MetadataExt::ino(&fs::metadata(st.dataset_path()).unwrap());
-        st.write_dataset(&[0xaa]).unwrap();
+        st.write_dataset(&b).unwrap();
         let meta = fs::metadata(st.dataset_path()).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         // A rename gives a new inode: the old file was never rewritten in place.
@@ -174,7 +221,36 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(DATASET_FILE)]);
-        assert_eq!(st.read_dataset().unwrap(), Some(vec![0xaa]));
+        assert_eq!(st.read_dataset().unwrap(), Some(b.to_vec()));
+    }
+
+    #[test]
+    fn truncated_or_incomplete_backup_is_an_error_naming_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let st = StateDir::new(d.path());
+        let full = crate::network::generate_dataset("Full", 15).unwrap();
+        // Cut anywhere: a TLV's length runs past the end, or a required TLV is missing.
+        for cut in [1, 2, full.len() / 2, full.len() - 1] {
+            fs::write(st.dataset_path(), hex::encode(&full[..cut])).unwrap();
+            let e = st.read_dataset().unwrap_err();
+            assert!(matches!(e, StateError::Invalid { .. }), "{cut}: {e}");
+            let m = e.to_string();
+            assert!(m.contains(&st.dataset_path().display().to_string()), "{m}");
+        }
+        // Well-formed TLVs without the network key.
+        let mut ds = meshcop::dataset::Dataset::decode(&full).unwrap();
+        ds.network_key = None;
+        fs::write(st.dataset_path(), hex::encode(ds.encode())).unwrap();
+        let m = st.read_dataset().unwrap_err().to_string();
+        assert!(
+            m.contains("Network Key") && m.contains("dataset.tlvs"),
+            "{m}"
+        );
+        // Garbage of any kind never panics.
+        for junk in ["00", "ffff", "0e", "0e08", "000100"] {
+            fs::write(st.dataset_path(), junk).unwrap();
+            assert!(st.read_dataset().is_err(), "{junk}");
+        }
     }
 
     #[test]

@@ -94,11 +94,24 @@ impl Methods {
                 "the co-processor has no active dataset yet",
             ));
         }
-        let tlvs = control::reply::DatasetExport {
-            tlvs: hex::encode(tlvs.as_slice()),
-        };
-        Ok(control::reply::to_result(&tlvs))
+        Ok(export_result(&tlvs))
     }
+}
+
+/// The hex text of the active dataset (it holds the network key and the PSKc), wiped on drop.
+pub(crate) fn export_hex(tlvs: &[u8]) -> Zeroizing<String> {
+    Zeroizing::new(hex::encode(tlvs))
+}
+
+/// The `dataset.export` result. The hex text made here is wiped once the result holds its copy
+/// (the result itself is serialized and dropped by the control socket).
+fn export_result(tlvs: &[u8]) -> Value {
+    let mut reply = control::reply::DatasetExport {
+        tlvs: export_hex(tlvs).to_string(),
+    };
+    let v = control::reply::to_result(&reply);
+    zeroize::Zeroize::zeroize(&mut reply.tlvs);
+    v
 }
 
 impl Handler for Methods {
@@ -120,6 +133,14 @@ impl Handler for Methods {
 mod tests {
     use super::*;
     use crate::network::Role;
+
+    #[test]
+    fn export_hex_is_wiped_on_drop() {
+        // A `Zeroizing` (not a plain `String`): the type is the guarantee.
+        let hex: Zeroizing<String> = export_hex(&[0x0e, 0x08, 0xab]);
+        assert_eq!(hex.as_str(), "0e08ab");
+        assert_eq!(export_result(&[0xab, 0xcd]), json!({"tlvs": "abcd"}));
+    }
 
     #[test]
     fn status_fields_are_the_contract() {

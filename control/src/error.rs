@@ -15,6 +15,7 @@ names! {
         TooManyConnections => "too_many_connections",
         NcpUnavailable => "ncp_unavailable",
         NotFound => "not_found",
+        AuditUnavailable => "audit_unavailable",
         InternalError => "internal_error",
     }
 }
@@ -44,6 +45,7 @@ pub mod code {
     pub const TOO_MANY_CONNECTIONS: Code = Code::TooManyConnections;
     pub const NCP_UNAVAILABLE: Code = Code::NcpUnavailable;
     pub const NOT_FOUND: Code = Code::NotFound;
+    pub const AUDIT_UNAVAILABLE: Code = Code::AuditUnavailable;
     pub const INTERNAL_ERROR: Code = Code::InternalError;
 }
 

@@ -26,6 +26,18 @@ pub(super) fn unavailable(what: &str, e: impl std::fmt::Display) -> MethodError 
     MethodError::new(code::NCP_UNAVAILABLE, format!("{what}: {e}"))
 }
 
+/// `joiner.add` refused: the audit log cannot be written.
+pub(super) fn audit_unavailable(path: &std::path::Path, e: &std::io::Error) -> MethodError {
+    tracing::error!(path = %path.display(), error = %e, "joiner.add refused: cannot write the audit log");
+    MethodError::new(
+        code::AUDIT_UNAVAILABLE,
+        format!(
+            "not admitted: the audit log {} cannot be written ({e}); fix the state directory",
+            path.display()
+        ),
+    )
+}
+
 /// Credentials for the state machine, read from the co-processor.
 pub(super) struct Credentials {
     pub(super) pskc: Pskc,
@@ -241,6 +253,10 @@ impl Task {
         pskd: Pskd,
         timeout: Option<Duration>,
     ) -> Result<Value, MethodError> {
+        // An admission that cannot be audited is refused (issue 10 "fails open").
+        self.audit
+            .check()
+            .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
         self.ensure_comm().await?;
         let timeout = timeout.unwrap_or(self.settings.joiner_timeout);
         let now = Instant::now();
@@ -274,7 +290,18 @@ impl Task {
             level: tracing::Level::INFO,
             audit: true,
         };
-        self.emit(&d);
+        // Audited or undone: the entry only stays if its line is written.
+        if let Err(e) = self
+            .audit
+            .try_record(EventKind::EntryAdded.as_str(), &d.value)
+        {
+            if let Some(c) = self.comm.as_mut() {
+                c.remove(now, &kind);
+            }
+            return Err(audit_unavailable(self.audit.path(), &e));
+        }
+        events::log(&d);
+        let _ = self.events.send(d.value.clone());
         m.remove("type");
         m.insert(
             "commissioner".into(),

@@ -195,8 +195,155 @@ fn bad_level_path_and_missing_file_and_garbage() {
 }
 
 #[test]
-fn unknown_keys_warn() {
-    let (_d, o) = with_file("radio_ulr = \"x\"\n");
-    let s = load_with(&o, &[], &no_devices).unwrap();
+fn unknown_key_in_the_file_is_an_error_naming_the_closest_key() {
+    // A typo at the top level (the key belongs in [network]) and inside its section.
+    for (file, want) in [
+        ("chanel = 20\n", "network.channel"),
+        ("[network]\nchanel = 20\n", "network.channel"),
+        ("radio_ulr = \"x\"\n", "radio_url"),
+        (
+            "[commissioner]\njoiner_timout = 5\n",
+            "commissioner.joiner_timeout",
+        ),
+        ("[audit]\nmax_byte = 5000\n", "audit.max_bytes"),
+    ] {
+        let (_d, o) = with_file(file);
+        let e = load_with(&o, &[], &no_devices).expect_err(file);
+        assert!(matches!(e, ConfigError::UnknownKey { .. }), "{file}: {e}");
+        let m = e.to_string();
+        assert!(m.contains(&format!("did you mean `{want}`")), "{file}: {m}");
+        assert!(m.contains("agent.toml"), "{m}");
+    }
+    // Nothing close: the message lists the keys.
+    let (_d, o) = with_file("zzzzzzzzzz = 1\n");
+    let m = err_of(load_with(&o, &[], &no_devices));
+    assert!(m.contains("known keys: radio_url"), "{m}");
+    // In the environment (also used by other tools): a warning only.
+    let (_d, o) = with_file("");
+    let s = load_with(
+        &o,
+        &env(&[("THREAD_AGENT_NETWORK__CHANEL", "20")]),
+        &no_devices,
+    )
+    .unwrap();
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("network.chanel"), "{:?}", s.warnings);
+    let s = load_with(
+        &o,
+        &env(&[("THREAD_AGENT_DEBUG_METHODS", "1")]),
+        &no_devices,
+    )
+    .unwrap();
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn empty_config_file_and_dev_null_mean_defaults() {
+    let o = Overrides {
+        config: Some("/dev/null".into()),
+        ..Default::default()
+    };
+    let s = load_with(&o, &[], &no_devices).unwrap();
+    assert_eq!(s.channel, DEFAULT_CHANNEL);
+    assert_eq!(s.audit_max_bytes, DEFAULT_AUDIT_MAX_BYTES);
+    // A directory is not a configuration file: a clear message, not "not found".
+    let d = tempfile::tempdir().unwrap();
+    let o = Overrides {
+        config: Some(d.path().to_path_buf()),
+        ..Default::default()
+    };
+    let m = err_of(load_with(&o, &[], &no_devices));
+    assert!(
+        m.contains(&d.path().display().to_string()) && !m.contains("not found"),
+        "{m}"
+    );
+}
+
+#[test]
+fn audit_max_bytes() {
+    let (_d, o) = with_file("[audit]\nmax_bytes = 65536\n");
+    assert_eq!(
+        load_with(&o, &[], &no_devices).unwrap().audit_max_bytes,
+        65536
+    );
+    for bad in ["10", "\"lots\"", "2000000000000"] {
+        let (_d, o) = with_file(&format!("[audit]\nmax_bytes = {bad}\n"));
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("audit.max_bytes") && m.contains("4096"), "{m}");
+    }
+}
+
+fn settings_in(dir: &Path) -> Settings {
+    let (_d, mut o) = with_file("");
+    o.state_dir = Some(dir.join("state").display().to_string());
+    o.control_socket = Some(dir.join("run/control.sock").display().to_string());
+    load_with(&o, &[], &no_devices).unwrap()
+}
+
+#[test]
+fn paths_are_checked_and_the_state_dir_created() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let s = settings_in(d.path());
+    check_paths(&s).unwrap();
+    let mode = std::fs::metadata(&s.state_dir)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+    // No probe file is left behind.
+    assert_eq!(std::fs::read_dir(&s.state_dir).unwrap().count(), 0);
+    check_paths(&s).unwrap();
+}
+
+#[test]
+fn a_path_of_the_wrong_kind_is_exit_2_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    let s = settings_in(d.path());
+    // The state directory is a file.
+    std::fs::write(&s.state_dir, "x").unwrap();
+    let e = check_paths(&s).unwrap_err();
+    assert_eq!(e.code, crate::session::exit::USAGE, "{e}");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("state_dir ") && m.contains("not a directory"),
+        "{m}"
+    );
+    std::fs::remove_file(&s.state_dir).unwrap();
+    // The audit log, its rotated file or the backup is a directory.
+    for name in ["audit.jsonl", "audit.jsonl.1", "dataset.tlvs"] {
+        let p = s.state_dir.join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        let e = check_paths(&s).unwrap_err();
+        assert_eq!(e.code, crate::session::exit::USAGE, "{e}");
+        assert!(e.to_string().contains(name), "{e}");
+        std::fs::remove_dir(&p).unwrap();
+    }
+    // The control socket is a regular file, or its directory is.
+    std::fs::create_dir_all(s.control_socket.parent().unwrap()).unwrap();
+    std::fs::write(&s.control_socket, "x").unwrap();
+    let e = check_paths(&s).unwrap_err();
+    assert_eq!(e.code, crate::session::exit::USAGE, "{e}");
+    assert!(e.to_string().starts_with("control_socket "), "{e}");
+    std::fs::remove_dir_all(s.control_socket.parent().unwrap()).unwrap();
+    std::fs::write(s.control_socket.parent().unwrap(), "x").unwrap();
+    let e = check_paths(&s).unwrap_err();
+    assert!(e.to_string().contains("is not a directory"), "{e}");
+}
+
+#[test]
+fn an_unwritable_state_dir_is_exit_4() {
+    // /sys refuses new files even to root; skip where it does not.
+    let probe = Path::new("/sys/.thread-agent-probe");
+    if std::fs::write(probe, "x").is_ok() {
+        let _ = std::fs::remove_file(probe);
+        return;
+    }
+    let (_d, mut o) = with_file("");
+    o.state_dir = Some("/sys".into());
+    let s = load_with(&o, &[], &no_devices).unwrap();
+    let e = check_paths(&s).unwrap_err();
+    assert_eq!(e.code, crate::session::exit::PERMISSION_DENIED, "{e}");
+    assert!(e.to_string().contains("cannot write in it"), "{e}");
 }
