@@ -207,6 +207,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     };
     let result = tokio::select! {
         f = monitor => Err(f),
+        why = commissioner.failed() => Err(Fatal::new(exit::FAILURE, why)),
         r = startup => r,
         r = server.serve(handler, own_uid()) => r.map_err(|e| Fatal::new(exit::FAILURE, format!("control socket: {e}"))),
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
