@@ -227,7 +227,7 @@ impl Task {
             tracing::debug!(reason = %e.message, "joiner table not restored yet; will retry");
             return;
         }
-        let entries = std::mem::take(&mut lock(&self.saved).entries);
+        let entries = lock(&self.saved).entries.clone();
         let now = Instant::now();
         let mut restored = 0;
         if let Some(c) = self.comm.as_mut() {
