@@ -8,7 +8,8 @@
 //! - `INFRA_IF_SEND_ICMP6`: to the bridge only.
 //! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on.
 //! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]) and to the monitor;
-//!   link closed: to the bridge and the monitor.
+//!   link closed: to the monitor only (the link is reopened, [`crate::liveness`]; the bridge
+//!   stays up and re-syncs on the reset that follows).
 //! - Everything else: to the monitor.
 //!
 //! Queues: the bridge's ([`bridge::RX_QUEUE`] packets, [`bridge::CONTROL_QUEUE`] events) and the
@@ -90,7 +91,8 @@ async fn run(
                 continue;
             }
             Event::Property { prop: p, .. } => (bridge_wants(*p), !bridge_only(*p)),
-            Event::Reset { .. } | Event::Closed { .. } => (true, true),
+            Event::Reset { .. } => (true, true),
+            Event::Closed { .. } => (false, true),
         };
         if to_bridge {
             bridge.event(&ev);

@@ -9,11 +9,14 @@
 //! Start-up: command line (clap) -> configuration ([`config`]) -> logging (tracing, stderr,
 //! text or JSON) -> co-processor link and probe ([`session`]) -> the frame router ([`frames`])
 //! feeding the bridge ([`bridge`]), the commissioner ([`commissioner`]) and the monitor
-//! ([`monitor`]) -> control socket ([`control_socket`]) -> form-or-resume ([`network`]).
+//! ([`monitor`]) -> control socket ([`control_socket`]) -> form-or-resume ([`network`]); the
+//! co-processor's liveness and recovery ([`liveness`]) run from then on.
 //!
-//! Exit codes (contract): 0 clean stop on SIGTERM/SIGINT; 1 other failure; 2 invalid command line,
-//! configuration or radio URL; 3 device missing; 4 permission denied; 5 co-processor does not
-//! answer; 6 unsupported firmware. A fatal error is one line on stderr starting with
+//! Exit codes (contract): 0 clean stop on SIGTERM/SIGINT; 1 other failure (also: the
+//! commissioner task died 3 times within 10 minutes); 2 invalid command line, configuration or
+//! radio URL; 3 device missing (at start, or gone for 10 minutes while running); 4 permission
+//! denied; 5 co-processor does not answer (at start, or after 5 failed recovery attempts while
+//! running); 6 unsupported firmware. A fatal error is one line on stderr starting with
 //! `thread-agent: error: `.
 
 #![warn(unreachable_pub)]
@@ -26,6 +29,7 @@ mod control_socket;
 #[cfg(test)]
 mod fake_ncp;
 mod frames;
+mod liveness;
 mod logging;
 mod monitor;
 mod network;
@@ -195,10 +199,12 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     });
 
     let monitor = monitor::run(net.clone(), events);
+    let (live_tx, live_rx) = liveness::channel();
+    let liveness = liveness::run(net.clone(), live_tx, liveness::Timing::default());
     let startup = async {
         let how = net.bring_up().await?;
         tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
-        sd_notify::announce_ready(&net, &notifier, how);
+        sd_notify::announce_ready(&net, &notifier, how, live_rx);
         match net.wait_attached(ATTACH_TIMEOUT).await {
             Some(_) => {}
             None => tracing::warn!(
@@ -210,6 +216,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     };
     let result = tokio::select! {
         f = monitor => Err(f),
+        f = liveness => Err(f),
+        why = commissioner.failed() => Err(Fatal::new(exit::FAILURE, why)),
         r = startup => r,
         r = server.serve(handler, own_uid()) => r.map_err(|e| Fatal::new(exit::FAILURE, format!("control socket: {e}"))),
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }

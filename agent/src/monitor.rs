@@ -9,7 +9,9 @@
 //!   (the value itself is never logged: some of these are secrets). Also re-checked every 30 s.
 //! - `Event::Reset` -> warning, then the network is brought up again (restoring the dataset from
 //!   the backup if the co-processor came back blank).
-//! - `Event::Closed` (or the event channel ending) -> returns a fatal error (exit 1).
+//! - `Event::Closed` -> the network is marked down (role disabled); [`crate::liveness`] reopens
+//!   the link, and the reset the co-processor reports then brings the network up again.
+//! - The event channel ending (the client is gone) -> returns a fatal error (exit 1).
 //!
 //! Guarantees: never panics on event contents; undecodable tables are logged at debug and ignored.
 
@@ -48,7 +50,9 @@ pub(crate) async fn run(net: Arc<Network>, mut events: Receiver<Event>) -> Fatal
                 )
             }
             Some(Event::Closed { reason }) => {
-                return Fatal::new(exit::FAILURE, format!("co-processor link closed: {reason}"));
+                tracing::debug!(%reason, "co-processor link closed; the liveness check reopens it");
+                net.mark_down();
+                let _ = net.role_tx.send_replace(Role::Disabled);
             }
             Some(Event::Reset { status }) if !net.started() => {
                 tracing::debug!(status, "co-processor reset during start-up");
@@ -168,7 +172,7 @@ mod tests {
     use crate::state::StateDir;
 
     #[test]
-    fn reset_to_blank_restores_from_backup_and_closed_is_fatal() {
+    fn reset_to_blank_restores_from_backup_and_closed_marks_down() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -213,14 +217,26 @@ mod tests {
             }
             assert_eq!(fake.get(prop::NET_STACK_UP), Some(vec![1]));
 
-            // Unplugged: the monitor returns a fatal error (exit 1).
+            // Unplugged: the monitor marks the network down and keeps running (the liveness
+            // check reopens the link).
+            let mut role = net.role_tx.subscribe();
             fake.unplug();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while *role.borrow_and_update() != Role::Disabled {
+                assert!(tokio::time::Instant::now() < deadline, "not marked down");
+                let _ = tokio::time::timeout(Duration::from_millis(50), role.changed()).await;
+            }
+            // This client cannot reopen, so its event channel then ends: that is what is fatal.
             let fatal = tokio::time::timeout(Duration::from_secs(5), monitor)
                 .await
                 .unwrap()
                 .unwrap();
             assert_eq!(fatal.code, exit::FAILURE);
-            assert!(fatal.message.contains("closed"), "{}", fatal.message);
+            assert!(
+                fatal.message.contains("event channel ended"),
+                "{}",
+                fatal.message
+            );
         });
     }
 }

@@ -10,9 +10,11 @@
 //!
 //! [`supervise`] is the agent's side of the contract with `thread-agent.service` (`Type=notify`,
 //! `WatchdogSec=`): after start-up has sent `READY=1` (co-processor answered its probe, network up
-//! or being formed), it sends a `STATUS=` line whenever the Thread role changes, and `WATCHDOG=1`
-//! at half the watchdog interval, each time after the co-processor has answered a role query (so a
-//! hung co-processor link, not only a hung agent, ends in a watchdog restart).
+//! or being formed), it sends a `STATUS=` line whenever the Thread role or the co-processor's
+//! health changes, and `WATCHDOG=1` at half the watchdog interval while the liveness check
+//! ([`crate::liveness`]) is making progress (a beat within [`STALL`]) and has not given up:
+//! a co-processor being recovered keeps the watchdog fed; a failed recovery or a hung agent
+//! does not.
 //!
 //! Guarantees: never panics; a failed send is logged at debug level and otherwise ignored (the
 //! service manager going away must not stop the agent); status text is one line.
@@ -30,8 +32,11 @@ use crate::network::{BringUp, Network, Role};
 
 /// How often the status is re-checked when no watchdog is requested.
 const STATUS_POLL: Duration = Duration::from_secs(10);
-/// The longest a role query may take before the watchdog ping is skipped.
-const LIVENESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// The watchdog is not fed when the liveness check made no progress for this long.
+pub(crate) const STALL: Duration = Duration::from_secs(20);
+
+use crate::liveness::{Health, Liveness};
+use tokio::sync::watch;
 
 /// Sends notifications to the service manager, if there is one.
 #[derive(Debug)]
@@ -180,7 +185,12 @@ pub(crate) fn ready_text(how: BringUp) -> String {
 /// Start-up is done (co-processor answered, network formed/restored/resumed and its stack up):
 /// sends `READY=1`, logs that it did, and starts [`supervise`]. Does nothing without a service
 /// manager.
-pub(crate) fn announce_ready(net: &Arc<Network>, notifier: &Arc<Notifier>, how: BringUp) {
+pub(crate) fn announce_ready(
+    net: &Arc<Network>,
+    notifier: &Arc<Notifier>,
+    how: BringUp,
+    live: watch::Receiver<Liveness>,
+) {
     if !notifier.is_enabled() {
         return;
     }
@@ -189,12 +199,21 @@ pub(crate) fn announce_ready(net: &Arc<Network>, notifier: &Arc<Notifier>, how: 
         watchdog_ms = notifier.watchdog_timeout().map(|d| d.as_millis() as u64),
         "told the service manager we are ready (READY=1)"
     );
-    tokio::spawn(supervise(net.clone(), notifier.clone()));
+    tokio::spawn(supervise(net.clone(), notifier.clone(), live));
 }
 
-/// Follows the role and keeps the service manager informed; runs until the runtime stops.
-/// Call after start-up has sent `READY=1`.
-pub(crate) async fn supervise(net: Arc<Network>, notifier: Arc<Notifier>) {
+/// Whether the watchdog may be fed: not failed, and a beat within [`STALL`].
+pub(crate) fn feed_watchdog(live: &Liveness) -> bool {
+    live.health != Health::Failed && live.beat.elapsed() < STALL
+}
+
+/// Follows the role and the co-processor's health and keeps the service manager informed; runs
+/// until the runtime stops. Call after start-up has sent `READY=1`.
+pub(crate) async fn supervise(
+    net: Arc<Network>,
+    notifier: Arc<Notifier>,
+    mut live: watch::Receiver<Liveness>,
+) {
     if !notifier.is_enabled() {
         return;
     }
@@ -203,43 +222,53 @@ pub(crate) async fn supervise(net: Arc<Network>, notifier: Arc<Notifier>) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<String> = None;
+    let mut seen: Option<(Role, Health)> = None;
     loop {
-        let role = tokio::select! {
+        let ticked = tokio::select! {
             changed = roles.changed() => {
                 if changed.is_err() {
                     return; // the network (and its sender) is gone: shutting down
                 }
-                let r = *roles.borrow_and_update();
-                r
+                false
+            }
+            changed = live.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                false
             }
             _ = tick.tick() => {
-                match tokio::time::timeout(LIVENESS_TIMEOUT, net.role()).await {
-                    Ok(Ok(r)) => {
-                        if notifier.watchdog_timeout().is_some() {
-                            notifier.watchdog();
-                        }
-                        r
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "co-processor does not answer; watchdog not refreshed");
-                        continue;
-                    }
-                    Err(_) => {
-                        tracing::warn!(timeout_s = LIVENESS_TIMEOUT.as_secs(), "co-processor does not answer; watchdog not refreshed");
-                        continue;
+                if notifier.watchdog_timeout().is_some() {
+                    if feed_watchdog(&live.borrow()) {
+                        notifier.watchdog();
+                    } else {
+                        tracing::warn!("co-processor recovery failed or stalled; watchdog not refreshed");
                     }
                 }
+                true
             }
         };
-        let network = if role.is_attached() {
-            net.snapshot()
-                .await
-                .ok()
-                .map(|s| (s.network_name, s.channel, s.pan_id))
-        } else {
-            None
+        let role = *roles.borrow_and_update();
+        let health = live.borrow_and_update().health;
+        if !ticked && seen == Some((role, health)) {
+            continue; // only a liveness beat
+        }
+        seen = Some((role, health));
+        let text = match health {
+            Health::Answering => {
+                let network = if role.is_attached() {
+                    net.snapshot()
+                        .await
+                        .ok()
+                        .map(|s| (s.network_name, s.channel, s.pan_id))
+                } else {
+                    None
+                };
+                status_text(role, network.as_ref().map(|(n, c, p)| (n.as_str(), *c, *p)))
+            }
+            Health::Recovering => "co-processor not answering; recovering it".to_string(),
+            Health::Failed => "co-processor recovery failed".to_string(),
         };
-        let text = status_text(role, network.as_ref().map(|(n, c, p)| (n.as_str(), *c, *p)));
         if last.as_deref() != Some(text.as_str()) {
             notifier.status(&text);
             last = Some(text);
@@ -324,6 +353,21 @@ mod tests {
         let gone = Notifier::from_vars(Some("/nonexistent/notify.sock".into()), None, None, 1);
         assert!(gone.is_enabled());
         gone.ready("no one listens");
+    }
+
+    #[test]
+    fn watchdog_fed_while_recovering_not_when_failed_or_stalled() {
+        let now = std::time::Instant::now();
+        let at = |health| Liveness { health, beat: now };
+        assert!(feed_watchdog(&at(Health::Answering)));
+        assert!(feed_watchdog(&at(Health::Recovering)));
+        assert!(!feed_watchdog(&at(Health::Failed)));
+        if let Some(old) = now.checked_sub(STALL + Duration::from_secs(1)) {
+            assert!(!feed_watchdog(&Liveness {
+                health: Health::Answering,
+                beat: old
+            }));
+        }
     }
 
     #[test]

@@ -16,6 +16,13 @@
 //! - End of stream or a read error -> [`Event::Closed`], every pending and later request fails
 //!   with [`Error::Closed`]. Dropping the last [`Client`] clone stops the task, which drops the
 //!   transport (and so kills a forkpty child).
+//! - [`Client::reopen`] (a client made by [`Client::open`] or [`Client::with_opener`]) stops the
+//!   link's task (dropping the transport: a forkpty child is killed and reaped), fails the
+//!   requests in flight with [`Error::Closed`], opens the transport again and starts a new task;
+//!   the clones, the TID pool and the event queue stay the same (the queue then stays open until
+//!   the last clone drops). A forkpty program is started again; a serial device that is gone
+//!   gives [`Error::DeviceMissing`] until its node is back. [`Client::resets_seen`] tells whether
+//!   the reopened co-processor reported a reset.
 //!
 //! What `ot-ncp-ftd` (OpenThread simulation NCP, Spinel 4.3) does, observed and read in
 //! `src/ncp/ncp_base.cpp` and `examples/platforms/simulation/misc.c`: right after start it sends
@@ -36,6 +43,8 @@ use crate::spinel::{cap, cmd, prop, Command, Frame, Prop, Status};
 use crate::transport::Transport;
 use crate::url::RadioUrl;
 use crate::Error;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -187,17 +196,57 @@ impl Shared {
     }
 }
 
+/// Opens the transport again (for [`Client::reopen`]).
+pub type Opener =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Transport, Error>> + Send>> + Send + Sync>;
+
+/// The current link: its output queue and its I/O task.
+struct Link {
+    out: mpsc::Sender<Vec<u8>>,
+    task: tokio::task::AbortHandle,
+    join: Option<tokio::task::JoinHandle<()>>,
+}
+
 struct Inner {
     shared: Arc<Shared>,
-    out: mpsc::Sender<Vec<u8>>,
+    link: Mutex<Link>,
     tids: Semaphore,
     opts: ClientOptions,
-    task: tokio::task::AbortHandle,
+    name: String,
+    /// With an opener, the event sender is kept for the next link.
+    reopen: Option<(Opener, mpsc::Sender<Event>)>,
+    reopening: tokio::sync::Mutex<()>,
+}
+
+impl Inner {
+    fn link(&self) -> std::sync::MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.task.abort();
+        self.link().task.abort();
+    }
+}
+
+/// Starts the I/O task of one link.
+fn start_link(
+    transport: Transport,
+    shared: Arc<Shared>,
+    events: mpsc::Sender<Event>,
+    name: &str,
+) -> Link {
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let span = tracing::info_span!("ncp_link", url = %name);
+    let join = tokio::spawn(tracing::Instrument::instrument(
+        io_task(transport, shared, out_rx, events),
+        span,
+    ));
+    Link {
+        out: out_tx,
+        task: join.abort_handle(),
+        join: Some(join),
     }
 }
 
@@ -239,17 +288,42 @@ impl Client {
         opts: ClientOptions,
     ) -> Result<(Client, mpsc::Receiver<Event>), Error> {
         let transport = Transport::open(url).await?;
-        Ok(Self::with_transport(transport, url.to_string(), opts))
+        let for_reopen = url.clone();
+        let opener: Opener = Arc::new(move || {
+            let url = for_reopen.clone();
+            Box::pin(async move { Transport::open(&url).await })
+        });
+        Ok(Self::start(transport, url.to_string(), opts, Some(opener)))
     }
 
-    /// Starts a client on an already open transport (`name` is used in logs).
+    /// Like [`Client::with_transport`], with `opener` to open the transport again on
+    /// [`Client::reopen`].
+    pub fn with_opener(
+        transport: Transport,
+        opener: Opener,
+        name: String,
+        opts: ClientOptions,
+    ) -> (Client, mpsc::Receiver<Event>) {
+        Self::start(transport, name, opts, Some(opener))
+    }
+
+    /// Starts a client on an already open transport (`name` is used in logs). It cannot be
+    /// reopened.
     pub fn with_transport(
         transport: Transport,
         name: String,
         opts: ClientOptions,
     ) -> (Client, mpsc::Receiver<Event>) {
+        Self::start(transport, name, opts, None)
+    }
+
+    fn start(
+        transport: Transport,
+        name: String,
+        opts: ClientOptions,
+        opener: Option<Opener>,
+    ) -> (Client, mpsc::Receiver<Event>) {
         let (event_tx, event_rx) = mpsc::channel(opts.event_queue.max(1) + 1);
-        let (out_tx, out_rx) = mpsc::channel(64);
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 next_tid: 1,
@@ -258,17 +332,15 @@ impl Client {
             counters: Counters::default(),
             resets: watch::channel((0, 0)).0,
         });
-        let span = tracing::info_span!("ncp_link", url = %name);
-        let task = tokio::spawn(tracing::Instrument::instrument(
-            io_task(transport, shared.clone(), out_rx, event_tx),
-            span,
-        ));
+        let link = start_link(transport, shared.clone(), event_tx.clone(), &name);
         let inner = Inner {
             shared,
-            out: out_tx,
+            link: Mutex::new(link),
             tids: Semaphore::new(15),
             opts,
-            task: task.abort_handle(),
+            name,
+            reopen: opener.map(|o| (o, event_tx)),
+            reopening: tokio::sync::Mutex::new(()),
         };
         (
             Client {
@@ -278,10 +350,54 @@ impl Client {
         )
     }
 
+    /// Closes the link (if it is still open) and opens it again; see the module doc. On an
+    /// error the client stays closed and `reopen` may be called again.
+    pub async fn reopen(&self) -> Result<(), Error> {
+        let Some((opener, events)) = self.inner.reopen.clone() else {
+            return Err(Error::Protocol(
+                "this link cannot be reopened (no opener)".into(),
+            ));
+        };
+        let _one_at_a_time = self.inner.reopening.lock().await;
+        let join = {
+            let mut link = self.inner.link();
+            link.task.abort();
+            link.join.take()
+        };
+        if let Some(join) = join {
+            // The old transport is dropped (a forkpty child killed and reaped) before the new
+            // one opens, so two co-processor programs never run at once.
+            let _ = join.await;
+        }
+        {
+            let mut p = self.inner.shared.lock();
+            p.closed = true;
+            for slot in p.slots.iter_mut() {
+                *slot = None;
+            }
+        }
+        let transport = opener().await?;
+        let link = start_link(
+            transport,
+            self.inner.shared.clone(),
+            events,
+            &self.inner.name,
+        );
+        *self.inner.link() = link;
+        self.inner.shared.lock().closed = false;
+        Ok(())
+    }
+
+    /// How many resets the co-processor has reported on this client (all links).
+    pub fn resets_seen(&self) -> u64 {
+        self.inner.shared.resets.borrow().0
+    }
+
     async fn send_raw(&self, frame: &Frame) -> Result<(), Error> {
         let mut bytes = Vec::with_capacity(frame.value.len() + 16);
         hdlc::encode(&frame.encode(), &mut bytes);
-        self.inner.out.send(bytes).await.map_err(|_| Error::Closed)
+        let out = self.inner.link().out.clone();
+        out.send(bytes).await.map_err(|_| Error::Closed)
     }
 
     /// Sends a request and returns the matching response frame (any command).

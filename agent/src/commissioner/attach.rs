@@ -55,6 +55,7 @@ impl Task {
     }
 
     pub(super) async fn housekeeping(&mut self) {
+        self.restore().await;
         let now = Instant::now();
         // Joined-device matching.
         if self.next_attach_poll.is_some_and(|t| now >= t) {

@@ -3,26 +3,31 @@
 use super::*;
 
 impl Task {
+    /// The loop; returns at shutdown or when every handle is gone. The queues are borrowed so
+    /// that they outlive a task that panics ([`service`]'s supervisor starts the next one).
     pub(super) async fn run(
         mut self,
-        mut cmds: mpsc::Receiver<Cmd>,
-        mut input: mpsc::Receiver<NcpInput>,
+        cmds: &mut mpsc::Receiver<Cmd>,
+        input: &mut mpsc::Receiver<NcpInput>,
     ) {
         let mut input_open = true;
-        if self.settings.always_on {
+        if self.settings.always_on && !self.restore_pending {
             tracing::info!("[commissioner] always_on: petitioning once the border agent is active");
         }
+        self.restore().await;
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
                 c = cmds.recv() => match c {
                     None => return,
-                    Some(c) => self.command(c).await,
+                    Some(c) => self.command_saved(c).await,
                 },
                 i = input.recv(), if input_open => match i {
                     None => input_open = false,
                     Some(NcpInput::Forwarded(f)) => self.forwarded(f),
                     Some(NcpInput::Reset) => self.on_reset(),
+                    #[cfg(test)]
+                    Some(NcpInput::Panic) => panic!("test hook: the commissioner task panics"),
                 },
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                     let now = Instant::now();
@@ -36,6 +41,7 @@ impl Task {
                 }
             }
             self.drain().await;
+            self.save();
             if self.shutdown.is_some() {
                 let idle = self.comm.as_ref().is_none_or(|c| c.state() == State::Idle);
                 if idle || self.shutdown_deadline.is_some_and(|d| Instant::now() >= d) {
@@ -45,6 +51,27 @@ impl Task {
                     return;
                 }
             }
+        }
+    }
+
+    /// [`Task::command`], then an added entry (with its PSKd) goes into the saved table.
+    async fn command_saved(&mut self, c: Cmd) {
+        let added = match &c {
+            Cmd::Add { kind, pskd, .. } => Some((*kind, pskd.clone())),
+            _ => None,
+        };
+        self.command(c).await;
+        let Some((kind, pskd)) = added else { return };
+        let listed = self
+            .comm
+            .as_ref()
+            .and_then(|c| c.list().into_iter().find(|e| e.kind == kind));
+        if let Some(e) = listed {
+            self.save_entry(JoinerEntry {
+                kind,
+                pskd,
+                expires_at: e.expires_at,
+            });
         }
     }
 

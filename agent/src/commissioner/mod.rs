@@ -69,7 +69,7 @@ use meshcop::dataset::Dataset;
 use ncp::props::border_agent::decode_border_agent_state;
 use ncp::spinel::{cmd, prop};
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditLog;
@@ -103,6 +103,9 @@ pub(crate) use ncp::props::forward::{encode_forward, Forwarded};
 pub(crate) enum NcpInput {
     Forwarded(Forwarded),
     Reset,
+    /// Unit tests: input that makes the task panic (as a bug on a peer's datagram would).
+    #[cfg(test)]
+    Panic,
 }
 
 struct Task {
@@ -117,7 +120,7 @@ struct Task {
     pending_attach: VecDeque<PendingAttach>,
     known_neighbors: HashSet<String>,
     next_attach_poll: Option<Instant>,
-    audit: AuditLog,
+    audit: Arc<AuditLog>,
     events: broadcast::Sender<Value>,
     shutdown: Option<oneshot::Sender<()>>,
     shutdown_deadline: Option<Instant>,
@@ -126,6 +129,10 @@ struct Task {
     reset_on: Option<String>,
     /// `commissioner.status` calls waiting for the Border Agent's c/cg answer.
     pending_status: Vec<PendingStatus>,
+    /// The saved table is to be put back (this task replaces one that died).
+    restore_pending: bool,
+    /// The copy of the table a successor gets ([`service::Saved`]).
+    saved: SavedTable,
 }
 
 impl Task {}

@@ -1,6 +1,41 @@
-//! The handle other tasks use (`Service`) and the commands it sends to the commissioner task.
+//! The handle other tasks use (`Service`), the commands it sends to the commissioner task, and
+//! the task's supervisor.
+//!
+//! Supervision: the task runs under [`supervise`], which catches a panic of the task (a bug, e.g.
+//! in the DTLS code it drives), logs it (`commissioner task died`), and starts a new task with
+//! the joiner table, the operator's start/stop choice and the command and input queues of the
+//! dead one ([`Saved`]: the task keeps this copy of its table current, PSKds included, in
+//! memory only). A call in flight when the task died answers "the commissioner service has
+//! stopped"; the next call is served by the new task. [`MAX_DEATHS`] deaths within
+//! [`DEATH_WINDOW`] end the agent (exit 1, [`Service::failed`]) so systemd restarts it.
+
+use std::collections::VecDeque as Deaths;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 
 use super::*;
+
+/// This many deaths of the commissioner task within [`DEATH_WINDOW`] end the agent.
+pub(crate) const MAX_DEATHS: usize = 3;
+/// See [`MAX_DEATHS`].
+pub(crate) const DEATH_WINDOW: Duration = Duration::from_secs(600);
+
+/// What a restarted commissioner task gets back: the joiner table (PSKds included; memory only)
+/// and whether the operator started or stopped the commissioner.
+#[derive(Default)]
+pub(super) struct Saved {
+    pub(super) entries: Vec<JoinerEntry>,
+    pub(super) manual: bool,
+    pub(super) suspended: bool,
+}
+
+pub(super) type SavedTable = Arc<std::sync::Mutex<Saved>>;
+
+/// Locks the saved table (a panic while it was held leaves usable data: plain values).
+pub(super) fn lock(saved: &SavedTable) -> std::sync::MutexGuard<'_, Saved> {
+    saved.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub(super) type Reply = oneshot::Sender<Result<Value, MethodError>>;
 
@@ -27,6 +62,8 @@ pub(crate) struct Service {
     pub(super) cmds: mpsc::Sender<Cmd>,
     pub(super) events: broadcast::Sender<Value>,
     pub(super) net: Arc<Network>,
+    /// Set (with the reason) when the supervisor gave up.
+    pub(super) failed: watch::Receiver<Option<String>>,
 }
 
 pub(super) fn gone() -> MethodError {
@@ -34,7 +71,7 @@ pub(super) fn gone() -> MethodError {
 }
 
 impl Service {
-    /// Starts the service task.
+    /// Starts the service task under its supervisor.
     pub(crate) fn spawn(
         net: Arc<Network>,
         settings: CommissionerSettings,
@@ -44,26 +81,45 @@ impl Service {
         tracing::debug!(audit_log = %audit.path().display(), "commissioner service ready");
         let (cmds, cmd_rx) = mpsc::channel(64);
         let (events, _) = broadcast::channel(1024);
-        let task = Task {
-            net: net.clone(),
+        let (failed_tx, failed) = watch::channel(None);
+        let saved: SavedTable = Arc::new(std::sync::Mutex::new(Saved {
             manual: settings.always_on,
-            settings,
-            comm: None,
-            suspended: false,
-            empty_since: None,
-            pending_attach: VecDeque::new(),
-            known_neighbors: HashSet::new(),
-            next_attach_poll: None,
-            audit,
-            events: events.clone(),
-            shutdown: None,
-            shutdown_deadline: None,
-            last_start_error: None,
-            reset_on: None,
-            pending_status: Vec::new(),
+            ..Saved::default()
+        }));
+        let audit = Arc::new(audit);
+        let make = {
+            let (net, events) = (net.clone(), events.clone());
+            move || {
+                Task::new(
+                    net.clone(),
+                    settings.clone(),
+                    audit.clone(),
+                    events.clone(),
+                    saved.clone(),
+                )
+            }
         };
-        tokio::spawn(task.run(cmd_rx, input));
-        Service { cmds, events, net }
+        tokio::spawn(supervise(make, cmd_rx, input, failed_tx));
+        Service {
+            cmds,
+            events,
+            net,
+            failed,
+        }
+    }
+
+    /// Resolves (with the reason) once the task died [`MAX_DEATHS`] times within
+    /// [`DEATH_WINDOW`]; never otherwise.
+    pub(crate) async fn failed(&self) -> String {
+        let mut rx = self.failed.clone();
+        loop {
+            if let Some(why) = rx.borrow_and_update().clone() {
+                return why;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// A receiver of the event stream.
@@ -123,5 +179,192 @@ impl Service {
         if self.cmds.send(Cmd::Shutdown(tx)).await.is_ok() {
             let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT + Duration::from_secs(1), rx).await;
         }
+    }
+}
+
+impl Task {
+    /// A fresh task; its table comes back from `saved` when it runs ([`Task::restore`]).
+    pub(super) fn new(
+        net: Arc<Network>,
+        settings: CommissionerSettings,
+        audit: Arc<AuditLog>,
+        events: broadcast::Sender<Value>,
+        saved: SavedTable,
+    ) -> Task {
+        let (manual, suspended, restore_pending) = {
+            let s = lock(&saved);
+            (s.manual, s.suspended, !s.entries.is_empty())
+        };
+        Task {
+            net,
+            manual,
+            settings,
+            comm: None,
+            suspended,
+            empty_since: None,
+            pending_attach: VecDeque::new(),
+            known_neighbors: HashSet::new(),
+            next_attach_poll: None,
+            audit,
+            events,
+            shutdown: None,
+            shutdown_deadline: None,
+            last_start_error: None,
+            reset_on: None,
+            pending_status: Vec::new(),
+            restore_pending,
+            saved,
+        }
+    }
+
+    /// Puts the saved joiner table back (after a restart of the task). Needs the co-processor's
+    /// credentials; when they cannot be read yet, the next tick tries again.
+    pub(super) async fn restore(&mut self) {
+        if !self.restore_pending {
+            return;
+        }
+        if let Err(e) = self.ensure_comm().await {
+            tracing::debug!(reason = %e.message, "joiner table not restored yet; will retry");
+            return;
+        }
+        let entries = lock(&self.saved).entries.clone();
+        let now = Instant::now();
+        let mut restored = 0;
+        if let Some(c) = self.comm.as_mut() {
+            for e in entries.into_iter().filter(|e| e.expires_at > now) {
+                if c.add(now, e).is_ok() {
+                    restored += 1;
+                }
+            }
+        }
+        self.restore_pending = false;
+        tracing::info!(
+            entries = restored,
+            "commissioner task restarted: joiner table restored"
+        );
+        self.save();
+    }
+
+    /// Updates the saved copy of the table (entries that expired, joined or were removed go).
+    pub(super) fn save(&mut self) {
+        if self.restore_pending {
+            return; // the saved table is still the one to restore
+        }
+        let listed: Vec<JoinerKind> = self
+            .comm
+            .as_ref()
+            .map(|c| c.list().into_iter().map(|e| e.kind).collect())
+            .unwrap_or_default();
+        let mut s = lock(&self.saved);
+        s.entries.retain(|e| listed.contains(&e.kind));
+        s.manual = self.manual;
+        s.suspended = self.suspended;
+    }
+
+    /// Records an added (or replaced) entry in the saved table.
+    pub(super) fn save_entry(&mut self, entry: JoinerEntry) {
+        let mut s = lock(&self.saved);
+        s.entries.retain(|e| e.kind != entry.kind);
+        s.entries.push(entry);
+    }
+}
+
+/// Runs tasks made by `make` one after another while they die; see the module doc.
+async fn supervise(
+    make: impl Fn() -> Task,
+    mut cmds: mpsc::Receiver<Cmd>,
+    mut input: mpsc::Receiver<NcpInput>,
+    failed: watch::Sender<Option<String>>,
+) {
+    let mut deaths: Deaths<Instant> = Deaths::new();
+    loop {
+        let task = make();
+        let run = AssertUnwindSafe(task.run(&mut cmds, &mut input)).catch_unwind();
+        let Err(panic) = run.await else {
+            return; // shut down, or every handle dropped
+        };
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let now = Instant::now();
+        deaths.push_back(now);
+        while deaths
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > DEATH_WINDOW)
+        {
+            deaths.pop_front();
+        }
+        if deaths.len() >= MAX_DEATHS {
+            let why = format!(
+                "the commissioner task died {} times within {} s (last: {what}); exiting so that the service manager restarts the agent",
+                deaths.len(),
+                DEATH_WINDOW.as_secs()
+            );
+            tracing::error!(event = "commissioner-died", "{why}");
+            let _ = failed.send(Some(why));
+            return;
+        }
+        tracing::error!(
+            event = "commissioner-died",
+            panic = %what,
+            deaths = deaths.len(),
+            "commissioner task died; restarting it with its joiner table"
+        );
+    }
+}
+
+#[cfg(test)]
+mod supervision_tests {
+    use super::*;
+    use crate::fake_ncp::FakeNcp;
+    use crate::state::StateDir;
+
+    fn settings() -> CommissionerSettings {
+        CommissionerSettings::default()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_is_restarted_with_its_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_fake, client, _events) = FakeNcp::start();
+        let info = ncp::NcpInfo {
+            protocol: (4, 3),
+            version: "fake".into(),
+            interface_type: 3,
+            caps: vec![],
+            hwaddr: [0; 8],
+        };
+        let net = Arc::new(Network::new(
+            client,
+            info,
+            StateDir::new(dir.path()),
+            "S".into(),
+            11,
+        ));
+        net.bring_up().await.unwrap();
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let svc = Service::spawn(net, settings(), AuditLog::new(dir.path()), in_rx);
+        let eui = |b: u8| JoinerKind::Eui64([b; 8]);
+        let pskd = || Pskd::new("J01NME").unwrap();
+        svc.add(eui(1), pskd(), None).await.unwrap();
+
+        for death in 1..MAX_DEATHS {
+            // The task dies; later calls are served by its successor, with the table.
+            in_tx.send(NcpInput::Panic).await.unwrap();
+            let list = svc.list().await.unwrap();
+            let joiners = list["joiners"].as_array().unwrap();
+            assert_eq!(joiners.len(), death, "{list}");
+            svc.add(eui(death as u8 + 1), pskd(), None).await.unwrap();
+            assert!(svc.failed.borrow().is_none());
+        }
+        // One death too many: the agent is told to exit.
+        in_tx.send(NcpInput::Panic).await.unwrap();
+        let why = tokio::time::timeout(Duration::from_secs(5), svc.failed())
+            .await
+            .unwrap();
+        assert!(why.contains("died 3 times"), "{why}");
+        assert!(svc.list().await.is_err());
     }
 }

@@ -224,3 +224,91 @@ fn has_cap_and_names() {
         ["CONFIG_FTD", "THREAD_UDP_FORWARD", "4242"]
     );
 }
+
+/// A client whose opener hands each new link's NCP end to the test.
+fn reopenable() -> (
+    Client,
+    mpsc::Receiver<Event>,
+    FakeNcp,
+    mpsc::UnboundedReceiver<FakeNcp>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let opener: Opener = Arc::new(move || {
+        let (a, b) = tokio::io::duplex(4096);
+        let _ = tx.send(FakeNcp {
+            io: b,
+            dec: hdlc::Decoder::default(),
+        });
+        Box::pin(async move { Ok(Transport::Memory(a)) })
+    });
+    let (a, b) = tokio::io::duplex(4096);
+    let (c, ev) = Client::with_opener(
+        Transport::Memory(a),
+        opener,
+        "memory".into(),
+        ClientOptions::default(),
+    );
+    let first = FakeNcp {
+        io: b,
+        dec: hdlc::Decoder::default(),
+    };
+    (c, ev, first, rx)
+}
+
+async fn answer_version(ncp: &mut FakeNcp) {
+    let r = ncp.recv().await;
+    assert_eq!(r.prop, prop::PROTOCOL_VERSION);
+    ncp.send(Frame::new(r.tid, cmd::IS, r.prop, vec![4, 3]))
+        .await;
+}
+
+#[tokio::test]
+async fn reopen_after_the_link_closed_and_while_it_hangs() {
+    let (c, mut ev, first, mut links) = reopenable();
+    // The co-processor goes away: Closed, then reopen gives a working link on the same client.
+    drop(first);
+    assert!(matches!(ev.recv().await, Some(Event::Closed { .. })));
+    assert!(matches!(c.get(prop::CAPS).await, Err(Error::Closed)));
+    c.reopen().await.unwrap();
+    let mut second = links.recv().await.unwrap();
+    let c2 = c.clone();
+    let t = tokio::spawn(async move { c2.get(prop::PROTOCOL_VERSION).await });
+    answer_version(&mut second).await;
+    assert_eq!(t.await.unwrap().unwrap(), [4, 3]);
+    assert_eq!(c.resets_seen(), 0);
+    second
+        .send(Frame::new(0, cmd::IS, prop::LAST_STATUS, vec![0x70]))
+        .await;
+    assert_eq!(ev.recv().await, Some(Event::Reset { status: 112 }));
+    assert_eq!(c.resets_seen(), 1);
+
+    // The co-processor hangs (reads nothing, answers nothing): reopening fails the request in
+    // flight with Closed and the new link answers.
+    let c3 = c.clone();
+    let hung = tokio::spawn(async move { c3.get(prop::HWADDR).await });
+    let _ = second.recv().await;
+    c.reopen().await.unwrap();
+    assert!(matches!(hung.await.unwrap(), Err(Error::Closed)));
+    let mut third = links.recv().await.unwrap();
+    let c4 = c.clone();
+    let t = tokio::spawn(async move { c4.get(prop::PROTOCOL_VERSION).await });
+    answer_version(&mut third).await;
+    assert_eq!(t.await.unwrap().unwrap(), [4, 3]);
+    drop(second);
+
+    // Without an opener there is nothing to reopen.
+    let (plain, _ev, _ncp) = pair(ClientOptions::default());
+    assert!(matches!(plain.reopen().await, Err(Error::Protocol(_))));
+}
+
+#[tokio::test]
+async fn reopen_restarts_a_forkpty_program() {
+    let url = RadioUrl::forkpty("cat", vec![]);
+    let (c, mut ev) = Client::open(&url, ClientOptions::default()).await.unwrap();
+    c.reopen().await.unwrap();
+    assert!(!c.is_closed());
+    // `cat` echoes our GET back: an unsolicited-looking frame with a TID, counted as stray.
+    let _ = c.get(prop::PROTOCOL_VERSION).await;
+    assert!(c.stats().frames_out >= 1);
+    assert!(ev.try_recv().is_err());
+}
