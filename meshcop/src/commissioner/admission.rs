@@ -58,7 +58,7 @@ pub struct JoinerLimits {
     /// The same per EUI-64 entry (default burst 4, then one every 2 s).
     pub handshakes_per_named_joiner: Rate,
     /// Joiner sessions per joiner router (default 8 of `max_joiner_sessions`); a new one evicts
-    /// that router's oldest unauthenticated session.
+    /// that router's oldest unauthenticated session (wildcard and discerner ones first).
     pub sessions_per_router: usize,
     /// Lifetime of a session until its handshake completes (its ClientKeyExchange and Finished
     /// arrive in one flight): default 10 s, then `joiner_session_timeout` from its start applies.

@@ -321,7 +321,8 @@ impl Joiners {
     /// Whether a cookie-bearing ClientHello of the joiner `key` may start a handshake: not a
     /// replay of a handshake its session already had, not a restart sooner than
     /// `restart_interval`, room for the session (evicting the oldest unauthenticated one of the
-    /// router, or of all, when full), and a token of both rates. Checked before any EC work.
+    /// router, or of all, when full; sessions of wildcard and discerner entries before those of
+    /// EUI-64 entries), and a token of both rates of its class. Checked before any EC work.
     fn admit(
         &mut self,
         cx: &mut JoinerCx<'_>,
