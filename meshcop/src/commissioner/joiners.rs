@@ -18,6 +18,9 @@ use crate::dtls::ClientHelloPeek;
 /// How many earlier client randoms a session remembers across restarts (replays of their
 /// ClientHellos are refused).
 const SEEN_RANDOMS: usize = 8;
+/// A session's own ClientHello, repeated, makes it resend its flight at most this often (a real
+/// joiner repeats it on its retransmission timer, 1 s or more apart).
+const HELLO_RETRANSMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) type SessionKey = ([u8; 8], u16);
 
@@ -36,6 +39,8 @@ struct JoinerSession {
     client_random: [u8; 32],
     /// Client randoms of the handshakes this one replaced (newest last).
     seen_randoms: Vec<[u8; 32]>,
+    /// When a repeated ClientHello last made the session resend its flight.
+    hello_retransmit_at: Option<Instant>,
     authenticated: bool,
     finalized: Option<Finalized>,
     entrusted: bool,
@@ -179,6 +184,20 @@ impl Joiners {
             // anything else belongs to the session in progress.
             let restart = hello.is_some_and(|h| h.random != s.client_random);
             if !restart {
+                if hello.is_some() {
+                    // The session's own ClientHello again: the joiner lost our flight, or someone
+                    // replays it to make us resend the flight (several datagrams for one).
+                    if s.hello_retransmit_at
+                        .is_some_and(|t| now < t + HELLO_RETRANSMIT_INTERVAL)
+                    {
+                        self.sessions.insert(key, s);
+                        return cx.dropped(
+                            "RLY_RX: a repeated ClientHello within 1 s of the last; flight not resent"
+                                .into(),
+                        );
+                    }
+                    s.hello_retransmit_at = Some(now);
+                }
                 s.conn.handle_datagram(now, &rx.dtls_record);
                 let port = rx.from.joiner_udp_port;
                 if port != s.addr.joiner_udp_port {
@@ -306,6 +325,7 @@ impl Joiners {
                     .min(cx.config.joiner_session_timeout),
             client_random,
             seen_randoms,
+            hello_retransmit_at: None,
             authenticated: false,
             finalized: None,
             entrusted: false,

@@ -502,3 +502,30 @@ fn cpu_per_forged_datagram() {
         replay_batch.len()
     );
 }
+
+/// A session's cookie-bearing ClientHello replayed 20 times at once makes it resend its flight
+/// once, not 20 times (each resend is several datagrams for one).
+#[test]
+fn replays_of_a_sessions_hello_resend_its_flight_at_most_once_a_second() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let v = forged_addr(9, 0x0400);
+    let h = f.session(&mut w, &v, random(9));
+    let before = w.ba.all_relayed.len();
+    for _ in 0..20 {
+        w.ba.relay_rx(&v, &h);
+    }
+    w.shuttle();
+    let resent = w.ba.all_relayed[before..]
+        .iter()
+        .filter(|r| dtls::starts_with_server_hello(&r.record))
+        .count();
+    assert_eq!(resent, 1);
+    advance(&mut w, Duration::from_secs(1));
+    let before = w.ba.all_relayed.len();
+    w.ba.relay_rx(&v, &h);
+    w.shuttle();
+    assert!(w.ba.all_relayed[before..]
+        .iter()
+        .any(|r| dtls::starts_with_server_hello(&r.record)));
+}
