@@ -417,4 +417,71 @@ mod tests {
         assert_ne!(*k.current, second);
         assert!(k.previous.is_none());
     }
+
+    /// `dtls::check_cookie` answers as the DTLS server would: the same HelloVerifyRequest, and
+    /// `Valid` exactly when the server goes on to its ServerHello; another key or peer is invalid.
+    #[test]
+    fn check_cookie_agrees_with_the_dtls_server() {
+        let now = Instant::now();
+        let rng = |n: u8| Box::new(SeededRng::from_seed([n; 32]));
+        let mut client =
+            dtls::Connection::client(dtls::Config::client(b"PSKD01"), rng(1), now).unwrap();
+        let hello = client.poll_transmit().unwrap();
+        let server = |key: &[u8]| {
+            dtls::Connection::server(dtls::Config::server(b"PSKD01"), key, b"peer", rng(2)).unwrap()
+        };
+        let mut s = server(b"key");
+        s.handle_datagram(now, &hello);
+        let hvr = s.poll_transmit().unwrap();
+        assert_eq!(
+            dtls::check_cookie(&hello, b"key", b"peer"),
+            dtls::CookieCheck::Invalid {
+                hello_verify_request: hvr.clone()
+            }
+        );
+        client.handle_datagram(now, &hvr);
+        let hello2 = client.poll_transmit().unwrap();
+        assert_eq!(
+            dtls::check_cookie(&hello2, b"key", b"peer"),
+            dtls::CookieCheck::Valid
+        );
+        let mut s = server(b"key");
+        s.handle_datagram(now, &hello2);
+        assert!(dtls::starts_with_server_hello(&s.poll_transmit().unwrap()));
+        assert!(matches!(
+            dtls::check_cookie(&hello2, b"other key", b"peer"),
+            dtls::CookieCheck::Invalid { .. }
+        ));
+        assert!(matches!(
+            dtls::check_cookie(&hello2, b"key", b"other peer"),
+            dtls::CookieCheck::Invalid { .. }
+        ));
+        assert_eq!(
+            dtls::check_cookie(&hvr, b"key", b"peer"),
+            dtls::CookieCheck::NotClientHello
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+
+        /// Garbage (and ClientHello-shaped garbage) never panics the stateless cookie check.
+        #[test]
+        fn check_cookie_garbage_never_panics(
+            mut d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            shaped in proptest::prelude::any::<bool>(),
+        ) {
+            if shaped && d.len() > 25 {
+                d[0] = 22;
+                d[1] = 0xfe;
+                d[2] = 0xfd;
+                d[3] = 0;
+                d[4] = 0;
+                let n = (d.len() - 13) as u16;
+                d[11..13].copy_from_slice(&n.to_be_bytes());
+                d[13] = 1;
+            }
+            let _ = dtls::check_cookie(&d, b"key", b"peer");
+        }
+    }
 }
