@@ -57,9 +57,15 @@ pub struct JoinerLimits {
     pub named_handshakes: Rate,
     /// The same per EUI-64 entry (default burst 4, then one every 2 s).
     pub handshakes_per_named_joiner: Rate,
-    /// Joiner sessions per joiner router (default 8 of `max_joiner_sessions`); a new one evicts
-    /// that router's oldest unauthenticated session (wildcard and discerner ones first).
+    /// Joiner sessions per joiner router (default 16 of `max_joiner_sessions`: joiners
+    /// commissioned together often share one router); a new one evicts that router's oldest
+    /// evictable session (wildcard and discerner ones first).
     pub sessions_per_router: usize,
+    /// When the sessions (all, or one router's) are full, a new one evicts the oldest session
+    /// that has not authenticated and is at least this old (default 2 s), so that legitimate
+    /// joiners arriving together do not evict each other; with none that old it is refused (the
+    /// joiner retransmits its ClientHello).
+    pub evictable_after: Duration,
     /// Lifetime of a session until its handshake completes (its ClientKeyExchange and Finished
     /// arrive in one flight): default 10 s, then `joiner_session_timeout` from its start applies.
     pub unauthenticated_timeout: Duration,
@@ -95,7 +101,8 @@ impl Default for JoinerLimits {
                 burst: 4,
                 interval: Duration::from_secs(2),
             },
-            sessions_per_router: 8,
+            sessions_per_router: 16,
+            evictable_after: Duration::from_secs(2),
             unauthenticated_timeout: Duration::from_secs(10),
             restart_interval: Duration::from_secs(5),
             unauthenticated_events_per_joiner: 4,

@@ -340,9 +340,10 @@ impl Joiners {
 
     /// Whether a cookie-bearing ClientHello of the joiner `key` may start a handshake: not a
     /// replay of a handshake its session already had, not a restart sooner than
-    /// `restart_interval`, room for the session (evicting the oldest unauthenticated one of the
-    /// router, or of all, when full; sessions of wildcard and discerner entries before those of
-    /// EUI-64 entries), and a token of both rates of its class. Checked before any EC work.
+    /// `restart_interval`, room for the session (evicting the oldest unauthenticated one at least
+    /// `evictable_after` old of the router, or of all, when full; sessions of wildcard and
+    /// discerner entries before those of EUI-64 entries), and a token of both rates of its class.
+    /// Checked before any EC work.
     fn admit(
         &mut self,
         cx: &mut JoinerCx<'_>,
@@ -377,20 +378,25 @@ impl Joiners {
         let full = others(&self.sessions, None) >= cx.config.max_joiner_sessions;
         let victim = |s: &BTreeMap<SessionKey, JoinerSession>, r: Option<u16>| {
             s.iter()
-                .filter(|(k, v)| **k != key && !v.authenticated && r.is_none_or(|r| k.1 == r))
+                .filter(|(k, v)| {
+                    **k != key
+                        && !v.authenticated
+                        && now >= v.started + limits.evictable_after
+                        && r.is_none_or(|r| k.1 == r)
+                })
                 .min_by_key(|(_, v)| (matches!(v.info.entry, JoinerKind::Eui64(_)), v.started))
                 .map(|(k, _)| *k)
         };
         let evict = match (router_full, full) {
             (true, _) => Some(victim(&self.sessions, Some(router)).ok_or_else(|| {
                 format!(
-                    "joiner router {router:#06x} has {} authenticated sessions (its quota)",
+                    "joiner router {router:#06x} has its {} sessions, none evictable",
                     limits.sessions_per_router
                 )
             })?),
             (false, true) => Some(victim(&self.sessions, None).ok_or_else(|| {
                 format!(
-                    "joiner session limit ({}) reached, all authenticated",
+                    "joiner session limit ({}) reached, none evictable",
                     cx.config.max_joiner_sessions
                 )
             })?),

@@ -156,8 +156,8 @@ pub struct Config {
     /// How long [`Commissioner::stop`] waits for the answer to the resigning COMM_KA (default 5 s).
     pub resign_timeout: Duration,
     /// Largest number of concurrent joiner sessions (default 32); a new one evicts the oldest
-    /// unauthenticated session (wildcard and discerner ones first), or is dropped when every
-    /// session has authenticated.
+    /// unauthenticated session at least `joiner_limits.evictable_after` old (wildcard and
+    /// discerner ones first), or is dropped when there is none.
     pub max_joiner_sessions: usize,
     /// Rates, quotas, timeouts and event limits for unauthenticated joiners (see [`JoinerLimits`]).
     pub joiner_limits: JoinerLimits,

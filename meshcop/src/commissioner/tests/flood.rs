@@ -223,6 +223,7 @@ fn full_slots_evict_the_oldest_unauthenticated_session() {
 #[test]
 fn one_router_holds_at_most_its_quota() {
     let mut w = open_world();
+    w.comm.config.joiner_limits.sessions_per_router = 8;
     let f = Forger::new();
     for n in 0..12u32 {
         f.session(&mut w, &forged_addr(n, 0x0400), random(n));
@@ -231,7 +232,6 @@ fn one_router_holds_at_most_its_quota() {
     for n in 100..104u32 {
         f.session(&mut w, &forged_addr(n, 0x0800), random(n));
     }
-    assert_eq!(w.comm.config().joiner_limits.sessions_per_router, 8);
     assert_eq!(w.comm.joiner_sessions(), 12);
 }
 
@@ -528,4 +528,30 @@ fn replays_of_a_sessions_hello_resend_its_flight_at_most_once_a_second() {
     assert!(w.ba.all_relayed[before..]
         .iter()
         .any(|r| dtls::starts_with_server_hello(&r.record)));
+}
+
+/// Sessions younger than `evictable_after` are not evicted: joiners arriving together do not
+/// evict each other (the newcomer is refused and retransmits); an older one is.
+#[test]
+fn young_sessions_are_not_evicted() {
+    let mut w = open_world();
+    w.comm.config.joiner_limits.sessions_per_router = 2;
+    let f = Forger::new();
+    f.session(&mut w, &forged_addr(1, 0x0400), random(1));
+    f.session(&mut w, &forged_addr(2, 0x0400), random(2));
+    advance(&mut w, Duration::from_millis(500));
+    f.session(&mut w, &forged_addr(3, 0x0400), random(3));
+    assert_eq!(w.comm.joiner_sessions(), 2);
+    assert_eq!(w.comm.stats().refused_handshakes, 1);
+    let evicted = |w: &World| {
+        w.count(|e| {
+            matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::Protocol(r), .. }
+            if r.contains("evicted"))
+        })
+    };
+    assert_eq!(evicted(&w), 0);
+    advance(&mut w, Duration::from_secs(2));
+    f.session(&mut w, &forged_addr(4, 0x0400), random(4));
+    assert_eq!(w.comm.joiner_sessions(), 2);
+    assert_eq!(evicted(&w), 1);
 }
