@@ -57,9 +57,15 @@ pub struct JoinerLimits {
     pub named_handshakes: Rate,
     /// The same per EUI-64 entry (default burst 4, then one every 2 s).
     pub handshakes_per_named_joiner: Rate,
-    /// Joiner sessions per joiner router (default 8 of `max_joiner_sessions`); a new one evicts
-    /// that router's oldest unauthenticated session.
+    /// Joiner sessions per joiner router (default 16 of `max_joiner_sessions`: joiners
+    /// commissioned together often share one router); a new one evicts that router's oldest
+    /// evictable session (wildcard and discerner ones first).
     pub sessions_per_router: usize,
+    /// When the sessions (all, or one router's) are full, a new one evicts the oldest session
+    /// that has not authenticated and is at least this old (default 2 s), so that legitimate
+    /// joiners arriving together do not evict each other; with none that old it is refused (the
+    /// joiner retransmits its ClientHello).
+    pub evictable_after: Duration,
     /// Lifetime of a session until its handshake completes (its ClientKeyExchange and Finished
     /// arrive in one flight): default 10 s, then `joiner_session_timeout` from its start applies.
     pub unauthenticated_timeout: Duration,
@@ -95,7 +101,8 @@ impl Default for JoinerLimits {
                 burst: 4,
                 interval: Duration::from_secs(2),
             },
-            sessions_per_router: 8,
+            sessions_per_router: 16,
+            evictable_after: Duration::from_secs(2),
             unauthenticated_timeout: Duration::from_secs(10),
             restart_interval: Duration::from_secs(5),
             unauthenticated_events_per_joiner: 4,
@@ -416,5 +423,72 @@ mod tests {
         k.rotate(t0 + Duration::from_secs(200), life, &mut rng);
         assert_ne!(*k.current, second);
         assert!(k.previous.is_none());
+    }
+
+    /// `dtls::check_cookie` answers as the DTLS server would: the same HelloVerifyRequest, and
+    /// `Valid` exactly when the server goes on to its ServerHello; another key or peer is invalid.
+    #[test]
+    fn check_cookie_agrees_with_the_dtls_server() {
+        let now = Instant::now();
+        let rng = |n: u8| Box::new(SeededRng::from_seed([n; 32]));
+        let mut client =
+            dtls::Connection::client(dtls::Config::client(b"PSKD01"), rng(1), now).unwrap();
+        let hello = client.poll_transmit().unwrap();
+        let server = |key: &[u8]| {
+            dtls::Connection::server(dtls::Config::server(b"PSKD01"), key, b"peer", rng(2)).unwrap()
+        };
+        let mut s = server(b"key");
+        s.handle_datagram(now, &hello);
+        let hvr = s.poll_transmit().unwrap();
+        assert_eq!(
+            dtls::check_cookie(&hello, b"key", b"peer"),
+            dtls::CookieCheck::Invalid {
+                hello_verify_request: hvr.clone()
+            }
+        );
+        client.handle_datagram(now, &hvr);
+        let hello2 = client.poll_transmit().unwrap();
+        assert_eq!(
+            dtls::check_cookie(&hello2, b"key", b"peer"),
+            dtls::CookieCheck::Valid
+        );
+        let mut s = server(b"key");
+        s.handle_datagram(now, &hello2);
+        assert!(dtls::starts_with_server_hello(&s.poll_transmit().unwrap()));
+        assert!(matches!(
+            dtls::check_cookie(&hello2, b"other key", b"peer"),
+            dtls::CookieCheck::Invalid { .. }
+        ));
+        assert!(matches!(
+            dtls::check_cookie(&hello2, b"key", b"other peer"),
+            dtls::CookieCheck::Invalid { .. }
+        ));
+        assert_eq!(
+            dtls::check_cookie(&hvr, b"key", b"peer"),
+            dtls::CookieCheck::NotClientHello
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+
+        /// Garbage (and ClientHello-shaped garbage) never panics the stateless cookie check.
+        #[test]
+        fn check_cookie_garbage_never_panics(
+            mut d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            shaped in proptest::prelude::any::<bool>(),
+        ) {
+            if shaped && d.len() > 25 {
+                d[0] = 22;
+                d[1] = 0xfe;
+                d[2] = 0xfd;
+                d[3] = 0;
+                d[4] = 0;
+                let n = (d.len() - 13) as u16;
+                d[11..13].copy_from_slice(&n.to_be_bytes());
+                d[13] = 1;
+            }
+            let _ = dtls::check_cookie(&d, b"key", b"peer");
+        }
     }
 }

@@ -18,6 +18,9 @@ use crate::dtls::ClientHelloPeek;
 /// How many earlier client randoms a session remembers across restarts (replays of their
 /// ClientHellos are refused).
 const SEEN_RANDOMS: usize = 8;
+/// A session's own ClientHello, repeated, makes it resend its flight at most this often (a real
+/// joiner repeats it on its retransmission timer, 1 s or more apart).
+const HELLO_RETRANSMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) type SessionKey = ([u8; 8], u16);
 
@@ -36,6 +39,8 @@ struct JoinerSession {
     client_random: [u8; 32],
     /// Client randoms of the handshakes this one replaced (newest last).
     seen_randoms: Vec<[u8; 32]>,
+    /// When a repeated ClientHello last made the session resend its flight.
+    hello_retransmit_at: Option<Instant>,
     authenticated: bool,
     finalized: Option<Finalized>,
     entrusted: bool,
@@ -179,6 +184,20 @@ impl Joiners {
             // anything else belongs to the session in progress.
             let restart = hello.is_some_and(|h| h.random != s.client_random);
             if !restart {
+                if hello.is_some() {
+                    // The session's own ClientHello again: the joiner lost our flight, or someone
+                    // replays it to make us resend the flight (several datagrams for one).
+                    if s.hello_retransmit_at
+                        .is_some_and(|t| now < t + HELLO_RETRANSMIT_INTERVAL)
+                    {
+                        self.sessions.insert(key, s);
+                        return cx.dropped(
+                            "RLY_RX: a repeated ClientHello within 1 s of the last; flight not resent"
+                                .into(),
+                        );
+                    }
+                    s.hello_retransmit_at = Some(now);
+                }
                 s.conn.handle_datagram(now, &rx.dtls_record);
                 let port = rx.from.joiner_udp_port;
                 if port != s.addr.joiner_udp_port {
@@ -306,6 +325,7 @@ impl Joiners {
                     .min(cx.config.joiner_session_timeout),
             client_random,
             seen_randoms,
+            hello_retransmit_at: None,
             authenticated: false,
             finalized: None,
             entrusted: false,
@@ -320,8 +340,10 @@ impl Joiners {
 
     /// Whether a cookie-bearing ClientHello of the joiner `key` may start a handshake: not a
     /// replay of a handshake its session already had, not a restart sooner than
-    /// `restart_interval`, room for the session (evicting the oldest unauthenticated one of the
-    /// router, or of all, when full), and a token of both rates. Checked before any EC work.
+    /// `restart_interval`, room for the session (evicting the oldest unauthenticated one at least
+    /// `evictable_after` old of the router, or of all, when full; sessions of wildcard and
+    /// discerner entries before those of EUI-64 entries), and a token of both rates of its class.
+    /// Checked before any EC work.
     fn admit(
         &mut self,
         cx: &mut JoinerCx<'_>,
@@ -356,20 +378,25 @@ impl Joiners {
         let full = others(&self.sessions, None) >= cx.config.max_joiner_sessions;
         let victim = |s: &BTreeMap<SessionKey, JoinerSession>, r: Option<u16>| {
             s.iter()
-                .filter(|(k, v)| **k != key && !v.authenticated && r.is_none_or(|r| k.1 == r))
+                .filter(|(k, v)| {
+                    **k != key
+                        && !v.authenticated
+                        && now >= v.started + limits.evictable_after
+                        && r.is_none_or(|r| k.1 == r)
+                })
                 .min_by_key(|(_, v)| (matches!(v.info.entry, JoinerKind::Eui64(_)), v.started))
                 .map(|(k, _)| *k)
         };
         let evict = match (router_full, full) {
             (true, _) => Some(victim(&self.sessions, Some(router)).ok_or_else(|| {
                 format!(
-                    "joiner router {router:#06x} has {} authenticated sessions (its quota)",
+                    "joiner router {router:#06x} has its {} sessions, none evictable",
                     limits.sessions_per_router
                 )
             })?),
             (false, true) => Some(victim(&self.sessions, None).ok_or_else(|| {
                 format!(
-                    "joiner session limit ({}) reached, all authenticated",
+                    "joiner session limit ({}) reached, none evictable",
                     cx.config.max_joiner_sessions
                 )
             })?),

@@ -36,13 +36,21 @@
 //!   missed the last reply and starts over is admitted again; then it leaves the table
 //!   ([`RemovalReason::Joined`]). Discerner and wildcard entries stay until they expire or are
 //!   removed. A joiner that restarts its handshake (a cookie-less
-//!   ClientHello after it had passed the cookie exchange) gets a fresh session.
+//!   ClientHello after it had passed the cookie exchange) gets a fresh session, at most once per
+//!   `restart_interval`, never for a replay of an earlier ClientHello.
+//! - Joiners are unauthenticated until their Finished: before any EC-JPAKE work the cookie is
+//!   checked (HMAC only; keys rotate every `cookie_lifetime`), then the restart rule, the slots
+//!   (a full table or joiner router evicts its oldest unauthenticated session, wildcard and
+//!   discerner ones first) and the handshake rates ([`JoinerLimits`]); a session that has not
+//!   authenticated within `unauthenticated_timeout` ends; its joiner UDP port changes only on a
+//!   record that authenticated; its events are limited ([`Stats::suppressed_events`]).
 //!
 //! Layout (one file per owned sub-state; this file is the router: inputs, the timer table,
 //! observers; it sends what the joiner sessions return, wrapped in RLY_TX):
 //! `border_agent.rs` the Border Agent session (petition, keep-alive, resignation, retry),
 //! `leader.rs` the leader client (COMM_GET, COMM_SET through the UDP proxy; the next MGMT_*
-//! requests go there), `joiners.rs` joiner sessions and JOIN_FIN, `table.rs` the joiner table and
+//! requests go there), `joiners.rs` joiner sessions and JOIN_FIN, `admission.rs` what
+//! unauthenticated joiners may cost (cookie keys, rates, event limits), `table.rs` the joiner table and
 //! its steering data, `events.rs` the outputs, `rng.rs` [`SeededRng`]. ClientHello peeking is
 //! [`dtls::peek_client_hello`].
 //! One timer table: `Commissioner::timers` asks each sub-state (Border Agent session, each
@@ -148,7 +156,8 @@ pub struct Config {
     /// How long [`Commissioner::stop`] waits for the answer to the resigning COMM_KA (default 5 s).
     pub resign_timeout: Duration,
     /// Largest number of concurrent joiner sessions (default 32); a new one evicts the oldest
-    /// unauthenticated session, or is dropped when every session has authenticated.
+    /// unauthenticated session at least `joiner_limits.evictable_after` old (wildcard and
+    /// discerner ones first), or is dropped when there is none.
     pub max_joiner_sessions: usize,
     /// Rates, quotas, timeouts and event limits for unauthenticated joiners (see [`JoinerLimits`]).
     pub joiner_limits: JoinerLimits,

@@ -223,6 +223,7 @@ fn full_slots_evict_the_oldest_unauthenticated_session() {
 #[test]
 fn one_router_holds_at_most_its_quota() {
     let mut w = open_world();
+    w.comm.config.joiner_limits.sessions_per_router = 8;
     let f = Forger::new();
     for n in 0..12u32 {
         f.session(&mut w, &forged_addr(n, 0x0400), random(n));
@@ -231,7 +232,6 @@ fn one_router_holds_at_most_its_quota() {
     for n in 100..104u32 {
         f.session(&mut w, &forged_addr(n, 0x0800), random(n));
     }
-    assert_eq!(w.comm.config().joiner_limits.sessions_per_router, 8);
     assert_eq!(w.comm.joiner_sessions(), 12);
 }
 
@@ -421,4 +421,137 @@ fn flood_of_forged_hellos_around_real_joiners() {
     );
     assert!(st.suppressed_events > 0);
     assert!(w.comm.joiner_sessions() <= w.comm.config().max_joiner_sessions);
+}
+
+/// CPU time of this thread in ns (Linux `schedstat`, updated at scheduler ticks: only large
+/// batches are measured), for the figure below.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Relays each record (from its address) into the commissioner and returns the CPU ns spent in
+/// `Commissioner::handle_datagram` alone (the BA session's decryption, the RLY_RX parse, the
+/// admission and whatever follows), not in the fake Border Agent or the forging.
+fn timed_batch(w: &mut World, batch: &[(JoinerAddr, Vec<u8>)]) -> u64 {
+    for (a, r) in batch {
+        w.ba.relay_rx(a, r);
+    }
+    let mut ds = Vec::new();
+    while let Some(d) = w.ba.conn.poll_transmit() {
+        ds.push(d);
+    }
+    let t = thread_cpu_ns();
+    for d in &ds {
+        w.comm.handle_datagram(w.now, d);
+    }
+    let ns = thread_cpu_ns() - t;
+    w.shuttle();
+    ns
+}
+
+/// The figure for the report: CPU time per forged datagram, by kind. Run with
+/// `cargo test -p meshcop --release --lib -- --ignored --nocapture cpu_per_forged_datagram`.
+#[test]
+#[ignore = "a measurement, not a check; run with --release"]
+fn cpu_per_forged_datagram() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let n = 10_000u32;
+    let addr = |i: u32| forged_addr(i % 2000, 0x0400 * (1 + (i % 50) as u16));
+    // 1. Cookie-less ClientHellos: a HelloVerifyRequest each.
+    let batch: Vec<_> = (0..n).map(|i| (addr(i), f.hello(random(i), &[]))).collect();
+    let hvr = timed_batch(&mut w, &batch);
+    // 2. Valid cookies, the handshake bucket empty: refused before any EC work.
+    let mut fresh: Vec<_> = (0..n + 16)
+        .map(|i| {
+            let a = addr(n + i);
+            let c = f.cookie(&mut w, &a, random(n + i)).unwrap();
+            (a, f.hello(random(n + i), &c))
+        })
+        .collect();
+    let admitted_batch: Vec<_> = fresh.drain(..16).collect();
+    let admitted = timed_batch(&mut w, &admitted_batch);
+    let handshakes = w.comm.stats().joiner_handshakes;
+    let refused = timed_batch(&mut w, &fresh);
+    assert_eq!(w.comm.stats().joiner_handshakes, handshakes, "all refused");
+    // 3. Replays of the admitted ones (their sessions answer with a retransmission).
+    let replay_batch: Vec<_> = admitted_batch
+        .iter()
+        .cycle()
+        .take(n as usize)
+        .cloned()
+        .collect();
+    let wall = Instant::now();
+    let replays = timed_batch(&mut w, &replay_batch);
+    let replay_wall = wall.elapsed();
+    eprintln!(
+        "CPU per forged datagram (ns): cookie-less {} | valid cookie, refused by the rate {} | \
+         replay of a session's ClientHello {} | admitted (EC-JPAKE server flight) {}",
+        hvr / u64::from(n),
+        refused / fresh.len() as u64,
+        replays / replay_batch.len() as u64,
+        admitted / admitted_batch.len() as u64,
+    );
+    eprintln!(
+        "handshakes admitted in the batch of 16: {handshakes}; replays wall {:?} for {} (schedstat \
+         is tick-grained: each batch is large)",
+        replay_wall,
+        replay_batch.len()
+    );
+}
+
+/// A session's cookie-bearing ClientHello replayed 20 times at once makes it resend its flight
+/// once, not 20 times (each resend is several datagrams for one).
+#[test]
+fn replays_of_a_sessions_hello_resend_its_flight_at_most_once_a_second() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let v = forged_addr(9, 0x0400);
+    let h = f.session(&mut w, &v, random(9));
+    let before = w.ba.all_relayed.len();
+    for _ in 0..20 {
+        w.ba.relay_rx(&v, &h);
+    }
+    w.shuttle();
+    let resent = w.ba.all_relayed[before..]
+        .iter()
+        .filter(|r| dtls::starts_with_server_hello(&r.record))
+        .count();
+    assert_eq!(resent, 1);
+    advance(&mut w, Duration::from_secs(1));
+    let before = w.ba.all_relayed.len();
+    w.ba.relay_rx(&v, &h);
+    w.shuttle();
+    assert!(w.ba.all_relayed[before..]
+        .iter()
+        .any(|r| dtls::starts_with_server_hello(&r.record)));
+}
+
+/// Sessions younger than `evictable_after` are not evicted: joiners arriving together do not
+/// evict each other (the newcomer is refused and retransmits); an older one is.
+#[test]
+fn young_sessions_are_not_evicted() {
+    let mut w = open_world();
+    w.comm.config.joiner_limits.sessions_per_router = 2;
+    let f = Forger::new();
+    f.session(&mut w, &forged_addr(1, 0x0400), random(1));
+    f.session(&mut w, &forged_addr(2, 0x0400), random(2));
+    advance(&mut w, Duration::from_millis(500));
+    f.session(&mut w, &forged_addr(3, 0x0400), random(3));
+    assert_eq!(w.comm.joiner_sessions(), 2);
+    assert_eq!(w.comm.stats().refused_handshakes, 1);
+    let evicted = |w: &World| {
+        w.count(|e| {
+            matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::Protocol(r), .. }
+            if r.contains("evicted"))
+        })
+    };
+    assert_eq!(evicted(&w), 0);
+    advance(&mut w, Duration::from_secs(2));
+    f.session(&mut w, &forged_addr(4, 0x0400), random(4));
+    assert_eq!(w.comm.joiner_sessions(), 2);
+    assert_eq!(evicted(&w), 1);
 }
