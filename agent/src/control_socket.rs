@@ -11,14 +11,26 @@
 //! - every line gets exactly one reply line; a line that is not JSON, not an object, has no string
 //!   `method`, or names an unknown method gets an error reply and the connection stays open;
 //!   a line longer than [`MAX_LINE`] gets an error reply and the connection is closed;
-//! - the caller's uid/gid/pid come from the kernel (SO_PEERCRED); `dataset.export` is allowed to
-//!   root and to the agent's own uid only, and each export is logged with the peer's uid and pid
-//!   (never the content).
+//! - the caller's uid/gid/pid come from the kernel (SO_PEERCRED); `dataset.export`, and a
+//!   `joiner.add` with `any` or a discerner, are allowed to root and to the agent's own uid only
+//!   (`control::Request::is_privileged`); each export is logged with the peer's uid and pid
+//!   (never the content);
+//! - within [`Limits`] (`limits.rs`): at most 64 connections and 32 event streams; a full table
+//!   closes its oldest idle connection (or refuses the new one) with one `too_many_connections`
+//!   line; a partial line must complete within 10 s (`request_timeout`), an idle connection closes
+//!   after 60 s, a peer that does not take a line within 10 s is dropped; out of descriptors,
+//!   `accept` closes an idle connection or backs off (10 ms doubling to 1 s) and warns at most
+//!   once per 10 s;
+//! - request bytes live only in the connection's [`lines::LineBuf`] (at most `MAX_LINE + 1`
+//!   bytes, zeroed as lines are served) and in a `control::Envelope` (whose params are zeroed on
+//!   drop): a PSKd does not outlive its request.
 //!
 //! The protocol itself (envelope, methods, params, error codes) is the `control` crate; this
 //! module is its socket server.
 //!
-//! Validated by the unit tests below (parsing, garbage lines, authorization, a real socket pair).
+//! Validated by the unit tests in `control_socket/tests.rs` (parsing, garbage lines,
+//! authorization, a real socket pair, each limit with short timeouts) and end to end by
+//! `tests/tests/control_limits.rs` (a flood of 1,100 stalled connections, exhausted descriptors).
 
 use std::future::Future;
 use std::io;
@@ -26,7 +38,6 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-
 use std::time::Instant;
 
 use serde_json::{json, Value};

@@ -12,6 +12,9 @@
 //! - `threadctl joiner add` warns on stderr when the PSKd is on its command line
 //!   (`--pskd VALUE`, `--qr TEXT`), and not for the safe forms (stdin, file, environment).
 //!
+//! `E2E_CONTROL_FLOOD=N` changes the flood's size (e.g. 10000 to measure; it prints the agent's
+//! descriptors and RSS before, during and after).
+//!
 //! Written against docs/control-protocol.md ("Limits", "Who may call what") and the README
 //! (threadctl). Every wait has a generous deadline (a hang bound, not a speed test).
 
@@ -81,8 +84,12 @@ fn a_flood_of_stalled_connections_leaves_status_answering_and_the_agent_bounded(
         let pid = agent.pid();
         let (fds_before, rss_before) = (open_fds(pid)?, rss_kib(pid)?);
         let partial = vec![b'x'; 64 * 1024 - 1];
-        let mut flood = Vec::with_capacity(FLOOD);
-        for i in 0..FLOOD {
+        let n = std::env::var("E2E_CONTROL_FLOOD")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(FLOOD);
+        let mut flood = Vec::with_capacity(n);
+        for i in 0..n {
             let mut s = UnixStream::connect(sb.control_socket())
                 .with_context(|| format!("connection {i}"))?;
             // Evicted connections may already be closed: a failed write is expected.
@@ -92,7 +99,7 @@ fn a_flood_of_stalled_connections_leaves_status_answering_and_the_agent_bounded(
         status_ok(&agent)?;
         let (fds_after, rss_after) = (open_fds(pid)?, rss_kib(pid)?);
         eprintln!(
-            "{FLOOD} connections with a 64 KiB partial line each: agent fds {fds_before} -> {fds_after}, RSS {rss_before} -> {rss_after} KiB"
+            "{n} connections with a 64 KiB partial line each: agent fds {fds_before} -> {fds_after}, RSS {rss_before} -> {rss_after} KiB"
         );
         ensure!(
             fds_after <= fds_before + MAX_CONNECTIONS + MAX_SUBSCRIPTIONS,
@@ -111,6 +118,11 @@ fn a_flood_of_stalled_connections_leaves_status_answering_and_the_agent_bounded(
         );
         drop(flood);
         status_ok(&agent)?;
+        eprintln!(
+            "after closing them: agent fds {}, RSS {} KiB",
+            open_fds(pid)?,
+            rss_kib(pid)?
+        );
         Ok(())
     });
 }
