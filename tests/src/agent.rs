@@ -291,6 +291,43 @@ impl Agent {
         }
     }
 
+    /// The process id of the simulated co-processor (`ot-ncp-ftd`) the agent started (its child).
+    pub fn ncp_pid(&self) -> Result<u32> {
+        let ncp = ot_bins()?.ncp.canonicalize()?;
+        proc::children(self.pid())
+            .into_iter()
+            .find(|c| {
+                std::fs::read_link(format!("/proc/{c}/exe")).is_ok_and(|exe| exe == ncp)
+                    && proc::alive(*c)
+            })
+            .with_context(|| format!("no {} child of the agent", ncp.display()))
+    }
+
+    /// Polls (every 100 ms) until the agent has a co-processor child other than `old`.
+    pub fn wait_new_ncp(&mut self, old: u32, timeout: Duration) -> Result<u32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.exited()? {
+                bail!(
+                    "thread-agent exited ({s}); log:
+{}",
+                    self.log.tail(30)
+                );
+            }
+            match self.ncp_pid() {
+                Ok(p) if p != old => return Ok(p),
+                _ if Instant::now() >= deadline => {
+                    bail!(
+                        "no new co-processor within {timeout:?}; log:
+{}",
+                        self.log.tail(30)
+                    )
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
     /// Deletes the co-processor's settings; the agent must be stopped.
     pub fn wipe_ncp_settings(&mut self) -> Result<bool> {
         if self.exited()?.is_none() {

@@ -30,7 +30,10 @@
 //!   [`ATTACH_WINDOW`] is attributed to the oldest entrusted joiner still waiting (FIFO), and the
 //!   event says `"match": "first-new-neighbor"`.
 //!
-//! Files: `service.rs` the handle ([`Service`]) and its commands; `lifecycle.rs` the task's loop,
+//! - Supervision: the task runs under a supervisor (`service.rs`) that restarts it after a panic
+//!   with its joiner table; the third death within 10 minutes ends the agent (exit 1).
+//!
+//! Files: `service.rs` the handle ([`Service`]), its commands and the supervisor; `lifecycle.rs` the task's loop,
 //! the co-processor's input and whether a session is wanted; `requests.rs` the answers to control
 //! requests and the co-processor reads they need; `attach.rs` event publishing and joined-device
 //! matching; `events.rs` event names, fields and log text; `methods.rs` the control dispatcher.
