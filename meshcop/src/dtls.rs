@@ -18,21 +18,39 @@
 //! fragmentation of ours to the MTU and to a maximum record plaintext (OpenThread peers accept at
 //! most 768), the 64-record anti-replay window, fatal alerts on failure and close_notify.
 //!
-//! A wrong password ends the handshake with [`Error::BadPassword`] on both sides: the server cannot
-//! authenticate the client's Finished (it answers with a bad_record_mac alert, as OpenThread's
-//! SecureTransport does), the client fails on the server's Finished or on a bad_record_mac /
-//! decrypt_error alert. A peer that fails silently leaves us with [`Error::Timeout`].
+//! A wrong password. EC-JPAKE gives both sides the same premaster secret only for the same
+//! password, so the one conclusive check is a MAC: the server fails with [`Error::BadPassword`]
+//! (answering bad_record_mac, as OpenThread's SecureTransport does) when the first epoch-1 record
+//! of the datagram whose ClientKeyExchange derived its keys (the client's Finished: Mbed TLS, and
+//! so an OpenThread joiner, sends ClientKeyExchange, ChangeCipherSpec and Finished together) does
+//! not authenticate; whoever sent that ClientKeyExchange does not hold the password. Every other
+//! sign is unauthenticated and so forgeable by anyone who can send us datagrams: a plaintext
+//! alert once our keys exist (what an Mbed TLS server sends a client with another password), or an
+//! epoch-1 record failing its MAC later while we wait for Finished. Such a record is dropped
+//! silently (RFC 6347 §4.1.2.7) and an alert does not end the session, but either is remembered:
+//! if the handshake then ends at a retransmission timer (the next one after a fatal plaintext
+//! alert, the last one otherwise) it fails with [`Error::PossibleBadPassword`] instead of
+//! [`Error::Timeout`]. A Finished that authenticates but does not match the transcript means the
+//! same keys over altered handshake messages: [`Error::PeerMisbehaved`], not a password error.
+//! (Mbed TLS itself fails on any bad MAC while it waits for Finished, `ssl_get_next_record`; we
+//! do not, so that one forged datagram cannot end a genuine handshake.)
 //!
-//! Guarantees: no panic on any datagram; malformed or unauthentic records are dropped silently
-//! except where they can only mean a wrong password (see above); secrets redact in `Debug`.
+//! Guarantees: no panic on any datagram; malformed, oversized (plaintext over 2^14 bytes,
+//! ciphertext over 2^14 + 2048) or unauthentic records are dropped silently except in the one
+//! conclusive case above; handshake messages over `handshake::MAX_MESSAGE_LEN` (4 KiB) are not
+//! reassembled; secrets redact in `Debug` and are zeroed on drop (key block, master secret,
+//! premaster secret, the AES key schedules).
+//!
 //! Validated: in-memory client/server handshakes with loss, reordering, duplication, wrong password,
 //! replay and tampering, and random datagrams (proptest, cargo-fuzz) — tests in `dtls/tests.rs`.
 //! Live, both roles, against Mbed TLS 3.6.0 (the copy inside OpenThread) built with OpenThread's own
 //! Mbed TLS configuration and with the library defaults (EMS, session tickets offered): handshake,
 //! identical key block, application data both ways, close_notify, wrong password -> `BadPassword`
+//! (our server) / `PossibleBadPassword` (our client, on Mbed TLS's plaintext alert; these two
+//! outcomes follow from the code since issue 10, the live runs predate it)
 //! (`src/dtls/interop/`, test module `mbedtls_interop`, needs `MBEDTLS_PEER`). Live as commissioner
 //! against the OpenThread simulation NCP's Border Agent through the Spinel UDP forward stream: wrong
-//! PSKc -> `BadPassword`, right PSKc -> connected and COMM_PET answered 2.04 State=accept (test
+//! PSKc -> `PossibleBadPassword` (`BadPassword` when last run live, before issue 10), right PSKc -> connected and COMM_PET answered 2.04 State=accept (test
 //! module `ot_border_agent_interop`, needs `OT_NCP_FTD`). Not yet run against a real OpenThread
 //! joiner (the server role was checked with an Mbed TLS client in OpenThread's configuration).
 //! Limitation: a ClientHello fragmented before its cookie is not reassembled (nor by Mbed TLS).
@@ -85,9 +103,18 @@ pub mod alert {
 /// Why a connection failed. Grouped by cause: credentials, peer behaviour, compatibility, local use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The EC-JPAKE passwords differ (Finished did not verify, or the peer said so by alert).
+    /// The EC-JPAKE passwords differ, shown by a check the peer could not have passed with our
+    /// password: the first epoch-1 record of the datagram whose key exchange derived our keys
+    /// (the peer's Finished, sent with the keys it derived from that same message) did not
+    /// authenticate. See the module doc for why this and nothing else is conclusive.
     #[error("DTLS handshake failed: wrong password (PSKc / PSKd mismatch)")]
     BadPassword,
+    /// The handshake did not complete and the only signs were unauthenticated ones that a
+    /// different password would also give (a plaintext bad_record_mac / decrypt_error alert once
+    /// our keys existed, or epoch-1 records that did not authenticate while we waited for the
+    /// peer's Finished). Anyone who can send us datagrams can forge these, so this is a hint.
+    #[error("DTLS handshake failed: possibly a wrong password (unauthenticated signs only)")]
+    PossibleBadPassword,
     /// No answer after the last retransmission.
     #[error("DTLS handshake timed out: the peer did not answer")]
     Timeout,
@@ -250,6 +277,15 @@ pub struct Connection {
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     retransmitted_now: bool,
+    /// Our keys were derived while handling the current datagram, and no epoch-1 record of it has
+    /// been looked at yet: a MAC failure on the next one is conclusive (see [`Error::BadPassword`]).
+    keys_fresh: bool,
+    /// An unauthenticated sign of another password was seen (see [`Error::PossibleBadPassword`]).
+    suspect_password: bool,
+    /// A plaintext fatal alert came once our keys existed: it does not end the session, but the
+    /// next retransmission timer does (a genuine sender has given up; a forger cannot cut the
+    /// genuine peer's answer short of one retransmission interval).
+    alert_hint: bool,
     done: bool,
 }
 
@@ -268,8 +304,10 @@ type HmacSha256 = Hmac<Sha256>;
 type Fatal = (Error, Option<u8>);
 
 const MAX_PENDING_AHEAD: u16 = 8;
-/// TLS record plaintext limit (2^14).
+/// TLS record plaintext limit (2^14, RFC 5246 §6.2.1); longer records are dropped.
 const MAX_PLAINTEXT: usize = 16384;
+/// Protected record limit (2^14 + 2048, RFC 5246 §6.2.3, RFC 6347 §4.1); longer ones are dropped.
+const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
 const MAX_HELLO_VERIFY: u8 = 4;
 
 impl Connection {
@@ -303,6 +341,9 @@ impl Connection {
             out: VecDeque::new(),
             events: VecDeque::new(),
             retransmitted_now: false,
+            keys_fresh: false,
+            suspect_password: false,
+            alert_hint: false,
             done: false,
         })
     }
@@ -431,8 +472,13 @@ impl Connection {
         if now < at || self.is_finished() {
             return;
         }
-        if self.timeout >= self.config.max_retransmit_timeout {
-            self.fail(Error::Timeout, None);
+        if self.timeout >= self.config.max_retransmit_timeout || self.alert_hint {
+            let e = if self.suspect_password {
+                Error::PossibleBadPassword
+            } else {
+                Error::Timeout
+            };
+            self.fail(e, None);
             return;
         }
         self.timeout = (self.timeout * 2).min(self.config.max_retransmit_timeout);
@@ -447,6 +493,7 @@ impl Connection {
             return;
         }
         self.retransmitted_now = false;
+        self.keys_fresh = false;
         for rec in parse_records(datagram) {
             if let Err((e, alert)) = self.handle_record(now, &rec) {
                 self.fail(e, alert);
@@ -509,6 +556,7 @@ impl Connection {
         };
         self.write_cipher = Some(w);
         self.read_cipher = Some(r);
+        self.keys_fresh = true;
         self.master = Some(master);
         self.key_block = Some(kb);
         zeroize::Zeroize::zeroize(&mut ck);
@@ -532,7 +580,9 @@ impl Connection {
     }
 
     /// Checks the peer's Finished (sent under epoch 1, over the transcript so far with `label`) and
-    /// adds it to the transcript. A mismatch can only mean another password.
+    /// adds it to the transcript. The record authenticated under our keys, so the peer derived the
+    /// same premaster secret, which EC-JPAKE gives only for the same password: a mismatch means
+    /// the handshake messages differ (altered in flight, or a broken peer), not a wrong password.
     fn check_peer_finished(
         &mut self,
         label: &[u8],
@@ -548,7 +598,10 @@ impl Connection {
         }
         let expected = self.verify_data(label);
         if !constant_time_eq(body, &expected) {
-            return Err((Error::BadPassword, Some(alert::DECRYPT_ERROR)));
+            return Err((
+                Error::PeerMisbehaved("Finished does not match the handshake transcript"),
+                Some(alert::DECRYPT_ERROR),
+            ));
         }
         self.push_transcript(HT_FINISHED, seq, body);
         Ok(())
