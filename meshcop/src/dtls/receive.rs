@@ -1,7 +1,17 @@
 //! Inbound records: version and epoch filtering, decryption and anti-replay, alerts, application
 //! data, and handshake fragments reassembled in message order and dispatched by state.
+//!
+//! Bounds (issue 10): records over 2^14 bytes of plaintext or 2^14 + 2048 of ciphertext are
+//! dropped; a message over `MAX_MESSAGE_LEN` is never reassembled and messages ahead of the next
+//! one share [`MAX_AHEAD_BYTES`]; once our keys exist, new plaintext handshake messages and
+//! plaintext alerts cannot end the session (see the module doc of `dtls`).
 
 use std::time::Instant;
+
+/// Reassembly memory for messages ahead of the next expected one (each message is also at most
+/// `MAX_MESSAGE_LEN`, 4 KiB): a session holds at most 8 KiB of message bodies (16 KiB with the
+/// byte map) whatever a peer sends. Our peers' flights are well under 1 KiB.
+const MAX_AHEAD_BYTES: usize = 4096;
 
 use super::handshake::*;
 use super::record::*;
@@ -138,15 +148,25 @@ impl Connection {
             if matches!(self.state, State::Connected) || ahead > MAX_PENDING_AHEAD {
                 continue;
             }
-            match self.pending.get_mut(&f.message_seq) {
-                Some(r) => {
-                    let _ = r.add(&f);
+            // Once our keys exist the peer's only new message is its Finished, under epoch 1: a
+            // new plaintext one is unauthenticated and must not end the session.
+            if rec.epoch == 0 && self.read_cipher.is_some() {
+                continue;
+            }
+            // A message begun by unauthenticated fragments gives way to an authenticated fragment
+            // that contradicts it (a forged plaintext fragment must not block the peer's Finished).
+            if let Some(r) = self.pending.get_mut(&f.message_seq) {
+                if r.add(&f).is_ok() || rec.epoch <= r.epoch {
+                    continue;
                 }
-                None => {
-                    if let Ok(r) = Reassembly::new(&f, rec.epoch) {
-                        self.pending.insert(f.message_seq, r);
-                    }
-                }
+                self.pending.remove(&f.message_seq);
+            }
+            // Messages beyond the next one share one small budget.
+            if ahead > 0 && self.pending_ahead_bytes() + f.length as usize > MAX_AHEAD_BYTES {
+                continue;
+            }
+            if let Ok(r) = Reassembly::new(&f, rec.epoch) {
+                self.pending.insert(f.message_seq, r);
             }
         }
         while let Some(r) = self.pending.get(&self.next_recv_seq) {
@@ -161,6 +181,15 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// Bytes held for messages after the next expected one.
+    fn pending_ahead_bytes(&self) -> usize {
+        self.pending
+            .iter()
+            .filter(|(&seq, _)| seq != self.next_recv_seq)
+            .map(|(_, r)| r.message_len())
+            .sum()
     }
 
     /// One complete handshake message, in order: the state it arrives in picks the handler.

@@ -390,6 +390,13 @@ fn forged_alert_and_epoch1_garbage_mid_handshake_are_dropped() {
         s.handle_datagram(now, &forged_epoch1(0));
         s.handle_datagram(now, &forged_epoch1(7));
         s.handle_datagram(now, &forged_alert(desc));
+        // Plaintext handshake messages in the Finished's place: a Finished, an unexpected one.
+        for msg_type in [HT_FINISHED, HT_SERVER_HELLO] {
+            let mut d = Vec::new();
+            let m = encode_message(msg_type, s.next_recv_seq, &[0; 12]);
+            Record::encode(CT_HANDSHAKE, 0, 60, &m, &mut d);
+            s.handle_datagram(now, &d);
+        }
         s.handle_datagram(now, &[f5[1].clone(), f5[2].clone()].concat());
         assert_eq!(s.poll_event(), Some(Event::Connected), "desc {desc}");
         while let Some(d) = s.poll_transmit() {
@@ -544,6 +551,89 @@ fn server_retransmits_finished_when_client_repeats_its_flight() {
     }
     assert!(c.is_connected());
     assert_eq!(c.poll_event(), Some(Event::Connected));
+}
+
+/// Issue 10: a record whose plaintext is over 2^14 bytes is dropped (here a genuine ClientHello
+/// followed by a long handshake fragment: no HelloVerifyRequest).
+#[test]
+fn oversized_plaintext_record_is_dropped() {
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 26, |_, _| {});
+    let ch = c.poll_transmit().unwrap();
+    let rec = parse_records(&ch)[0].clone();
+    let build = |pad: usize| {
+        let mut frag = rec.fragment.to_vec();
+        encode_fragment(HT_CLIENT_HELLO, 9, &vec![0; pad], 0, pad, &mut frag);
+        let mut d = Vec::new();
+        Record::encode(CT_HANDSHAKE, 0, rec.seq, &frag, &mut d);
+        d
+    };
+    let at_limit = MAX_PLAINTEXT - rec.fragment.len() - HS_HEADER_LEN;
+    s.handle_datagram(now, &build(at_limit));
+    assert!(s.poll_transmit().is_some(), "2^14 bytes: answered");
+    s.handle_datagram(now, &build(at_limit + 1));
+    assert!(s.poll_transmit().is_none(), "2^14 + 1 bytes: dropped");
+}
+
+/// Issue 10: a protected record over 2^14 + 2048 bytes, or one whose plaintext is over 2^14, is
+/// dropped; 2^14 bytes of plaintext are taken.
+#[test]
+fn oversized_protected_record_is_dropped() {
+    let (mut c, mut s, now) = connected_pair(27);
+    for (len, taken) in [
+        (MAX_PLAINTEXT, true),
+        (MAX_PLAINTEXT + 1, false),
+        (MAX_CIPHERTEXT - AEAD_OVERHEAD + 1, false),
+    ] {
+        let mut d = Vec::new();
+        let seq = c.write_seq[1];
+        c.write_seq[1] += 1;
+        let w = c.write_cipher.as_ref().unwrap();
+        w.seal(CT_APPLICATION_DATA, 1, seq, &vec![7; len], &mut d);
+        s.handle_datagram(now, &d);
+        assert_eq!(s.poll_event().is_some(), taken, "plaintext of {len}");
+        assert!(s.is_connected());
+    }
+}
+
+/// Issue 10: handshake messages are not reassembled past a bound: one over `MAX_MESSAGE_LEN`
+/// never, and messages ahead of the next expected one share `MAX_AHEAD_BYTES`; the genuine next
+/// message is still taken and the handshake completes.
+#[test]
+fn reassembly_memory_is_bounded() {
+    let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 28, |_, _| {});
+    let f5 = up_to_flight5(&mut c, &mut s, now);
+    let next = s.next_recv_seq;
+    let mut junk = Vec::new();
+    for (i, len) in [
+        (0u16, 0xff_ffffu32),
+        (1, 4096),
+        (2, 4096),
+        (3, 4000),
+        (8, 4096),
+    ] {
+        let at = junk.len();
+        encode_fragment(
+            HT_CLIENT_KEY_EXCHANGE,
+            next.wrapping_add(i),
+            &[0],
+            0,
+            1,
+            &mut junk,
+        );
+        // The declared message length (bytes 1..4 of the header): far more than the fragment.
+        junk[at + 1..at + 4].copy_from_slice(&len.to_be_bytes()[1..]);
+    }
+    let mut d = Vec::new();
+    Record::encode(CT_HANDSHAKE, 0, 90, &junk, &mut d);
+    s.handle_datagram(now, &d);
+    let held: usize = s.pending.values().map(|r| r.message_len()).sum();
+    assert!(held <= 4096, "held {held} bytes");
+    assert!(
+        !s.pending.contains_key(&next),
+        "the over-long one is not kept"
+    );
+    s.handle_datagram(now, &f5.concat());
+    assert_eq!(s.poll_event(), Some(Event::Connected));
 }
 
 proptest! {
