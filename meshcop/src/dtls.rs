@@ -75,7 +75,7 @@ use zeroize::Zeroizing;
 
 use crate::ecjpake::EcJpake;
 pub use crate::ecjpake::{EcJpakeError, Role};
-use crate::prf::prf;
+use crate::prf::{prf, prf_sha256};
 use handshake::*;
 pub use peek::{peek_client_hello, starts_with_server_hello, ClientHelloPeek};
 use record::*;
@@ -525,31 +525,41 @@ impl Connection {
         self.events.push_back(Event::Failed(e));
     }
 
+    /// Premaster secret, master secret and key block, each filled in place inside its
+    /// `Zeroizing` (no copy left on the stack); the AES key schedules wipe themselves on drop
+    /// (`aes` feature `zeroize`), and the key bytes handed to them are taken by reference.
     fn derive_keys(&mut self) -> Result<(), Fatal> {
-        let pms = Zeroizing::new(
-            self.jpake
-                .premaster_secret()
-                .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?,
-        );
-        let master: Zeroizing<[u8; 48]> = Zeroizing::new(prf(
+        let pms = self
+            .jpake
+            .premaster_secret()
+            .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?;
+        let mut master: Zeroizing<[u8; 48]> = Zeroizing::new([0; 48]);
+        prf_sha256(
             &pms[..],
             b"master secret",
             &[&self.client_random, &self.server_random],
-        ));
-        let kb: Zeroizing<[u8; 40]> = Zeroizing::new(prf(
+            &mut master[..],
+        );
+        drop(pms);
+        let mut kb: Zeroizing<[u8; 40]> = Zeroizing::new([0; 40]);
+        prf_sha256(
             &master[..],
             b"key expansion",
             &[&self.server_random, &self.client_random],
-        ));
-        let mut ck = [0u8; 16];
-        let mut sk = [0u8; 16];
-        let mut civ = [0u8; 4];
-        let mut siv = [0u8; 4];
-        ck.copy_from_slice(&kb[..16]);
-        sk.copy_from_slice(&kb[16..32]);
-        civ.copy_from_slice(&kb[32..36]);
-        siv.copy_from_slice(&kb[36..40]);
-        let (client, server) = (CipherState::new(&ck, &civ), CipherState::new(&sk, &siv));
+            &mut kb[..],
+        );
+        let key = |r: core::ops::Range<usize>| -> &[u8] { &kb[r] };
+        let (client, server) = match (
+            key(0..16).try_into(),
+            key(16..32).try_into(),
+            key(32..36).try_into(),
+            key(36..40).try_into(),
+        ) {
+            (Ok(ck), Ok(sk), Ok(civ), Ok(siv)) => {
+                (CipherState::new(ck, civ), CipherState::new(sk, siv))
+            }
+            _ => unreachable!("the key block is 40 bytes"),
+        };
         let (w, r) = match self.role {
             Role::Client => (client, server),
             Role::Server => (server, client),
@@ -559,8 +569,6 @@ impl Connection {
         self.keys_fresh = true;
         self.master = Some(master);
         self.key_block = Some(kb);
-        zeroize::Zeroize::zeroize(&mut ck);
-        zeroize::Zeroize::zeroize(&mut sk);
         Ok(())
     }
 
