@@ -481,7 +481,10 @@ impl Connection {
             self.fail(e, None);
             return;
         }
-        self.timeout = (self.timeout * 2).min(self.config.max_retransmit_timeout);
+        self.timeout = self
+            .timeout
+            .saturating_mul(2)
+            .min(self.config.max_retransmit_timeout);
         tracing::debug!(role = ?self.role, timeout_ms = self.timeout.as_millis() as u64, "dtls retransmit");
         self.transmit_flight();
         self.retransmit_at = Some(now + self.timeout);

@@ -8,16 +8,16 @@
 
 use std::time::Instant;
 
-/// Reassembly memory for messages ahead of the next expected one (each message is also at most
-/// `MAX_MESSAGE_LEN`, 4 KiB): a session holds at most 8 KiB of message bodies (16 KiB with the
-/// byte map) whatever a peer sends. Our peers' flights are well under 1 KiB.
-const MAX_AHEAD_BYTES: usize = 4096;
-
 use super::handshake::*;
 use super::record::*;
 use super::{
     alert, Connection, Error, Event, Fatal, State, MAX_CIPHERTEXT, MAX_PENDING_AHEAD, MAX_PLAINTEXT,
 };
+
+/// Reassembly memory for messages ahead of the next expected one (each message is also at most
+/// `MAX_MESSAGE_LEN`, 4 KiB): a session holds at most 8 KiB of message bodies (16 KiB with the
+/// byte map) whatever a peer sends. Our peers' flights are well under 1 KiB.
+const MAX_AHEAD_BYTES: usize = 4096;
 
 impl Connection {
     pub(super) fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Fatal> {
