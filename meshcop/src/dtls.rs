@@ -46,13 +46,15 @@
 //! Live, both roles, against Mbed TLS 3.6.0 (the copy inside OpenThread) built with OpenThread's own
 //! Mbed TLS configuration and with the library defaults (EMS, session tickets offered): handshake,
 //! identical key block, application data both ways, close_notify, wrong password -> `BadPassword`
-//! (our server) / `PossibleBadPassword` (our client, on Mbed TLS's plaintext alert; these two
-//! outcomes follow from the code since issue 10, the live runs predate it)
+//! (our server) / `PossibleBadPassword` (our client, on Mbed TLS's plaintext alert; rerun with
+//! both configurations after issue 10)
 //! (`src/dtls/interop/`, test module `mbedtls_interop`, needs `MBEDTLS_PEER`). Live as commissioner
 //! against the OpenThread simulation NCP's Border Agent through the Spinel UDP forward stream: wrong
-//! PSKc -> `PossibleBadPassword` (`BadPassword` when last run live, before issue 10), right PSKc -> connected and COMM_PET answered 2.04 State=accept (test
-//! module `ot_border_agent_interop`, needs `OT_NCP_FTD`). Not yet run against a real OpenThread
-//! joiner (the server role was checked with an Mbed TLS client in OpenThread's configuration).
+//! PSKc -> `PossibleBadPassword` (rerun after issue 10), right PSKc -> connected and COMM_PET
+//! answered 2.04 State=accept (test module `ot_border_agent_interop`, needs `OT_NCP_FTD`). As
+//! server, end to end through the agent: an OpenThread simulation CLI joiner with a wrong PSKd
+//! gives `BadPassword` (the conclusive check: its flight comes in one datagram) and joins on a
+//! retry (`tests/tests/commissioning.rs`, `wrong_pskd_fails_then_retry_joins`, after issue 10).
 //! Limitation: a ClientHello fragmented before its cookie is not reassembled (nor by Mbed TLS).
 
 mod client;
