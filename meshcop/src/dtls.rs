@@ -416,6 +416,13 @@ impl Connection {
         }
     }
 
+    /// Whether an unauthenticated sign of another password has been seen (what would make a
+    /// timeout [`Error::PossibleBadPassword`]); for a caller that ends the session on its own
+    /// timer and wants to name the failure the same way.
+    pub fn password_suspected(&self) -> bool {
+        self.suspect_password
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.retransmit_at

@@ -413,8 +413,10 @@ fn forged_alert_and_epoch1_garbage_mid_handshake_are_dropped() {
 fn forged_alert_then_silence_is_only_possible_wrong_password() {
     let (mut c, mut s, now) = pair(b"J01NME", b"J01NME", 22, |_, _| {});
     let _lost = up_to_flight5(&mut c, &mut s, now);
+    assert!(!c.password_suspected());
     c.handle_datagram(now, &forged_alert(alert::BAD_RECORD_MAC));
     assert!(!c.is_finished());
+    assert!(c.password_suspected());
     let (ev, _) = run_timers(&mut c, now);
     assert_eq!(ev, vec![Event::Failed(Error::PossibleBadPassword)]);
     // Epoch-1 garbage then silence: the same, after the whole backoff.
