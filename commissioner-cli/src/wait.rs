@@ -32,6 +32,9 @@ pub(crate) fn judge(ev: &Value, entry: &str) -> Outcome {
         .unwrap_or("?");
     match s(ev, "type") {
         "joiner-entrusted" => Outcome::Joined,
+        // Only unauthenticated signs, which anyone in radio range can forge: the wait goes on
+        // (the entry stays usable, the genuine joiner may still join), as for a timeout.
+        "joiner-handshake-failed" if s(ev, "reason") == "possible-wrong-pskd" => Outcome::Continue,
         "joiner-handshake-failed" if s(ev, "reason") == "wrong-pskd" => Outcome::Fail(
             exit::WRONG_PSKD,
             format!("joiner {who}: PSKd mismatch (the joiner used a different PSKd; the entry stays for a retry)"),
@@ -57,9 +60,11 @@ pub(crate) fn wait_for_joiner(
     entry: &str,
     json: bool,
 ) -> Result<String, Failure> {
+    let mut possible_wrong_pskd = false;
     loop {
         let ev = sub.next()?;
         if ev.get("entry").and_then(Value::as_str) == Some(entry) {
+            possible_wrong_pskd |= s(&ev, "reason") == "possible-wrong-pskd";
             crate::print_now(&if json {
                 format!("{ev}\n")
             } else {
@@ -75,7 +80,33 @@ pub(crate) fn wait_for_joiner(
                     "joined: JOIN_FIN accepted and the joiner entrusted\n".into()
                 })
             }
-            Outcome::Fail(code, msg) => return Err(fail(code, msg)),
+            Outcome::Fail(code, mut msg) => {
+                if code == exit::EXPIRED && possible_wrong_pskd {
+                    msg.push_str(
+                        " (a handshake had failed with a possible PSKd mismatch: check the joiner's PSKd)",
+                    );
+                }
+                return Err(fail(code, msg));
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10: a possible PSKd mismatch (unauthenticated signs only) does not end the wait.
+    #[test]
+    fn possible_wrong_pskd_does_not_end_the_wait() {
+        let entry = "eui64:18b4300000000002";
+        let ev = json!({"type": "joiner-handshake-failed", "entry": entry,
+            "reason": "possible-wrong-pskd"});
+        assert_eq!(judge(&ev, entry), Outcome::Continue);
+        let ev = json!({"type": "joiner-handshake-failed", "entry": entry, "reason": "wrong-pskd"});
+        assert!(matches!(
+            judge(&ev, entry),
+            Outcome::Fail(exit::WRONG_PSKD, _)
+        ));
     }
 }

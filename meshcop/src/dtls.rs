@@ -18,23 +18,43 @@
 //! fragmentation of ours to the MTU and to a maximum record plaintext (OpenThread peers accept at
 //! most 768), the 64-record anti-replay window, fatal alerts on failure and close_notify.
 //!
-//! A wrong password ends the handshake with [`Error::BadPassword`] on both sides: the server cannot
-//! authenticate the client's Finished (it answers with a bad_record_mac alert, as OpenThread's
-//! SecureTransport does), the client fails on the server's Finished or on a bad_record_mac /
-//! decrypt_error alert. A peer that fails silently leaves us with [`Error::Timeout`].
+//! A wrong password. EC-JPAKE gives both sides the same premaster secret only for the same
+//! password, so the one conclusive check is a MAC: the server fails with [`Error::BadPassword`]
+//! (answering bad_record_mac, as OpenThread's SecureTransport does) when the first epoch-1 record
+//! of the datagram whose ClientKeyExchange derived its keys (the client's Finished: Mbed TLS, and
+//! so an OpenThread joiner, sends ClientKeyExchange, ChangeCipherSpec and Finished together) does
+//! not authenticate; whoever sent that ClientKeyExchange does not hold the password. Every other
+//! sign is unauthenticated and so forgeable by anyone who can send us datagrams: a plaintext
+//! alert once our keys exist (what an Mbed TLS server sends a client with another password), or an
+//! epoch-1 record failing its MAC later while we wait for Finished. Such a record is dropped
+//! silently (RFC 6347 §4.1.2.7) and an alert does not end the session, but either is remembered:
+//! if the handshake then ends at a retransmission timer (the next one after a fatal plaintext
+//! alert, the last one otherwise) it fails with [`Error::PossibleBadPassword`] instead of
+//! [`Error::Timeout`]. A Finished that authenticates but does not match the transcript means the
+//! same keys over altered handshake messages: [`Error::PeerMisbehaved`], not a password error.
+//! (Mbed TLS itself fails on any bad MAC while it waits for Finished, `ssl_get_next_record`; we
+//! do not, so that one forged datagram cannot end a genuine handshake.)
 //!
-//! Guarantees: no panic on any datagram; malformed or unauthentic records are dropped silently
-//! except where they can only mean a wrong password (see above); secrets redact in `Debug`.
+//! Guarantees: no panic on any datagram; malformed, oversized (plaintext over 2^14 bytes,
+//! ciphertext over 2^14 + 2048) or unauthentic records are dropped silently except in the one
+//! conclusive case above; handshake messages over `handshake::MAX_MESSAGE_LEN` (4 KiB) are not
+//! reassembled; secrets redact in `Debug` and are zeroed on drop (key block, master secret,
+//! premaster secret, the AES key schedules).
+//!
 //! Validated: in-memory client/server handshakes with loss, reordering, duplication, wrong password,
 //! replay and tampering, and random datagrams (proptest, cargo-fuzz) — tests in `dtls/tests.rs`.
 //! Live, both roles, against Mbed TLS 3.6.0 (the copy inside OpenThread) built with OpenThread's own
 //! Mbed TLS configuration and with the library defaults (EMS, session tickets offered): handshake,
 //! identical key block, application data both ways, close_notify, wrong password -> `BadPassword`
+//! (our server) / `PossibleBadPassword` (our client, on Mbed TLS's plaintext alert; rerun with
+//! both configurations after issue 10)
 //! (`src/dtls/interop/`, test module `mbedtls_interop`, needs `MBEDTLS_PEER`). Live as commissioner
 //! against the OpenThread simulation NCP's Border Agent through the Spinel UDP forward stream: wrong
-//! PSKc -> `BadPassword`, right PSKc -> connected and COMM_PET answered 2.04 State=accept (test
-//! module `ot_border_agent_interop`, needs `OT_NCP_FTD`). Not yet run against a real OpenThread
-//! joiner (the server role was checked with an Mbed TLS client in OpenThread's configuration).
+//! PSKc -> `PossibleBadPassword` (rerun after issue 10), right PSKc -> connected and COMM_PET
+//! answered 2.04 State=accept (test module `ot_border_agent_interop`, needs `OT_NCP_FTD`). As
+//! server, end to end through the agent: an OpenThread simulation CLI joiner with a wrong PSKd
+//! gives `BadPassword` (the conclusive check: its flight comes in one datagram) and joins on a
+//! retry (`tests/tests/commissioning.rs`, `wrong_pskd_fails_then_retry_joins`, after issue 10).
 //! Limitation: a ClientHello fragmented before its cookie is not reassembled (nor by Mbed TLS).
 
 mod client;
@@ -57,7 +77,7 @@ use zeroize::Zeroizing;
 
 use crate::ecjpake::EcJpake;
 pub use crate::ecjpake::{EcJpakeError, Role};
-use crate::prf::prf;
+use crate::prf::{prf, prf_sha256};
 use handshake::*;
 pub use peek::{peek_client_hello, starts_with_server_hello, ClientHelloPeek};
 use record::*;
@@ -86,9 +106,18 @@ pub mod alert {
 /// Why a connection failed. Grouped by cause: credentials, peer behaviour, compatibility, local use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The EC-JPAKE passwords differ (Finished did not verify, or the peer said so by alert).
+    /// The EC-JPAKE passwords differ, shown by a check the peer could not have passed with our
+    /// password: the first epoch-1 record of the datagram whose key exchange derived our keys
+    /// (the peer's Finished, sent with the keys it derived from that same message) did not
+    /// authenticate. See the module doc for why this and nothing else is conclusive.
     #[error("DTLS handshake failed: wrong password (PSKc / PSKd mismatch)")]
     BadPassword,
+    /// The handshake did not complete and the only signs were unauthenticated ones that a
+    /// different password would also give (a plaintext bad_record_mac / decrypt_error alert once
+    /// our keys existed, or epoch-1 records that did not authenticate while we waited for the
+    /// peer's Finished). Anyone who can send us datagrams can forge these, so this is a hint.
+    #[error("DTLS handshake failed: possibly a wrong password (unauthenticated signs only)")]
+    PossibleBadPassword,
     /// No answer after the last retransmission.
     #[error("DTLS handshake timed out: the peer did not answer")]
     Timeout,
@@ -253,6 +282,15 @@ pub struct Connection {
     retransmitted_now: bool,
     /// Whether the last datagram held a record that decrypted and authenticated (epoch 1).
     rx_authenticated: bool,
+    /// Our keys were derived while handling the current datagram, and no epoch-1 record of it has
+    /// been looked at yet: a MAC failure on the next one is conclusive (see [`Error::BadPassword`]).
+    keys_fresh: bool,
+    /// An unauthenticated sign of another password was seen (see [`Error::PossibleBadPassword`]).
+    suspect_password: bool,
+    /// A plaintext fatal alert came once our keys existed: it does not end the session, but the
+    /// next retransmission timer does (a genuine sender has given up; a forger cannot cut the
+    /// genuine peer's answer short of one retransmission interval).
+    alert_hint: bool,
     done: bool,
 }
 
@@ -271,8 +309,10 @@ type HmacSha256 = Hmac<Sha256>;
 type Fatal = (Error, Option<u8>);
 
 const MAX_PENDING_AHEAD: u16 = 8;
-/// TLS record plaintext limit (2^14).
+/// TLS record plaintext limit (2^14, RFC 5246 §6.2.1); longer records are dropped.
 const MAX_PLAINTEXT: usize = 16384;
+/// Protected record limit (2^14 + 2048, RFC 5246 §6.2.3, RFC 6347 §4.1); longer ones are dropped.
+const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
 const MAX_HELLO_VERIFY: u8 = 4;
 
 impl Connection {
@@ -307,6 +347,9 @@ impl Connection {
             events: VecDeque::new(),
             retransmitted_now: false,
             rx_authenticated: false,
+            keys_fresh: false,
+            suspect_password: false,
+            alert_hint: false,
             done: false,
         })
     }
@@ -384,6 +427,13 @@ impl Connection {
         self.rx_authenticated
     }
 
+    /// Whether an unauthenticated sign of another password has been seen (what would make a
+    /// timeout [`Error::PossibleBadPassword`]); for a caller that ends the session on its own
+    /// timer and wants to name the failure the same way.
+    pub fn password_suspected(&self) -> bool {
+        self.suspect_password
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.retransmit_at
@@ -442,11 +492,19 @@ impl Connection {
         if now < at || self.is_finished() {
             return;
         }
-        if self.timeout >= self.config.max_retransmit_timeout {
-            self.fail(Error::Timeout, None);
+        if self.timeout >= self.config.max_retransmit_timeout || self.alert_hint {
+            let e = if self.suspect_password {
+                Error::PossibleBadPassword
+            } else {
+                Error::Timeout
+            };
+            self.fail(e, None);
             return;
         }
-        self.timeout = (self.timeout * 2).min(self.config.max_retransmit_timeout);
+        self.timeout = self
+            .timeout
+            .saturating_mul(2)
+            .min(self.config.max_retransmit_timeout);
         tracing::debug!(role = ?self.role, timeout_ms = self.timeout.as_millis() as u64, "dtls retransmit");
         self.transmit_flight();
         self.retransmit_at = Some(now + self.timeout);
@@ -459,6 +517,7 @@ impl Connection {
         }
         self.retransmitted_now = false;
         self.rx_authenticated = false;
+        self.keys_fresh = false;
         for rec in parse_records(datagram) {
             if let Err((e, alert)) = self.handle_record(now, &rec) {
                 self.fail(e, alert);
@@ -490,41 +549,50 @@ impl Connection {
         self.events.push_back(Event::Failed(e));
     }
 
+    /// Premaster secret, master secret and key block, each filled in place inside its
+    /// `Zeroizing` (no copy left on the stack); the AES key schedules wipe themselves on drop
+    /// (`aes` feature `zeroize`), and the key bytes handed to them are taken by reference.
     fn derive_keys(&mut self) -> Result<(), Fatal> {
-        let pms = Zeroizing::new(
-            self.jpake
-                .premaster_secret()
-                .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?,
-        );
-        let master: Zeroizing<[u8; 48]> = Zeroizing::new(prf(
+        let pms = self
+            .jpake
+            .premaster_secret()
+            .map_err(|e| (e.into(), Some(alert::ILLEGAL_PARAMETER)))?;
+        let mut master: Zeroizing<[u8; 48]> = Zeroizing::new([0; 48]);
+        prf_sha256(
             &pms[..],
             b"master secret",
             &[&self.client_random, &self.server_random],
-        ));
-        let kb: Zeroizing<[u8; 40]> = Zeroizing::new(prf(
+            &mut master[..],
+        );
+        drop(pms);
+        let mut kb: Zeroizing<[u8; 40]> = Zeroizing::new([0; 40]);
+        prf_sha256(
             &master[..],
             b"key expansion",
             &[&self.server_random, &self.client_random],
-        ));
-        let mut ck = [0u8; 16];
-        let mut sk = [0u8; 16];
-        let mut civ = [0u8; 4];
-        let mut siv = [0u8; 4];
-        ck.copy_from_slice(&kb[..16]);
-        sk.copy_from_slice(&kb[16..32]);
-        civ.copy_from_slice(&kb[32..36]);
-        siv.copy_from_slice(&kb[36..40]);
-        let (client, server) = (CipherState::new(&ck, &civ), CipherState::new(&sk, &siv));
+            &mut kb[..],
+        );
+        let key = |r: core::ops::Range<usize>| -> &[u8] { &kb[r] };
+        let (client, server) = match (
+            key(0..16).try_into(),
+            key(16..32).try_into(),
+            key(32..36).try_into(),
+            key(36..40).try_into(),
+        ) {
+            (Ok(ck), Ok(sk), Ok(civ), Ok(siv)) => {
+                (CipherState::new(ck, civ), CipherState::new(sk, siv))
+            }
+            _ => unreachable!("the key block is 40 bytes"),
+        };
         let (w, r) = match self.role {
             Role::Client => (client, server),
             Role::Server => (server, client),
         };
         self.write_cipher = Some(w);
         self.read_cipher = Some(r);
+        self.keys_fresh = true;
         self.master = Some(master);
         self.key_block = Some(kb);
-        zeroize::Zeroize::zeroize(&mut ck);
-        zeroize::Zeroize::zeroize(&mut sk);
         Ok(())
     }
 
@@ -544,7 +612,9 @@ impl Connection {
     }
 
     /// Checks the peer's Finished (sent under epoch 1, over the transcript so far with `label`) and
-    /// adds it to the transcript. A mismatch can only mean another password.
+    /// adds it to the transcript. The record authenticated under our keys, so the peer derived the
+    /// same premaster secret, which EC-JPAKE gives only for the same password: a mismatch means
+    /// the handshake messages differ (altered in flight, or a broken peer), not a wrong password.
     fn check_peer_finished(
         &mut self,
         label: &[u8],
@@ -560,7 +630,10 @@ impl Connection {
         }
         let expected = self.verify_data(label);
         if !constant_time_eq(body, &expected) {
-            return Err((Error::BadPassword, Some(alert::DECRYPT_ERROR)));
+            return Err((
+                Error::PeerMisbehaved("Finished does not match the handshake transcript"),
+                Some(alert::DECRYPT_ERROR),
+            ));
         }
         self.push_transcript(HT_FINISHED, seq, body);
         Ok(())

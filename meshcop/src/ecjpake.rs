@@ -11,7 +11,9 @@
 //! Guarantees: every parser is total (no panic on any input) and rejects, as Mbed TLS does, empty
 //! or truncated fields, trailing bytes, points that are not 65-byte uncompressed points on the
 //! curve, the point at infinity, empty `r`, `r >= n`, proofs that do not verify and a curve other than
-//! secp256r1. Private scalars are zeroed on drop. The password secret `s` is the password bytes read
+//! secp256r1. Private scalars are zeroed on drop and not copied (round one takes them by
+//! reference); the shared point, its affine x coordinate and the hash are wiped in
+//! [`EcJpake::premaster_secret`], whose result is `Zeroizing`. The password secret `s` is the password bytes read
 //! as a big-endian integer reduced mod n.
 //!
 //! Validated against the Mbed TLS self-test (password "threadjpaketest", messages cli_one, srv_one,
@@ -21,12 +23,13 @@
 
 use p256::elliptic_curve::group::Group;
 use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::{FromSec1Point, ToSec1Point};
 use p256::elliptic_curve::{Generate, PrimeField};
 use p256::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar, U256};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Which side of the exchange we are; decides the ids in the proofs and the round-two form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +127,10 @@ fn encode(p: &ProjectivePoint) -> [u8; POINT_LEN] {
 }
 
 fn random_scalar(rng: &mut (impl CryptoRng + ?Sized)) -> Scalar {
-    *NonZeroScalar::generate_from_rng(rng).as_ref()
+    let mut nz = NonZeroScalar::generate_from_rng(rng);
+    let s = *nz.as_ref();
+    nz.zeroize();
+    s
 }
 
 /// Schnorr proof hash: SHA-256 over len||G, len||V, len||X, len||id (4-byte lengths), mod n.
@@ -300,11 +306,11 @@ impl EcJpake {
     fn round_one_with_current_keys(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> Vec<u8> {
         let g = ProjectivePoint::GENERATOR;
         let mut out = Vec::with_capacity(2 * (2 * 66 + 33));
-        let (x1, x2) = (self.xm1, self.xm2);
-        write_key_kp(&mut out, &g, &x1, self.role.id(), rng);
-        write_key_kp(&mut out, &g, &x2, self.role.id(), rng);
-        self.xm1_pub = Some(g * x1);
-        self.xm2_pub = Some(g * x2);
+        // By reference: no copy of a private scalar is left on the stack.
+        write_key_kp(&mut out, &g, &self.xm1, self.role.id(), rng);
+        write_key_kp(&mut out, &g, &self.xm2, self.role.id(), rng);
+        self.xm1_pub = Some(g * self.xm1);
+        self.xm2_pub = Some(g * self.xm2);
         out
     }
 
@@ -357,19 +363,30 @@ impl EcJpake {
         Ok(())
     }
 
-    /// Premaster secret: SHA-256 of the X coordinate of `(Xp - Xp2*x2*s) * x2`.
-    pub fn premaster_secret(&self) -> Result<[u8; 32], EcJpakeError> {
+    /// Premaster secret: SHA-256 of the X coordinate of `(Xp - Xp2*x2*s) * x2`. The shared point,
+    /// its affine form and coordinate, and the hash output are wiped here; the result wipes
+    /// itself on drop.
+    pub fn premaster_secret(&self) -> Result<Zeroizing<[u8; 32]>, EcJpakeError> {
         let (Some(xp), Some(xp2)) = (self.xp, self.xp2) else {
             return Err(EcJpakeError::State("premaster secret before round two"));
         };
         let mut t = self.xm2 * self.s;
-        let k = (xp - xp2 * t) * self.xm2;
+        let mut k = (xp - xp2 * t) * self.xm2;
         t.zeroize();
         if bool::from(k.is_identity()) {
+            k.zeroize();
             return Err(EcJpakeError::InvalidPoint);
         }
-        let enc = encode(&k);
-        Ok(Sha256::digest(&enc[1..33]).into())
+        let mut affine = k.to_affine();
+        k.zeroize();
+        let mut x = affine.x();
+        affine.zeroize();
+        let mut digest = Sha256::digest(&x[..]);
+        x.as_mut_slice().zeroize();
+        let mut pms = Zeroizing::new([0u8; 32]);
+        pms.copy_from_slice(&digest);
+        digest.as_mut_slice().zeroize();
+        Ok(pms)
     }
 
     #[cfg(test)]
@@ -476,6 +493,9 @@ pub(crate) mod tests {
         cli.read_round_two(&s2).unwrap();
         assert_eq!(cli.premaster_secret().unwrap().to_vec(), h(PMS));
         assert_eq!(srv.premaster_secret().unwrap().to_vec(), h(PMS));
+        // Issue 10: the premaster secret wipes itself (a plain array would not compile here).
+        fn wipes<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        wipes(&cli.premaster_secret().unwrap());
     }
 
     #[test]

@@ -4,11 +4,15 @@
 //! Used by the DTLS code for the master secret, the key block and the Finished verify data.
 //!
 //! Guarantees: total for any input (HMAC accepts any key length); output fills `out` exactly.
+//! The intermediate values (`A(i)` and each output block, derived from the secret) are wiped
+//! before returning, and the HMAC states wipe themselves (`hmac`/`sha2` feature `zeroize`); the
+//! caller owns the wiping of `out` (the DTLS code passes a `Zeroizing` buffer).
 //! Validated against the known answer in `thread-facts.md` §3 (secret 9bbe43…, label "test label",
 //! seed a0ba9f…, output e3f229ba…) — the widely used TLS 1.2 PRF SHA-256 test vector.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use zeroize::Zeroize;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -37,12 +41,15 @@ pub fn prf_sha256(secret: &[u8], label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
         for s in seed {
             m.update(s);
         }
-        let block = m.finalize().into_bytes();
+        let mut block = m.finalize().into_bytes();
         chunk.copy_from_slice(&block[..chunk.len()]);
+        block.as_mut_slice().zeroize();
         let mut m = base.clone();
         m.update(&a);
+        a.as_mut_slice().zeroize();
         a = m.finalize().into_bytes();
     }
+    a.as_mut_slice().zeroize();
 }
 
 /// `PRF(secret, label, seed)` as a fixed-size array.

@@ -193,6 +193,13 @@ fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
                     "joiner handshake failed: PSKd mismatch (the entry stays usable for a retry)"
                         .to_string(),
                 ),
+                HandshakeFailure::PossibleWrongPskd => (
+                    "possible-wrong-pskd",
+                    None,
+                    "joiner handshake failed: possibly a PSKd mismatch (unauthenticated signs \
+                     only, which anyone in radio range could forge; the entry stays usable)"
+                        .to_string(),
+                ),
                 HandshakeFailure::Timeout => (
                     "timeout",
                     None,
@@ -434,6 +441,13 @@ mod tests {
         });
         assert_eq!(d.value["reason"], "wrong-pskd");
         assert!(d.text.contains("PSKd mismatch"));
+        let d = describe(&Event::JoinerHandshakeFailed {
+            joiner: joiner(),
+            reason: HandshakeFailure::PossibleWrongPskd,
+        });
+        assert_eq!(d.value["reason"], "possible-wrong-pskd");
+        assert_eq!(d.value["result"], "failed");
+        assert!(d.text.contains("possibly a PSKd mismatch"));
         let d = describe(&Event::BorderAgentAuthFailed);
         assert!(d.text.contains("border agent rejected our PSKc"));
         let d = describe(&Event::EntryExpired {

@@ -107,7 +107,10 @@ impl Commissioner {
                         continue;
                     }
                     let ev = match e {
-                        dtls::Error::BadPassword => {
+                        // An Mbed TLS Border Agent tells a wrong PSKc only by a plaintext alert
+                        // (PossibleBadPassword); this session goes through the co-processor's UDP
+                        // forward stream, out of joiners' reach, so it is taken as its word.
+                        dtls::Error::BadPassword | dtls::Error::PossibleBadPassword => {
                             tracing::warn!("border agent DTLS handshake failed: wrong PSKc");
                             Event::BorderAgentAuthFailed
                         }

@@ -39,8 +39,12 @@ pub struct VendorInfo {
 /// Why a joiner session ended without the joiner being entrusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeFailure {
-    /// The joiner's PSKd differs from the entry's (the entry stays usable for a retry).
+    /// The joiner's PSKd differs from the entry's (the entry stays usable for a retry): the one
+    /// conclusive DTLS check failed (see [`dtls::Error::BadPassword`]).
     WrongPskd,
+    /// The handshake did not complete and the only signs of another PSKd were unauthenticated
+    /// ones, which anyone in radio range can forge (see [`dtls::Error::PossibleBadPassword`]).
+    PossibleWrongPskd,
     /// Anything else: DTLS or CoAP misbehaviour, the session was replaced or torn down.
     Protocol(String),
     /// The session outlived `joiner_session_timeout` or the DTLS retransmissions.

@@ -472,6 +472,7 @@ impl Joiners {
                     if !s.ended && !s.entrusted {
                         let reason = match e {
                             dtls::Error::BadPassword => HandshakeFailure::WrongPskd,
+                            dtls::Error::PossibleBadPassword => HandshakeFailure::PossibleWrongPskd,
                             dtls::Error::Timeout => HandshakeFailure::Timeout,
                             other => HandshakeFailure::Protocol(other.to_string()),
                         };

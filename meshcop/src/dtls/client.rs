@@ -58,7 +58,7 @@ impl Connection {
             cookie: hvr.cookie,
             ..hello
         };
-        self.send_client_hello(now, hello, hvr_count + 1);
+        self.send_client_hello(now, hello, hvr_count.saturating_add(1));
         Ok(())
     }
 

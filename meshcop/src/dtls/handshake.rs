@@ -163,6 +163,11 @@ impl Reassembly {
         Ok(())
     }
 
+    /// The length of the whole message (what it holds in memory, twice).
+    pub fn message_len(&self) -> usize {
+        self.body.len()
+    }
+
     /// The whole body once every byte has arrived.
     pub fn complete(&self) -> Option<&[u8]> {
         (self.missing == 0).then_some(&self.body[..])

@@ -82,11 +82,20 @@ pub fn parse_records(datagram: &[u8]) -> Vec<Record<'_>> {
     out
 }
 
-/// One direction's AES-128-CCM-8 key and implicit IV.
+/// One direction's AES-128-CCM-8 key and implicit IV. Wiped on drop: the AES key schedule by
+/// `aes` itself (feature `zeroize`; `Ccm` holds nothing else), the IV here.
 pub struct CipherState {
     aead: Aes128Ccm8,
     iv: [u8; 4],
 }
+
+impl Drop for CipherState {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.iv);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for CipherState {}
 
 impl core::fmt::Debug for CipherState {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -232,6 +241,16 @@ mod tests {
                 assert!(c.open(r).is_none() || i == 1 || i == 2, "byte {i}");
             }
         }
+    }
+
+    /// Issue 10: the key material types wipe themselves. Does not compile without the `aes`
+    /// feature `zeroize` (`Aes128` is then not `ZeroizeOnDrop`).
+    #[test]
+    fn key_material_is_zeroize_on_drop() {
+        fn wipes<T: zeroize::ZeroizeOnDrop>() {}
+        wipes::<Aes128>();
+        wipes::<CipherState>();
+        wipes::<zeroize::Zeroizing<[u8; 48]>>();
     }
 
     #[test]
