@@ -7,7 +7,8 @@
 //! row log one `co-processor unresponsive` warning (`event = "ncp-unresponsive"`), so a frozen
 //! co-processor is noticed within `PING_INTERVAL + MISSES * PING_TIMEOUT` (6 s). A closed link
 //! (the program exited, the device was unplugged) is noticed at the next ping (within 2 s) and
-//! logged as `co-processor link lost`.
+//! logged as `co-processor link lost`; so is an unanswered ping on a serial radio URL whose
+//! device node is gone (a port that did not hang up), within 4 s, without trying `RESET`.
 //!
 //! Recovery, in this order:
 //! 1. (unresponsive only) Spinel `RESET`: firmware that still reads its input resets.
@@ -37,6 +38,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ncp::spinel::prop;
+use ncp::url::RadioKind;
+use ncp::RadioUrl;
 use tokio::sync::watch;
 
 use crate::network::Network;
@@ -120,10 +123,24 @@ enum Lost {
     Closed,
 }
 
+/// Whether `url` names a serial device whose node is gone (then a silent link is an unplugged
+/// device, not a frozen co-processor: no RESET is tried).
+fn device_gone(url: &RadioUrl) -> bool {
+    match url.kind() {
+        RadioKind::Uart { path, .. } => !std::path::Path::new(path).exists(),
+        RadioKind::ForkPty { .. } => false,
+    }
+}
+
 /// Pings the co-processor and recovers it; returns only with the fatal error to exit with.
-pub(crate) async fn run(net: Arc<Network>, tx: watch::Sender<Liveness>, t: Timing) -> Fatal {
+pub(crate) async fn run(
+    net: Arc<Network>,
+    url: RadioUrl,
+    tx: watch::Sender<Liveness>,
+    t: Timing,
+) -> Fatal {
     loop {
-        let lost = watch_until_lost(&net, &tx, &t).await;
+        let lost = watch_until_lost(&net, &url, &tx, &t).await;
         let since = Instant::now();
         set(&tx, Health::Recovering);
         if let Err(f) = recover(&net, &tx, &t, lost).await {
@@ -141,7 +158,12 @@ pub(crate) async fn run(net: Arc<Network>, tx: watch::Sender<Liveness>, t: Timin
 }
 
 /// Pings until the co-processor is unresponsive or its link closed.
-async fn watch_until_lost(net: &Network, tx: &watch::Sender<Liveness>, t: &Timing) -> Lost {
+async fn watch_until_lost(
+    net: &Network,
+    url: &RadioUrl,
+    tx: &watch::Sender<Liveness>,
+    t: &Timing,
+) -> Lost {
     let mut misses = 0;
     loop {
         match tokio::time::timeout(t.timeout, net.client.get(prop::PROTOCOL_VERSION)).await {
@@ -167,6 +189,13 @@ async fn watch_until_lost(net: &Network, tx: &watch::Sender<Liveness>, t: &Timin
             _ => {
                 misses += 1;
                 set(tx, Health::Answering);
+                if device_gone(url) {
+                    tracing::warn!(
+                        event = "ncp-link-lost",
+                        "co-processor link lost (its device node is gone); reopening it"
+                    );
+                    return Lost::Closed;
+                }
                 if misses >= t.misses {
                     tracing::warn!(
                         event = "ncp-unresponsive",
@@ -337,8 +366,9 @@ mod tests {
         w.into_vec()
     }
 
-    /// A co-processor on `io`: answers GETs and RESET, until `hung` is set (then silent).
-    async fn serve(io: DuplexStream, hung: Arc<AtomicBool>) {
+    /// A co-processor on `io`: answers GETs and RESET, until `hung` is set (then silent); counts
+    /// the RESETs it receives in `resets`.
+    async fn serve(io: DuplexStream, hung: Arc<AtomicBool>, resets: Arc<AtomicU32>) {
         let (mut rd, mut wr) = tokio::io::split(io);
         let mut dec = ncp::hdlc::Decoder::new(4096);
         let mut buf = [0u8; 512];
@@ -350,6 +380,9 @@ mod tests {
                 let Ok(f) = Frame::parse(&bytes) else {
                     continue;
                 };
+                if f.command == cmd::RESET {
+                    resets.fetch_add(1, Ordering::SeqCst);
+                }
                 if hung.load(Ordering::SeqCst) {
                     continue;
                 }
@@ -372,6 +405,7 @@ mod tests {
         events: mpsc::Receiver<Event>,
         plan: Arc<Plan>,
         first_hung: Arc<AtomicBool>,
+        first_resets: Arc<AtomicU32>,
         first: tokio::task::JoinHandle<()>,
         _dir: tempfile::TempDir,
     }
@@ -393,14 +427,15 @@ mod tests {
                 })
             } else {
                 let (host, dev) = tokio::io::duplex(4096);
-                tokio::spawn(serve(dev, Arc::new(AtomicBool::new(false))));
+                tokio::spawn(serve(dev, Arc::default(), Arc::default()));
                 Ok(Transport::Memory(host))
             };
             Box::pin(async move { result })
         });
         let (host, dev) = tokio::io::duplex(4096);
         let first_hung = Arc::new(AtomicBool::new(false));
-        let first = tokio::spawn(serve(dev, first_hung.clone()));
+        let first_resets = Arc::new(AtomicU32::new(0));
+        let first = tokio::spawn(serve(dev, first_hung.clone(), first_resets.clone()));
         let (client, events) = Client::with_opener(
             Transport::Memory(host),
             opener,
@@ -430,9 +465,14 @@ mod tests {
             events,
             plan,
             first_hung,
+            first_resets,
             first,
             _dir: dir,
         }
+    }
+
+    fn forkpty() -> RadioUrl {
+        RadioUrl::forkpty("fake-ncp", vec![])
     }
 
     fn fast() -> Timing {
@@ -470,13 +510,14 @@ mod tests {
     async fn a_frozen_coprocessor_is_reopened_and_reset() {
         let mut b = bench();
         let (tx, mut rx) = channel();
-        let run = tokio::spawn(run(b.net.clone(), tx, fast()));
+        let run = tokio::spawn(run(b.net.clone(), forkpty(), tx, fast()));
         b.first_hung.store(true, Ordering::SeqCst);
         health(&mut rx, Health::Recovering).await;
         health(&mut rx, Health::Answering).await;
         // RESET was not taken (frozen): the port was reopened once, and the new link, which
         // reported no reset of its own, was reset so that every consumer re-syncs.
         assert_eq!(b.plan.opens.load(Ordering::SeqCst), 1);
+        assert_eq!(b.first_resets.load(Ordering::SeqCst), 1);
         next_reset(&mut b.events).await;
         assert!(b.net.client.get(prop::PROTOCOL_VERSION).await.is_ok());
         assert!(!run.is_finished());
@@ -488,7 +529,7 @@ mod tests {
         let mut b = bench();
         b.plan.missing.store(3, Ordering::SeqCst);
         let (tx, mut rx) = channel();
-        let run = tokio::spawn(run(b.net.clone(), tx, fast()));
+        let run = tokio::spawn(run(b.net.clone(), forkpty(), tx, fast()));
         b.first.abort(); // the device goes away: its end of the link closes
         health(&mut rx, Health::Recovering).await;
         health(&mut rx, Health::Answering).await;
@@ -499,14 +540,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_silent_serial_link_whose_node_is_gone_is_not_reset() {
+        let mut b = bench();
+        b.plan.missing.store(2, Ordering::SeqCst);
+        let (tx, mut rx) = channel();
+        let gone = RadioUrl::uart("/nonexistent/ttyACM9", 115200, false);
+        let run = tokio::spawn(run(b.net.clone(), gone, tx, fast()));
+        b.first_hung.store(true, Ordering::SeqCst); // an unplugged port that does not hang up
+        health(&mut rx, Health::Recovering).await;
+        health(&mut rx, Health::Answering).await;
+        assert_eq!(b.plan.opens.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            b.first_resets.load(Ordering::SeqCst),
+            0,
+            "an unplugged device was reset"
+        );
+        next_reset(&mut b.events).await;
+        run.abort();
+    }
+
+    #[tokio::test]
     async fn repeated_failure_ends_with_exit_5_or_3() {
         let b = bench();
         b.plan.broken.store(true, Ordering::SeqCst);
         let (tx, rx) = channel();
         b.first_hung.store(true, Ordering::SeqCst);
-        let fatal = tokio::time::timeout(Duration::from_secs(10), run(b.net.clone(), tx, fast()))
-            .await
-            .unwrap();
+        let fatal = tokio::time::timeout(
+            Duration::from_secs(10),
+            run(b.net.clone(), forkpty(), tx, fast()),
+        )
+        .await
+        .unwrap();
         assert_eq!(fatal.code, exit::NO_ANSWER, "{}", fatal.message);
         assert!(
             fatal.message.contains("3 recovery attempts"),
@@ -524,9 +588,12 @@ mod tests {
             device_wait: Duration::from_millis(100),
             ..fast()
         };
-        let fatal = tokio::time::timeout(Duration::from_secs(10), run(b.net.clone(), tx, t))
-            .await
-            .unwrap();
+        let fatal = tokio::time::timeout(
+            Duration::from_secs(10),
+            run(b.net.clone(), forkpty(), tx, t),
+        )
+        .await
+        .unwrap();
         assert_eq!(fatal.code, exit::DEVICE_MISSING, "{}", fatal.message);
     }
 }

@@ -200,7 +200,12 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
 
     let monitor = monitor::run(net.clone(), events);
     let (live_tx, live_rx) = liveness::channel();
-    let liveness = liveness::run(net.clone(), live_tx, liveness::Timing::default());
+    let liveness = liveness::run(
+        net.clone(),
+        settings.radio_url.clone(),
+        live_tx,
+        liveness::Timing::default(),
+    );
     let startup = async {
         let how = net.bring_up().await?;
         tracing::info!(how = ?how, "network interface and stack up; waiting to attach");

@@ -8,6 +8,8 @@
 //! * [`cli`]: [`CliNode`], an `ot-cli-ftd` node driven through its CLI.
 //! * [`agent`]: [`Agent`], the real agent on a simulated co-processor, and `threadctl`.
 //! * [`dataset`]: an independent dataset TLV reader and a secret-leak scanner.
+//! * [`serial`]: [`serial::SerialNcp`], the simulated co-processor behind a serial device that
+//!   can be unplugged and plugged back in.
 //! * [`proc`]: process plumbing (death signal, process groups, output capture, deadlines).
 //!
 //! Guarantees: tests using a [`Sandbox`] can run in parallel (threads of `cargo test` or
@@ -22,6 +24,7 @@ pub mod dataset;
 pub mod ports;
 pub mod proc;
 pub mod sandbox;
+pub mod serial;
 
 pub use agent::{run_agent_once, threadctl_at, Agent, AgentOptions};
 pub use bins::{ot_bins, workspace_bins, OtBins, WorkspaceBins};

@@ -9,7 +9,11 @@
 //!   network (PAN ID, extended PAN ID, network key compared through `dataset export`, never
 //!   printed) with its joiner entries and an active commissioner session.
 //!
-//! The two are separate tests so they run in parallel (each in its own [`Sandbox`]: its own
+//! - Unplugged: the co-processor behind a serial device ([`SerialNcp`]: a pty behind a symlink)
+//!   that disappears for a few seconds and comes back. The agent logs one line each way, does not
+//!   exit, and is on the same network with its joiner entries.
+//!
+//! The three are separate tests so they run in parallel (each in its own [`Sandbox`]: its own
 //! `PORT_OFFSET`, every process killed when the sandbox drops, also on failure). Waits poll and
 //! have generous deadlines; durations are printed, never asserted.
 
@@ -18,7 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use e2e::dataset::{Tlvs, NETWORK_KEY};
 use e2e::proc;
-use e2e::{with_sandbox, Agent, CliNode, Sandbox};
+use e2e::serial::SerialNcp;
+use e2e::{with_sandbox, Agent, AgentOptions, CliNode, Sandbox};
 use serde_json::Value;
 
 const UP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -86,7 +91,11 @@ fn listed(agent: &Agent, eui64: &str) -> Result<bool> {
 
 /// Starts the agent, waits for it to lead, adds an entry for `eui64` and waits for the session.
 fn up_with_entry(sb: &Sandbox, eui64: &str) -> Result<(Agent, NetworkId)> {
-    let mut agent = Agent::start(sb)?;
+    up_with_entry_on(sb, eui64, &AgentOptions::default())
+}
+
+fn up_with_entry_on(sb: &Sandbox, eui64: &str, opts: &AgentOptions) -> Result<(Agent, NetworkId)> {
+    let mut agent = Agent::start_with(sb, opts)?;
     let status = agent.wait_status("network up (leader)", UP_TIMEOUT, |s| s["role"] == "leader")?;
     let id = network_id(&agent, &status)?;
     agent.threadctl_ok(&[
@@ -180,6 +189,52 @@ fn killed_coprocessor_is_restarted_on_the_same_network_with_its_entries() {
         );
         ensure!(agent.exited()?.is_none(), "the agent exited");
         agent.wait_log("co-processor answers again", Duration::from_secs(5))?;
+        Ok(())
+    });
+}
+
+#[test]
+fn unplugged_serial_device_comes_back_on_the_same_network_with_its_entries() {
+    with_sandbox(|sb| {
+        let dev = SerialNcp::start(sb)?;
+        let opts = AgentOptions {
+            radio_url: Some(dev.radio_url()),
+            ..Default::default()
+        };
+        let eui64 = "0011223344556688";
+        let (mut agent, id) = up_with_entry_on(sb, eui64, &opts)?;
+        dev.unplug()?;
+        let t0 = Instant::now();
+        agent.wait_log("is gone (unplugged?)", NOTICE_TIMEOUT)?;
+        println!("noticed the unplug after {:?}", t0.elapsed());
+        // The device stays away for a few seconds (the scenario, not a wait for a condition).
+        std::thread::sleep(Duration::from_secs(3));
+        ensure!(
+            agent.exited()?.is_none(),
+            "the agent exited while the device was away"
+        );
+        dev.plug()?;
+        let t1 = Instant::now();
+        agent.wait_log("co-processor device is back", NOTICE_TIMEOUT)?;
+        agent.wait_log("co-processor answers again", NOTICE_TIMEOUT)?;
+        wait_same_network(&mut agent, &id)?;
+        ensure!(listed(&agent, eui64)?, "the joiner entry was lost");
+        wait_active(&agent)?;
+        println!(
+            "same network, entry kept, commissioner active again {:?} after the device came back",
+            t1.elapsed()
+        );
+        let log = agent.log_text();
+        for l in log.lines().filter(|l| l.contains("liveness")) {
+            println!("{l}");
+        }
+        ensure!(
+            log.matches("is gone (unplugged?)").count() == 1
+                && log.matches("co-processor device is back").count() == 1,
+            "not one line each way:\n{}",
+            agent.log().tail(40)
+        );
+        ensure!(proc::alive(dev.pid()), "the co-processor was not kept");
         Ok(())
     });
 }
