@@ -159,9 +159,16 @@ impl Joiners {
             };
             if now >= s.deadline {
                 if !s.entrusted {
+                    // An unauthenticated sign of another PSKd makes it "possible wrong PSKd"
+                    // (dtls::Connection::password_suspected), as the DTLS timer would name it.
+                    let reason = if s.conn.password_suspected() {
+                        HandshakeFailure::PossibleWrongPskd
+                    } else {
+                        HandshakeFailure::Timeout
+                    };
                     let ev = Event::JoinerHandshakeFailed {
                         joiner: s.info.clone(),
-                        reason: HandshakeFailure::Timeout,
+                        reason,
                     };
                     self.session_event(cx, now, &s, ev);
                 }
