@@ -8,8 +8,7 @@
 //!   no CR/LF translation, no XON/XOFF), with `PR_SET_PDEATHSIG=SIGKILL` so it dies with the
 //!   thread that spawned it (call [`Transport::open`] from a long-lived thread: tokio's worker
 //!   threads or the main thread are; a `spawn_blocking` thread is not). Dropping the transport
-//!   closes the pty master (the child sees EOF/hang-up), then sends SIGKILL to the child's
-//!   process group and reaps it.
+//!   sends SIGKILL to the child's process group, reaps it, then closes the pty master.
 //! - A child that exits, or an unplugged serial device, reads as end of stream (Ok(0)).
 //!
 //! Validated against `ot-ncp-ftd` and `ot-rcp` of the OpenThread simulation (see
@@ -338,8 +337,9 @@ impl AsyncWrite for PtyChild {
 
 impl Drop for PtyChild {
     fn drop(&mut self) {
-        // Close the master first: the simulation nodes exit when their input closes.
-        drop(self.master.take());
+        // Kill first, then close the master: a child that saw the hang-up first could still
+        // print its read error to our stderr (seen in a loaded test run: a `cat: ` fragment
+        // in the middle of the agent's one error line).
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling the child's own process group (it called setsid, so pgid == pid).
         unsafe {
@@ -347,6 +347,7 @@ impl Drop for PtyChild {
             libc::kill(pid, libc::SIGKILL);
         }
         let _ = self.child.wait();
+        drop(self.master.take());
     }
 }
 
