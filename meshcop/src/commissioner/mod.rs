@@ -97,6 +97,8 @@ use crate::tlv::{self, types, Tlv};
 
 mod border_agent;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod joiners;
 mod leader;
 mod rng;
