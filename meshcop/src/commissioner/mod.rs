@@ -106,6 +106,8 @@ use crate::tlv::{self, types, Tlv};
 mod admission;
 mod border_agent;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod joiners;
 mod leader;
 mod rng;

@@ -1,0 +1,6 @@
+#![no_main]
+//! Fuzz target: `meshcop::commissioner::fuzzing::dataset` (also run under proptest in
+//! `meshcop/tests/fuzz_entry_points.rs`).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    meshcop::commissioner::fuzzing::dataset(data);
+});

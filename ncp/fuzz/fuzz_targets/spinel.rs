@@ -1,0 +1,9 @@
+#![no_main]
+//! Fuzz target: `entry::spinel` (also run under proptest in `ncp/tests/fuzz_entry_points.rs`).
+#[path = "../entry.rs"]
+#[allow(dead_code)]
+mod entry;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    entry::spinel(data);
+});
