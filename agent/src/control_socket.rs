@@ -517,16 +517,17 @@ async fn serve_line(
         }
         events = handler.subscribe();
     }
-    let reply = handle_line(handler, own_uid, peer, line).await;
+    // The reply may hold a secret (`dataset.export`): wiped once sent.
+    let mut reply = Zeroizing::new(handle_line(handler, own_uid, peer, line).await);
     if !send(w, &reply, &limits).await {
         return After::Close;
     }
+    // Only an `events.subscribe` reply is parsed again (it holds no secret).
+    let accepted = events.is_some()
+        && serde_json::from_str::<Value>(&reply).is_ok_and(|v| v.get("result").is_some());
+    reply.zeroize();
     match events {
-        Some(rx)
-            if serde_json::from_str::<Value>(&reply).is_ok_and(|v| v.get("result").is_some()) =>
-        {
-            After::Subscribed(rx)
-        }
+        Some(rx) if accepted => After::Subscribed(rx),
         _ => After::Continue,
     }
 }

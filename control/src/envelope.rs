@@ -132,7 +132,29 @@ pub fn reply_line(id: &Value, result: Result<Value, MethodError>) -> String {
         Ok(r) => json!({ "id": id, "result": r }),
         Err(e) => json!({ "id": id, "error": e }),
     };
-    let mut s = v.to_string();
-    s.push('\n');
-    s
+    line_of(v)
+}
+
+/// The line of `v`, built without leftover copies: its length is counted first so that the
+/// buffer is allocated once (no reallocation leaves a freed copy of a secret behind, e.g. the
+/// `dataset.export` hex), then every string of `v` is wiped.
+fn line_of(mut v: Value) -> String {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    let _ = serde_json::to_writer(&mut n, &v);
+    let mut buf = Vec::with_capacity(n.0 + 1);
+    let _ = serde_json::to_writer(&mut buf, &v);
+    wipe(&mut v);
+    buf.push(b'\n');
+    // serde_json writes valid UTF-8.
+    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

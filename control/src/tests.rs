@@ -256,3 +256,23 @@ fn the_pskd_is_wiped_from_parsed_lines_and_never_debug_printed() {
     let sent: zeroize::Zeroizing<String> = add.line(1);
     assert!(sent.contains("J01NME"));
 }
+
+#[test]
+fn reply_lines_are_one_json_line_built_in_one_buffer() {
+    let result = json!({"tlvs": "0e080000000000010000", "n": [1, "é\"\n"], "ok": true});
+    let line = reply_line(&json!(7), Ok(result.clone()));
+    assert_eq!(line, format!("{}\n", json!({"id": 7, "result": result})));
+    assert_eq!(
+        line.capacity(),
+        line.len(),
+        "allocated once, at its final size"
+    );
+    let err = reply_line(
+        &Value::Null,
+        Err(MethodError::new(code::NOT_FOUND, "no such entry")),
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(err.trim_end()).unwrap()["error"]["code"],
+        json!("not_found")
+    );
+}
