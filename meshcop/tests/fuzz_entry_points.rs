@@ -83,7 +83,7 @@ const HANDSHAKE_STATES: &[&str] = &[
     "client event ApplicationData",
     "server event Closed",
     "server event Failed(BadPassword)",
-    "client event Failed(BadPassword)",
+    "client event Failed(PossibleBadPassword)",
     "server got handshake record, epoch 1",
     "client got handshake record, epoch 1",
     "server got alert record, epoch 1",
