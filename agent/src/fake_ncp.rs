@@ -151,3 +151,27 @@ fn handle(st: &Mutex<State>, f: Frame) -> Vec<Frame> {
     }
     out
 }
+
+/// A [`Network`](crate::network::Network) on `client` (a fake's or any test co-processor's), its
+/// state in `dir`, named `name`, on channel 11: the set-up the service, monitor and liveness
+/// tests share.
+pub(crate) fn network(
+    client: Client,
+    dir: &std::path::Path,
+    name: &str,
+) -> Arc<crate::network::Network> {
+    let info = ncp::NcpInfo {
+        protocol: (4, 3),
+        version: "fake".into(),
+        interface_type: 3,
+        caps: vec![],
+        hwaddr: [0; 8],
+    };
+    Arc::new(crate::network::Network::new(
+        client,
+        info,
+        crate::state::StateDir::new(dir),
+        name.into(),
+        11,
+    ))
+}

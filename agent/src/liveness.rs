@@ -329,7 +329,6 @@ async fn probe(net: &Network, t: &Timing) -> Result<(), Fatal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::StateDir;
     use ncp::codec::Writer;
     use ncp::spinel::{cap, cmd, Frame};
     use ncp::transport::Transport;
@@ -446,20 +445,7 @@ mod tests {
             },
         );
         let dir = tempfile::tempdir().unwrap();
-        let info = ncp::NcpInfo {
-            protocol: (4, 3),
-            version: "fake/1".into(),
-            interface_type: 3,
-            caps: vec![],
-            hwaddr: [1; 8],
-        };
-        let net = Arc::new(Network::new(
-            client,
-            info,
-            StateDir::new(dir.path()),
-            "L".into(),
-            11,
-        ));
+        let net = crate::fake_ncp::network(client, dir.path(), "L");
         Bench {
             net,
             events,

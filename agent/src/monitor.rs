@@ -169,7 +169,6 @@ async fn handle_property(
 mod tests {
     use super::*;
     use crate::fake_ncp::FakeNcp;
-    use crate::state::StateDir;
 
     #[test]
     fn reset_to_blank_restores_from_backup_and_closed_marks_down() {
@@ -180,20 +179,7 @@ mod tests {
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let (fake, client, events) = FakeNcp::start();
-            let info = ncp::NcpInfo {
-                protocol: (4, 3),
-                version: "fake".into(),
-                interface_type: 3,
-                caps: vec![],
-                hwaddr: [0; 8],
-            };
-            let net = Arc::new(Network::new(
-                client,
-                info,
-                StateDir::new(dir.path()),
-                "R".into(),
-                11,
-            ));
+            let net = crate::fake_ncp::network(client, dir.path(), "R");
             net.bring_up().await.unwrap();
             let formed = fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).unwrap();
             let monitor = tokio::spawn(run(net.clone(), events));

@@ -71,7 +71,7 @@ pub(crate) fn describe(ev: &Event) -> Described {
     let (kind, text, level, audit) = match ev {
         Event::PetitionAccepted { .. }
         | Event::PetitionRejected { .. }
-        | Event::BorderAgentAuthFailed { .. }
+        | Event::BorderAgentAuthFailed
         | Event::KeepAliveFailed { .. }
         | Event::SteeringDataUpdated { .. }
         | Event::SteeringDataRejected { .. }

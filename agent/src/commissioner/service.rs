@@ -319,7 +319,6 @@ async fn supervise(
 mod supervision_tests {
     use super::*;
     use crate::fake_ncp::FakeNcp;
-    use crate::state::StateDir;
 
     fn settings() -> CommissionerSettings {
         CommissionerSettings::default()
@@ -329,20 +328,7 @@ mod supervision_tests {
     async fn a_panicking_task_is_restarted_with_its_table() {
         let dir = tempfile::tempdir().unwrap();
         let (_fake, client, _events) = FakeNcp::start();
-        let info = ncp::NcpInfo {
-            protocol: (4, 3),
-            version: "fake".into(),
-            interface_type: 3,
-            caps: vec![],
-            hwaddr: [0; 8],
-        };
-        let net = Arc::new(Network::new(
-            client,
-            info,
-            StateDir::new(dir.path()),
-            "S".into(),
-            11,
-        ));
+        let net = crate::fake_ncp::network(client, dir.path(), "S");
         net.bring_up().await.unwrap();
         let (in_tx, in_rx) = mpsc::channel(4);
         let svc = Service::spawn(net, settings(), AuditLog::new(dir.path()), in_rx);
