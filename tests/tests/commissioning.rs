@@ -682,6 +682,10 @@ fn ten_joiners_at_once() {
         }
         let st = ctl_json(&agent, &["commissioner", "status", "--json"])?;
         ensure!(st["joined"].as_u64() >= Some(10), "{st}");
+        // Each of the ten took at least one EC-JPAKE flight; the admission counters are there.
+        ensure!(st["joiner_handshakes"].as_u64() >= Some(10), "{st}");
+        ensure!(st["refused_handshakes"].is_u64(), "{st}");
+        ensure!(st["suppressed_events"].is_u64(), "{st}");
         Ok(())
     });
 }

@@ -451,6 +451,9 @@ impl Task {
             "joined": stats.as_ref().map(|s| s.joined),
             "dropped": stats.as_ref().map(|s| s.dropped),
             "unknown_joiners": stats.as_ref().map(|s| s.unknown_joiners),
+            "joiner_handshakes": stats.as_ref().map(|s| s.joiner_handshakes),
+            "refused_handshakes": stats.as_ref().map(|s| s.refused_handshakes),
+            "suppressed_events": stats.as_ref().map(|s| s.suppressed_events),
             "last_error": self.last_start_error,
             "leader": leader,
         })
