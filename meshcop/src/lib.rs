@@ -11,18 +11,18 @@
 pub mod error;
 pub use error::Error;
 
-pub mod tlv;
-pub mod dataset;
 pub mod coap;
-pub mod credentials;
-pub mod steering;
-pub(crate) mod ecjpake;
-pub(crate) mod prf;
-pub mod dtls;
 pub mod commissioner;
+pub mod credentials;
+pub mod dataset;
+pub mod dtls;
+pub(crate) mod ecjpake;
 pub mod netdata;
+pub(crate) mod prf;
+pub mod steering;
 #[doc(hidden)]
 pub mod testing;
+pub mod tlv;
 
 #[cfg(test)]
 mod test_support;

@@ -277,6 +277,8 @@ mod tests {
         }
         assert!(SteeringData::new(0).is_err() && SteeringData::new(17).is_err());
         assert!(SteeringData::from_bytes(&[]).is_err());
-        assert!(SteeringData::from_bytes(&[0xff, 0xff]).unwrap().is_allow_any());
+        assert!(SteeringData::from_bytes(&[0xff, 0xff])
+            .unwrap()
+            .is_allow_any());
     }
 }

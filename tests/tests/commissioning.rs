@@ -204,31 +204,56 @@ fn petition_leader_view_and_resign_at_shutdown() {
         agent.wait_log("event=petition-accepted", Duration::from_secs(5))?;
         // The Border Agent's own answer to MGMT_COMMISSIONER_GET (c/cg over our DTLS session)
         // names our session (the leader may take a moment to publish it).
-        let st = wait_commissioner(&agent, "c/cg answer names our session", PETITION_TIMEOUT, |v| {
-            v["border_agent"]["session_id"].is_u64()
-                && v["border_agent"]["session_id"] == v["session_id"]
-        })?;
-        println!("border agent's MGMT_COMMISSIONER_GET answer: {}", st["border_agent"]);
+        let st = wait_commissioner(
+            &agent,
+            "c/cg answer names our session",
+            PETITION_TIMEOUT,
+            |v| {
+                v["border_agent"]["session_id"].is_u64()
+                    && v["border_agent"]["session_id"] == v["session_id"]
+            },
+        )?;
+        println!(
+            "border agent's MGMT_COMMISSIONER_GET answer: {}",
+            st["border_agent"]
+        );
         ensure!(
             st["border_agent"]["border_agent_locator"].is_string()
-                && st["border_agent"]["border_agent_locator"] == st["leader"]["border_agent_locator"],
+                && st["border_agent"]["border_agent_locator"]
+                    == st["leader"]["border_agent_locator"],
             "{st}"
         );
         let table = agent.threadctl_ok(&["commissioner", "status"])?;
         ensure!(table.contains("State:            active"), "{table}");
         ensure!(
-            table.contains(&format!("BA reports:       session id {}", st["session_id"])),
+            table.contains(&format!(
+                "BA reports:       session id {}",
+                st["session_id"]
+            )),
             "{table}"
         );
         // After a joiner entry: the c/cg answer carries the steering data the leader accepted.
         agent.threadctl_ok(&[
-            "joiner", "add", "--eui64", "18b4300000000042", "--pskd", PSKD, "--timeout", "600",
+            "joiner",
+            "add",
+            "--eui64",
+            "18b4300000000042",
+            "--pskd",
+            PSKD,
+            "--timeout",
+            "600",
         ])?;
         let st = wait_steering(&agent)?;
-        ensure!(st["steering_data"] != json!("00000000000000000000000000000000"), "{st}");
-        let st = wait_commissioner(&agent, "c/cg answer has the new steering data", PETITION_TIMEOUT, |v| {
-            v["border_agent"]["steering_data"] == st["steering_data"]
-        })?;
+        ensure!(
+            st["steering_data"] != json!("00000000000000000000000000000000"),
+            "{st}"
+        );
+        let st = wait_commissioner(
+            &agent,
+            "c/cg answer has the new steering data",
+            PETITION_TIMEOUT,
+            |v| v["border_agent"]["steering_data"] == st["steering_data"],
+        )?;
         ensure!(st["border_agent"]["session_id"] == st["session_id"], "{st}");
         // Independently, another node of the network sees our session in the leader's
         // Commissioning Data (`netdata show`: "Commissioning:" then "<session id> <BA rloc16> ...").
