@@ -7,7 +7,10 @@
 //!   commissioner service only.
 //! - `INFRA_IF_SEND_ICMP6`: to the bridge only.
 //! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on.
-//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]) and to the monitor;
+//! - `MAC_ENERGY_SCAN_RESULT`: to the energy scan ([`scan::Inlet`]) only; `MAC_SCAN_STATE` (IS):
+//!   to the energy scan, then passed on.
+//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the energy
+//!   scan and to the monitor;
 //!   link closed: to the monitor only (the link is reopened, [`crate::liveness`]; the bridge
 //!   stays up and re-syncs on the reset that follows).
 //! - Everything else: to the monitor.
@@ -25,6 +28,7 @@ use tokio::sync::mpsc;
 
 use crate::bridge;
 use crate::commissioner::NcpInput;
+use crate::scan;
 
 /// Events waiting for the monitor.
 pub(crate) const MONITOR_QUEUE: usize = 4096;
@@ -56,16 +60,18 @@ fn bridge_wants(p: Prop) -> bool {
 pub(crate) fn route(
     events: mpsc::Receiver<Event>,
     bridge: bridge::Inlet,
+    scan: scan::Inlet,
 ) -> (mpsc::Receiver<Event>, mpsc::Receiver<NcpInput>) {
     let (mon_tx, mon_rx) = mpsc::channel(MONITOR_QUEUE);
     let (svc_tx, svc_rx) = mpsc::channel(SERVICE_QUEUE);
-    tokio::spawn(run(events, bridge, svc_tx, mon_tx));
+    tokio::spawn(run(events, bridge, scan, svc_tx, mon_tx));
     (mon_rx, svc_rx)
 }
 
 async fn run(
     mut events: mpsc::Receiver<Event>,
     bridge: bridge::Inlet,
+    scan: scan::Inlet,
     service: mpsc::Sender<NcpInput>,
     monitor: mpsc::Sender<Event>,
 ) {
@@ -90,8 +96,23 @@ async fn run(
                 forwarded(&service, value, &mut dropped);
                 continue;
             }
+            Event::Property { prop: p, value, .. } if *p == prop::MAC_ENERGY_SCAN_RESULT => {
+                scan.result(value);
+                continue;
+            }
+            Event::Property {
+                command,
+                prop: p,
+                value,
+            } if *p == prop::MAC_SCAN_STATE && *command == cmd::IS => {
+                scan.state(value);
+                (false, true)
+            }
             Event::Property { prop: p, .. } => (bridge_wants(*p), !bridge_only(*p)),
-            Event::Reset { .. } => (true, true),
+            Event::Reset { .. } => {
+                scan.reset();
+                (true, true)
+            }
             Event::Closed { .. } => (false, true),
         };
         if to_bridge {

@@ -33,6 +33,7 @@ mod liveness;
 mod logging;
 mod monitor;
 mod network;
+mod scan;
 mod sd_notify;
 mod session;
 mod state;
@@ -163,7 +164,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // bridge, UDP-forward datagrams (the Border Agent's answers) to the commissioner service, the
     // rest to the monitor (see `frames`).
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
-    let (events, commissioner_input) = frames::route(events, bridge_inlet);
+    let scanner = Arc::new(scan::Scanner::new(client.clone()));
+    let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
 
     let net = Arc::new(network::Network::new(
         client,
@@ -196,6 +198,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             bridge: Some(bridge.clone()),
         }),
         service: commissioner.clone(),
+        scanner,
     });
 
     let monitor = monitor::run(net.clone(), events);

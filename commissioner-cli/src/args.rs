@@ -59,6 +59,10 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: CommissionerCommand,
     },
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
     /// Follow the commissioner's events (until interrupted).
     #[command(
         after_help = "Examples:\n  threadctl events\n  threadctl events --json | jq -c 'select(.type == \"joiner-joined\")'"
@@ -184,6 +188,22 @@ pub(crate) enum CommissionerCommand {
 }
 
 /// The `joiner.add`/`joiner.remove` selector (a QR code's `eui`, if any, when no flag is given).
+#[derive(Debug, Subcommand)]
+pub(crate) enum NetworkCommand {
+    /// The highest energy (RSSI, dBm) the co-processor's radio hears on each channel: choose a
+    /// quiet channel before migrating. Channels 11..26 only.
+    #[command(
+        after_help = "Examples:\n  threadctl network energy-scan\n  threadctl network energy-scan --channels 11,15,20-21 --json"
+    )]
+    EnergyScan {
+        /// Channels to scan: numbers and ranges, e.g. 11-26 or 11,15,20-21.
+        #[arg(long, value_name = "LIST", default_value = "11-26")]
+        channels: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 pub(crate) fn selector(who: &Selector, qr_eui: Option<&str>) -> Result<JoinerKind, Failure> {
     let eui64 = |clean: &str| {
         let mut a = [0u8; 8];

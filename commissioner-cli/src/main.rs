@@ -7,7 +7,7 @@
 //! agent only through its socket: never depends on the agent, tokio or `ncp`.
 //!
 //! Commands: `status [--json]`, `dataset export` (one line of hex TLVs on stdout),
-//! `joiner add|list|remove`, `commissioner status|start|stop`, `events`, `completions <shell>`,
+//! `joiner add|list|remove`, `commissioner status|start|stop`, `network energy-scan`, `events`, `completions <shell>`,
 //! `man`. Socket: `--socket PATH`, else `$THREAD_AGENT_SOCKET`, else
 //! `/run/thread-agent/control.sock`.
 //!
@@ -41,11 +41,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use control::{JoinerAdd, Request};
+use control::{EnergyScan, JoinerAdd, Request};
 
 use crate::args::{
     cmdline_secret_warning, parse_qr, read_pskd, selector, stdin_line, Cli, Command,
-    CommissionerCommand, DatasetCommand, JoinerCommand, PSKD_ENV,
+    CommissionerCommand, DatasetCommand, JoinerCommand, NetworkCommand, PSKD_ENV,
 };
 use crate::client::{call, fail, Failure, Subscription};
 use crate::render::{n, render, render_event, s};
@@ -71,6 +71,17 @@ fn run(cli: Cli) -> Result<String, Failure> {
             CommissionerCommand::Start { json } => ask(socket, Request::CommissionerStart, json),
             CommissionerCommand::Stop => ask(socket, Request::CommissionerStop, false),
         },
+        Command::Network {
+            command: NetworkCommand::EnergyScan { channels, json },
+        } => {
+            let channels = control::parse_channels(&channels)
+                .map_err(|e| fail(2, format!("--channels: {e}")))?;
+            ask(
+                socket,
+                Request::NetworkEnergyScan(EnergyScan { channels }),
+                json,
+            )
+        }
         Command::Events { json } => {
             let mut sub = Subscription::open(socket)?;
             loop {
@@ -193,5 +204,33 @@ fn main() -> ExitCode {
             eprintln!("threadctl: {}", f.message);
             ExitCode::from(f.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod energy_scan_args {
+    use super::*;
+
+    fn code(args: &[&str]) -> u8 {
+        let mut argv = vec!["threadctl", "--socket", "/nonexistent/threadctl-test.sock"];
+        argv.extend_from_slice(args);
+        run(Cli::try_parse_from(argv).unwrap()).unwrap_err().code
+    }
+
+    #[test]
+    fn bad_channels_are_usage_errors_before_connecting() {
+        for bad in ["27", "10-12", "x", "", "20-11", "11,,12"] {
+            assert_eq!(
+                code(&["network", "energy-scan", "--channels", bad]),
+                2,
+                "{bad}"
+            );
+        }
+        // A valid list gets as far as the (missing) socket: 3, agent not running.
+        assert_eq!(
+            code(&["network", "energy-scan", "--channels", "11,15,20-21"]),
+            3
+        );
+        assert_eq!(code(&["network", "energy-scan"]), 3);
     }
 }

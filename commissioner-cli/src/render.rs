@@ -35,6 +35,12 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
         Request::CommissionerStop => format!("commissioner {}\n", s(reply, "state")),
         // The subscription's reply prints nothing; its events go through `render_event`.
         Request::EventsSubscribe => String::new(),
+        Request::NetworkEnergyScan(_) if json => format!("{reply}\n"),
+        Request::NetworkEnergyScan(_) => {
+            let r: reply::EnergyScan =
+                typed(reply).ok_or_else(|| fail(1, "reply has no `channels` list"))?;
+            render_energy(&r)
+        }
         Request::DebugResetNcp(_) => format!("{reply}\n"),
     })
 }
@@ -293,4 +299,57 @@ pub(crate) fn render_commissioner(v: &Value) -> String {
         out.push_str(&format!("{:<17} {e}\n", "Last error:"));
     }
     out
+}
+
+/// The energy scan as a table: channel, max RSSI, and a bar (one `#` per 5 dB above -100 dBm).
+pub(crate) fn render_energy(r: &reply::EnergyScan) -> String {
+    let mut out = String::from("CHANNEL  MAX RSSI\n");
+    for c in &r.channels {
+        let bar = "#".repeat(((i16::from(c.max_rssi) + 100).clamp(0, 100) / 5) as usize);
+        out.push_str(&format!("{:>7}  {:>4} dBm  {bar}\n", c.channel, c.max_rssi));
+    }
+    out
+}
+
+#[cfg(test)]
+mod energy_tests {
+    use super::*;
+    use control::EnergyScan;
+
+    fn scan() -> Request {
+        Request::NetworkEnergyScan(EnergyScan {
+            channels: vec![11, 15],
+        })
+    }
+
+    #[test]
+    fn energy_scan_table_and_json() {
+        let reply = json!({"channels": [
+            {"channel": 11, "max_rssi": -100},
+            {"channel": 15, "max_rssi": -62}
+        ]});
+        let text = render(&scan(), &reply, false).unwrap();
+        assert_eq!(
+            text,
+            "CHANNEL  MAX RSSI\n     11  -100 dBm  \n     15   -62 dBm  #######\n"
+        );
+        let j: Value = serde_json::from_str(&render(&scan(), &reply, true).unwrap()).unwrap();
+        assert_eq!(j, reply);
+        // Out-of-range readings (127: no reading) still render.
+        let loud = json!({"channels": [{"channel": 26, "max_rssi": 127}]});
+        assert!(render(&scan(), &loud, false).unwrap().contains("127 dBm"));
+    }
+
+    #[test]
+    fn energy_scan_garbage_reply_is_an_error() {
+        for bad in [
+            json!({}),
+            json!({"channels": 3}),
+            json!({"channels": [{"channel": 11}]}),
+            json!({"channels": [{"channel": 11, "max_rssi": -300}]}),
+            json!(null),
+        ] {
+            assert_eq!(render(&scan(), &bad, false).unwrap_err().code, 1, "{bad}");
+        }
+    }
 }

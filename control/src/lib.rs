@@ -55,4 +55,6 @@ mod tests;
 pub use envelope::{parse_line, reply_line, wipe, Envelope, MAX_LINE};
 pub use error::{code, Code, MethodError};
 pub use event::EventKind;
-pub use request::{JoinerAdd, Method, Request, ResetNcp};
+pub use request::{
+    parse_channels, EnergyScan, JoinerAdd, Method, Request, ResetNcp, THREAD_CHANNELS,
+};

@@ -48,6 +48,20 @@ pub struct Armed {
     pub armed: String,
 }
 
+/// `network.energy_scan`: the highest energy seen on each requested channel, in channel order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnergyScan {
+    pub channels: Vec<ChannelEnergy>,
+}
+
+/// One channel of an [`EnergyScan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelEnergy {
+    pub channel: u8,
+    /// dBm, as the co-processor's radio measured it (127: the radio gave no reading).
+    pub max_rssi: i8,
+}
+
 /// A typed reply as the `result` value.
 pub fn to_result(reply: &impl Serialize) -> Value {
     serde_json::to_value(reply).expect("a reply serializes")

@@ -33,6 +33,7 @@ names! {
         CommissionerStart => "commissioner.start",
         CommissionerStop => "commissioner.stop",
         EventsSubscribe => "events.subscribe",
+        NetworkEnergyScan => "network.energy_scan",
         DebugResetNcp => "debug.reset_ncp",
     }
 }
@@ -55,7 +56,8 @@ impl Method {
             | Method::CommissionerStatus
             | Method::CommissionerStart
             | Method::CommissionerStop
-            | Method::EventsSubscribe => false,
+            | Method::EventsSubscribe
+            | Method::NetworkEnergyScan => false,
         }
     }
 }
@@ -77,6 +79,24 @@ pub struct ResetNcp {
     pub on: Option<String>,
 }
 
+/// The IEEE 802.15.4 2.4 GHz channels Thread uses; `network.energy_scan` scans only these.
+pub const THREAD_CHANNELS: std::ops::RangeInclusive<u8> = 11..=26;
+
+/// `network.energy_scan` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnergyScan {
+    /// Ascending, no duplicates, each in [`THREAD_CHANNELS`], at least one.
+    pub channels: Vec<u8>,
+}
+
+impl Default for EnergyScan {
+    fn default() -> EnergyScan {
+        EnergyScan {
+            channels: THREAD_CHANNELS.collect(),
+        }
+    }
+}
+
 /// A request: one variant per method, with its typed parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -89,6 +109,7 @@ pub enum Request {
     CommissionerStart,
     CommissionerStop,
     EventsSubscribe,
+    NetworkEnergyScan(EnergyScan),
     DebugResetNcp(ResetNcp),
 }
 
@@ -109,6 +130,7 @@ impl Request {
             Request::CommissionerStart => Method::CommissionerStart,
             Request::CommissionerStop => Method::CommissionerStop,
             Request::EventsSubscribe => Method::EventsSubscribe,
+            Request::NetworkEnergyScan(_) => Method::NetworkEnergyScan,
             Request::DebugResetNcp(_) => Method::DebugResetNcp,
         }
     }
@@ -134,6 +156,7 @@ impl Request {
             Method::CommissionerStart => Request::CommissionerStart,
             Method::CommissionerStop => Request::CommissionerStop,
             Method::EventsSubscribe => Request::EventsSubscribe,
+            Method::NetworkEnergyScan => Request::NetworkEnergyScan(scan_params(params)?),
             Method::DebugResetNcp => Request::DebugResetNcp(ResetNcp {
                 on: match params.get("on") {
                     None | Some(Value::Null) => None,
@@ -168,6 +191,9 @@ impl Request {
                 m.insert("pskd".into(), json!(a.pskd.as_str()));
             }
             Request::JoinerRemove(k) => insert_selector(k, &mut m),
+            Request::NetworkEnergyScan(e) => {
+                m.insert("channels".into(), json!(e.channels));
+            }
             Request::DebugResetNcp(r) => {
                 if let Some(on) = &r.on {
                     m.insert("on".into(), json!(on));
@@ -273,4 +299,136 @@ pub(crate) fn add_params(params: &Value) -> Result<JoinerAdd, MethodError> {
         pskd,
         timeout,
     })
+}
+
+/// Reads `network.energy_scan`'s `channels`: absent or null for all of 11..26, an array of
+/// channel numbers, or a string of numbers and ranges (`"11,15,20-21"`).
+pub(crate) fn scan_params(params: &Value) -> Result<EnergyScan, MethodError> {
+    let channels =
+        match params.get("channels") {
+            None | Some(Value::Null) => return Ok(EnergyScan::default()),
+            Some(Value::String(s)) => parse_channels(s).map_err(bad)?,
+            Some(Value::Array(a)) => {
+                let mut out = Vec::with_capacity(a.len());
+                for v in a {
+                    match v.as_u64() {
+                        Some(c) => out.push(channel(c)?),
+                        None => {
+                            return Err(bad(format!(
+                                "`channels`: {v} is not a channel number (11..26)"
+                            )))
+                        }
+                    }
+                }
+                normalized(out).map_err(bad)?
+            }
+            Some(_) => return Err(bad(
+                "`channels` must be an array of channel numbers or a string like \"11,15,20-21\"",
+            )),
+        };
+    Ok(EnergyScan { channels })
+}
+
+fn channel(c: u64) -> Result<u8, MethodError> {
+    u8::try_from(c)
+        .ok()
+        .filter(|c| THREAD_CHANNELS.contains(c))
+        .ok_or_else(|| bad(format!("channel {c} is not a Thread channel (11..26)")))
+}
+
+fn normalized(mut channels: Vec<u8>) -> Result<Vec<u8>, String> {
+    channels.sort_unstable();
+    channels.dedup();
+    if channels.is_empty() {
+        return Err("no channel given (Thread channels are 11..26)".into());
+    }
+    Ok(channels)
+}
+
+/// Parses a channel list such as `11-26` or `11,15,20-21` (the form of `threadctl network
+/// energy-scan --channels`): ascending, without duplicates, each in 11..26. The error names the
+/// offending part.
+pub fn parse_channels(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let number = |s: &str| -> Result<u8, String> {
+        let s = s.trim();
+        s.parse::<u8>()
+            .ok()
+            .filter(|c| THREAD_CHANNELS.contains(c))
+            .ok_or_else(|| format!("channel {s:?} is not a Thread channel (11..26)"))
+    };
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (number(a)?, number(b)?);
+                if a > b {
+                    return Err(format!("channel range {:?} is backwards", part.trim()));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(number(part)?),
+        }
+    }
+    normalized(out)
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    fn scan(params: Value) -> Result<Vec<u8>, MethodError> {
+        match Request::parse(Method::NetworkEnergyScan, &params)? {
+            Request::NetworkEnergyScan(e) => Ok(e.channels),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn energy_scan_channels_parse() {
+        assert_eq!(scan(json!({})).unwrap(), (11..=26).collect::<Vec<u8>>());
+        assert_eq!(scan(json!({"channels": null})).unwrap().len(), 16);
+        assert_eq!(
+            scan(json!({"channels": [20, 11, 20, 15]})).unwrap(),
+            [11, 15, 20]
+        );
+        assert_eq!(
+            scan(json!({"channels": "11,15,20-21"})).unwrap(),
+            [11, 15, 20, 21]
+        );
+        assert_eq!(parse_channels(" 26 ").unwrap(), [26]);
+        let r = Request::NetworkEnergyScan(EnergyScan {
+            channels: vec![11, 15],
+        });
+        assert_eq!(r.params(), json!({"channels": [11, 15]}));
+        assert!(!r.is_privileged());
+    }
+
+    #[test]
+    fn energy_scan_garbage_is_invalid_params() {
+        for bad in [
+            json!({"channels": [27]}),
+            json!({"channels": [10]}),
+            json!({"channels": [-1]}),
+            json!({"channels": [11.5]}),
+            json!({"channels": [300]}),
+            json!({"channels": []}),
+            json!({"channels": ["11"]}),
+            json!({"channels": "27"}),
+            json!({"channels": "11-27"}),
+            json!({"channels": "20-11"}),
+            json!({"channels": ""}),
+            json!({"channels": "11,,12"}),
+            json!({"channels": "x"}),
+            json!({"channels": "\u{0}\u{ffff}-"}),
+            json!({"channels": 11}),
+            json!({"channels": {"a": 1}}),
+            json!({"channels": true}),
+        ] {
+            let e = scan(bad.clone()).unwrap_err();
+            assert_eq!(e.code, "invalid_params", "{bad}");
+            assert!(!e.message.is_empty());
+        }
+        let e = scan(json!({"channels": [27]})).unwrap_err();
+        assert!(e.message.contains("27"), "{}", e.message);
+    }
 }

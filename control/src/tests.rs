@@ -122,7 +122,8 @@ fn garbage_gets_todays_error_codes() {
     let e = env.method(false).unwrap_err();
     assert_eq!(e.code, Code::MethodNotFound);
     assert!(
-        e.message.ends_with("commissioner.stop, events.subscribe)"),
+        e.message
+            .ends_with("commissioner.stop, events.subscribe, network.energy_scan)"),
         "{}",
         e.message
     );

@@ -165,6 +165,15 @@ pub mod prop {
         HWADDR = 8,
         /// `C`
         PHY_CHAN = 33,
+        /// `C`: 0 idle, 1 beacon, 2 energy, 3 discover ([`super::scan_state`]); set to start a
+        /// scan, announced (`IS` idle) when it ends.
+        MAC_SCAN_STATE = 48,
+        /// `A(C)`: the channels to scan.
+        MAC_SCAN_MASK = 49,
+        /// `S`: milliseconds per channel.
+        MAC_SCAN_PERIOD = 50,
+        /// `Cc`: channel, max RSSI (dBm); unsolicited (`INSERTED`), one per scanned channel.
+        MAC_ENERGY_SCAN_RESULT = 57,
         /// `S`
         MAC_15_4_PANID = 54,
         /// `b`
@@ -235,6 +244,14 @@ pub mod prop {
         /// `D`
         THREAD_PENDING_DATASET_TLVS = 5437,
     }
+}
+
+/// Values of [`prop::MAC_SCAN_STATE`] (`SPINEL_SCAN_STATE_*`).
+pub mod scan_state {
+    pub const IDLE: u8 = 0;
+    pub const BEACON: u8 = 1;
+    pub const ENERGY: u8 = 2;
+    pub const DISCOVER: u8 = 3;
 }
 
 /// Commands.

@@ -1,5 +1,6 @@
 //! Control socket methods of the commissioner: `joiner.add`, `joiner.list`, `joiner.remove`,
-//! `commissioner.status|start|stop`, `events.subscribe`, and the test-only `debug.reset_ncp`
+//! `commissioner.status|start|stop`, `events.subscribe`, `network.energy_scan` (run by
+//! [`crate::scan`]), and the test-only `debug.reset_ncp`
 //! (served only with `THREAD_AGENT_DEBUG_METHODS=1`, see [`crate::control_socket`]). `status` and
 //! `dataset.export` go to the wrapped handler.
 //!
@@ -22,6 +23,8 @@ use crate::control_socket::{code, Handler, MethodError, MethodFuture, Peer};
 pub(crate) struct Methods {
     pub inner: Arc<dyn Handler>,
     pub service: Service,
+    /// `network.energy_scan`.
+    pub scanner: Arc<crate::scan::Scanner>,
 }
 
 impl Methods {
@@ -58,6 +61,11 @@ impl Handler for Methods {
                 Request::CommissionerStatus => self.service.status().await,
                 Request::CommissionerStart => self.service.start().await,
                 Request::CommissionerStop => self.service.stop().await,
+                Request::NetworkEnergyScan(scan) => {
+                    tracing::info!(uid = peer.uid, pid = peer.pid, "network.energy_scan");
+                    let r = self.scanner.scan(&scan.channels).await?;
+                    Ok(reply::to_result(&r))
+                }
                 Request::EventsSubscribe => {
                     Ok(reply::to_result(&reply::Subscribed { subscribed: true }))
                 }

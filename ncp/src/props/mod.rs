@@ -5,6 +5,7 @@
 //!   mesh-local prefix, infrastructure-interface state and ICMPv6).
 //! - [`tables`]: the neighbour and child tables.
 //! - [`forward`]: the UDP forward stream (`THREAD_UDP_FORWARD_STREAM`).
+//! - [`scan`]: the energy scan's results (`MAC_ENERGY_SCAN_RESULT`) and its channel mask.
 //! - [`border_agent`]: the co-processor's Border Agent state (`BORDER_AGENT_MESHCOP_SERVICE_STATE`).
 //!
 //! Guarantees: no decoder panics on bytes from the co-processor; each has a test that feeds it
@@ -13,6 +14,7 @@
 pub mod border_agent;
 pub mod forward;
 pub mod net;
+pub mod scan;
 pub mod tables;
 
 /// A Spinel value that cannot be decoded.
