@@ -245,4 +245,76 @@ mod tests {
         assert!(matches!(rx.recv().await, Some(Input::Idle)));
         assert!(rx.try_recv().is_err());
     }
+
+    /// A scanner on the fake co-processor, with a scan of `channels` running in the background
+    /// (its sink installed, so what the test feeds the inlet reaches it).
+    async fn running(
+        channels: &'static [u8],
+    ) -> (
+        Arc<Scanner>,
+        crate::fake_ncp::FakeNcp,
+        tokio::task::JoinHandle<Result<EnergyScan, MethodError>>,
+    ) {
+        let (fake, client, _events) = crate::fake_ncp::FakeNcp::start();
+        let scanner = Arc::new(Scanner::new(client));
+        let s = scanner.clone();
+        let task = tokio::spawn(async move { s.scan(channels).await });
+        while fake.count(ncp::spinel::cmd::SET, prop::MAC_SCAN_STATE) == 0 {
+            tokio::task::yield_now().await;
+        }
+        (scanner, fake, task)
+    }
+
+    #[tokio::test]
+    async fn scan_sets_the_co_processor_up_and_collects_every_channel() {
+        let (scanner, fake, task) = running(&[11, 15]).await;
+        assert_eq!(fake.get(prop::MAC_SCAN_MASK).unwrap(), [11, 15]);
+        assert_eq!(
+            fake.get(prop::MAC_SCAN_PERIOD).unwrap(),
+            PERIOD_MS.to_le_bytes()
+        );
+        assert_eq!(
+            fake.get(prop::MAC_SCAN_STATE).unwrap(),
+            [scan_state::ENERGY]
+        );
+        // A second caller while this one runs: an error at once, the first is not disturbed.
+        let e = scanner.scan(&[11]).await.unwrap_err();
+        assert!(e.message.contains("already running"), "{}", e.message);
+        let inlet = scanner.inlet();
+        inlet.result(&[11, 0x9c]); // -100
+        inlet.result(&[15, 0xa0]); // -96
+        inlet.result(&[15, 0xc4]); // -60: the higher reading wins
+        inlet.state(&[scan_state::IDLE]);
+        let r = task.await.unwrap().unwrap();
+        assert_eq!(
+            r.channels,
+            [
+                ChannelEnergy {
+                    channel: 11,
+                    max_rssi: -100
+                },
+                ChannelEnergy {
+                    channel: 15,
+                    max_rssi: -60
+                }
+            ]
+        );
+        // The scan is over: the next one may start.
+        assert!(scanner.inlet.0.lock().unwrap().is_none());
+        assert!(scanner.running.try_lock().is_ok());
+    }
+
+    #[tokio::test]
+    async fn scan_names_missing_channels_and_ends_on_a_reset() {
+        let (scanner, _fake, task) = running(&[11, 15, 20]).await;
+        scanner.inlet().result(&[11, 0x9c]);
+        scanner.inlet().state(&[scan_state::IDLE]);
+        let e = task.await.unwrap().unwrap_err();
+        assert!(e.message.contains("15, 20"), "{}", e.message);
+
+        let (scanner, _fake, task) = running(&[11]).await;
+        scanner.inlet().reset();
+        let e = task.await.unwrap().unwrap_err();
+        assert!(e.message.contains("reset"), "{}", e.message);
+    }
 }
