@@ -37,6 +37,7 @@ fn energy_scan_reports_every_requested_channel_in(sb: &Sandbox) -> Result<()> {
         "--json",
     ])?;
     let v: Value = serde_json::from_str(out.trim()).context("energy-scan --json is not JSON")?;
+    eprintln!("energy-scan --json: {}", out.trim());
     let channels: Vec<(u64, i64)> = v["channels"]
         .as_array()
         .context("no `channels` array")?
@@ -58,7 +59,12 @@ fn energy_scan_reports_every_requested_channel_in(sb: &Sandbox) -> Result<()> {
     );
 
     // The table: a header and one row per channel (here the default, all 16).
+    let started = std::time::Instant::now();
     let table = agent.threadctl_ok(&["network", "energy-scan"])?;
+    eprintln!(
+        "energy-scan of 16 channels: {:?}\n{table}",
+        started.elapsed()
+    );
     let rows: Vec<&str> = table.lines().skip(1).collect();
     ensure!(table.starts_with("CHANNEL"), "no header:\n{table}");
     ensure!(rows.len() == 16, "expected 16 rows:\n{table}");
