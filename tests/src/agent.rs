@@ -243,6 +243,13 @@ impl Agent {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// [`threadctl_ok`](Self::threadctl_ok) of a `--json` command, parsed.
+    pub fn threadctl_json(&self, args: &[&str]) -> Result<Value> {
+        let out = self.threadctl_ok(args)?;
+        serde_json::from_str(out.trim())
+            .with_context(|| format!("threadctl {args:?}: not JSON: {out:?}"))
+    }
+
     /// `threadctl status --json`, parsed.
     pub fn status_json(&self) -> Result<Value> {
         let out = self.threadctl_ok(&["status", "--json"])?;
@@ -348,4 +355,46 @@ impl Drop for Agent {
         }
         self.kill();
     }
+}
+
+/// Requires exit `code` and a fatal error reported once, as the last stderr line, starting with
+/// `thread-agent: error: `; returns that line.
+pub fn fatal_line(out: &Output, code: i32) -> Result<String> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let report = || format!("exit status {}; stderr:\n{stderr}", out.status);
+    anyhow::ensure!(
+        out.status.code() == Some(code),
+        "expected exit code {code}, {}",
+        report()
+    );
+    anyhow::ensure!(
+        !stderr.contains("panicked"),
+        "thread-agent panicked: {}",
+        report()
+    );
+    let errors: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("thread-agent: error: "))
+        .collect();
+    anyhow::ensure!(
+        errors.len() == 1,
+        "expected exactly one `thread-agent: error: ` line, {}",
+        report()
+    );
+    let last = lines.last().copied().unwrap_or_default();
+    anyhow::ensure!(
+        last.starts_with("thread-agent: error: "),
+        "the error line must be the last line, {}",
+        report()
+    );
+    let message = last.trim_start_matches("thread-agent: error: ").trim();
+    let repeats = lines.iter().filter(|l| l.contains(message)).count();
+    anyhow::ensure!(
+        repeats == 1,
+        "the fatal error must be reported once, as one line; its message appears on {repeats} lines \
+         (e.g. also as a tracing ERROR event); {}",
+        report()
+    );
+    Ok(last.to_string())
 }

@@ -26,7 +26,7 @@ pub mod proc;
 pub mod sandbox;
 pub mod serial;
 
-pub use agent::{run_agent_once, threadctl_at, Agent, AgentOptions};
+pub use agent::{fatal_line, run_agent_once, threadctl_at, Agent, AgentOptions};
 pub use bins::{ot_bins, workspace_bins, OtBins, WorkspaceBins};
 pub use cli::CliNode;
 pub use dataset::Tlvs;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, EXT_PAN_ID, NETWORK_KEY, NETWORK_NAME, PSKC};
 use e2e::{
-    run_agent_once, threadctl_at, with_sandbox, Agent, AgentOptions, CliNode, Sandbox,
+    fatal_line, run_agent_once, threadctl_at, with_sandbox, Agent, AgentOptions, CliNode, Sandbox,
     ATTACH_TIMEOUT,
 };
 use serde_json::Value;
@@ -458,48 +458,6 @@ fn ensure_same_network(
         "{key_changed}"
     );
     Ok(())
-}
-
-/// Requires exit `code` and a fatal error reported once, as the last stderr line, starting with
-/// `thread-agent: error: `; returns that line.
-fn fatal_line(out: &Output, code: i32) -> Result<String> {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let report = || format!("exit status {}; stderr:\n{stderr}", out.status);
-    ensure!(
-        out.status.code() == Some(code),
-        "expected exit code {code}, {}",
-        report()
-    );
-    ensure!(
-        !stderr.contains("panicked"),
-        "thread-agent panicked: {}",
-        report()
-    );
-    let errors: Vec<&&str> = lines
-        .iter()
-        .filter(|l| l.starts_with("thread-agent: error: "))
-        .collect();
-    ensure!(
-        errors.len() == 1,
-        "expected exactly one `thread-agent: error: ` line, {}",
-        report()
-    );
-    let last = lines.last().copied().unwrap_or_default();
-    ensure!(
-        last.starts_with("thread-agent: error: "),
-        "the error line must be the last line, {}",
-        report()
-    );
-    let message = last.trim_start_matches("thread-agent: error: ").trim();
-    let repeats = lines.iter().filter(|l| l.contains(message)).count();
-    ensure!(
-        repeats == 1,
-        "the fatal error must be reported once, as one line; its message appears on {repeats} lines \
-         (e.g. also as a tracing ERROR event); {}",
-        report()
-    );
-    Ok(last.to_string())
 }
 
 /// Runs the agent once with `radio_url`; it must fail with exit `code` and one fatal line, which

@@ -81,12 +81,6 @@ fn up(sb: &Sandbox, env: &[(&str, &str)]) -> Result<(Agent, Secrets)> {
     Ok((agent, secrets))
 }
 
-fn ctl_json(agent: &Agent, args: &[&str]) -> Result<Value> {
-    let out = agent.threadctl_ok(args)?;
-    serde_json::from_str(out.trim())
-        .with_context(|| format!("threadctl {args:?}: not JSON: {out:?}"))
-}
-
 /// Polls `commissioner status --json` until `pred` holds.
 fn wait_commissioner(
     agent: &Agent,
@@ -96,7 +90,7 @@ fn wait_commissioner(
 ) -> Result<Value> {
     let deadline = Instant::now() + timeout;
     loop {
-        let v = ctl_json(agent, &["commissioner", "status", "--json"])?;
+        let v = agent.threadctl_json(&["commissioner", "status", "--json"])?;
         if pred(&v) {
             return Ok(v);
         }
@@ -187,7 +181,7 @@ fn text(o: &Output) -> String {
 fn petition_leader_view_and_resign_at_shutdown() {
     with_sandbox(|sb| {
         let (mut agent, _) = up(sb, &[])?;
-        let idle = ctl_json(&agent, &["commissioner", "status", "--json"])?;
+        let idle = agent.threadctl_json(&["commissioner", "status", "--json"])?;
         ensure!(
             idle["state"] == "idle",
             "commissioner not idle at start: {idle}"
@@ -323,7 +317,7 @@ fn wrong_pskc_is_rejected_and_logged() {
         )?;
         agent.threadctl_ok(&["commissioner", "start"])?;
         agent.wait_log("border agent rejected our PSKc", PETITION_TIMEOUT)?;
-        let st = ctl_json(&agent, &["commissioner", "status", "--json"])?;
+        let st = agent.threadctl_json(&["commissioner", "status", "--json"])?;
         ensure!(
             st["state"] != "active" && st["session_id"].is_null(),
             "{st}"
@@ -353,7 +347,7 @@ fn eui64_joiner_waits_joins_attaches_and_leaks_nothing() {
         agent.wait_log("joiner entry eui64:", Duration::from_secs(30))?;
         let st = wait_steering(&agent)?;
         ensure!(st["entries"] == 1, "{st}");
-        let list = ctl_json(&agent, &["joiner", "list", "--json"])?;
+        let list = agent.threadctl_json(&["joiner", "list", "--json"])?;
         ensure!(list["joiners"][0]["eui64"] == eui.as_str(), "{list}");
         ensure!(
             node.join(PSKD, JOIN_TIMEOUT)?,
@@ -509,7 +503,7 @@ fn wrong_pskd_fails_then_retry_joins() {
         agent.wait_log("PSKd mismatch", Duration::from_secs(10))?;
         // The agent keeps running; the entry is still there and works.
         agent.status_json()?;
-        let list = ctl_json(&agent, &["joiner", "list", "--json"])?;
+        let list = agent.threadctl_json(&["joiner", "list", "--json"])?;
         ensure!(
             list["joiners"][0]["eui64"] == eui.as_str(),
             "entry gone after a wrong PSKd: {list}"
@@ -705,7 +699,7 @@ fn ten_joiners_at_once() {
                 "no entrust for {e}"
             );
         }
-        let st = ctl_json(&agent, &["commissioner", "status", "--json"])?;
+        let st = agent.threadctl_json(&["commissioner", "status", "--json"])?;
         ensure!(st["joined"].as_u64() >= Some(10), "{st}");
         // Each of the ten took at least one EC-JPAKE flight; the admission counters are there.
         ensure!(st["joiner_handshakes"].as_u64() >= Some(10), "{st}");
@@ -765,7 +759,7 @@ fn ncp_reset_mid_session_repetitions_and_keeps_entries() {
         println!("re-petitioned {:?} after the reset: {after}", t0.elapsed());
         agent.wait_log("event=disconnected", Duration::from_secs(5))?;
         // Both entries survived the reset.
-        let list = ctl_json(&agent, &["joiner", "list", "--json"])?;
+        let list = agent.threadctl_json(&["joiner", "list", "--json"])?;
         let listed = |e: &str| {
             list["joiners"]
                 .as_array()

@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use e2e::dataset::{Tlvs, NETWORK_KEY};
 use e2e::proc;
 use e2e::serial::SerialNcp;
@@ -60,16 +60,11 @@ fn attached(s: &Value) -> bool {
     ["leader", "router", "child"].contains(&s["role"].as_str().unwrap_or(""))
 }
 
-fn ctl_json(agent: &Agent, args: &[&str]) -> Result<Value> {
-    let out = agent.threadctl_ok(args)?;
-    serde_json::from_str(out.trim()).with_context(|| format!("threadctl {args:?}: {out:?}"))
-}
-
 /// Polls `commissioner status --json` until active with the steering data taken by the leader.
 fn wait_active(agent: &Agent) -> Result<Value> {
     let deadline = Instant::now() + PETITION_TIMEOUT;
     loop {
-        let v = ctl_json(agent, &["commissioner", "status", "--json"])?;
+        let v = agent.threadctl_json(&["commissioner", "status", "--json"])?;
         if v["state"] == "active" && v["steering_data_acked"] == v["steering_data"] {
             return Ok(v);
         }
@@ -83,7 +78,7 @@ fn wait_active(agent: &Agent) -> Result<Value> {
 }
 
 fn listed(agent: &Agent, eui64: &str) -> Result<bool> {
-    let list = ctl_json(agent, &["joiner", "list", "--json"])?;
+    let list = agent.threadctl_json(&["joiner", "list", "--json"])?;
     Ok(list["joiners"]
         .as_array()
         .is_some_and(|a| a.iter().any(|j| j["eui64"] == eui64)))

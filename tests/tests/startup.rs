@@ -11,36 +11,11 @@ use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use e2e::{run_agent_once, with_sandbox, Agent, AgentOptions, Sandbox};
+use e2e::{fatal_line, run_agent_once, with_sandbox, Agent, AgentOptions, Sandbox};
 
 const FAIL_TIMEOUT: Duration = Duration::from_secs(60);
 const UP_TIMEOUT: Duration = Duration::from_secs(90);
 const MISSING_DEVICE: &str = "spinel+hdlc+uart:///dev/thread-agent-test-no-such-device";
-
-/// Requires exit `code` and exactly one fatal line, the last one; returns it.
-fn fatal_line(out: &Output, code: i32) -> Result<String> {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report = || format!("exit status {}; stderr:\n{stderr}", out.status);
-    ensure!(
-        out.status.code() == Some(code),
-        "expected exit code {code}, {}",
-        report()
-    );
-    ensure!(!stderr.contains("panicked"), "panicked: {}", report());
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let errors = lines
-        .iter()
-        .filter(|l| l.contains("thread-agent: error: "))
-        .count();
-    ensure!(errors == 1, "expected one error line, {}", report());
-    let last = lines.last().copied().unwrap_or_default();
-    ensure!(
-        last.starts_with("thread-agent: error: "),
-        "the error line must be the last line, {}",
-        report()
-    );
-    Ok(last.to_string())
-}
 
 fn run(sb: &Sandbox, radio_url: &str, args: &[&str]) -> Result<Output> {
     let opts = AgentOptions {
