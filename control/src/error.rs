@@ -16,6 +16,8 @@ names! {
         NcpUnavailable => "ncp_unavailable",
         NotFound => "not_found",
         AuditUnavailable => "audit_unavailable",
+        ChangePending => "change_pending",
+        NetworkExists => "network_exists",
         InternalError => "internal_error",
     }
 }
@@ -46,6 +48,8 @@ pub mod code {
     pub const NCP_UNAVAILABLE: Code = Code::NcpUnavailable;
     pub const NOT_FOUND: Code = Code::NotFound;
     pub const AUDIT_UNAVAILABLE: Code = Code::AuditUnavailable;
+    pub const CHANGE_PENDING: Code = Code::ChangePending;
+    pub const NETWORK_EXISTS: Code = Code::NetworkExists;
     pub const INTERNAL_ERROR: Code = Code::InternalError;
 }
 

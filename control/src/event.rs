@@ -22,6 +22,12 @@ names! {
         JoinerEntrusted => "joiner-entrusted",
         JoinerJoined => "joiner-joined",
         EventsDropped => "events-dropped",
+        NetworkKeyRotationScheduled => "network-key-rotation-scheduled",
+        NetworkKeyRotationApplied => "network-key-rotation-applied",
+        NetworkMigrationScheduled => "network-migration-scheduled",
+        NetworkMigrationApplied => "network-migration-applied",
+        ActiveDatasetChanged => "active-dataset-changed",
+        DatasetImported => "dataset-imported",
         /// Journal only (debug level), never streamed: a MGMT_COMMISSIONER_GET answer.
         CommissionerDataset => "commissioner-dataset",
         /// Journal only (debug level), never streamed: a MGMT_COMMISSIONER_GET that failed.

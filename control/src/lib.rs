@@ -45,6 +45,7 @@ macro_rules! names {
 }
 
 mod envelope;
+pub mod lifecycle;
 mod error;
 mod event;
 pub mod reply;
@@ -55,6 +56,7 @@ mod tests;
 pub use envelope::{parse_line, reply_line, wipe, Envelope, MAX_LINE};
 pub use error::{code, Code, MethodError};
 pub use event::EventKind;
+pub use lifecycle::{DatasetImport, Migrate, RotateKey};
 pub use request::{
     parse_channels, EnergyScan, JoinerAdd, Method, Request, ResetNcp, THREAD_CHANNELS,
 };

@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Code, MethodError};
+use crate::lifecycle::{self, DatasetImport, Migrate, RotateKey};
 
 names! {
     /// A method name. `Debug*` methods are test-only (the agent serves them only when asked to).
@@ -34,6 +35,10 @@ names! {
         CommissionerStop => "commissioner.stop",
         EventsSubscribe => "events.subscribe",
         NetworkEnergyScan => "network.energy_scan",
+        NetworkRotateKey => "network.rotate_key",
+        NetworkMigrate => "network.migrate",
+        NetworkPending => "network.pending",
+        DatasetImport => "dataset.import",
         DebugResetNcp => "debug.reset_ncp",
     }
 }
@@ -48,7 +53,7 @@ impl Method {
     /// the parameters (see also [`Request::is_privileged`]).
     pub fn is_privileged(self) -> bool {
         match self {
-            Method::DatasetExport | Method::DebugResetNcp => true,
+            Method::DatasetExport | Method::DatasetImport | Method::DebugResetNcp => true,
             Method::Status
             | Method::JoinerAdd
             | Method::JoinerList
@@ -57,7 +62,10 @@ impl Method {
             | Method::CommissionerStart
             | Method::CommissionerStop
             | Method::EventsSubscribe
-            | Method::NetworkEnergyScan => false,
+            | Method::NetworkEnergyScan
+            | Method::NetworkRotateKey
+            | Method::NetworkMigrate
+            | Method::NetworkPending => false,
         }
     }
 }
@@ -110,6 +118,10 @@ pub enum Request {
     CommissionerStop,
     EventsSubscribe,
     NetworkEnergyScan(EnergyScan),
+    NetworkRotateKey(RotateKey),
+    NetworkMigrate(Migrate),
+    NetworkPending,
+    DatasetImport(DatasetImport),
     DebugResetNcp(ResetNcp),
 }
 
@@ -131,6 +143,10 @@ impl Request {
             Request::CommissionerStop => Method::CommissionerStop,
             Request::EventsSubscribe => Method::EventsSubscribe,
             Request::NetworkEnergyScan(_) => Method::NetworkEnergyScan,
+            Request::NetworkRotateKey(_) => Method::NetworkRotateKey,
+            Request::NetworkMigrate(_) => Method::NetworkMigrate,
+            Request::NetworkPending => Method::NetworkPending,
+            Request::DatasetImport(_) => Method::DatasetImport,
             Request::DebugResetNcp(_) => Method::DebugResetNcp,
         }
     }
@@ -157,6 +173,10 @@ impl Request {
             Method::CommissionerStop => Request::CommissionerStop,
             Method::EventsSubscribe => Request::EventsSubscribe,
             Method::NetworkEnergyScan => Request::NetworkEnergyScan(scan_params(params)?),
+            Method::NetworkRotateKey => Request::NetworkRotateKey(lifecycle::rotate_params(params)?),
+            Method::NetworkMigrate => Request::NetworkMigrate(lifecycle::migrate_params(params)?),
+            Method::NetworkPending => Request::NetworkPending,
+            Method::DatasetImport => Request::DatasetImport(lifecycle::import_params(params)?),
             Method::DebugResetNcp => Request::DebugResetNcp(ResetNcp {
                 on: match params.get("on") {
                     None | Some(Value::Null) => None,
@@ -182,7 +202,11 @@ impl Request {
             | Request::CommissionerStatus
             | Request::CommissionerStart
             | Request::CommissionerStop
-            | Request::EventsSubscribe => {}
+            | Request::EventsSubscribe
+            | Request::NetworkPending => {}
+            Request::NetworkRotateKey(r) => lifecycle::rotate_to_params(r, &mut m),
+            Request::NetworkMigrate(r) => lifecycle::migrate_to_params(r, &mut m),
+            Request::DatasetImport(r) => lifecycle::import_to_params(r, &mut m),
             Request::JoinerAdd(a) => {
                 insert_selector(&a.selector, &mut m);
                 if let Some(t) = a.timeout {
