@@ -41,6 +41,11 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
                 typed(reply).ok_or_else(|| fail(1, "reply has no `channels` list"))?;
             render_energy(&r)
         }
+        // Lifecycle replies: JSON until their text rendering lands.
+        Request::NetworkRotateKey(_)
+        | Request::NetworkMigrate(_)
+        | Request::NetworkPending
+        | Request::DatasetImport(_) => format!("{reply}\n"),
         Request::DebugResetNcp(_) => format!("{reply}\n"),
     })
 }

@@ -66,6 +66,10 @@ impl Handler for Methods {
                     let r = self.scanner.scan(&scan.channels).await?;
                     Ok(reply::to_result(&r))
                 }
+                Request::NetworkRotateKey(_)
+                | Request::NetworkMigrate(_)
+                | Request::NetworkPending
+                | Request::DatasetImport(_) => self.inner.call(request, peer).await,
                 Request::EventsSubscribe => {
                     Ok(reply::to_result(&reply::Subscribed { subscribed: true }))
                 }
