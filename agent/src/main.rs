@@ -29,6 +29,7 @@ mod control_socket;
 #[cfg(test)]
 mod fake_ncp;
 mod frames;
+mod lifecycle;
 mod liveness;
 mod logging;
 mod monitor;
@@ -186,19 +187,26 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             _ => Fatal::new(exit::FAILURE, e.to_string()),
         })?;
     tracing::info!(path = %server.path().display(), "control socket listening");
+    let audit = Arc::new(
+        audit::AuditLog::new(&settings.state_dir).with_max_bytes(settings.audit_max_bytes),
+    );
     let commissioner = commissioner::Service::spawn(
         net.clone(),
         settings.commissioner.clone(),
-        audit::AuditLog::new(&settings.state_dir).with_max_bytes(settings.audit_max_bytes),
+        audit.clone(),
         commissioner_input,
     );
+    let lifecycle = lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone());
+    tokio::spawn(lifecycle.clone().run());
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {
             net: net.clone(),
             bridge: Some(bridge.clone()),
+            lifecycle: Some(lifecycle.clone()),
         }),
         service: commissioner.clone(),
         scanner,
+        lifecycle,
     });
 
     let monitor = monitor::run(net.clone(), events);

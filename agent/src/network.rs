@@ -12,6 +12,9 @@
 //! 3. Wait for a role (child/router/leader) with a timeout; then log `network up` with name,
 //!    channel, pan_id, ext_pan_id and role, once per attach (again after a co-processor reset).
 //! 4. Back up the active dataset (hex, mode 0600, atomic) and again whenever it changes.
+//!    A restored active dataset is followed by the pending one (`pending.tlvs`, written by
+//!    [`crate::lifecycle`] while a change is scheduled), so a co-processor replaced during a
+//!    countdown still switches to the new credentials.
 //!
 //! Guarantees: the network key, PSKc and passphrase never reach a log line or error message (they
 //! live in `meshcop::credentials` types and `Zeroizing` buffers); only the dataset's public fields
@@ -229,6 +232,7 @@ impl Network {
                 .map_err(|e| ncp_fatal("writing the active dataset", e))?;
             if how == BringUp::Restored {
                 tracing::info!(path = %self.state.dataset_path().display(), "restored active dataset from backup");
+                self.restore_pending(&tlvs).await;
             } else {
                 tracing::info!(name = %self.name, channel = self.channel, "formed a new network (new active dataset)");
                 // Back it up now, not only once attached: a reset before attaching must not
@@ -258,6 +262,42 @@ impl Network {
             .map_err(|e| ncp_fatal("NET_STACK_UP", e))?;
         self.started.store(true, Ordering::SeqCst);
         Ok(how)
+    }
+
+    /// After the active dataset was restored: restores the pending dataset backup (a change
+    /// scheduled before the co-processor was replaced), its Delay Timer reduced by the time since
+    /// the backup was written (at least 1 s). A pending dataset that is not newer than the
+    /// restored active one is stale and skipped.
+    async fn restore_pending(&self, active: &[u8]) {
+        let (tlvs, age) = match self.state.read_pending() {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "pending dataset backup not restored");
+                return;
+            }
+        };
+        let Ok(mut pending) = Dataset::decode(&tlvs) else {
+            return;
+        };
+        let active_ts = Dataset::decode(active).ok().and_then(|a| a.active_timestamp);
+        if pending.active_timestamp <= active_ts {
+            tracing::info!("pending dataset backup is not newer than the active one; not restored");
+            let _ = self.state.remove_pending();
+            return;
+        }
+        let stored = pending.delay_timer().unwrap_or(0) as u128;
+        let remaining = stored.saturating_sub(age.as_millis()).max(1000) as u32;
+        pending.set_delay_timer(Some(remaining));
+        let tlvs = Zeroizing::new(pending.encode());
+        match self.client.set(prop::THREAD_PENDING_DATASET_TLVS, &tlvs).await {
+            Ok(_) => tracing::info!(
+                path = %self.state.pending_path().display(),
+                applies_in_s = remaining / 1000,
+                "restored pending dataset from backup"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot restore the pending dataset backup"),
+        }
     }
 
     /// Reads the current role.
