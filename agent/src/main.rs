@@ -174,7 +174,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         state,
         settings.network_name.clone(),
         settings.channel,
-    ));
+    )
+    .with_form(settings.form));
 
     let server = control_socket::ControlServer::bind(&settings.control_socket)
         .await
@@ -219,8 +220,12 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     );
     let startup = async {
         let how = net.bring_up().await?;
-        tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
         sd_notify::announce_ready(&net, &notifier, how, live_rx);
+        if how == network::BringUp::Waiting {
+            // `dataset.import` brings the stack up; `network up` is logged when it attaches.
+            return std::future::pending::<Result<(), Fatal>>().await;
+        }
+        tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
         match net.wait_attached(ATTACH_TIMEOUT).await {
             Some(_) => {}
             None => tracing::warn!(

@@ -102,6 +102,8 @@ pub(crate) enum BringUp {
     Restored,
     /// The co-processor already had an active dataset.
     Resumed,
+    /// Blank, no backup, and `[network] form = false`: waiting for `dataset import`.
+    Waiting,
 }
 
 /// The agent's view of the network, shared by the monitor, the control socket and start-up.
@@ -111,6 +113,8 @@ pub(crate) struct Network {
     pub(crate) state: StateDir,
     pub(crate) name: String,
     pub(crate) channel: u8,
+    /// `[network] form`: form a network on a blank co-processor without a backup.
+    form: AtomicBool,
     pub(crate) role_tx: watch::Sender<Role>,
     up_announced: AtomicBool,
     /// Set once start-up has brought the network up; resets seen before are start-up noise.
@@ -198,12 +202,19 @@ impl Network {
             state,
             name,
             channel,
+            form: AtomicBool::new(true),
             role_tx,
             up_announced: AtomicBool::new(false),
             started: AtomicBool::new(false),
             bring_up_lock: Mutex::new(()),
             last_backup: Mutex::new(None),
         }
+    }
+
+    /// `[network] form = false`: a blank co-processor without a backup waits for an import.
+    pub(crate) fn with_form(self, form: bool) -> Network {
+        self.form.store(form, Ordering::SeqCst);
+        self
     }
 
     /// Step 1 and 2: make sure the co-processor has an active dataset and bring the stack up.
@@ -224,6 +235,11 @@ impl Network {
                 .map_err(|e| Fatal::new(exit::FAILURE, e.to_string()))?;
             let (tlvs, how) = match backup {
                 Some(b) => (Zeroizing::new(b), BringUp::Restored),
+                None if !self.form.load(Ordering::SeqCst) => {
+                    tracing::warn!("the co-processor has no network and there is no backup; [network] form = false: waiting for `threadctl dataset import`");
+                    self.started.store(true, Ordering::SeqCst);
+                    return Ok(BringUp::Waiting);
+                }
                 None => (generate_dataset(&self.name, self.channel)?, BringUp::Formed),
             };
             self.client
