@@ -546,13 +546,13 @@ pub(crate) fn decode_dataset(text: &[u8]) -> Result<SecretTlvs, Failure> {
             ),
         ));
     }
-    if t.len() % 2 != 0 {
-        return Err(fail(
+    let mut bytes = Zeroizing::new(vec![0u8; t.len() / 2]);
+    // Every character is a hex digit: the only error left is an odd count.
+    hex::decode_to_slice(t, &mut bytes[..]).map_err(|_| {
+        fail(
             2,
             format!("the dataset is not hex: {} digits, an odd number", t.len()),
-        ));
-    }
-    let mut bytes = Zeroizing::new(vec![0u8; t.len() / 2]);
-    hex::decode_to_slice(t, &mut bytes[..]).map_err(|_| fail(2, "the dataset is not hex"))?;
+        )
+    })?;
     Ok(SecretTlvs(bytes))
 }

@@ -276,3 +276,243 @@ pub(crate) fn schedule(
         (false, None) => "new dataset active\n".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(kind: &str, changes: &[&str]) -> PendingChange {
+        PendingChange {
+            kind: kind.into(),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+            channel: None,
+            pan_id: None,
+            active_timestamp: Some(2),
+            pending_timestamp: Some(2),
+            remaining_ms: Some(24_200),
+        }
+    }
+
+    fn scheduled(p: PendingChange, requested: u32, effective: u32, via: &str) -> Scheduled {
+        Scheduled {
+            scheduled: p,
+            requested_delay_s: requested,
+            effective_delay_s: effective,
+            via: via.into(),
+        }
+    }
+
+    #[test]
+    fn scheduled_replies_render_as_one_line() {
+        let key = change("network-key-rotation", &["network_key"]);
+        assert_eq!(
+            render_scheduled(&scheduled(key.clone(), 30, 30, "leader")),
+            "network key rotation scheduled: active in 30 s (requested 30 s, via leader); new active timestamp 2\n"
+        );
+        let pskc = change("network-key-rotation", &["network_key", "pskc"]);
+        assert_eq!(
+            render_scheduled(&scheduled(pskc, 30, 300, "mgmt-pending-set")),
+            "network key rotation (with a new PSKc) scheduled: active in 300 s (requested 30 s, \
+             via mgmt-pending-set: the leader raised the delay); new active timestamp 2\n"
+        );
+        let mut mig = change("network-migration", &["channel", "pan_id"]);
+        mig.channel = Some(20);
+        mig.pan_id = Some("0x1234".into());
+        assert_eq!(
+            render_scheduled(&scheduled(mig, 30, 30, "leader")),
+            "network migration (channel 20, PAN ID 0x1234) scheduled: active in 30 s (requested 30 s, via leader); new active timestamp 2\n"
+        );
+        // Through `render`: the typed reply, or exit 1 for garbage; `--json` as is.
+        let req = Request::NetworkRotateKey(control::RotateKey {
+            delay: 30,
+            pskc: false,
+        });
+        let reply = serde_json::to_value(scheduled(key, 30, 30, "leader")).unwrap();
+        assert!(render(&req, &reply, false)
+            .unwrap()
+            .starts_with("network key rotation scheduled: active in 30 s"));
+        assert_eq!(render(&req, &reply, true).unwrap(), format!("{reply}\n"));
+        assert_eq!(
+            render(&req, &json!({"scheduled": 1}), false)
+                .unwrap_err()
+                .code,
+            1
+        );
+    }
+
+    #[test]
+    fn pending_replies_render() {
+        assert_eq!(
+            render_pending(&Pending { pending: None }),
+            "no change pending\n"
+        );
+        let key = change("network-key-rotation", &["network_key", "pskc"]);
+        assert_eq!(
+            render_pending(&Pending {
+                pending: Some(key.clone())
+            }),
+            "pending: network key rotation (network_key, pskc) in 25 s; new active timestamp 2\n"
+        );
+        let mut mig = change("network-migration", &["channel"]);
+        mig.channel = Some(20);
+        mig.remaining_ms = None;
+        assert_eq!(
+            pending_text(&mig),
+            "network migration (channel 20); new active timestamp 2"
+        );
+        let mut other = change("dataset-change", &["pan_id", "network_name"]);
+        other.pan_id = Some("0xbeef".into());
+        other.remaining_ms = Some(1);
+        assert_eq!(
+            pending_text(&other),
+            "dataset change (PAN ID 0xbeef, network_name) in 1 s; new active timestamp 2"
+        );
+        let req = Request::NetworkPending;
+        assert_eq!(
+            render(&req, &json!({"pending": null}), false).unwrap(),
+            "no change pending\n"
+        );
+        assert_eq!(
+            render(&req, &json!({"pending": null}), true).unwrap(),
+            "{\"pending\":null}\n"
+        );
+        assert_eq!(
+            render(&req, &json!({}), false).unwrap(),
+            "no change pending\n"
+        );
+        assert_eq!(
+            render(&req, &json!({"pending": 5}), false)
+                .unwrap_err()
+                .code,
+            1
+        );
+        // The `status` table's lines.
+        let v = json!({"active_timestamp": 1, "pending": serde_json::to_value(&key).unwrap()});
+        let t = crate::render::render_status(&v);
+        assert!(t.contains("Active timestamp:  1\n"), "{t}");
+        assert!(
+            t.contains("Pending:           network key rotation (network_key, pskc) in 25 s; new active timestamp 2\n"),
+            "{t}"
+        );
+        let t = crate::render::render_status(&json!({"active_timestamp": null, "pending": null}));
+        assert!(
+            t.contains("Active timestamp:  -\n") && t.contains("Pending:           none\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn imported_replies_render() {
+        let mut r = Imported {
+            imported: true,
+            replaced: false,
+            network_name: "Home".into(),
+            ext_pan_id: "dead00beef00cafe".into(),
+            channel: 15,
+            pan_id: "0xface".into(),
+            active_timestamp: Some(1),
+        };
+        assert_eq!(
+            render_imported(&r),
+            "imported network Home (ext PAN ID dead00beef00cafe, channel 15, PAN ID 0xface)\n"
+        );
+        r.replaced = true;
+        let reply = serde_json::to_value(&r).unwrap();
+        let req = Request::DatasetImport(control::DatasetImport {
+            tlvs: control::lifecycle::SecretTlvs(zeroize::Zeroizing::new(vec![0x0e])),
+            replace: true,
+        });
+        assert_eq!(
+            render(&req, &reply, false).unwrap(),
+            "imported network Home (ext PAN ID dead00beef00cafe, channel 15, PAN ID 0xface) (replaced the previous network)\n"
+        );
+        assert_eq!(render(&req, &reply, true).unwrap(), format!("{reply}\n"));
+        assert_eq!(render(&req, &json!({}), false).unwrap_err().code, 1);
+    }
+
+    #[test]
+    fn applied_once_nothing_pends_and_the_timestamp_is_reached() {
+        let none = json!({"pending": null});
+        let some = json!({"pending": change("network-key-rotation", &["network_key"])});
+        let ts = |t: Value| json!({"role": "leader", "active_timestamp": t});
+        assert_eq!(applied(&none, &ts(json!(2)), Some(2)), Some(Some(2)));
+        assert_eq!(applied(&none, &ts(json!(3)), Some(2)), Some(Some(3)));
+        // Still pending, or the old dataset still active, or no timestamp known: not yet.
+        assert_eq!(applied(&some, &ts(json!(2)), Some(2)), None);
+        assert_eq!(applied(&none, &ts(json!(1)), Some(2)), None);
+        assert_eq!(applied(&none, &ts(Value::Null), Some(2)), None);
+        assert_eq!(applied(&none, &json!({}), Some(2)), None);
+        // The agent named no target: nothing pending is enough.
+        assert_eq!(applied(&none, &ts(json!(1)), None), Some(Some(1)));
+        assert_eq!(applied(&none, &ts(Value::Null), None), Some(None));
+    }
+
+    /// A simulated agent and clock: `pending` until `apply_at` seconds, then the new timestamp.
+    struct Sim {
+        t: Duration,
+        apply_at: Option<u64>,
+        fail_at: Option<(u64, u8)>,
+        lines: Vec<(u64, String)>,
+    }
+
+    impl Waiting for Sim {
+        fn poll(&mut self) -> Result<(Value, Value), Failure> {
+            let s = self.t.as_secs();
+            if let Some((at, code)) = self.fail_at {
+                if s >= at && s < at + 3 {
+                    return Err(fail(code, "thread-agent: ncp_unavailable: busy"));
+                }
+            }
+            if self.apply_at.is_some_and(|a| s >= a) {
+                return Ok((json!({"pending": null}), json!({"active_timestamp": 2})));
+            }
+            let mut p = change("network-key-rotation", &["network_key"]);
+            p.remaining_ms = Some(((30 - s.min(30)) * 1000) as u32);
+            Ok((json!({ "pending": p }), json!({"active_timestamp": 1})))
+        }
+        fn elapsed(&self) -> Duration {
+            self.t
+        }
+        fn sleep(&mut self, d: Duration) {
+            self.t += d;
+        }
+        fn countdown(&mut self, line: &str) {
+            self.lines.push((self.t.as_secs(), line.to_string()));
+        }
+    }
+
+    fn sim(apply_at: Option<u64>, fail_at: Option<(u64, u8)>) -> Sim {
+        Sim {
+            t: Duration::ZERO,
+            apply_at,
+            fail_at,
+            lines: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn wait_counts_down_every_5_s_and_ends_when_applied() {
+        let s = scheduled(
+            change("network-key-rotation", &["network_key"]),
+            30,
+            30,
+            "leader",
+        );
+        let mut w = sim(Some(31), Some((10, 1)));
+        assert_eq!(wait_applied(&mut w, &s), Ok(Some(2)));
+        let at: Vec<u64> = w.lines.iter().map(|(t, _)| *t).collect();
+        // Polls failing at 10..12 s (exit 1) are retried; the countdown resumes.
+        assert_eq!(at, [0, 5, 13, 18, 23, 28]);
+        assert_eq!(w.lines[0].1, "new dataset active in 30 s");
+        assert_eq!(w.lines[1].1, "new dataset active in 25 s");
+        // Never applied: exit 10 after the effective delay + 60 s.
+        let mut w = sim(None, None);
+        let e = wait_applied(&mut w, &s).unwrap_err();
+        assert_eq!(e.code, WAIT_TIMEOUT);
+        assert_eq!(e.message, "the change did not become active within 90 s");
+        assert_eq!(w.t, Duration::from_secs(90));
+        // Not running or permission denied end the wait at once.
+        let mut w = sim(None, Some((3, 3)));
+        assert_eq!(wait_applied(&mut w, &s).unwrap_err().code, 3);
+    }
+}
