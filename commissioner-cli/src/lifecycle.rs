@@ -198,7 +198,7 @@ pub(crate) fn wait_applied(w: &mut dyn Waiting, s: &Scheduled) -> Result<Option<
     let limit = u64::from(s.effective_delay_s) + WAIT_GRACE_S;
     let mut next_countdown = Duration::ZERO;
     loop {
-        match w.poll() {
+        let last_error = match w.poll() {
             Ok((pending, status)) => {
                 if let Some(ts) = applied(&pending, &status, s.scheduled.active_timestamp) {
                     return Ok(ts);
@@ -215,15 +215,21 @@ pub(crate) fn wait_applied(w: &mut dyn Waiting, s: &Scheduled) -> Result<Option<
                     w.countdown(&format!("new dataset active in {left} s"));
                     next_countdown = w.elapsed() + COUNTDOWN_EVERY;
                 }
+                None
             }
             // The agent answered with an error (e.g. the co-processor is busy switching): retry.
-            Err(f) if f.code == 1 => {}
+            Err(f) if f.code == 1 => Some(f.message),
             Err(f) => return Err(f),
-        }
+        };
         if w.elapsed() >= Duration::from_secs(limit) {
             return Err(fail(
                 WAIT_TIMEOUT,
-                format!("the change did not become active within {limit} s"),
+                match last_error {
+                    None => format!("the change did not become active within {limit} s"),
+                    Some(e) => format!(
+                        "the change did not become active within {limit} s (the last poll failed: {e})"
+                    ),
+                },
             ));
         }
         w.sleep(Duration::from_secs(1));
@@ -511,6 +517,16 @@ mod tests {
         assert_eq!(e.code, WAIT_TIMEOUT);
         assert_eq!(e.message, "the change did not become active within 90 s");
         assert_eq!(w.t, Duration::from_secs(90));
+        // A poll that keeps failing is named in the timeout message.
+        let mut w = sim(None, Some((88, 1)));
+        let e = wait_applied(&mut w, &s).unwrap_err();
+        assert_eq!(e.code, WAIT_TIMEOUT);
+        assert!(
+            e.message
+                .ends_with("(the last poll failed: thread-agent: ncp_unavailable: busy)"),
+            "{}",
+            e.message
+        );
         // Not running or permission denied end the wait at once.
         let mut w = sim(None, Some((3, 3)));
         assert_eq!(wait_applied(&mut w, &s).unwrap_err().code, 3);
