@@ -168,14 +168,16 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
     let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
 
-    let net = Arc::new(network::Network::new(
-        client,
-        info,
-        state,
-        settings.network_name.clone(),
-        settings.channel,
-    )
-    .with_form(settings.form));
+    let net = Arc::new(
+        network::Network::new(
+            client,
+            info,
+            state,
+            settings.network_name.clone(),
+            settings.channel,
+        )
+        .with_form(settings.form),
+    );
 
     let server = control_socket::ControlServer::bind(&settings.control_socket)
         .await

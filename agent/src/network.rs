@@ -296,7 +296,9 @@ impl Network {
         let Ok(mut pending) = Dataset::decode(&tlvs) else {
             return;
         };
-        let active_ts = Dataset::decode(active).ok().and_then(|a| a.active_timestamp);
+        let active_ts = Dataset::decode(active)
+            .ok()
+            .and_then(|a| a.active_timestamp);
         if pending.active_timestamp <= active_ts {
             tracing::info!("pending dataset backup is not newer than the active one; not restored");
             let _ = self.state.remove_pending();
@@ -306,7 +308,11 @@ impl Network {
         let remaining = stored.saturating_sub(age.as_millis()).max(1000) as u32;
         pending.set_delay_timer(Some(remaining));
         let tlvs = Zeroizing::new(pending.encode());
-        match self.client.set(prop::THREAD_PENDING_DATASET_TLVS, &tlvs).await {
+        match self
+            .client
+            .set(prop::THREAD_PENDING_DATASET_TLVS, &tlvs)
+            .await
+        {
             Ok(_) => tracing::info!(
                 path = %self.state.pending_path().display(),
                 applies_in_s = remaining / 1000,
@@ -565,6 +571,56 @@ mod tests {
                 fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS),
                 sets_before
             );
+        });
+    }
+
+    #[test]
+    fn a_blank_coprocessor_gets_the_pending_backup_after_the_active_one() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let st = StateDir::new(dir.path());
+            let active = generate_dataset("Backup", 12).unwrap();
+            st.write_dataset(&active).unwrap();
+            let mut pending = Dataset::decode(&active).unwrap();
+            pending.network_key = Some(NetworkKey::from_bytes([9; 16]));
+            pending.active_timestamp = Some(2 << 16);
+            pending.set_pending_timestamp(Some(2 << 16));
+            pending.set_delay_timer(Some(120_000));
+            st.write_pending(&pending.encode()).unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), st.clone(), "X".into(), 15);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Restored);
+            let on_ncp = fake.get(prop::THREAD_PENDING_DATASET_TLVS).unwrap();
+            let restored = Dataset::decode(&on_ncp).unwrap();
+            assert_eq!(restored.network_key, pending.network_key);
+            let left = restored.delay_timer().unwrap();
+            assert!((1000..=120_000).contains(&left), "{left}");
+
+            // A pending backup not newer than the active dataset is stale: skipped and removed.
+            let dir = tempfile::tempdir().unwrap();
+            let st = StateDir::new(dir.path());
+            st.write_dataset(&active).unwrap();
+            pending.active_timestamp = Some(INITIAL_ACTIVE_TIMESTAMP);
+            st.write_pending(&pending.encode()).unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), st.clone(), "X".into(), 15);
+            net.bring_up().await.unwrap();
+            assert!(fake.get(prop::THREAD_PENDING_DATASET_TLVS).is_none());
+            assert!(!st.pending_path().exists());
+        });
+    }
+
+    #[test]
+    fn form_false_waits_instead_of_forming() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), StateDir::new(dir.path()), "W".into(), 15)
+                .with_form(false);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Waiting);
+            assert!(fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).is_none());
+            assert_eq!(fake.get(prop::NET_STACK_UP), None);
+            assert!(net.started());
         });
     }
 

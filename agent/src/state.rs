@@ -175,12 +175,11 @@ impl StateDir {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .unwrap_or_default();
-        let tlvs = zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|e| {
-            StateError::Corrupt {
+        let tlvs =
+            zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|e| StateError::Corrupt {
                 path: path.display().to_string(),
                 reason: e.to_string(),
-            }
-        })?);
+            })?);
         meshcop::dataset::Dataset::decode(&tlvs).map_err(|e| StateError::Invalid {
             path: path.display().to_string(),
             reason: format!("the TLVs do not decode ({e})"),
@@ -317,7 +316,11 @@ mod tests {
         assert_eq!(st.read_pending().unwrap(), None);
         let p = crate::network::generate_dataset("P", 20).unwrap();
         st.write_pending(&p).unwrap();
-        let mode = fs::metadata(st.pending_path()).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(st.pending_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let (back, age) = st.read_pending().unwrap().unwrap();
         assert_eq!(back, p.to_vec());

@@ -125,7 +125,9 @@ impl Task {
                 c.stop(now);
             }
             _ => {
-                tracing::info!("commissioning credentials changed: petitioning again with the new PSKc");
+                tracing::info!(
+                    "commissioning credentials changed: petitioning again with the new PSKc"
+                );
                 c.set_border_agent(now, None);
             }
         }

@@ -70,11 +70,24 @@ impl Handler for Methods {
                     Ok(reply::to_result(&r))
                 }
                 Request::NetworkRotateKey(r) => {
-                    tracing::info!(uid = peer.uid, pid = peer.pid, delay_s = r.delay, pskc = r.pskc, "network.rotate_key");
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        delay_s = r.delay,
+                        pskc = r.pskc,
+                        "network.rotate_key"
+                    );
                     self.lifecycle.rotate_key(peer, r).await
                 }
                 Request::NetworkMigrate(m) => {
-                    tracing::info!(uid = peer.uid, pid = peer.pid, channel = m.channel, pan_id = m.pan_id, delay_s = m.delay, "network.migrate");
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        channel = m.channel,
+                        pan_id = m.pan_id,
+                        delay_s = m.delay,
+                        "network.migrate"
+                    );
                     self.lifecycle.migrate(peer, m).await
                 }
                 Request::NetworkPending => {
@@ -82,7 +95,12 @@ impl Handler for Methods {
                     Ok(reply::to_result(&control::lifecycle::Pending { pending }))
                 }
                 Request::DatasetImport(i) => {
-                    tracing::info!(uid = peer.uid, pid = peer.pid, replace = i.replace, "dataset.import");
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        replace = i.replace,
+                        "dataset.import"
+                    );
                     self.lifecycle.import(peer, i).await
                 }
                 Request::EventsSubscribe => {

@@ -78,7 +78,8 @@ pub(crate) fn describe(active: &Dataset, pending: &Dataset) -> control::lifecycl
         "ext_pan_id",
     );
     note(
-        pending.mesh_local_prefix.is_some() && pending.mesh_local_prefix != active.mesh_local_prefix,
+        pending.mesh_local_prefix.is_some()
+            && pending.mesh_local_prefix != active.mesh_local_prefix,
         "mesh_local_prefix",
     );
     note(
@@ -150,7 +151,12 @@ mod tests {
         assert!(!text.contains(&hex::encode([7u8; 16])), "{text}");
 
         // A later change moves the pending timestamp past the earlier one.
-        let tlvs = build_pending(&a, Change::default(), 30_000, Some(timestamp::new(9, 0, false)));
+        let tlvs = build_pending(
+            &a,
+            Change::default(),
+            30_000,
+            Some(timestamp::new(9, 0, false)),
+        );
         let p = Dataset::decode(&tlvs).unwrap();
         assert_eq!(p.pending_timestamp().map(timestamp::seconds), Some(10));
     }

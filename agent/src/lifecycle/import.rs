@@ -101,7 +101,11 @@ impl Lifecycle {
             "dataset imported: network {} (extended PAN ID {}){}",
             reply.network_name,
             reply.ext_pan_id,
-            if replaced { ", replacing the previous network" } else { "" }
+            if replaced {
+                ", replacing the previous network"
+            } else {
+                ""
+            }
         );
         self.announce(EventKind::DatasetImported, fields, &text);
         Ok(control::reply::to_result(&reply))

@@ -30,6 +30,8 @@
 
 pub(crate) mod change;
 mod import;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,8 @@ pub(crate) const POLL: Duration = Duration::from_secs(1);
 const LEADER_KEY_CHANGE_MIN_MS: u32 = 300_000;
 /// Any other MGMT_PENDING_SET is raised to this by the leader (ms).
 const LEADER_MIN_MS: u32 = 30_000;
+/// How long a MGMT_PENDING_SET may take to come back from the leader as our pending dataset.
+const MGMT_ACCEPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the agent scheduled and waits to see applied.
 #[derive(Debug, Clone)]
@@ -182,11 +186,7 @@ impl Lifecycle {
         )
     }
 
-    pub(crate) async fn rotate_key(
-        &self,
-        peer: &Peer,
-        r: RotateKey,
-    ) -> Result<Value, MethodError> {
+    pub(crate) async fn rotate_key(&self, peer: &Peer, r: RotateKey) -> Result<Value, MethodError> {
         let active = self.active().await?;
         let mut c = change::Change {
             network_key: Some(NetworkKey::from_bytes(*random::<16>()?)),
@@ -257,7 +257,14 @@ impl Lifecycle {
             .and_then(|p| p.pending_timestamp());
         let delay_ms = delay_s * 1000;
         let tlvs = change::build_pending(&active, c, delay_ms, previous);
-        let leader = matches!(self.net.role().await.map_err(unavailable)?, Role::Leader);
+        let role = self.net.role().await.map_err(unavailable)?;
+        if !role.is_attached() {
+            return Err(MethodError::new(
+                code::NCP_UNAVAILABLE,
+                format!("the co-processor is not attached to the network (role {role}): a change needs a leader; try again once the network is up"),
+            ));
+        }
+        let leader = role == Role::Leader;
         let (via, effective_ms) = if leader {
             self.net
                 .client
@@ -276,7 +283,8 @@ impl Lifecycle {
             } else {
                 LEADER_MIN_MS
             };
-            ("mgmt-pending-set", delay_ms.max(floor))
+            let accepted = self.await_leader(&tlvs).await?;
+            ("mgmt-pending-set", accepted.unwrap_or(delay_ms.max(floor)))
         };
         let pending = Dataset::decode(&tlvs).unwrap_or_default();
         let mut described = change::describe(&active, &pending);
@@ -332,6 +340,30 @@ impl Lifecycle {
         };
         self.announce(kind, fields, &text);
         Ok(control::reply::to_result(&reply))
+    }
+
+    /// After a MGMT_PENDING_SET: waits (up to [`MGMT_ACCEPT_TIMEOUT`]) until the leader's pending
+    /// dataset with our pending timestamp reaches the co-processor; its Delay Timer (rounded up to
+    /// whole seconds, in ms) is the effective delay. An error if it never arrives.
+    async fn await_leader(&self, sent: &[u8]) -> Result<Option<u32>, MethodError> {
+        let want = Dataset::decode(sent)
+            .ok()
+            .and_then(|d| d.pending_timestamp());
+        let deadline = tokio::time::Instant::now() + MGMT_ACCEPT_TIMEOUT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let tlvs = self.read(prop::THREAD_PENDING_DATASET_TLVS).await?;
+            if let Some(p) = decode(&tlvs).filter(|p| p.pending_timestamp() == want) {
+                return Ok(p.delay_timer().map(|ms| ms.div_ceil(1000) * 1000));
+            }
+        }
+        Err(MethodError::new(
+            code::INVALID_PARAMS,
+            format!(
+                "the leader did not accept the pending dataset within {} s (MGMT_PENDING_SET); nothing was scheduled",
+                MGMT_ACCEPT_TIMEOUT.as_secs()
+            ),
+        ))
     }
 
     fn refused(&self, e: ncp::Error) -> MethodError {
