@@ -482,8 +482,10 @@ fn commissioner_settings(
     cfg: &config::Config,
     origin_of: &dyn Fn(&str) -> String,
 ) -> Result<CommissionerSettings, ConfigError> {
-    let mut c = CommissionerSettings::default();
-    c.always_on = boolean(cfg, "commissioner.always_on", false, origin_of)?;
+    let mut c = CommissionerSettings {
+        always_on: boolean(cfg, "commissioner.always_on", false, origin_of)?,
+        ..CommissionerSettings::default()
+    };
     if let Some((v, origin)) = text(cfg, "commissioner.joiner_timeout", origin_of)? {
         match v.trim().parse::<u64>() {
             Ok(s) if (1..=86_400).contains(&s) => {
