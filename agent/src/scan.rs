@@ -1,12 +1,13 @@
 //! The co-processor's MAC scans (OpenThread `src/ncp/ncp_base.cpp`,
 //! `HandlePropertySet<MAC_SCAN_STATE>`; `ncp_base_mtd.cpp`, `HandleEnergyScanResult`,
-//! `HandleActiveScanResult`): `network.energy_scan` ([`Scanner::scan`]) and the active (beacon)
-//! scan that checks a proposed PAN ID before a migration ([`Scanner::beacons`]).
+//! `HandleActiveScanResult`): `network.energy_scan` ([`Scanner::scan`]), the active (beacon)
+//! scan that checks a proposed PAN ID before a migration ([`Scanner::beacons`]), and the MLE
+//! discovery scan that also names the networks heard ([`Scanner::discover`]).
 //!
 //! A scan: set `MAC_SCAN_MASK` (the channels) and `MAC_SCAN_PERIOD` (ms per channel:
-//! [`PERIOD_MS`] for energy, [`BEACON_PERIOD_MS`] for beacons), then `MAC_SCAN_STATE` = energy or
-//! beacon. The co-processor sends unsolicited results (`MAC_ENERGY_SCAN_RESULT`, one per channel;
-//! `MAC_SCAN_BEACON`, one per beacon heard), then `MAC_SCAN_STATE` idle. The router
+//! [`PERIOD_MS`] for energy, [`BEACON_PERIOD_MS`] for beacons and discovery), then
+//! `MAC_SCAN_STATE` = energy, beacon or discover. The co-processor sends unsolicited results (`MAC_ENERGY_SCAN_RESULT`, one per channel;
+//! `MAC_SCAN_BEACON`, one per beacon or discovery response heard), then `MAC_SCAN_STATE` idle. The router
 //! ([`crate::frames`]) hands those frames to the [`Inlet`]; the running scan collects them.
 //!
 //! Guarantees: one scan at a time, of either kind (a second caller gets an error at once, the
@@ -18,7 +19,12 @@
 //! kind; an undecodable one is logged and dropped.
 //!
 //! On Thread 1.2.1 and later a beacon carries no payload: only the MAC layer (PAN ID, extended
-//! address, channel, RSSI, LQI) of a [`Beacon`] is meaningful (see [`ncp::props::scan::Beacon`]).
+//! address, channel, RSSI, LQI) of a [`Beacon`] from [`Scanner::beacons`] is meaningful (see
+//! [`ncp::props::scan::Beacon`]); [`Scanner::discover`] fills the rest. Checked on the OpenThread
+//! simulation (Thread 1.4): a beacon scan of channel 20 heard another network's leader with its
+//! PAN ID and extended address but an empty name and a zero extended PAN ID, the discovery scan
+//! heard it with both; neither hears the co-processor itself, both hear the other routers and
+//! router-eligible children of its own network (on its current PAN ID); 300 ms per channel.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -128,6 +134,12 @@ const BEACONS: Kind = Kind {
     period_ms: BEACON_PERIOD_MS,
 };
 
+const DISCOVERY: Kind = Kind {
+    name: "discovery scan",
+    state: scan_state::DISCOVER,
+    period_ms: BEACON_PERIOD_MS,
+};
+
 /// How long a scan of `channels` channels at `period_ms` per channel may take.
 pub(crate) fn deadline(channels: usize, period_ms: u16) -> Duration {
     Duration::from_millis(u64::from(period_ms) * channels as u64) + SLACK
@@ -166,13 +178,30 @@ impl Scanner {
 
     /// Active (beacon) scan of `channels` (11..=26, not empty): every beacon heard, in arrival
     /// order, at most [`MAX_BEACONS`]. The co-processor does not hear its own beacons, so its own
-    /// network appears only through its other routers (on its current PAN ID).
+    /// network appears only through its other router-eligible nodes (on its current PAN ID).
     // Called by `network.migrate` once integrated (issue 11); until then only by the tests.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) async fn beacons(&self, channels: &[u8]) -> Result<Vec<Beacon>, MethodError> {
+        self.collect_beacons(&BEACONS, channels).await
+    }
+
+    /// MLE discovery scan of `channels` (11..=26, not empty): like [`Scanner::beacons`], but the
+    /// answers are MLE Discovery Responses, so network name, extended PAN ID, version and steering
+    /// data are filled (a Thread 1.2.1+ beacon has none). The co-processor's discovery settings
+    /// (`THREAD_DISCOVERY_SCAN_*`) are left at their defaults: no PAN ID filter, joiner flag off.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) async fn discover(&self, channels: &[u8]) -> Result<Vec<Beacon>, MethodError> {
+        self.collect_beacons(&DISCOVERY, channels).await
+    }
+
+    async fn collect_beacons(
+        &self,
+        kind: &Kind,
+        channels: &[u8],
+    ) -> Result<Vec<Beacon>, MethodError> {
         let mut heard = Vec::new();
         let mut dropped = 0u64;
-        self.run(&BEACONS, channels, |input| {
+        self.run(kind, channels, |input| {
             if let Input::Beacon(b) = input {
                 if heard.len() < MAX_BEACONS {
                     heard.push(*b);
@@ -183,9 +212,14 @@ impl Scanner {
         })
         .await?;
         if dropped > 0 {
-            tracing::warn!(dropped, kept = MAX_BEACONS, "beacon scan: too many beacons");
+            tracing::warn!(
+                dropped,
+                kept = MAX_BEACONS,
+                "{}: too many answers",
+                kind.name
+            );
         }
-        tracing::info!(beacons = heard.len(), "beacon scan done");
+        tracing::info!(heard = heard.len(), "{} done", kind.name);
         Ok(heard)
     }
 
@@ -508,6 +542,26 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[tokio::test]
+    async fn discovery_scan_starts_with_the_discover_state() {
+        let (fake, client, _events) = crate::fake_ncp::FakeNcp::start();
+        let scanner = Arc::new(Scanner::new(client));
+        let s = scanner.clone();
+        let task = tokio::spawn(async move { s.discover(&[20]).await });
+        while fake.count(ncp::spinel::cmd::SET, prop::MAC_SCAN_STATE) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            fake.get(prop::MAC_SCAN_STATE).unwrap(),
+            [scan_state::DISCOVER]
+        );
+        let e = scanner.beacons(&[20]).await.unwrap_err();
+        assert!(e.message.contains("already running"), "{}", e.message);
+        scanner.inlet().beacon(&beacon_value(20, 0x1234));
+        scanner.inlet().state(&[scan_state::IDLE]);
+        assert_eq!(task.await.unwrap().unwrap()[0].pan_id, 0x1234);
     }
 
     #[test]
