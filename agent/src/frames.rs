@@ -7,10 +7,10 @@
 //!   commissioner service only.
 //! - `INFRA_IF_SEND_ICMP6`: to the bridge only.
 //! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on.
-//! - `MAC_ENERGY_SCAN_RESULT`: to the energy scan ([`scan::Inlet`]) only; `MAC_SCAN_STATE` (IS):
-//!   to the energy scan, then passed on.
-//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the energy
-//!   scan and to the monitor;
+//! - `MAC_ENERGY_SCAN_RESULT` and `MAC_SCAN_BEACON`: to the running scan ([`scan::Inlet`]) only;
+//!   `MAC_SCAN_STATE` (IS): to the scan, then passed on.
+//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the scan and
+//!   to the monitor;
 //!   link closed: to the monitor only (the link is reopened, [`crate::liveness`]; the bridge
 //!   stays up and re-syncs on the reset that follows).
 //! - Everything else: to the monitor.
@@ -98,6 +98,10 @@ async fn run(
             }
             Event::Property { prop: p, value, .. } if *p == prop::MAC_ENERGY_SCAN_RESULT => {
                 scan.result(value);
+                continue;
+            }
+            Event::Property { prop: p, value, .. } if *p == prop::MAC_SCAN_BEACON => {
+                scan.beacon(value);
                 continue;
             }
             Event::Property {

@@ -3,7 +3,7 @@
 //! arbitrary bytes (what a co-processor could send) and must never panic. Public API only.
 
 use ncp::hdlc;
-use ncp::props::{border_agent, forward, net, tables};
+use ncp::props::{border_agent, forward, net, scan, tables};
 use ncp::spinel::{self, Frame};
 
 /// HDLC-lite: the byte stream from the co-processor through the decoder; every frame it yields
@@ -60,6 +60,15 @@ fn values(v: &[u8]) {
     let _ = net::decode_on_mesh_nets(v);
     let _ = net::decode_ml_prefix(v);
     let _ = net::InfraIcmp6::decode(v);
+    let _ = scan::decode_energy_result(v);
+    if let Ok(b) = scan::decode_beacon(v) {
+        let _ = (
+            format!("{b:?}"),
+            b.version(),
+            b.is_native(),
+            b.is_joinable(),
+        );
+    }
     let _ = tables::decode_neighbor_table(v);
     let _ = tables::decode_neighbor_entry(v);
     let _ = tables::decode_child_table(v);

@@ -173,6 +173,9 @@ pub mod prop {
         MAC_SCAN_MASK = 49,
         /// `S`: milliseconds per channel.
         MAC_SCAN_PERIOD = 50,
+        /// `Cct(ESSc)t(iCUdd)`: one active-scan (beacon) or discovery result; unsolicited
+        /// (`INSERTED`), see [`crate::props::scan::decode_beacon`].
+        MAC_SCAN_BEACON = 51,
         /// `Cc`: channel, max RSSI (dBm); unsolicited (`INSERTED`), one per scanned channel.
         MAC_ENERGY_SCAN_RESULT = 57,
         /// `S`

@@ -75,3 +75,55 @@ fn forward_stream_and_resets_reach_the_service() {
         assert!(matches!(svc.recv().await.unwrap(), NcpInput::Forwarded(f) if f.payload == vec![7]));
     });
 }
+
+#[tokio::test]
+async fn scan_results_reach_the_running_scan_only() {
+    let (fake, client, _events) = crate::fake_ncp::FakeNcp::start();
+    let scanner = std::sync::Arc::new(crate::scan::Scanner::new(client));
+    let (tx, rx) = mpsc::channel(16);
+    let bridge = Inlet::for_tests(mpsc::channel(16).0, mpsc::channel(16).0);
+    let (mut mon, _svc) = route(rx, bridge, scanner.inlet());
+    let s = scanner.clone();
+    let task = tokio::spawn(async move { s.beacons(&[20]).await });
+    while fake.count(cmd::SET, prop::MAC_SCAN_STATE) == 0 {
+        tokio::task::yield_now().await;
+    }
+    // A beacon (as `HandleActiveScanResult` sends it), an energy result (the other kind: dropped
+    // by this scan), then the scan's end.
+    let beacon = hex::decode(
+        "14ba0d00123456789abcdef0ffff3412ff12000348\
+         4f54000800dead00beef00cafe0100ff",
+    )
+    .unwrap();
+    let ev = |p, command, value| Event::Property {
+        command,
+        prop: p,
+        value,
+    };
+    tx.send(ev(prop::MAC_SCAN_BEACON, cmd::INSERTED, beacon))
+        .await
+        .unwrap();
+    tx.send(ev(
+        prop::MAC_ENERGY_SCAN_RESULT,
+        cmd::INSERTED,
+        vec![20, 0xa4],
+    ))
+    .await
+    .unwrap();
+    let idle = ev(prop::MAC_SCAN_STATE, cmd::IS, vec![0]);
+    tx.send(idle.clone()).await.unwrap();
+    let heard = task.await.unwrap().unwrap();
+    assert_eq!(heard.len(), 1);
+    assert_eq!(
+        (
+            heard[0].channel,
+            heard[0].pan_id,
+            heard[0].network_name.as_str()
+        ),
+        (20, 0x1234, "OT")
+    );
+    // The monitor sees the state change, not the results.
+    assert_eq!(mon.recv().await, Some(idle));
+    drop(tx);
+    assert_eq!(mon.recv().await, None);
+}
