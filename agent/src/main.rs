@@ -199,7 +199,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         audit.clone(),
         commissioner_input,
     );
-    let lifecycle = lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone());
+    let lifecycle =
+        lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone(), scanner.clone());
     tokio::spawn(lifecycle.clone().run());
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {

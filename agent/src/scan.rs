@@ -179,7 +179,8 @@ impl Scanner {
     /// Active (beacon) scan of `channels` (11..=26, not empty): every beacon heard, in arrival
     /// order, at most [`MAX_BEACONS`]. The co-processor does not hear its own beacons, so its own
     /// network appears only through its other router-eligible nodes (on its current PAN ID).
-    // Called by `network.migrate` once integrated (issue 11); until then only by the tests.
+    // Not used by the agent: a Thread 1.2+ beacon names no network, so `network.migrate`'s PAN ID
+    // check uses [`Scanner::discover`]; kept (and tested) for the SRP/mDNS work and diagnostics.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) async fn beacons(&self, channels: &[u8]) -> Result<Vec<Beacon>, MethodError> {
         self.collect_beacons(&BEACONS, channels).await
@@ -189,7 +190,6 @@ impl Scanner {
     /// answers are MLE Discovery Responses, so network name, extended PAN ID, version and steering
     /// data are filled (a Thread 1.2.1+ beacon has none). The co-processor's discovery settings
     /// (`THREAD_DISCOVERY_SCAN_*`) are left at their defaults: no PAN ID filter, joiner flag off.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) async fn discover(&self, channels: &[u8]) -> Result<Vec<Beacon>, MethodError> {
         self.collect_beacons(&DISCOVERY, channels).await
     }

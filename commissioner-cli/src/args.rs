@@ -25,7 +25,7 @@ pub(crate) const PSKD_ENV: &str = "THREADCTL_PSKD";
 pub(crate) const EXIT_CODES: &str = "Exit codes: 0 ok; 1 the agent answered with an error; 2 usage; 3 agent not running; \
 4 permission denied; joiner add --wait: 5 PSKd mismatch, 6 entry expired (timed out), 7 JOIN_FIN rejected, \
 8 entry removed before a joiner joined; 9 a change is already pending (change_pending) or the co-processor \
-already has a network (network_exists); 10 network rotate-key/migrate --wait: the change did not become \
+already has a network (network_exists) or another network uses the PAN ID (pan_id_in_use); 10 network rotate-key/migrate --wait: the change did not become \
 active in time.
 
 The page of one command: threadctl man network rotate-key (any command path).";

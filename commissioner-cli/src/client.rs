@@ -90,7 +90,7 @@ pub(crate) fn parse_reply(line: &str) -> Result<Value, Failure> {
         let message = err.get("message").and_then(Value::as_str).unwrap_or("");
         let exit = match code {
             "permission_denied" => 4,
-            "change_pending" | "network_exists" => crate::lifecycle::REFUSED,
+            "change_pending" | "network_exists" | "pan_id_in_use" => crate::lifecycle::REFUSED,
             _ => 1,
         };
         return Err(fail(exit, format!("thread-agent: {code}: {message}")));

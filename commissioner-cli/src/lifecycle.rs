@@ -19,7 +19,8 @@ use crate::client::{call, fail, Failure};
 use crate::render::render;
 
 /// Exit code: the agent refused because a change is already pending (`change_pending`) or the
-/// co-processor already has a network (`network_exists`).
+/// co-processor already has a network (`network_exists`), or another network on the target
+/// channel uses the PAN ID (`pan_id_in_use`).
 pub(crate) const REFUSED: u8 = 9;
 /// Exit code: `--wait` gave up, the change did not become active in time.
 pub(crate) const WAIT_TIMEOUT: u8 = 10;

@@ -21,7 +21,8 @@
 //! joiner's PSKd did not match; 6 the entry expired before a joiner joined; 7 the joiner's
 //! JOIN_FIN was rejected; 8 the entry was removed (by an operator) before a joiner joined.
 //! 9 the agent refused a change: one is already pending (`change_pending`), or `dataset import`
-//! without `--replace` on a co-processor that has a network (`network_exists`). 10 `network
+//! without `--replace` on a co-processor that has a network (`network_exists`), `network migrate
+//! --pan-id` to a PAN ID another network uses on the target channel (`pan_id_in_use`). 10 `network
 //! rotate-key|migrate --wait`: the change did not become active within its delay + 60 s.
 //! Every failure is one line on stderr, `threadctl: error: ...`.
 //!

@@ -468,7 +468,7 @@ fn dataset_import_takes_exactly_one_input_and_never_echoes_the_hex() {
 
 #[test]
 fn refused_changes_exit_9() {
-    for code in ["change_pending", "network_exists"] {
+    for code in ["change_pending", "network_exists", "pan_id_in_use"] {
         let line = format!(r#"{{"id":1,"error":{{"code":"{code}","message":"refused"}}}}"#);
         let e = parse_reply(&line).unwrap_err();
         assert_eq!(e.code, 9, "{code}");

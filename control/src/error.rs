@@ -18,6 +18,7 @@ names! {
         AuditUnavailable => "audit_unavailable",
         ChangePending => "change_pending",
         NetworkExists => "network_exists",
+        PanIdInUse => "pan_id_in_use",
         InternalError => "internal_error",
     }
 }
@@ -50,6 +51,7 @@ pub mod code {
     pub const AUDIT_UNAVAILABLE: Code = Code::AuditUnavailable;
     pub const CHANGE_PENDING: Code = Code::ChangePending;
     pub const NETWORK_EXISTS: Code = Code::NetworkExists;
+    pub const PAN_ID_IN_USE: Code = Code::PanIdInUse;
     pub const INTERNAL_ERROR: Code = Code::InternalError;
 }
 

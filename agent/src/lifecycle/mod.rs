@@ -85,6 +85,8 @@ pub(crate) struct Lifecycle {
     audit: Arc<AuditLog>,
     events: broadcast::Sender<Value>,
     commissioner: Service,
+    /// The discovery scan of `network.migrate`'s PAN ID check.
+    scanner: Arc<crate::scan::Scanner>,
     /// One change (or import) at a time; also the follower's memory.
     seen: Mutex<Seen>,
 }
@@ -131,12 +133,14 @@ impl Lifecycle {
         net: Arc<Network>,
         audit: Arc<AuditLog>,
         commissioner: Service,
+        scanner: Arc<crate::scan::Scanner>,
     ) -> Arc<Lifecycle> {
         Arc::new(Lifecycle {
             net,
             audit,
             events: commissioner.event_sender(),
             commissioner,
+            scanner,
             seen: Mutex::new(Seen::default()),
         })
     }
@@ -217,6 +221,13 @@ impl Lifecycle {
                 ),
             ));
         }
+        if let Some(pan) = m.pan_id.filter(|_| !same_pan) {
+            let channel = m
+                .channel
+                .or(active.channel.and_then(|c| u8::try_from(c).ok()));
+            self.check_pan_id(&active, pan, channel.unwrap_or(0))
+                .await?;
+        }
         let c = change::Change {
             channel: m.channel.filter(|_| !same_channel),
             pan_id: m.pan_id.filter(|_| !same_pan),
@@ -224,6 +235,38 @@ impl Lifecycle {
         };
         let kind = EventKind::NetworkMigrationScheduled;
         self.schedule(peer, active, c, m.delay, kind, false).await
+    }
+
+    /// The PAN ID conflict check: a discovery scan of `channel` (MLE Discovery: every Thread
+    /// router in range answers with its network's name, extended PAN ID and PAN ID; a plain
+    /// beacon of Thread 1.2+ carries no network name or extended PAN ID). Another network there
+    /// with `pan` is `pan_id_in_use`. MGMT_PANID_QUERY (asking the mesh's own nodes to scan) is
+    /// not used: its answers come back as commissioner CoAP requests from the mesh, which the
+    /// agent's commissioner does not serve yet; the agent's own radio hears what is near the
+    /// border router.
+    async fn check_pan_id(
+        &self,
+        active: &Dataset,
+        pan: u16,
+        channel: u8,
+    ) -> Result<(), MethodError> {
+        let found = self.scanner.discover(&[channel]).await?;
+        let ours = active.ext_pan_id.map(|x| x.to_vec());
+        if let Some(b) = found
+            .iter()
+            .find(|b| b.pan_id == pan && Some(&b.ext_pan_id) != ours.as_ref())
+        {
+            return Err(MethodError::new(
+                code::PAN_ID_IN_USE,
+                format!(
+                    "PAN ID 0x{pan:04x} is already used on channel {channel} by network {:?} (extended PAN ID {}); choose another",
+                    b.network_name,
+                    hex::encode(&b.ext_pan_id)
+                ),
+            ));
+        }
+        tracing::info!(pan_id = %format!("0x{pan:04x}"), channel, networks_heard = found.len(), "PAN ID conflict check: no other network uses it");
+        Ok(())
     }
 
     /// Builds, checks and sets the pending dataset; records and announces it.

@@ -38,7 +38,8 @@ async fn service(
     let audit = Arc::new(AuditLog::new(dir));
     let (in_tx, in_rx) = mpsc::channel(4);
     let svc = Service::spawn(net.clone(), Default::default(), audit.clone(), in_rx);
-    (fake, Lifecycle::new(net, audit, svc), in_tx)
+    let scanner = Arc::new(crate::scan::Scanner::new(net.client.clone()));
+    (fake, Lifecycle::new(net, audit, svc, scanner), in_tx)
 }
 
 #[tokio::test]
