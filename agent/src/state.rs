@@ -104,19 +104,9 @@ impl StateDir {
     /// Reads the dataset backup; `Ok(None)` if there is none (or it is empty).
     pub(crate) fn read_dataset(&self) -> Result<Option<Vec<u8>>, StateError> {
         let path = self.dataset_path();
-        let text = zeroize::Zeroizing::new(match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.err(&path, e)),
-        });
-        let text = text.trim();
-        if text.is_empty() {
+        let Some(tlvs) = self.read_hex(&path)? else {
             return Ok(None);
-        }
-        let tlvs = zeroize::Zeroizing::new(hex::decode(text).map_err(|e| StateError::Corrupt {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?);
+        };
         validate_dataset(&tlvs).map_err(|reason| StateError::Invalid {
             path: path.display().to_string(),
             reason,
@@ -124,14 +114,38 @@ impl StateDir {
         Ok(Some(tlvs.to_vec()))
     }
 
+    /// Reads a file of hex text (surrounding whitespace ignored); `Ok(None)` if it is missing or
+    /// empty, [`StateError::Corrupt`] if it is not hex. The text is wiped once read.
+    fn read_hex(&self, path: &Path) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StateError> {
+        let text = zeroize::Zeroizing::new(match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(path, e)),
+        });
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let tlvs = hex::decode(text).map_err(|e| StateError::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(zeroize::Zeroizing::new(tlvs)))
+    }
+
     /// Writes the dataset backup atomically with mode 0600.
     pub(crate) fn write_dataset(&self, tlvs: &[u8]) -> Result<(), StateError> {
+        self.write_hex(&self.dataset_path(), tlvs)
+    }
+
+    /// Writes `tlvs` as one line of hex to `path`, atomically, mode 0600; the text is wiped.
+    fn write_hex(&self, path: &Path, tlvs: &[u8]) -> Result<(), StateError> {
         self.ensure()?;
         let mut text = hex::encode(tlvs);
         text.push('\n');
-        let result = write_atomic(&self.dataset_path(), text.as_bytes(), 0o600);
+        let result = write_atomic(path, text.as_bytes(), 0o600);
         zeroize::Zeroize::zeroize(&mut text);
-        result.map_err(|e| self.err(&self.dataset_path(), e))
+        result.map_err(|e| self.err(path, e))
     }
 
     /// Path of the pending dataset backup.
@@ -142,12 +156,7 @@ impl StateDir {
     /// Writes the pending dataset backup (hex, 0600, atomic; its mtime is when the Delay Timer
     /// value inside was read).
     pub(crate) fn write_pending(&self, tlvs: &[u8]) -> Result<(), StateError> {
-        self.ensure()?;
-        let mut text = hex::encode(tlvs);
-        text.push('\n');
-        let result = write_atomic(&self.pending_path(), text.as_bytes(), 0o600);
-        zeroize::Zeroize::zeroize(&mut text);
-        result.map_err(|e| self.err(&self.pending_path(), e))
+        self.write_hex(&self.pending_path(), tlvs)
     }
 
     /// Removes the pending dataset backup (absent is fine).
@@ -165,21 +174,14 @@ impl StateDir {
         &self,
     ) -> Result<Option<(Vec<u8>, std::time::Duration)>, StateError> {
         let path = self.pending_path();
-        let text = zeroize::Zeroizing::new(match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.err(&path, e)),
-        });
+        let Some(tlvs) = self.read_hex(&path)? else {
+            return Ok(None);
+        };
         let age = fs::metadata(&path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
             .unwrap_or_default();
-        let tlvs =
-            zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|e| StateError::Corrupt {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?);
         meshcop::dataset::Dataset::decode(&tlvs).map_err(|e| StateError::Invalid {
             path: path.display().to_string(),
             reason: format!("the TLVs do not decode ({e})"),
