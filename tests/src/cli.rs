@@ -263,6 +263,11 @@ impl CliNode {
         Ok(format!("0x{n:04x}"))
     }
 
+    /// The mesh-local EID (`ipaddr mleid`).
+    pub fn mleid(&self) -> Result<String> {
+        self.value("ipaddr mleid")
+    }
+
     /// The Thread partition id (`partitionid`; 0 while detached).
     pub fn partition_id(&self) -> Result<u32> {
         let v = self.value("partitionid")?;

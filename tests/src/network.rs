@@ -37,9 +37,24 @@ pub const WAIT_CTL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Deadline for an ordinary `threadctl` call made here.
 pub const CTL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Starts the agent on the sandbox's simulated co-processor and waits until it leads a network.
+/// Every agent started here gets a Thread interface of its own, `wpt<PORT_OFFSET>`
+/// (`[bridge] interface`), so that parallel tests do not fight over `wpan0`: as root each bridge
+/// comes up and the host can ping the mesh through it ([`host_ping`]).
+pub fn bridge_env(sb: &Sandbox) -> (String, String) {
+    (
+        "THREAD_AGENT_BRIDGE__INTERFACE".to_string(),
+        format!("wpt{}", sb.port_offset()),
+    )
+}
+
+/// Starts the agent on the sandbox's simulated co-processor (with [`bridge_env`]) and waits until
+/// it leads a network. Also the way to restart it: the same options every time.
 pub fn leader_agent(sb: &Sandbox) -> Result<Agent> {
-    let mut agent = Agent::start(sb)?;
+    let opts = AgentOptions {
+        env: vec![bridge_env(sb)],
+        ..Default::default()
+    };
+    let mut agent = Agent::start_with(sb, &opts)?;
     agent.wait_status("the agent leads its network", UP_TIMEOUT, |s| {
         s["role"] == "leader"
     })?;
@@ -340,6 +355,64 @@ pub fn ping_target(status: &Value) -> Result<(String, &'static str)> {
     Ok((Ipv6Addr::from(o).to_string(), "RLOC"))
 }
 
+/// Pings `dst` from this host (raw ICMPv6 socket, so no `ping` program is needed; through the
+/// agent's Thread interface when the route is its), once a second until an echo comes back.
+/// `Ok(None)`: not possible here (not root: no raw socket), the caller says it skipped;
+/// `Ok(Some(tries))` on an answer; an error when nothing answered within `timeout`.
+pub fn host_ping(dst: &str, timeout: Duration) -> Result<Option<usize>> {
+    use std::net::{SocketAddrV6, UdpSocket};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let dst: Ipv6Addr = dst.parse().with_context(|| format!("address {dst:?}"))?;
+    // SAFETY: plain socket(2); the descriptor is owned right away.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ICMPV6,
+        )
+    };
+    if fd < 0 {
+        return Ok(None);
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns. A raw ICMPv6 socket works through
+    // std's sendto/recvfrom wrappers; the kernel fills in the checksum.
+    let sock = UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    static ID: AtomicU16 = AtomicU16::new(0x5a00);
+    let id = ID.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 2048];
+    for seq in 1u16.. {
+        let mut req = vec![128, 0, 0, 0, id[0], id[1]];
+        req.extend_from_slice(&seq.to_be_bytes());
+        req.extend_from_slice(b"issue-11 e2e");
+        let sent = Instant::now();
+        if sock.send_to(&req, SocketAddrV6::new(dst, 0, 0, 0)).is_ok() {
+            while let Some(left) = Duration::from_secs(1).checked_sub(sent.elapsed()) {
+                sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    break;
+                };
+                let b = &buf[..n];
+                let from_dst = matches!(from, std::net::SocketAddr::V6(a) if *a.ip() == dst);
+                if from_dst
+                    && n >= 8
+                    && b[0] == 129
+                    && b[4..6] == id
+                    && b[6..8] == seq.to_be_bytes()
+                {
+                    return Ok(Some(usize::from(seq)));
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("{dst} did not answer this host's echo requests within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(sent.elapsed()));
+    }
+    unreachable!("an unbounded range always yields a try")
+}
+
 /// Hex of TLVs (the inverse of [`Tlvs::from_hex`]; values longer than 254 bytes use the
 /// extended length form).
 pub fn tlvs_hex(t: &Tlvs) -> String {
@@ -384,7 +457,10 @@ pub fn second_agent(own: &Sandbox, radio: &Sandbox, ncp_id: u8) -> Result<Agent>
     ot_bins()?;
     let opts = AgentOptions {
         radio_url: Some(url),
-        env: vec![("PORT_OFFSET".into(), radio.port_offset().to_string())],
+        env: vec![
+            ("PORT_OFFSET".into(), radio.port_offset().to_string()),
+            bridge_env(own),
+        ],
         ..Default::default()
     };
     Agent::start_with(own, &opts)

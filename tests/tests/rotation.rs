@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, NETWORK_KEY, PSKC};
 use e2e::network::{
-    active_timestamp_s, audit, audit_event, audit_path, leader_agent, ok_stdout, one_error_line,
-    output_text, ping_target, start_router, threadctl_long, wait_member, EventsTap, Mesh,
-    NODE_TIMEOUT,
+    active_timestamp_s, audit, audit_event, audit_path, host_ping, leader_agent, ok_stdout,
+    one_error_line, output_text, ping_target, start_router, threadctl_long, wait_member, EventsTap,
+    Mesh, NODE_TIMEOUT,
 };
 use e2e::{with_sandbox, Agent, CliNode, Sandbox};
 use serde_json::Value;
@@ -206,8 +206,9 @@ fn check_wait_json(out: &std::process::Output) -> Result<(Value, u64)> {
     Ok((objs[0].clone(), ts))
 }
 
-/// Both nodes of the mesh (and the agent's status) ping-checked: each node reaches the agent's
-/// co-processor.
+/// Each node of the mesh reaches the agent's co-processor (ping from the node); and, when this
+/// host can (root: the agent's bridge interface is up and raw sockets work), this host reaches
+/// each node's ML-EID through the agent's Thread interface.
 fn ping_agent(mesh: &Mesh) -> Result<()> {
     let st = mesh.agent.status_json()?;
     let (addr, kind) = ping_target(&st)?;
@@ -217,6 +218,20 @@ fn ping_agent(mesh: &Mesh) -> Result<()> {
             "node {} reached the co-processor's {kind} {addr} (try {tries})",
             node.id()
         );
+    }
+    if st["bridge"]["state"] != "up" {
+        println!("host -> node ping skipped: the bridge is {}", st["bridge"]);
+        return Ok(());
+    }
+    for node in [&mesh.router, &mesh.child] {
+        let mleid = node.mleid()?;
+        match host_ping(&mleid, SWITCH_TIMEOUT)? {
+            Some(t) => println!(
+                "this host reached node {}'s ML-EID {mleid} (try {t})",
+                node.id()
+            ),
+            None => println!("host -> node ping skipped: no raw ICMPv6 socket (not root)"),
+        }
     }
     Ok(())
 }
