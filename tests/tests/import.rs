@@ -1,0 +1,277 @@
+//! Issue 11 end to end: `threadctl dataset import` — a second border agent takes over an existing
+//! network from the first one's `dataset export`, and bad datasets are refused without changing
+//! anything.
+//!
+//! Two agents on ONE simulated radio: agent B runs in a sandbox of its own (state dir, control
+//! socket, co-processor settings) with agent A's `PORT_OFFSET` and co-processor node id 2 (A's is
+//! 1; two nodes with the same id and offset cannot coexist), see `e2e::network::second_agent`.
+//! The agent forms a network at start when its co-processor is blank (it has no "wait for an
+//! import" mode), so B leads a network of its own by the time its control socket answers: the
+//! import is made with `--replace`.
+//!
+//! Written against the issue 11 interface (`dataset.import`, `dataset-imported`, threadctl text and
+//! exit codes). Every wait has a generous deadline (a hang bound, not a speed test).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use e2e::dataset::{assert_no_secret, Tlvs, EXT_PAN_ID, NETWORK_KEY, NETWORK_NAME, PSKC};
+use e2e::network::{
+    audit, audit_event, leader_agent, ok_stdout, one_error_line, output_text, second_agent,
+    threadctl_with, tlvs_hex, CTL_TIMEOUT, NODE_TIMEOUT, UP_TIMEOUT,
+};
+use e2e::{with_sandbox, Agent, Sandbox};
+use serde_json::Value;
+
+/// Deadline for B to become a router of A's partition (a child first; the router upgrade waits
+/// for OpenThread's router selection jitter, up to 120 s).
+const ROUTER_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn backup_text(sb: &Sandbox) -> Result<String> {
+    let p = sb.state_dir().join("dataset.tlvs");
+    std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))
+}
+
+/// `threadctl dataset import -` (the dataset on stdin) with extra args.
+fn import_stdin(sb: &Sandbox, hex: &str, extra: &[&str]) -> Result<std::process::Output> {
+    let mut args = vec!["dataset", "import", "-"];
+    args.extend_from_slice(extra);
+    let input = format!("  {hex}\n");
+    threadctl_with(
+        &sb.control_socket(),
+        &args,
+        Some(input.as_bytes()),
+        CTL_TIMEOUT,
+    )
+}
+
+fn u16_hex(v: &[u8]) -> String {
+    format!(
+        "0x{:02x}{:02x}",
+        v.first().copied().unwrap_or(0),
+        v.get(1).copied().unwrap_or(0)
+    )
+}
+
+#[test]
+fn second_agent_imports_and_joins_the_network() {
+    // B's sandbox outlives the panic with_sandbox raises on failure, so both are kept.
+    let b = Sandbox::new().expect("creating B's sandbox");
+    with_sandbox(|a| second_agent_imports_in(a, &b));
+}
+
+fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
+    let agent_a = leader_agent(a)?;
+    let export_a = agent_a.dataset_export()?;
+    let ta = Tlvs::from_hex(&export_a)?;
+    let st_a = agent_a.status_json()?;
+
+    let mut agent_b = second_agent(b, a, 2)?;
+    let st_b0 = agent_b.wait_status("B leads a network of its own", UP_TIMEOUT, |s| {
+        s["role"] == "leader"
+    })?;
+    ensure!(
+        st_b0["ext_pan_id"] != st_a["ext_pan_id"],
+        "B formed A's network?"
+    );
+    let old_b = Tlvs::from_hex(&agent_b.dataset_export()?)?;
+
+    let t0 = Instant::now();
+    let out = import_stdin(b, &export_a, &["--replace"])?;
+    let text = ok_stdout(&out, "B: dataset import - --replace")?;
+    let name = String::from_utf8_lossy(ta.require(NETWORK_NAME)?).into_owned();
+    let want = format!(
+        "imported network {name} (ext PAN ID {}, channel {}, PAN ID {}) (replaced the previous network)",
+        hex::encode(ta.require(EXT_PAN_ID)?),
+        ta.require(0)?.last().copied().unwrap_or(0),
+        u16_hex(ta.require(1)?),
+    );
+    ensure!(
+        text.trim() == want,
+        "import said {text:?}, expected {want:?}"
+    );
+    // B attaches to A's partition (child, then router) with A's network.
+    let p = st_a["partition_id"].clone();
+    let same = |s: &Value| s["ext_pan_id"] == st_a["ext_pan_id"] && s["partition_id"] == p;
+    let st = agent_b.wait_status("B attached to A's partition", NODE_TIMEOUT, |s| {
+        ["child", "router"].contains(&s["role"].as_str().unwrap_or("")) && same(s)
+    })?;
+    println!("B {} of A's partition after {:?}", st["role"], t0.elapsed());
+    let st = agent_b.wait_status("B a router of A's partition", ROUTER_TIMEOUT, |s| {
+        s["role"] == "router" && same(s)
+    })?;
+    println!("B router after {:?}", t0.elapsed());
+    ensure!(
+        st["network_name"] == name.as_str() && st["channel"] == st_a["channel"],
+        "B status: {st}"
+    );
+    let st_a2 = agent_a.status_json()?;
+    ensure!(
+        st_a2["role"] == "leader" && st_a2["partition_id"] == p,
+        "A: {st_a2}"
+    );
+
+    // B's export and backup are A's network.
+    let tb = Tlvs::from_hex(&agent_b.dataset_export()?)?;
+    for t in [NETWORK_KEY, PSKC, EXT_PAN_ID, NETWORK_NAME, 0, 1, 7] {
+        ensure!(tb.get(t) == ta.get(t), "B's export differs in TLV {t}");
+    }
+    let backup_b = Tlvs::from_hex(&backup_text(b)?)?;
+    ensure!(
+        backup_b.get(NETWORK_KEY) == ta.get(NETWORK_KEY),
+        "B's backup"
+    );
+    ensure!(backup_b.get(EXT_PAN_ID) == ta.get(EXT_PAN_ID), "B's backup");
+
+    let ev = audit_event(b, "dataset-imported")?;
+    ensure!(
+        ev["replaced"] == true
+            && ev["network_name"] == name.as_str()
+            && ev["ext_pan_id"] == st_a["ext_pan_id"]
+            && ev["uid"].is_u64(),
+        "audit: {ev}"
+    );
+    agent_b.wait_log("event=dataset-imported", Duration::from_secs(5))?;
+
+    // No secret of either network in B's log, audit or threadctl's output.
+    let audit_b = std::fs::read_to_string(b.state_dir().join("audit.jsonl"))?;
+    for (what, t) in [("A's", &ta), ("B's old", &old_b)] {
+        for (kind, ty) in [("network key", NETWORK_KEY), ("PSKc", PSKC)] {
+            let secret = t.require(ty)?;
+            let label = format!("{what} {kind}");
+            assert_no_secret(&agent_b.log_text(), secret, &label, "B's log")?;
+            assert_no_secret(&audit_b, secret, &label, "B's audit log")?;
+            assert_no_secret(&output_text(&out), secret, &label, "threadctl import")?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn import_refuses_bad_datasets() {
+    with_sandbox(import_refuses_in);
+}
+
+/// A valid dataset of ANOTHER network (its ext PAN ID, key and name changed), so that an accepted
+/// import would show.
+fn other_network(t: &Tlvs) -> Tlvs {
+    let mut o = t.clone();
+    for (ty, v) in o.0.iter_mut() {
+        match *ty {
+            EXT_PAN_ID | NETWORK_KEY | PSKC => v.iter_mut().for_each(|b| *b ^= 0x5a),
+            NETWORK_NAME => *v = b"ImportedElsewhere".to_vec(),
+            _ => {}
+        }
+    }
+    o
+}
+
+fn without(t: &Tlvs, ty: u8) -> Tlvs {
+    Tlvs(t.0.iter().filter(|(x, _)| *x != ty).cloned().collect())
+}
+
+fn import_refuses_in(sb: &Sandbox) -> Result<()> {
+    let agent = leader_agent(sb)?;
+    let export0 = agent.dataset_export()?;
+    let backup0 = backup_text(sb)?;
+    let status0 = agent.status_json()?;
+    let other = other_network(&Tlvs::from_hex(&export0)?);
+    let other_hex = tlvs_hex(&other);
+    let other_key = other.require(NETWORK_KEY)?.to_vec();
+    let unchanged = |what: &str| -> Result<()> {
+        ensure!(
+            agent.dataset_export()? == export0,
+            "{what}: the export changed"
+        );
+        ensure!(backup_text(sb)? == backup0, "{what}: dataset.tlvs changed");
+        let st = agent.status_json()?;
+        ensure!(
+            st["ext_pan_id"] == status0["ext_pan_id"] && st["role"] == "leader",
+            "{what}: status {st}"
+        );
+        Ok(())
+    };
+    let no_leak = |line: &str, what: &str| -> Result<()> {
+        assert_no_secret(line, &other_key, "network key", what)?;
+        ensure!(
+            !line.contains(&other_hex[..40]),
+            "{what} quotes the dataset"
+        );
+        Ok(())
+    };
+
+    // Truncated: valid hex, the last TLV runs past the end (caught by the agent: exit 1).
+    let truncated = &other_hex[..other_hex.len() - 4];
+    ensure!(
+        Tlvs::from_hex(truncated).is_err(),
+        "the cut did not truncate a TLV"
+    );
+    let file = sb.path().join("truncated.hex");
+    std::fs::write(&file, truncated)?;
+    let path = file.to_string_lossy().into_owned();
+    let out = agent.threadctl(&["dataset", "import", "--file", &path, "--replace"])?;
+    let line = one_error_line(&out, 1, "import of a truncated dataset")?;
+    no_leak(&line, "the truncated-dataset error")?;
+    unchanged("truncated dataset")?;
+
+    // Missing Network Key (TLV 5) / Mesh-Local Prefix (TLV 7): exit 1, naming it.
+    for (ty, names) in [(NETWORK_KEY, "network key"), (7u8, "mesh-local prefix")] {
+        let hex = tlvs_hex(&without(&other, ty));
+        let out = import_stdin(sb, &hex, &["--replace"])?;
+        let what = format!("import without TLV {ty}");
+        let line = one_error_line(&out, 1, &what)?;
+        let lower = line.to_lowercase().replace("mesh local", "mesh-local");
+        ensure!(
+            lower.contains(names),
+            "{what}: {line:?} does not name the {names}"
+        );
+        no_leak(&line, &what)?;
+        unchanged(&what)?;
+    }
+
+    // Not hex: caught by threadctl (usage, exit 2).
+    let out = import_stdin(sb, "0e08zz", &["--replace"])?;
+    one_error_line(&out, 2, "import of non-hex text")?;
+    unchanged("non-hex")?;
+
+    // A valid dataset of another network without --replace: the agent has one -> exit 9.
+    let out = import_stdin(sb, &other_hex, &[])?;
+    let line = one_error_line(&out, 9, "import without --replace")?;
+    no_leak(&line, "the network_exists error")?;
+    unchanged("import without --replace")?;
+    // Also as a HEX argument (threadctl may warn about the command line; the error is last).
+    let out = agent.threadctl(&["dataset", "import", &other_hex])?;
+    ensure!(
+        out.status.code() == Some(9),
+        "HEX argument: {}",
+        output_text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        err.lines()
+            .last()
+            .unwrap_or("")
+            .starts_with("threadctl: error: "),
+        "HEX argument: {err:?}"
+    );
+    no_leak(&err, "threadctl's stderr")?;
+    unchanged("HEX argument without --replace")?;
+
+    ensure!(
+        !audit(sb)?.iter().any(|l| l["event"] == "dataset-imported"),
+        "a refused import was audited"
+    );
+    assert_no_secret(
+        &agent.log_text(),
+        &other_key,
+        "refused network key",
+        "the agent log",
+    )?;
+    check_agent_alive(&agent)
+}
+
+fn check_agent_alive(agent: &Agent) -> Result<()> {
+    let st = agent.status_json()?;
+    ensure!(st["role"] == "leader", "after the refusals: {st}");
+    Ok(())
+}
