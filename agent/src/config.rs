@@ -38,6 +38,7 @@ const KNOWN_KEYS: &[&str] = &[
     "state_dir",
     "network.name",
     "network.channel",
+    "network.form",
     "log.level",
     "log.format",
     "commissioner.always_on",
@@ -149,6 +150,9 @@ pub(crate) struct Settings {
     pub(crate) state_dir: PathBuf,
     pub(crate) network_name: String,
     pub(crate) channel: u8,
+    /// `[network] form`: form a new network on a blank co-processor without a backup (default
+    /// true); false waits for `threadctl dataset import` instead.
+    pub(crate) form: bool,
     pub(crate) log_level: String,
     pub(crate) log_format: LogFormat,
     pub(crate) commissioner: CommissionerSettings,
@@ -263,7 +267,7 @@ pub(crate) fn load_with(
         .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
     let state_dir =
         path_value(&cfg, "state_dir", &origin_of)?.unwrap_or_else(|| DEFAULT_STATE_DIR.into());
-    let (network_name, channel) = network_settings(&cfg, &origin_of)?;
+    let (network_name, channel, form) = network_settings(&cfg, &origin_of)?;
     let (log_level, log_format) = log_settings(&cfg, &origin_of)?;
     let commissioner = commissioner_settings(&cfg, &origin_of)?;
     let bridge = bridge_settings(&cfg, &origin_of)?;
@@ -280,6 +284,7 @@ pub(crate) fn load_with(
         state_dir,
         network_name,
         channel,
+        form,
         log_level,
         log_format,
         commissioner,
@@ -342,11 +347,28 @@ fn audit_settings(
     }
 }
 
-/// `[network]`: name and channel.
+/// `true`/`false` (also `1`/`0`, `yes`/`no`) of `key`, or `default` when unset.
+fn boolean(
+    cfg: &config::Config,
+    key: &str,
+    default: bool,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<bool, ConfigError> {
+    match text(cfg, key, origin_of)? {
+        None => Ok(default),
+        Some((v, origin)) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(invalid(key, &v, origin, "true or false")),
+        },
+    }
+}
+
+/// `[network]`: name, channel and whether to form a network.
 fn network_settings(
     cfg: &config::Config,
     origin_of: &dyn Fn(&str) -> String,
-) -> Result<(String, u8), ConfigError> {
+) -> Result<(String, u8, bool), ConfigError> {
     let network_name = match text(cfg, "network.name", origin_of)? {
         None => DEFAULT_NETWORK_NAME.to_string(),
         Some((v, origin)) => {
@@ -375,7 +397,8 @@ fn network_settings(
             }
         },
     };
-    Ok((network_name, channel))
+    let form = boolean(cfg, "network.form", true, origin_of)?;
+    Ok((network_name, channel, form))
 }
 
 /// `[log]`: level and format.
@@ -459,21 +482,10 @@ fn commissioner_settings(
     cfg: &config::Config,
     origin_of: &dyn Fn(&str) -> String,
 ) -> Result<CommissionerSettings, ConfigError> {
-    let mut c = CommissionerSettings::default();
-    if let Some((v, origin)) = text(cfg, "commissioner.always_on", origin_of)? {
-        c.always_on = match v.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            _ => {
-                return Err(invalid(
-                    "commissioner.always_on",
-                    &v,
-                    origin,
-                    "true or false",
-                ))
-            }
-        };
-    }
+    let mut c = CommissionerSettings {
+        always_on: boolean(cfg, "commissioner.always_on", false, origin_of)?,
+        ..CommissionerSettings::default()
+    };
     if let Some((v, origin)) = text(cfg, "commissioner.joiner_timeout", origin_of)? {
         match v.trim().parse::<u64>() {
             Ok(s) if (1..=86_400).contains(&s) => {

@@ -29,6 +29,7 @@ mod control_socket;
 #[cfg(test)]
 mod fake_ncp;
 mod frames;
+mod lifecycle;
 mod liveness;
 mod logging;
 mod monitor;
@@ -167,13 +168,16 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
     let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
 
-    let net = Arc::new(network::Network::new(
-        client,
-        info,
-        state,
-        settings.network_name.clone(),
-        settings.channel,
-    ));
+    let net = Arc::new(
+        network::Network::new(
+            client,
+            info,
+            state,
+            settings.network_name.clone(),
+            settings.channel,
+        )
+        .with_form(settings.form),
+    );
 
     let server = control_socket::ControlServer::bind(&settings.control_socket)
         .await
@@ -186,19 +190,26 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             _ => Fatal::new(exit::FAILURE, e.to_string()),
         })?;
     tracing::info!(path = %server.path().display(), "control socket listening");
+    let audit = Arc::new(
+        audit::AuditLog::new(&settings.state_dir).with_max_bytes(settings.audit_max_bytes),
+    );
     let commissioner = commissioner::Service::spawn(
         net.clone(),
         settings.commissioner.clone(),
-        audit::AuditLog::new(&settings.state_dir).with_max_bytes(settings.audit_max_bytes),
+        audit.clone(),
         commissioner_input,
     );
+    let lifecycle = lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone());
+    tokio::spawn(lifecycle.clone().run());
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {
             net: net.clone(),
             bridge: Some(bridge.clone()),
+            lifecycle: Some(lifecycle.clone()),
         }),
         service: commissioner.clone(),
         scanner,
+        lifecycle,
     });
 
     let monitor = monitor::run(net.clone(), events);
@@ -211,8 +222,12 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     );
     let startup = async {
         let how = net.bring_up().await?;
-        tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
         sd_notify::announce_ready(&net, &notifier, how, live_rx);
+        if how == network::BringUp::Waiting {
+            // `dataset.import` brings the stack up; `network up` is logged when it attaches.
+            return std::future::pending::<Result<(), Fatal>>().await;
+        }
+        tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
         match net.wait_attached(ATTACH_TIMEOUT).await {
             Some(_) => {}
             None => tracing::warn!(

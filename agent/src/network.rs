@@ -12,6 +12,9 @@
 //! 3. Wait for a role (child/router/leader) with a timeout; then log `network up` with name,
 //!    channel, pan_id, ext_pan_id and role, once per attach (again after a co-processor reset).
 //! 4. Back up the active dataset (hex, mode 0600, atomic) and again whenever it changes.
+//!    A restored active dataset is followed by the pending one (`pending.tlvs`, written by
+//!    [`crate::lifecycle`] while a change is scheduled), so a co-processor replaced during a
+//!    countdown still switches to the new credentials.
 //!
 //! Guarantees: the network key, PSKc and passphrase never reach a log line or error message (they
 //! live in `meshcop::credentials` types and `Zeroizing` buffers); only the dataset's public fields
@@ -99,6 +102,8 @@ pub(crate) enum BringUp {
     Restored,
     /// The co-processor already had an active dataset.
     Resumed,
+    /// Blank, no backup, and `[network] form = false`: waiting for `dataset import`.
+    Waiting,
 }
 
 /// The agent's view of the network, shared by the monitor, the control socket and start-up.
@@ -108,6 +113,8 @@ pub(crate) struct Network {
     pub(crate) state: StateDir,
     pub(crate) name: String,
     pub(crate) channel: u8,
+    /// `[network] form`: form a network on a blank co-processor without a backup.
+    form: AtomicBool,
     pub(crate) role_tx: watch::Sender<Role>,
     up_announced: AtomicBool,
     /// Set once start-up has brought the network up; resets seen before are start-up noise.
@@ -195,12 +202,19 @@ impl Network {
             state,
             name,
             channel,
+            form: AtomicBool::new(true),
             role_tx,
             up_announced: AtomicBool::new(false),
             started: AtomicBool::new(false),
             bring_up_lock: Mutex::new(()),
             last_backup: Mutex::new(None),
         }
+    }
+
+    /// `[network] form = false`: a blank co-processor without a backup waits for an import.
+    pub(crate) fn with_form(self, form: bool) -> Network {
+        self.form.store(form, Ordering::SeqCst);
+        self
     }
 
     /// Step 1 and 2: make sure the co-processor has an active dataset and bring the stack up.
@@ -221,6 +235,11 @@ impl Network {
                 .map_err(|e| Fatal::new(exit::FAILURE, e.to_string()))?;
             let (tlvs, how) = match backup {
                 Some(b) => (Zeroizing::new(b), BringUp::Restored),
+                None if !self.form.load(Ordering::SeqCst) => {
+                    tracing::warn!("the co-processor has no network and there is no backup; [network] form = false: waiting for `threadctl dataset import`");
+                    self.started.store(true, Ordering::SeqCst);
+                    return Ok(BringUp::Waiting);
+                }
                 None => (generate_dataset(&self.name, self.channel)?, BringUp::Formed),
             };
             self.client
@@ -229,6 +248,7 @@ impl Network {
                 .map_err(|e| ncp_fatal("writing the active dataset", e))?;
             if how == BringUp::Restored {
                 tracing::info!(path = %self.state.dataset_path().display(), "restored active dataset from backup");
+                self.restore_pending(&tlvs).await;
             } else {
                 tracing::info!(name = %self.name, channel = self.channel, "formed a new network (new active dataset)");
                 // Back it up now, not only once attached: a reset before attaching must not
@@ -258,6 +278,48 @@ impl Network {
             .map_err(|e| ncp_fatal("NET_STACK_UP", e))?;
         self.started.store(true, Ordering::SeqCst);
         Ok(how)
+    }
+
+    /// After the active dataset was restored: restores the pending dataset backup (a change
+    /// scheduled before the co-processor was replaced), its Delay Timer reduced by the time since
+    /// the backup was written (at least 1 s). A pending dataset that is not newer than the
+    /// restored active one is stale and skipped.
+    async fn restore_pending(&self, active: &[u8]) {
+        let (tlvs, age) = match self.state.read_pending() {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "pending dataset backup not restored");
+                return;
+            }
+        };
+        let Ok(mut pending) = Dataset::decode(&tlvs) else {
+            return;
+        };
+        let active_ts = Dataset::decode(active)
+            .ok()
+            .and_then(|a| a.active_timestamp);
+        if pending.active_timestamp <= active_ts {
+            tracing::info!("pending dataset backup is not newer than the active one; not restored");
+            let _ = self.state.remove_pending();
+            return;
+        }
+        let stored = pending.delay_timer().unwrap_or(0) as u128;
+        let remaining = stored.saturating_sub(age.as_millis()).max(1000) as u32;
+        pending.set_delay_timer(Some(remaining));
+        let tlvs = Zeroizing::new(pending.encode());
+        match self
+            .client
+            .set(prop::THREAD_PENDING_DATASET_TLVS, &tlvs)
+            .await
+        {
+            Ok(_) => tracing::info!(
+                path = %self.state.pending_path().display(),
+                applies_in_s = remaining / 1000,
+                "restored pending dataset from backup"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot restore the pending dataset backup"),
+        }
     }
 
     /// Reads the current role.
@@ -509,6 +571,56 @@ mod tests {
                 fake.count(cmd::SET, prop::THREAD_ACTIVE_DATASET_TLVS),
                 sets_before
             );
+        });
+    }
+
+    #[test]
+    fn a_blank_coprocessor_gets_the_pending_backup_after_the_active_one() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let st = StateDir::new(dir.path());
+            let active = generate_dataset("Backup", 12).unwrap();
+            st.write_dataset(&active).unwrap();
+            let mut pending = Dataset::decode(&active).unwrap();
+            pending.network_key = Some(NetworkKey::from_bytes([9; 16]));
+            pending.active_timestamp = Some(2 << 16);
+            pending.set_pending_timestamp(Some(2 << 16));
+            pending.set_delay_timer(Some(120_000));
+            st.write_pending(&pending.encode()).unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), st.clone(), "X".into(), 15);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Restored);
+            let on_ncp = fake.get(prop::THREAD_PENDING_DATASET_TLVS).unwrap();
+            let restored = Dataset::decode(&on_ncp).unwrap();
+            assert_eq!(restored.network_key, pending.network_key);
+            let left = restored.delay_timer().unwrap();
+            assert!((1000..=120_000).contains(&left), "{left}");
+
+            // A pending backup not newer than the active dataset is stale: skipped and removed.
+            let dir = tempfile::tempdir().unwrap();
+            let st = StateDir::new(dir.path());
+            st.write_dataset(&active).unwrap();
+            pending.active_timestamp = Some(INITIAL_ACTIVE_TIMESTAMP);
+            st.write_pending(&pending.encode()).unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), st.clone(), "X".into(), 15);
+            net.bring_up().await.unwrap();
+            assert!(fake.get(prop::THREAD_PENDING_DATASET_TLVS).is_none());
+            assert!(!st.pending_path().exists());
+        });
+    }
+
+    #[test]
+    fn form_false_waits_instead_of_forming() {
+        rt().block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (fake, client, _events) = FakeNcp::start();
+            let net = Network::new(client, info(), StateDir::new(dir.path()), "W".into(), 15)
+                .with_form(false);
+            assert_eq!(net.bring_up().await.unwrap(), BringUp::Waiting);
+            assert!(fake.get(prop::THREAD_ACTIVE_DATASET_TLVS).is_none());
+            assert_eq!(fake.get(prop::NET_STACK_UP), None);
+            assert!(net.started());
         });
     }
 

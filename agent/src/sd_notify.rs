@@ -178,6 +178,7 @@ pub(crate) fn ready_text(how: BringUp) -> String {
         BringUp::Formed => "formed a new network",
         BringUp::Restored => "restored the network from the backup",
         BringUp::Resumed => "resumed the co-processor's network",
+        BringUp::Waiting => return "no network: waiting for `threadctl dataset import`".into(),
     };
     format!("{what}; role detached, attaching")
 }

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 /// File name of the dataset backup inside the state directory.
 pub(crate) const DATASET_FILE: &str = "dataset.tlvs";
 
+/// File name of the pending dataset backup (present only while a change is scheduled).
+pub(crate) const PENDING_FILE: &str = "pending.tlvs";
+
 /// Errors of the state directory.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StateError {
@@ -129,6 +132,59 @@ impl StateDir {
         let result = write_atomic(&self.dataset_path(), text.as_bytes(), 0o600);
         zeroize::Zeroize::zeroize(&mut text);
         result.map_err(|e| self.err(&self.dataset_path(), e))
+    }
+
+    /// Path of the pending dataset backup.
+    pub(crate) fn pending_path(&self) -> PathBuf {
+        self.dir.join(PENDING_FILE)
+    }
+
+    /// Writes the pending dataset backup (hex, 0600, atomic; its mtime is when the Delay Timer
+    /// value inside was read).
+    pub(crate) fn write_pending(&self, tlvs: &[u8]) -> Result<(), StateError> {
+        self.ensure()?;
+        let mut text = hex::encode(tlvs);
+        text.push('\n');
+        let result = write_atomic(&self.pending_path(), text.as_bytes(), 0o600);
+        zeroize::Zeroize::zeroize(&mut text);
+        result.map_err(|e| self.err(&self.pending_path(), e))
+    }
+
+    /// Removes the pending dataset backup (absent is fine).
+    pub(crate) fn remove_pending(&self) -> Result<(), StateError> {
+        match fs::remove_file(self.pending_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(&self.pending_path(), e)),
+        }
+    }
+
+    /// Reads the pending dataset backup and how long ago it was written; `Ok(None)` if there is
+    /// none. A file that is not hex or does not decode is an error naming it.
+    pub(crate) fn read_pending(
+        &self,
+    ) -> Result<Option<(Vec<u8>, std::time::Duration)>, StateError> {
+        let path = self.pending_path();
+        let text = zeroize::Zeroizing::new(match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(&path, e)),
+        });
+        let age = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        let tlvs =
+            zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|e| StateError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?);
+        meshcop::dataset::Dataset::decode(&tlvs).map_err(|e| StateError::Invalid {
+            path: path.display().to_string(),
+            reason: format!("the TLVs do not decode ({e})"),
+        })?;
+        Ok(Some((tlvs.to_vec(), age)))
     }
 
     fn err(&self, path: &Path, source: io::Error) -> StateError {
@@ -250,6 +306,31 @@ mod tests {
         for junk in ["00", "ffff", "0e", "0e08", "000100"] {
             fs::write(st.dataset_path(), junk).unwrap();
             assert!(st.read_dataset().is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn pending_backup_is_0600_and_removable() {
+        let d = tempfile::tempdir().unwrap();
+        let st = StateDir::new(d.path());
+        assert_eq!(st.read_pending().unwrap(), None);
+        let p = crate::network::generate_dataset("P", 20).unwrap();
+        st.write_pending(&p).unwrap();
+        let mode = fs::metadata(st.pending_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let (back, age) = st.read_pending().unwrap().unwrap();
+        assert_eq!(back, p.to_vec());
+        assert!(age < std::time::Duration::from_secs(60));
+        st.remove_pending().unwrap();
+        st.remove_pending().unwrap();
+        assert_eq!(st.read_pending().unwrap(), None);
+        for junk in ["zz", "0e08"] {
+            fs::write(st.pending_path(), junk).unwrap();
+            assert!(st.read_pending().is_err(), "{junk}");
         }
     }
 

@@ -2,7 +2,9 @@
 //!
 //! `status` reads the network's public parameters live from the co-processor and returns the
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
-//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`). It never contains the
+//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, and
+//! `active_timestamp` (seconds) and `pending` (the scheduled change or null) from
+//! [`crate::lifecycle`]). It never contains the
 //! network key or the PSKc. `dataset.export` returns the active dataset TLVs as hex in `tlvs`
 //! (authorization and the audit log line are done by [`crate::control_socket`]).
 
@@ -21,6 +23,8 @@ pub(crate) struct Methods {
     pub net: Arc<Network>,
     /// The mesh bridge, for the `bridge` object of `status`.
     pub bridge: Option<Arc<crate::bridge::Bridge>>,
+    /// For `active_timestamp` and `pending`.
+    pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
 }
 
 fn unavailable(e: ncp::Error) -> MethodError {
@@ -76,6 +80,11 @@ impl Methods {
         let mut v = status_json(&s, &self.net.info, &neighbors);
         if let Some(b) = &self.bridge {
             v["bridge"] = b.status_json();
+        }
+        if let Some(l) = &self.lifecycle {
+            let (active_timestamp, pending) = l.status_fields().await;
+            v["active_timestamp"] = json!(active_timestamp);
+            v["pending"] = json!(pending);
         }
         Ok(v)
     }

@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+use control::lifecycle::{self, SecretTlvs};
+use control::{DatasetImport, Migrate, RotateKey};
 use meshcop::commissioner::JoinerKind;
 use meshcop::credentials::{Discerner, Pskd};
 use zeroize::Zeroizing;
@@ -22,7 +24,11 @@ pub(crate) const PSKD_ENV: &str = "THREADCTL_PSKD";
 
 pub(crate) const EXIT_CODES: &str = "Exit codes: 0 ok; 1 the agent answered with an error; 2 usage; 3 agent not running; \
 4 permission denied; joiner add --wait: 5 PSKd mismatch, 6 entry expired (timed out), 7 JOIN_FIN rejected, \
-8 entry removed before a joiner joined.";
+8 entry removed before a joiner joined; 9 a change is already pending (change_pending) or the co-processor \
+already has a network (network_exists); 10 network rotate-key/migrate --wait: the change did not become \
+active in time.
+
+The page of one command: threadctl man network rotate-key (any command path).";
 
 /// Control a running thread-agent.
 #[derive(Debug, Parser)]
@@ -59,6 +65,7 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: CommissionerCommand,
     },
+    /// The Thread network: energy scan, key rotation, migration, the pending change.
     Network {
         #[command(subcommand)]
         command: NetworkCommand,
@@ -80,9 +87,15 @@ pub(crate) enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff).
-    #[command(after_help = "Example:\n  threadctl man > /usr/share/man/man1/threadctl.1")]
-    Man,
+    /// Print the manual page (roff): threadctl's, or a command's (`threadctl man network migrate`).
+    #[command(
+        after_help = "Examples:\n  threadctl man > /usr/share/man/man1/threadctl.1\n  threadctl man network rotate-key > /usr/share/man/man1/threadctl-network-rotate-key.1"
+    )]
+    Man {
+        /// A command path, e.g. `network rotate-key`; none: the page of threadctl itself.
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +104,33 @@ pub(crate) enum DatasetCommand {
     /// root or the agent's user only).
     #[command(after_help = "Example:\n  threadctl dataset export > /root/thread-dataset.hex")]
     Export,
+    /// Put an active operational dataset (hex TLVs, as `dataset export` prints) on the
+    /// co-processor and bring the network up with it (root or the agent's user only). Refused
+    /// (exit 9) when the co-processor already has a network, unless --replace.
+    #[command(
+        after_help = "Examples (the dataset holds the network key: keep it off the command line):
+  threadctl dataset import --file /root/thread-dataset.hex
+  ssh old-br threadctl dataset export | threadctl dataset import - --replace
+
+A dataset given as HEX is visible to every local user (/proc/PID/cmdline) and stays in shell
+history; threadctl warns when it is given that way. The dataset must hold Active Timestamp,
+Channel, PAN ID, Extended PAN ID, Network Name, Network Key and Mesh-Local Prefix."
+    )]
+    Import {
+        /// The dataset as hex TLVs; `-` reads it from stdin (safe). A value here is visible to
+        /// other local users: prefer `-` or --file.
+        #[arg(value_name = "HEX")]
+        hex: Option<String>,
+        /// Read the dataset (hex TLVs; surrounding whitespace ignored) from this file (safe).
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// Replace the network the co-processor has now.
+        #[arg(long)]
+        replace: bool,
+        /// Print the agent's JSON result.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which joiners an entry admits.
@@ -187,7 +227,7 @@ pub(crate) enum CommissionerCommand {
     Stop,
 }
 
-/// The `joiner.add`/`joiner.remove` selector (a QR code's `eui`, if any, when no flag is given).
+/// `threadctl network ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum NetworkCommand {
     /// The highest energy (RSSI, dBm) the co-processor's radio hears on each channel: choose a
@@ -202,6 +242,66 @@ pub(crate) enum NetworkCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Schedule a new network key (and with --pskc a new PSKc) for every device: a pending
+    /// dataset that becomes active after the delay.
+    #[command(after_help = "Examples:
+  threadctl network rotate-key
+  threadctl network rotate-key --delay 30 --pskc --wait
+
+The delay is 30..259200 s (default 300: sleepy devices fetch the pending dataset meanwhile). When
+the agent's co-processor is not the leader, the leader raises a key change to at least 300 s; the
+reply says the delay that applies. One change at a time: exit 9 while another is pending.
+With --wait: a countdown on stderr every 5 s, exit 0 once the new dataset is active, exit 10 if
+it is not active within the delay + 60 s.")]
+    RotateKey {
+        #[command(flatten)]
+        when: Schedule,
+        /// Also a new PSKc (commissioning credential): commissioner apps need the new passphrase.
+        #[arg(long)]
+        pskc: bool,
+    },
+    /// Schedule a move of the whole network to another channel and/or PAN ID (the network key
+    /// stays): a pending dataset that becomes active after the delay.
+    #[command(after_help = "Examples:
+  threadctl network energy-scan          # find a quiet channel first
+  threadctl network migrate --channel 20 --wait
+  threadctl network migrate --pan-id 0x1234 --delay 600
+
+Give --channel, --pan-id or both. The delay is 30..259200 s (default 300). One change at a time:
+exit 9 while another is pending. With --wait: a countdown on stderr every 5 s, exit 0 once the
+new dataset is active, exit 10 if it is not active within the delay + 60 s.")]
+    Migrate {
+        /// The new channel, 11..26.
+        #[arg(long, value_name = "N")]
+        channel: Option<u64>,
+        /// The new PAN ID, 0x0000..0xfffe (hex with 0x, or decimal).
+        #[arg(long, value_name = "0xXXXX")]
+        pan_id: Option<String>,
+        #[command(flatten)]
+        when: Schedule,
+    },
+    /// Show the scheduled change (pending dataset), if any.
+    #[command(
+        after_help = "Examples:\n  threadctl network pending\n  threadctl network pending --json"
+    )]
+    Pending {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The delay and output flags of `network rotate-key` and `network migrate`.
+#[derive(Debug, Args)]
+pub(crate) struct Schedule {
+    /// Seconds until every device switches, 30..259200 (default 300).
+    #[arg(long, value_name = "SECS", default_value_t = u64::from(lifecycle::DEFAULT_DELAY_S))]
+    pub(crate) delay: u64,
+    /// Wait until the new dataset is active (countdown on stderr).
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Print the agent's JSON result (with --wait, then `{"applied":true,...}`).
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 pub(crate) fn selector(who: &Selector, qr_eui: Option<&str>) -> Result<JoinerKind, Failure> {
@@ -319,4 +419,140 @@ pub(crate) fn read_pskd(
         }
     };
     Pskd::new(text.trim()).map_err(|e| fail(2, format!("invalid PSKd: {e}")))
+}
+
+/// `network rotate-key`'s request, checked (exit 2) before anything is sent.
+pub(crate) fn rotate_key(when: &Schedule, pskc: bool) -> Result<RotateKey, Failure> {
+    Ok(RotateKey {
+        delay: delay(when)?,
+        pskc,
+    })
+}
+
+/// `network migrate`'s request, checked (exit 2) before anything is sent.
+pub(crate) fn migrate(
+    channel: Option<u64>,
+    pan_id: Option<&str>,
+    when: &Schedule,
+) -> Result<Migrate, Failure> {
+    if channel.is_none() && pan_id.is_none() {
+        return Err(fail(
+            2,
+            "nothing to migrate: give --channel N and/or --pan-id 0xXXXX",
+        ));
+    }
+    let channel = channel
+        .map(lifecycle::check_channel)
+        .transpose()
+        .map_err(|e| fail(2, format!("--channel: {e}")))?;
+    let pan_id = pan_id
+        .map(lifecycle::parse_pan_id)
+        .transpose()
+        .map_err(|e| fail(2, format!("--pan-id: {e}")))?;
+    Ok(Migrate {
+        channel,
+        pan_id,
+        delay: delay(when)?,
+    })
+}
+
+fn delay(when: &Schedule) -> Result<u32, Failure> {
+    lifecycle::check_delay(when.delay).map_err(|e| fail(2, format!("--delay: {e}")))
+}
+
+/// The longest dataset text read from stdin or a file (a dataset is at most 254 bytes: 508 hex
+/// digits, plus whitespace).
+const MAX_DATASET_TEXT: usize = 4096;
+
+/// The warning for a dataset given on the command line (`dataset import HEX`).
+pub(crate) fn cmdline_dataset_warning(hex: Option<&str>) -> Option<&'static str> {
+    match hex {
+        Some(h) if h != "-" => Some(
+            "warning: a dataset given as HEX (it holds the network key) can be read by every local user \
+             in /proc/PID/cmdline and stays in shell history; use --file PATH or - (stdin)",
+        ),
+        _ => None,
+    }
+}
+
+/// `dataset import`'s request: the dataset from exactly one of HEX, `-` (stdin) or `--file`,
+/// decoded before anything is sent. Every copy of the text is zeroed on drop; no error quotes it.
+pub(crate) fn dataset_import(
+    hex: Option<Zeroizing<String>>,
+    file: Option<&Path>,
+    replace: bool,
+) -> Result<DatasetImport, Failure> {
+    let text: Zeroizing<Vec<u8>> = match (hex, file) {
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                2,
+                "give the dataset once: HEX, - (stdin) or --file PATH, not two of them",
+            ))
+        }
+        (None, None) => {
+            return Err(fail(
+                2,
+                "give the dataset: --file PATH, - (stdin) or HEX (hex TLVs, as `dataset export` prints)",
+            ))
+        }
+        (Some(h), None) if h.as_str() == "-" => read_secret(std::io::stdin().lock(), "stdin")?,
+        (Some(h), None) => Zeroizing::new(h.as_bytes().to_vec()),
+        (None, Some(path)) => {
+            let f = std::fs::File::open(path)
+                .map_err(|e| fail(2, format!("cannot read --file {}: {e}", path.display())))?;
+            read_secret(f, &format!("--file {}", path.display()))?
+        }
+    };
+    Ok(DatasetImport {
+        tlvs: decode_dataset(&text)?,
+        replace,
+    })
+}
+
+/// Reads at most [`MAX_DATASET_TEXT`] bytes into one zeroizing buffer (never reallocated).
+fn read_secret(mut r: impl std::io::Read, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let mut buf = Zeroizing::new(vec![0u8; MAX_DATASET_TEXT + 1]);
+    let mut len = 0;
+    loop {
+        match r.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(2, format!("cannot read the dataset from {what}: {e}"))),
+        }
+        if len > MAX_DATASET_TEXT {
+            return Err(fail(
+                2,
+                format!("the dataset from {what} is longer than {MAX_DATASET_TEXT} bytes: not a dataset"),
+            ));
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Hex text (surrounding whitespace trimmed) to TLV bytes; errors name positions, not digits.
+pub(crate) fn decode_dataset(text: &[u8]) -> Result<SecretTlvs, Failure> {
+    let t = text.trim_ascii();
+    if t.is_empty() {
+        return Err(fail(2, "the dataset is empty"));
+    }
+    if let Some(i) = t.iter().position(|b| !b.is_ascii_hexdigit()) {
+        return Err(fail(
+            2,
+            format!(
+                "the dataset is not hex: character {} is not a hex digit",
+                i + 1
+            ),
+        ));
+    }
+    let mut bytes = Zeroizing::new(vec![0u8; t.len() / 2]);
+    // Every character is a hex digit: the only error left is an odd count.
+    hex::decode_to_slice(t, &mut bytes[..]).map_err(|_| {
+        fail(
+            2,
+            format!("the dataset is not hex: {} digits, an odd number", t.len()),
+        )
+    })?;
+    Ok(SecretTlvs(bytes))
 }

@@ -88,7 +88,11 @@ pub(crate) fn parse_reply(line: &str) -> Result<Value, Failure> {
     if let Some(err) = v.get("error") {
         let code = err.get("code").and_then(Value::as_str).unwrap_or("error");
         let message = err.get("message").and_then(Value::as_str).unwrap_or("");
-        let exit = if code == "permission_denied" { 4 } else { 1 };
+        let exit = match code {
+            "permission_denied" => 4,
+            "change_pending" | "network_exists" => crate::lifecycle::REFUSED,
+            _ => 1,
+        };
         return Err(fail(exit, format!("thread-agent: {code}: {message}")));
     }
     v.get("result")

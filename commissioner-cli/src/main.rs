@@ -7,18 +7,26 @@
 //! agent only through its socket: never depends on the agent, tokio or `ncp`.
 //!
 //! Commands: `status [--json]`, `dataset export` (one line of hex TLVs on stdout),
-//! `joiner add|list|remove`, `commissioner status|start|stop`, `network energy-scan`, `events`, `completions <shell>`,
-//! `man`. Socket: `--socket PATH`, else `$THREAD_AGENT_SOCKET`, else
-//! `/run/thread-agent/control.sock`.
+//! `dataset import (HEX | --file PATH | -) [--replace]`, `joiner add|list|remove`,
+//! `commissioner status|start|stop`, `network energy-scan`, `network rotate-key [--pskc]`,
+//! `network migrate [--channel N] [--pan-id P]`, `network pending`, `events`,
+//! `completions <shell>`, `man [COMMAND...]`. Socket: `--socket PATH`, else
+//! `$THREAD_AGENT_SOCKET`, else `/run/thread-agent/control.sock`. The credential lifecycle
+//! commands live in [`lifecycle`].
 //!
 //! Exit codes (contract): 0 ok; 1 the agent answered with an error (or did not answer);
-//! 2 usage (also an invalid PSKd, checked before anything is sent); 3 agent not running (socket
-//! missing or connection refused); 4 permission denied (on the socket, or the agent refused the
-//! method for this user). `joiner add --wait` only: 5 the joiner's PSKd did not match; 6 the entry
-//! expired before a joiner joined; 7 the joiner's JOIN_FIN was rejected; 8 the entry was removed
-//! (by an operator) before a joiner joined.
+//! 2 usage (also an invalid PSKd, delay, channel, PAN ID or dataset hex, checked before anything
+//! is sent); 3 agent not running (socket missing or connection refused); 4 permission denied (on
+//! the socket, or the agent refused the method for this user). `joiner add --wait` only: 5 the
+//! joiner's PSKd did not match; 6 the entry expired before a joiner joined; 7 the joiner's
+//! JOIN_FIN was rejected; 8 the entry was removed (by an operator) before a joiner joined.
+//! 9 the agent refused a change: one is already pending (`change_pending`), or `dataset import`
+//! without `--replace` on a co-processor that has a network (`network_exists`). 10 `network
+//! rotate-key|migrate --wait`: the change did not become active within its delay + 60 s.
+//! Every failure is one line on stderr, `threadctl: error: ...`.
 //!
-//! Guarantees: the PSKd is read into `meshcop::credentials::Pskd` (validated, zeroized on drop),
+//! Guarantees: the dataset text of `dataset import` is held in zeroizing buffers and never printed
+//! (no error quotes it). The PSKd is read into `meshcop::credentials::Pskd` (validated, zeroized on drop),
 //! sent only inside the `joiner.add` request (a zeroizing line), never printed; every copy of
 //! its text (the flag's value, stdin, the file, the environment) is zeroed when dropped. Given on
 //! the command line (`--pskd VALUE`, `--qr TEXT`) it draws a warning on stderr: other local users
@@ -31,6 +39,7 @@
 
 mod args;
 mod client;
+mod lifecycle;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -44,8 +53,9 @@ use clap::{CommandFactory, Parser};
 use control::{EnergyScan, JoinerAdd, Request};
 
 use crate::args::{
-    cmdline_secret_warning, parse_qr, read_pskd, selector, stdin_line, Cli, Command,
-    CommissionerCommand, DatasetCommand, JoinerCommand, NetworkCommand, PSKD_ENV,
+    cmdline_dataset_warning, cmdline_secret_warning, dataset_import, migrate, parse_qr, read_pskd,
+    rotate_key, selector, stdin_line, Cli, Command, CommissionerCommand, DatasetCommand,
+    JoinerCommand, NetworkCommand, PSKD_ENV,
 };
 use crate::client::{call, fail, Failure, Subscription};
 use crate::render::{n, render, render_event, s};
@@ -62,26 +72,14 @@ fn run(cli: Cli) -> Result<String, Failure> {
     let socket = cli.socket.as_path();
     match cli.command {
         Command::Status { json } => ask(socket, Request::Status, json),
-        Command::Dataset {
-            command: DatasetCommand::Export,
-        } => ask(socket, Request::DatasetExport, false),
+        Command::Dataset { command } => dataset(socket, command),
         Command::Joiner { command } => joiner(socket, command),
         Command::Commissioner { command } => match command {
             CommissionerCommand::Status { json } => ask(socket, Request::CommissionerStatus, json),
             CommissionerCommand::Start { json } => ask(socket, Request::CommissionerStart, json),
             CommissionerCommand::Stop => ask(socket, Request::CommissionerStop, false),
         },
-        Command::Network {
-            command: NetworkCommand::EnergyScan { channels, json },
-        } => {
-            let channels = control::parse_channels(&channels)
-                .map_err(|e| fail(2, format!("--channels: {e}")))?;
-            ask(
-                socket,
-                Request::NetworkEnergyScan(EnergyScan { channels }),
-                json,
-            )
-        }
+        Command::Network { command } => network(socket, command),
         Command::Events { json } => {
             let mut sub = Subscription::open(socket)?;
             loop {
@@ -99,13 +97,73 @@ fn run(cli: Cli) -> Result<String, Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "threadctl", &mut out);
             Ok(String::from_utf8_lossy(&out).into_owned())
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| fail(1, format!("cannot render the manual: {e}")))?;
-            Ok(String::from_utf8_lossy(&out).into_owned())
+        Command::Man { command } => man(&command),
+    }
+}
+
+/// The roff page of threadctl, or of the command at `path` (`["network", "rotate-key"]`).
+fn man(path: &[String]) -> Result<String, Failure> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    for name in path {
+        cmd = cmd.find_subcommand(name).cloned().ok_or_else(|| {
+            fail(
+                2,
+                format!("no command {:?} (see threadctl --help)", path.join(" ")),
+            )
+        })?;
+    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(|e| fail(1, format!("cannot render the manual: {e}")))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn dataset(socket: &Path, command: DatasetCommand) -> Result<String, Failure> {
+    match command {
+        DatasetCommand::Export => ask(socket, Request::DatasetExport, false),
+        DatasetCommand::Import {
+            hex,
+            file,
+            replace,
+            json,
+        } => {
+            // The hex text is zeroed on drop from here on.
+            let hex = hex.map(Zeroizing::new);
+            if let Some(w) = cmdline_dataset_warning(hex.as_deref().map(String::as_str)) {
+                eprintln!("threadctl: {w}");
+            }
+            let import = dataset_import(hex, file.as_deref(), replace)?;
+            ask(socket, Request::DatasetImport(import), json)
         }
+    }
+}
+
+fn network(socket: &Path, command: NetworkCommand) -> Result<String, Failure> {
+    match command {
+        NetworkCommand::EnergyScan { channels, json } => {
+            let channels = control::parse_channels(&channels)
+                .map_err(|e| fail(2, format!("--channels: {e}")))?;
+            ask(
+                socket,
+                Request::NetworkEnergyScan(EnergyScan { channels }),
+                json,
+            )
+        }
+        NetworkCommand::RotateKey { when, pskc } => {
+            let request = Request::NetworkRotateKey(rotate_key(&when, pskc)?);
+            lifecycle::schedule(socket, request, when.wait, when.json)
+        }
+        NetworkCommand::Migrate {
+            channel,
+            pan_id,
+            when,
+        } => {
+            let request = Request::NetworkMigrate(migrate(channel, pan_id.as_deref(), &when)?);
+            lifecycle::schedule(socket, request, when.wait, when.json)
+        }
+        NetworkCommand::Pending { json } => ask(socket, Request::NetworkPending, json),
     }
 }
 
@@ -201,7 +259,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(f) => {
-            eprintln!("threadctl: {}", f.message);
+            eprintln!("threadctl: error: {}", f.message);
             ExitCode::from(f.code)
         }
     }

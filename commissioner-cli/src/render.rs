@@ -4,6 +4,7 @@ use control::{reply, Request};
 use serde_json::{json, Value};
 
 use crate::client::{fail, Failure};
+use crate::lifecycle::{imported_reply, pending_reply, scheduled_reply, status_pending};
 
 /// `reply` as the typed reply `T`, if it is one.
 fn typed<T: serde::de::DeserializeOwned>(reply: &Value) -> Option<T> {
@@ -41,11 +42,17 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
                 typed(reply).ok_or_else(|| fail(1, "reply has no `channels` list"))?;
             render_energy(&r)
         }
-        // Lifecycle replies: JSON until their text rendering lands.
         Request::NetworkRotateKey(_)
         | Request::NetworkMigrate(_)
         | Request::NetworkPending
-        | Request::DatasetImport(_) => format!("{reply}\n"),
+        | Request::DatasetImport(_)
+            if json =>
+        {
+            format!("{reply}\n")
+        }
+        Request::NetworkRotateKey(_) | Request::NetworkMigrate(_) => scheduled_reply(reply)?,
+        Request::NetworkPending => pending_reply(reply)?,
+        Request::DatasetImport(_) => imported_reply(reply)?,
         Request::DebugResetNcp(_) => format!("{reply}\n"),
     })
 }
@@ -102,6 +109,8 @@ pub(crate) fn render_status(v: &Value) -> String {
         ("Mesh-local prefix", s(v, "mesh_local_prefix").to_string()),
         ("Partition ID", n(v, "partition_id")),
         ("RLOC16", s(v, "rloc16").to_string()),
+        ("Active timestamp", n(v, "active_timestamp")),
+        ("Pending", status_pending(v)),
         ("NCP version", s(&ncp, "version").to_string()),
         ("NCP EUI-64", s(&ncp, "eui64").to_string()),
         ("NCP capabilities", caps),

@@ -298,3 +298,208 @@ fn joiner_usage() {
     assert!(Cli::try_parse_from(["threadctl", "completions", "bash"]).is_ok());
     Cli::command().debug_assert();
 }
+
+/// The exit code of a command run against a socket nobody listens on (3: it got as far as
+/// connecting), and its error message.
+fn run_code(args: &[&str]) -> (u8, String) {
+    let mut argv = vec!["threadctl", "--socket", "/nonexistent/threadctl-test.sock"];
+    argv.extend_from_slice(args);
+    let f = run(Cli::try_parse_from(argv).unwrap()).unwrap_err();
+    (f.code, f.message)
+}
+
+#[test]
+fn lifecycle_values_are_checked_before_sending() {
+    for (args, says) in [
+        (
+            &["network", "rotate-key", "--delay", "10"][..],
+            "minimum of 30 s",
+        ),
+        (&["network", "rotate-key", "--delay", "29"], "--delay"),
+        (&["network", "rotate-key", "--delay", "259201"], "maximum"),
+        (&["network", "migrate", "--channel", "27"], "--channel"),
+        (&["network", "migrate", "--channel", "10"], "11..26"),
+        (&["network", "migrate", "--pan-id", "0xffff"], "broadcast"),
+        (&["network", "migrate", "--pan-id", "65535"], "broadcast"),
+        (&["network", "migrate", "--pan-id", "zz"], "--pan-id"),
+        (&["network", "migrate", "--pan-id", "0x12345"], "--pan-id"),
+        (&["network", "migrate"], "nothing to migrate"),
+        (
+            &["network", "migrate", "--delay", "30"],
+            "nothing to migrate",
+        ),
+        (
+            &["network", "migrate", "--channel", "20", "--delay", "5"],
+            "--delay",
+        ),
+    ] {
+        let (code, msg) = run_code(args);
+        assert_eq!(code, 2, "{args:?}: {msg}");
+        assert!(msg.contains(says), "{args:?}: {msg}");
+    }
+    // Valid values get as far as the (missing) socket: 3.
+    for args in [
+        &["network", "rotate-key"][..],
+        &["network", "rotate-key", "--delay", "30", "--pskc", "--wait"],
+        &[
+            "network",
+            "migrate",
+            "--channel",
+            "20",
+            "--pan-id",
+            "0x1234",
+            "--wait",
+        ],
+        &["network", "migrate", "--pan-id", "4660"],
+        &["network", "pending", "--json"],
+        &["dataset", "import", "0e080000000000010000"],
+    ] {
+        assert_eq!(run_code(args).0, 3, "{args:?}");
+    }
+    // Not numbers at all: clap's usage errors (exit 2 in `main`).
+    for args in [
+        &["threadctl", "network", "rotate-key", "--delay", "x"][..],
+        &["threadctl", "network", "migrate", "--channel", "-1"],
+        &["threadctl", "network", "pending", "--delay", "30"],
+    ] {
+        assert!(
+            Cli::try_parse_from(args).unwrap_err().use_stderr(),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn lifecycle_requests_carry_the_checked_values() {
+    let when = |delay: u64| Schedule {
+        delay,
+        wait: false,
+        json: false,
+    };
+    assert_eq!(
+        rotate_key(&when(30), true).unwrap(),
+        control::RotateKey {
+            delay: 30,
+            pskc: true
+        }
+    );
+    assert_eq!(
+        migrate(Some(20), Some("0x00AB"), &when(300)).unwrap(),
+        control::Migrate {
+            channel: Some(20),
+            pan_id: Some(0xab),
+            delay: 300
+        }
+    );
+    let c = Cli::try_parse_from(["threadctl", "network", "rotate-key"]).unwrap();
+    assert!(matches!(
+        c.command,
+        Command::Network {
+            command: NetworkCommand::RotateKey {
+                when: Schedule {
+                    delay: 300,
+                    wait: false,
+                    json: false
+                },
+                pskc: false
+            }
+        }
+    ));
+}
+
+#[test]
+fn dataset_import_takes_exactly_one_input_and_never_echoes_the_hex() {
+    let secret = "0e080000000000010000000300000f35060004001fffe0";
+    let dir = std::env::temp_dir().join(format!("threadctl-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("dataset.hex");
+    std::fs::write(&f, format!("  {secret}\n\n")).unwrap();
+    let fs = f.to_str().unwrap();
+    for args in [
+        &["dataset", "import", secret, "--file", fs][..],
+        &["dataset", "import", "-", "--file", fs],
+        &["dataset", "import"],
+        &["dataset", "import", "--replace"],
+    ] {
+        let (code, msg) = run_code(args);
+        assert_eq!(code, 2, "{args:?}: {msg}");
+        assert!(!msg.contains(secret) && !msg.contains("0e08"), "{msg}");
+    }
+    // Bad hex: the message names a position or a count, never the text.
+    for bad in [
+        "0e08zz0000000000010000",
+        "0e080000000000010000000300000f35060004001",
+        "0e08 0000",
+        "   ",
+    ] {
+        let (code, msg) = run_code(&["dataset", "import", bad]);
+        assert_eq!(code, 2, "{bad}: {msg}");
+        assert!(!msg.contains("0e08") && !msg.contains("zz"), "{msg}");
+    }
+    let t = decode_dataset(format!(" {secret}\r\n").as_bytes()).unwrap();
+    assert_eq!(t.0.as_slice(), hex::decode(secret).unwrap().as_slice());
+    assert!(!format!("{t:?}").contains("0e08"));
+    let e = decode_dataset(b"0e0x").unwrap_err();
+    assert!(
+        e.code == 2 && e.message.contains("character 4"),
+        "{}",
+        e.message
+    );
+    // --file: surrounding whitespace trimmed; valid input gets as far as the socket.
+    assert_eq!(run_code(&["dataset", "import", "--file", fs]).0, 3);
+    let i = dataset_import(None, Some(&f), true).unwrap();
+    assert!(i.replace && i.tlvs.0.as_slice() == hex::decode(secret).unwrap().as_slice());
+    let e = dataset_import(None, Some(&dir.join("missing")), false).unwrap_err();
+    assert_eq!(e.code, 2);
+    std::fs::write(&f, "ab".repeat(3000)).unwrap();
+    let e = dataset_import(None, Some(&f), false).unwrap_err();
+    assert!(
+        e.code == 2 && e.message.contains("longer than"),
+        "{}",
+        e.message
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // The HEX form draws the command-line warning; `-` and --file do not.
+    assert!(cmdline_dataset_warning(Some(secret))
+        .is_some_and(|w| w.contains("/proc/PID/cmdline") && !w.contains("0e08")));
+    assert_eq!(cmdline_dataset_warning(Some("-")), None);
+    assert_eq!(cmdline_dataset_warning(None), None);
+}
+
+#[test]
+fn refused_changes_exit_9() {
+    for code in ["change_pending", "network_exists"] {
+        let line = format!(r#"{{"id":1,"error":{{"code":"{code}","message":"refused"}}}}"#);
+        let e = parse_reply(&line).unwrap_err();
+        assert_eq!(e.code, 9, "{code}");
+        assert!(e.message.contains(code), "{}", e.message);
+    }
+    let e = parse_reply(r#"{"id":1,"error":{"code":"invalid_params","message":"x"}}"#);
+    assert_eq!(e.unwrap_err().code, 1);
+    assert!(EXIT_CODES.contains("9 a change is already pending") && EXIT_CODES.contains("10 "));
+}
+
+#[test]
+fn the_manual_has_a_page_for_each_lifecycle_command() {
+    let top = run_code_ok(&["man"]);
+    assert!(top.contains("threadctl\\-network(1)"), "{top}");
+    for (path, has) in [
+        (&["network", "rotate-key"][..], "\\-\\-pskc"),
+        (&["network", "migrate"], "\\-\\-pan\\-id"),
+        (&["network", "pending"], "threadctl\\-network\\-pending"),
+        (&["dataset", "import"], "\\-\\-replace"),
+        (&["network"], "threadctl\\-network\\-rotate\\-key(1)"),
+    ] {
+        let mut args = vec!["man"];
+        args.extend_from_slice(path);
+        let page = run_code_ok(&args);
+        assert!(page.contains(has), "{path:?} lacks {has}:\n{page}");
+    }
+    assert_eq!(run_code(&["man", "network", "frobnicate"]).0, 2);
+}
+
+fn run_code_ok(args: &[&str]) -> String {
+    let mut argv = vec!["threadctl"];
+    argv.extend_from_slice(args);
+    run(Cli::try_parse_from(argv).unwrap()).unwrap()
+}

@@ -45,9 +45,9 @@ macro_rules! names {
 }
 
 mod envelope;
-pub mod lifecycle;
 mod error;
 mod event;
+pub mod lifecycle;
 pub mod reply;
 mod request;
 #[cfg(test)]

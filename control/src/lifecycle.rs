@@ -90,7 +90,9 @@ pub fn parse_pan_id(text: &str) -> Result<u16, String> {
         None => t.parse::<u32>().ok(),
     };
     match v {
-        Some(0xffff) => Err("PAN ID 0xffff is the broadcast PAN ID, not usable for a network".into()),
+        Some(0xffff) => {
+            Err("PAN ID 0xffff is the broadcast PAN ID, not usable for a network".into())
+        }
         Some(p) if p <= 0xfffe => Ok(p as u16),
         _ => Err(format!(
             "PAN ID {t:?} is not a PAN ID (0x0000..0xfffe, e.g. 0x1234)"
@@ -136,7 +138,11 @@ pub(crate) fn migrate_params(params: &Value) -> Result<Migrate, MethodError> {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_u64() {
             Some(c) => Some(check_channel(c).map_err(bad)?),
-            None => return Err(bad(format!("`channel` {v} is not a channel number (11..26)"))),
+            None => {
+                return Err(bad(format!(
+                    "`channel` {v} is not a channel number (11..26)"
+                )))
+            }
         },
     };
     let pan_id = match params.get("pan_id") {
@@ -298,11 +304,17 @@ mod tests {
                 delay: DEFAULT_DELAY_S
             })
         );
-        let i = parse(Method::DatasetImport, json!({"tlvs": "0e08000000000001abcd"})).unwrap();
+        let i = parse(
+            Method::DatasetImport,
+            json!({"tlvs": "0e08000000000001abcd"}),
+        )
+        .unwrap();
         assert!(!format!("{i:?}").contains("abcd"));
         assert!(i.is_privileged());
         assert_eq!(parse(Method::DatasetImport, i.params()).unwrap(), i);
-        assert!(!parse(Method::NetworkRotateKey, json!({})).unwrap().is_privileged());
+        assert!(!parse(Method::NetworkRotateKey, json!({}))
+            .unwrap()
+            .is_privileged());
         assert!(!Request::NetworkPending.is_privileged());
     }
 
@@ -357,7 +369,10 @@ mod tests {
             pending_timestamp: Some(2),
             remaining_ms: Some(29_000),
         };
-        let v = serde_json::to_value(Pending { pending: Some(p.clone()) }).unwrap();
+        let v = serde_json::to_value(Pending {
+            pending: Some(p.clone()),
+        })
+        .unwrap();
         assert_eq!(v["pending"]["channel"], 20);
         assert!(v["pending"].get("pan_id").is_none());
         assert_eq!(

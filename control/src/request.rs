@@ -173,7 +173,9 @@ impl Request {
             Method::CommissionerStop => Request::CommissionerStop,
             Method::EventsSubscribe => Request::EventsSubscribe,
             Method::NetworkEnergyScan => Request::NetworkEnergyScan(scan_params(params)?),
-            Method::NetworkRotateKey => Request::NetworkRotateKey(lifecycle::rotate_params(params)?),
+            Method::NetworkRotateKey => {
+                Request::NetworkRotateKey(lifecycle::rotate_params(params)?)
+            }
             Method::NetworkMigrate => Request::NetworkMigrate(lifecycle::migrate_params(params)?),
             Method::NetworkPending => Request::NetworkPending,
             Method::DatasetImport => Request::DatasetImport(lifecycle::import_params(params)?),

@@ -123,7 +123,7 @@ fn garbage_gets_todays_error_codes() {
     assert_eq!(e.code, Code::MethodNotFound);
     assert!(
         e.message
-            .ends_with("commissioner.stop, events.subscribe, network.energy_scan)"),
+            .ends_with("network.migrate, network.pending, dataset.import)"),
         "{}",
         e.message
     );

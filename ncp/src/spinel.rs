@@ -80,6 +80,7 @@ impl Prop {
                 | prop::NET_PSKC
                 | prop::THREAD_ACTIVE_DATASET_TLVS
                 | prop::THREAD_PENDING_DATASET_TLVS
+                | prop::THREAD_MGMT_SET_PENDING_DATASET_TLVS
         )
     }
 }
@@ -243,6 +244,9 @@ pub mod prop {
         THREAD_ACTIVE_DATASET_TLVS = 5436,
         /// `D`
         THREAD_PENDING_DATASET_TLVS = 5437,
+        /// `D` (SET): send these TLVs to the leader as MGMT_PENDING_SET
+        /// (`SPINEL_PROP_THREAD_EXT__BEGIN + 62`); the answer is a `L` status.
+        THREAD_MGMT_SET_PENDING_DATASET_TLVS = 5438,
     }
 }
 

@@ -111,6 +111,28 @@ impl Task {
         }
     }
 
+    /// The PSKc, extended PAN ID or mesh-local prefix of the active dataset changed (a key
+    /// rotation with a new PSKc, an import): the session made with the old credentials ends
+    /// (resigned when active) and [`Task::reconcile`] petitions again, reading the new ones.
+    /// The joiner table stays.
+    pub(super) fn on_credentials_changed(&mut self) {
+        let Some(c) = self.comm.as_mut() else { return };
+        let now = Instant::now();
+        match c.state() {
+            State::Idle => {}
+            State::Active => {
+                tracing::info!("commissioning credentials changed: resigning, then petitioning again with the new PSKc");
+                c.stop(now);
+            }
+            _ => {
+                tracing::info!(
+                    "commissioning credentials changed: petitioning again with the new PSKc"
+                );
+                c.set_border_agent(now, None);
+            }
+        }
+    }
+
     /// Sends pending datagrams and publishes pending events.
     pub(super) async fn drain(&mut self) {
         loop {

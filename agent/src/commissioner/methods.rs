@@ -1,6 +1,7 @@
 //! Control socket methods of the commissioner: `joiner.add`, `joiner.list`, `joiner.remove`,
 //! `commissioner.status|start|stop`, `events.subscribe`, `network.energy_scan` (run by
-//! [`crate::scan`]), and the test-only `debug.reset_ncp`
+//! [`crate::scan`]), `network.rotate_key|migrate|pending` and `dataset.import` (run by
+//! [`crate::lifecycle`]), and the test-only `debug.reset_ncp`
 //! (served only with `THREAD_AGENT_DEBUG_METHODS=1`, see [`crate::control_socket`]). `status` and
 //! `dataset.export` go to the wrapped handler.
 //!
@@ -25,6 +26,8 @@ pub(crate) struct Methods {
     pub service: Service,
     /// `network.energy_scan`.
     pub scanner: Arc<crate::scan::Scanner>,
+    /// `network.rotate_key`, `network.migrate`, `network.pending`, `dataset.import`.
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
 }
 
 impl Methods {
@@ -66,10 +69,40 @@ impl Handler for Methods {
                     let r = self.scanner.scan(&scan.channels).await?;
                     Ok(reply::to_result(&r))
                 }
-                Request::NetworkRotateKey(_)
-                | Request::NetworkMigrate(_)
-                | Request::NetworkPending
-                | Request::DatasetImport(_) => self.inner.call(request, peer).await,
+                Request::NetworkRotateKey(r) => {
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        delay_s = r.delay,
+                        pskc = r.pskc,
+                        "network.rotate_key"
+                    );
+                    self.lifecycle.rotate_key(peer, r).await
+                }
+                Request::NetworkMigrate(m) => {
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        channel = m.channel,
+                        pan_id = m.pan_id,
+                        delay_s = m.delay,
+                        "network.migrate"
+                    );
+                    self.lifecycle.migrate(peer, m).await
+                }
+                Request::NetworkPending => {
+                    let pending = self.lifecycle.pending().await?;
+                    Ok(reply::to_result(&control::lifecycle::Pending { pending }))
+                }
+                Request::DatasetImport(i) => {
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        replace = i.replace,
+                        "dataset.import"
+                    );
+                    self.lifecycle.import(peer, i).await
+                }
                 Request::EventsSubscribe => {
                     Ok(reply::to_result(&reply::Subscribed { subscribed: true }))
                 }

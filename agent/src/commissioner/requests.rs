@@ -221,6 +221,7 @@ impl Task {
                     state: state.to_string(),
                 })));
             }
+            Cmd::CredentialsChanged => self.on_credentials_changed(),
             Cmd::ArmReset(on, reply) => {
                 tracing::warn!(on = %on, "debug.reset_ncp: co-processor reset armed (test method)");
                 self.reset_on = Some(on.clone());

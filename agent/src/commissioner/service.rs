@@ -52,6 +52,8 @@ pub(super) enum Cmd {
     Start(Reply),
     Stop(Reply),
     Shutdown(oneshot::Sender<()>),
+    /// The active dataset's PSKc, extended PAN ID or mesh-local prefix changed.
+    CredentialsChanged,
     /// Test-only: reset the co-processor right after the next event of this type.
     ArmReset(String, Reply),
 }
@@ -75,7 +77,7 @@ impl Service {
     pub(crate) fn spawn(
         net: Arc<Network>,
         settings: CommissionerSettings,
-        audit: AuditLog,
+        audit: Arc<AuditLog>,
         input: mpsc::Receiver<NcpInput>,
     ) -> Service {
         tracing::debug!(audit_log = %audit.path().display(), "commissioner service ready");
@@ -86,7 +88,6 @@ impl Service {
             manual: settings.always_on,
             ..Saved::default()
         }));
-        let audit = Arc::new(audit);
         let make = {
             let (net, events) = (net.clone(), events.clone());
             move || {
@@ -125,6 +126,17 @@ impl Service {
     /// A receiver of the event stream.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Value> {
         self.events.subscribe()
+    }
+
+    /// The sender of the event stream (other services publish their events on it too).
+    pub(crate) fn event_sender(&self) -> broadcast::Sender<Value> {
+        self.events.clone()
+    }
+
+    /// The active dataset's commissioning credentials changed: a live session petitions again
+    /// with the new ones (the joiner table stays).
+    pub(crate) async fn credentials_changed(&self) {
+        let _ = self.cmds.send(Cmd::CredentialsChanged).await;
     }
 
     /// The network this service commissions for.
@@ -331,7 +343,7 @@ mod supervision_tests {
         let net = crate::fake_ncp::network(client, dir.path(), "S");
         net.bring_up().await.unwrap();
         let (in_tx, in_rx) = mpsc::channel(4);
-        let svc = Service::spawn(net, settings(), AuditLog::new(dir.path()), in_rx);
+        let svc = Service::spawn(net, settings(), Arc::new(AuditLog::new(dir.path())), in_rx);
         let eui = |b: u8| JoinerKind::Eui64([b; 8]);
         let pskd = || Pskd::new("J01NME").unwrap();
         svc.add(eui(1), pskd(), None).await.unwrap();
