@@ -440,8 +440,14 @@ pub fn active_timestamp_s(t: &Tlvs) -> Result<u64> {
 /// Starts a second agent in sandbox `own` (its own dir: state, control socket, co-processor
 /// settings) on the RADIO of sandbox `radio`: `PORT_OFFSET` is `radio`'s and its co-processor is
 /// simulated node `ncp_id` (two nodes of one radio need different ids; the first agent's is 1),
-/// so both agents hear each other. `own`'s own offset lease stays unused.
-pub fn second_agent(own: &Sandbox, radio: &Sandbox, ncp_id: u8) -> Result<Agent> {
+/// so both agents hear each other. `own`'s own offset lease stays unused. `env`: more variables
+/// (e.g. `THREAD_AGENT_NETWORK__FORM=false`, so that a blank co-processor waits for an import).
+pub fn second_agent(
+    own: &Sandbox,
+    radio: &Sandbox,
+    ncp_id: u8,
+    env: &[(&str, &str)],
+) -> Result<Agent> {
     ensure!(
         ncp_id != crate::sandbox::NCP_NODE_ID,
         "node id {ncp_id} is the first agent's"
@@ -460,7 +466,10 @@ pub fn second_agent(own: &Sandbox, radio: &Sandbox, ncp_id: u8) -> Result<Agent>
         env: vec![
             ("PORT_OFFSET".into(), radio.port_offset().to_string()),
             bridge_env(own),
-        ],
+        ]
+        .into_iter()
+        .chain(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect(),
         ..Default::default()
     };
     Agent::start_with(own, &opts)

@@ -5,9 +5,10 @@
 //! Two agents on ONE simulated radio: agent B runs in a sandbox of its own (state dir, control
 //! socket, co-processor settings) with agent A's `PORT_OFFSET` and co-processor node id 2 (A's is
 //! 1; two nodes with the same id and offset cannot coexist), see `e2e::network::second_agent`.
-//! The agent forms a network at start when its co-processor is blank (it has no "wait for an
-//! import" mode), so B leads a network of its own by the time its control socket answers: the
-//! import is made with `--replace`.
+//! B starts with `[network] form = false` (`THREAD_AGENT_NETWORK__FORM=false`): a blank
+//! co-processor without a backup then waits for `dataset import` instead of forming a network of
+//! its own, so B imports WITHOUT `--replace` (`replaced: false`). `--replace` is exercised in
+//! `import_refuses_bad_datasets` (after the refusals, a real replacement).
 //!
 //! Written against the issue 11 interface (`dataset.import`, `dataset-imported`, threadctl text and
 //! exit codes). Every wait has a generous deadline (a hang bound, not a speed test).
@@ -20,7 +21,7 @@ use e2e::network::{
     audit, audit_event, leader_agent, ok_stdout, one_error_line, output_text, second_agent,
     threadctl_with, tlvs_hex, CTL_TIMEOUT, NODE_TIMEOUT, UP_TIMEOUT,
 };
-use e2e::{with_sandbox, Agent, Sandbox};
+use e2e::{with_sandbox, Sandbox};
 use serde_json::Value;
 
 /// Deadline for B to become a router of A's partition (a child first; the router upgrade waits
@@ -66,22 +67,27 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
     let ta = Tlvs::from_hex(&export_a)?;
     let st_a = agent_a.status_json()?;
 
-    let mut agent_b = second_agent(b, a, 2)?;
-    let st_b0 = agent_b.wait_status("B leads a network of its own", UP_TIMEOUT, |s| {
-        s["role"] == "leader"
-    })?;
+    let mut agent_b = second_agent(b, a, 2, &[("THREAD_AGENT_NETWORK__FORM", "false")])?;
+    agent_b.wait_log("waiting for `threadctl dataset import`", UP_TIMEOUT)?;
+    // status may answer (role disabled/detached) or refuse (no network yet): either is fine.
+    if let Ok(st_b0) = agent_b.status_json() {
+        println!("B before the import: role {}", st_b0["role"]);
+        ensure!(
+            !["leader", "router", "child"].contains(&st_b0["role"].as_str().unwrap_or("")),
+            "B has a network before the import: {st_b0}"
+        );
+    }
     ensure!(
-        st_b0["ext_pan_id"] != st_a["ext_pan_id"],
-        "B formed A's network?"
+        !b.state_dir().join("dataset.tlvs").exists(),
+        "B has a backup before the import"
     );
-    let old_b = Tlvs::from_hex(&agent_b.dataset_export()?)?;
 
     let t0 = Instant::now();
-    let out = import_stdin(b, &export_a, &["--replace"])?;
-    let text = ok_stdout(&out, "B: dataset import - --replace")?;
+    let out = import_stdin(b, &export_a, &[])?;
+    let text = ok_stdout(&out, "B: dataset import -")?;
     let name = String::from_utf8_lossy(ta.require(NETWORK_NAME)?).into_owned();
     let want = format!(
-        "imported network {name} (ext PAN ID {}, channel {}, PAN ID {}) (replaced the previous network)",
+        "imported network {name} (ext PAN ID {}, channel {}, PAN ID {})",
         hex::encode(ta.require(EXT_PAN_ID)?),
         ta.require(0)?.last().copied().unwrap_or(0),
         u16_hex(ta.require(1)?),
@@ -125,7 +131,7 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
 
     let ev = audit_event(b, "dataset-imported")?;
     ensure!(
-        ev["replaced"] == true
+        ev["replaced"] == false
             && ev["network_name"] == name.as_str()
             && ev["ext_pan_id"] == st_a["ext_pan_id"]
             && ev["uid"].is_u64(),
@@ -133,9 +139,9 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
     );
     agent_b.wait_log("event=dataset-imported", Duration::from_secs(5))?;
 
-    // No secret of either network in B's log, audit or threadctl's output.
+    // No secret in B's log, audit or threadctl's output.
     let audit_b = std::fs::read_to_string(b.state_dir().join("audit.jsonl"))?;
-    for (what, t) in [("A's", &ta), ("B's old", &old_b)] {
+    for (what, t) in [("A's", &ta)] {
         for (kind, ty) in [("network key", NETWORK_KEY), ("PSKc", PSKC)] {
             let secret = t.require(ty)?;
             let label = format!("{what} {kind}");
@@ -171,7 +177,7 @@ fn without(t: &Tlvs, ty: u8) -> Tlvs {
 }
 
 fn import_refuses_in(sb: &Sandbox) -> Result<()> {
-    let agent = leader_agent(sb)?;
+    let mut agent = leader_agent(sb)?;
     let export0 = agent.dataset_export()?;
     let backup0 = backup_text(sb)?;
     let status0 = agent.status_json()?;
@@ -267,11 +273,46 @@ fn import_refuses_in(sb: &Sandbox) -> Result<()> {
         "refused network key",
         "the agent log",
     )?;
-    check_agent_alive(&agent)
-}
 
-fn check_agent_alive(agent: &Agent) -> Result<()> {
-    let st = agent.status_json()?;
-    ensure!(st["role"] == "leader", "after the refusals: {st}");
-    Ok(())
+    // And with --replace the same dataset is taken: the agent now leads the other network.
+    let out = import_stdin(sb, &other_hex, &["--replace", "--json"])?;
+    let v: Value = serde_json::from_str(ok_stdout(&out, "import --replace --json")?.trim())?;
+    let xpan = hex::encode(other.require(EXT_PAN_ID)?);
+    ensure!(
+        v["imported"] == true
+            && v["replaced"] == true
+            && v["network_name"] == "ImportedElsewhere"
+            && v["ext_pan_id"] == xpan.as_str()
+            && v["channel"] == status0["channel"]
+            && v["pan_id"] == status0["pan_id"],
+        "import --replace --json: {v}"
+    );
+    no_leak(&output_text(&out), "import --replace --json")?;
+    let st = agent.wait_status("the agent leads the imported network", UP_TIMEOUT, |s| {
+        s["role"] == "leader" && s["ext_pan_id"] == xpan.as_str()
+    })?;
+    ensure!(st["network_name"] == "ImportedElsewhere", "{st}");
+    let exported = Tlvs::from_hex(&agent.dataset_export()?)?;
+    ensure!(
+        exported.get(NETWORK_KEY) == Some(&other_key[..]),
+        "export after --replace"
+    );
+    let backup = Tlvs::from_hex(&backup_text(sb)?)?;
+    ensure!(
+        backup.get(NETWORK_KEY) == Some(&other_key[..]),
+        "dataset.tlvs after --replace"
+    );
+    let ev = audit_event(sb, "dataset-imported")?;
+    ensure!(
+        ev["replaced"] == true && ev["ext_pan_id"] == xpan.as_str(),
+        "audit: {ev}"
+    );
+    let audit_text = std::fs::read_to_string(sb.state_dir().join("audit.jsonl"))?;
+    no_leak(&audit_text, "the audit log")?;
+    assert_no_secret(
+        &agent.log_text(),
+        &other_key,
+        "imported network key",
+        "the agent log",
+    )
 }
