@@ -297,6 +297,13 @@ impl Drop for EventsTap {
     }
 }
 
+/// A log-line pattern for the journal field `event=NAME`, with or without quotes around the
+/// name (`tracing` writes a `&str` field quoted, a `%` Display field bare; the agent has both).
+pub fn event_re(name: &str) -> regex::Regex {
+    regex::Regex::new(&format!(r#"event="?{}"?(\s|$)"#, regex::escape(name)))
+        .expect("a literal event name is a valid pattern")
+}
+
 /// `<state_dir>/audit.jsonl` of the sandbox's agent.
 pub fn audit_path(sb: &Sandbox) -> PathBuf {
     sb.state_dir().join("audit.jsonl")
@@ -479,6 +486,14 @@ pub fn second_agent(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn event_pattern_takes_both_spellings() {
+        let re = event_re("dataset-imported");
+        assert!(re.is_match(r#"INFO x: imported event="dataset-imported" uid="0""#));
+        assert!(re.is_match("INFO x: event=dataset-imported"));
+        assert!(!re.is_match("INFO x: event=dataset-imported-not"));
+    }
 
     #[test]
     fn tlvs_round_trip() {

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, EXT_PAN_ID, NETWORK_KEY, NETWORK_NAME, PSKC};
 use e2e::network::{
-    audit, audit_event, leader_agent, ok_stdout, one_error_line, output_text, second_agent,
-    threadctl_with, tlvs_hex, CTL_TIMEOUT, NODE_TIMEOUT, UP_TIMEOUT,
+    audit, audit_event, event_re, leader_agent, ok_stdout, one_error_line, output_text,
+    second_agent, threadctl_with, tlvs_hex, CTL_TIMEOUT, NODE_TIMEOUT, UP_TIMEOUT,
 };
 use e2e::{with_sandbox, Sandbox};
 use serde_json::Value;
@@ -137,7 +137,7 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
             && ev["uid"].is_u64(),
         "audit: {ev}"
     );
-    agent_b.wait_log("event=dataset-imported", Duration::from_secs(5))?;
+    agent_b.wait_log(&event_re("dataset-imported"), Duration::from_secs(5))?;
 
     // No secret in B's log, audit or threadctl's output.
     let audit_b = std::fs::read_to_string(b.state_dir().join("audit.jsonl"))?;
@@ -165,7 +165,7 @@ fn other_network(t: &Tlvs) -> Tlvs {
     for (ty, v) in o.0.iter_mut() {
         match *ty {
             EXT_PAN_ID | NETWORK_KEY | PSKC => v.iter_mut().for_each(|b| *b ^= 0x5a),
-            NETWORK_NAME => *v = b"ImportedElsewhere".to_vec(),
+            NETWORK_NAME => *v = b"OtherNetwork".to_vec(),
             _ => {}
         }
     }
@@ -281,7 +281,7 @@ fn import_refuses_in(sb: &Sandbox) -> Result<()> {
     ensure!(
         v["imported"] == true
             && v["replaced"] == true
-            && v["network_name"] == "ImportedElsewhere"
+            && v["network_name"] == "OtherNetwork"
             && v["ext_pan_id"] == xpan.as_str()
             && v["channel"] == status0["channel"]
             && v["pan_id"] == status0["pan_id"],
@@ -291,7 +291,7 @@ fn import_refuses_in(sb: &Sandbox) -> Result<()> {
     let st = agent.wait_status("the agent leads the imported network", UP_TIMEOUT, |s| {
         s["role"] == "leader" && s["ext_pan_id"] == xpan.as_str()
     })?;
-    ensure!(st["network_name"] == "ImportedElsewhere", "{st}");
+    ensure!(st["network_name"] == "OtherNetwork", "{st}");
     let exported = Tlvs::from_hex(&agent.dataset_export()?)?;
     ensure!(
         exported.get(NETWORK_KEY) == Some(&other_key[..]),

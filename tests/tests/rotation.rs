@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, NETWORK_KEY, PSKC};
 use e2e::network::{
-    active_timestamp_s, audit, audit_event, audit_path, host_ping, leader_agent, ok_stdout,
-    one_error_line, output_text, ping_target, start_router, threadctl_long, wait_member, EventsTap,
-    Mesh, NODE_TIMEOUT,
+    active_timestamp_s, audit, audit_event, audit_path, event_re, host_ping, leader_agent,
+    ok_stdout, one_error_line, output_text, ping_target, start_router, threadctl_long, wait_member,
+    EventsTap, Mesh, NODE_TIMEOUT,
 };
 use e2e::{with_sandbox, Agent, CliNode, Sandbox};
 use serde_json::Value;
@@ -320,8 +320,10 @@ fn rotate_key_in(sb: &Sandbox) -> Result<()> {
     ensure!(applied["active_timestamp"] == ts, "{applied}");
     tap.wait_event("network-key-rotation-scheduled", Duration::from_secs(5))?;
     tap.wait_event("network-key-rotation-applied", Duration::from_secs(10))?;
-    mesh.agent
-        .wait_log("event=network-key-rotation-applied", Duration::from_secs(5))?;
+    mesh.agent.wait_log(
+        &event_re("network-key-rotation-applied"),
+        Duration::from_secs(5),
+    )?;
 
     // A restart resumes the rotated network; the nodes stay with it.
     let st = mesh.agent.stop()?;
@@ -476,17 +478,21 @@ fn rotate_pskc_in(sb: &Sandbox) -> Result<()> {
     // The commissioner petitions again (with the new PSKc) after the change.
     let (at_sched, _) = agent.log().wait_for_from(
         mark,
-        "network-key-rotation-scheduled",
+        &event_re("network-key-rotation-scheduled"),
         Duration::from_secs(5),
     )?;
     let (at_applied, _) = agent.log().wait_for_from(
         mark,
-        "network-key-rotation-applied",
+        &event_re("network-key-rotation-applied"),
         Duration::from_secs(10),
     )?;
     let (at_petition, line) = agent
         .log()
-        .wait_for_from(at_sched + 1, "event=petition-accepted", PETITION_TIMEOUT)
+        .wait_for_from(
+            at_sched + 1,
+            &event_re("petition-accepted"),
+            PETITION_TIMEOUT,
+        )
         .with_context(|| format!("no new petition; log:\n{}", agent.log().tail(30)))?;
     println!(
         "log lines: scheduled {at_sched}, applied {at_applied}, petition accepted {at_petition}: {line}"
