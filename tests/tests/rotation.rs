@@ -305,8 +305,10 @@ fn rotate_key_in(sb: &Sandbox) -> Result<()> {
         "{pending_text:?}"
     );
     let status_text = mesh.agent.threadctl_ok(&["status"])?;
+    let ts_line = regex::Regex::new(&format!(r"(?im)^active timestamp:\s+{ts}\s*$"))?;
+    let none_line = regex::Regex::new(r"(?im)^pending:\s+none\s*$")?;
     ensure!(
-        status_text.contains(&format!("active timestamp: {ts}")),
+        ts_line.is_match(&status_text) && none_line.is_match(&status_text),
         "status text: {status_text}"
     );
 
@@ -666,10 +668,9 @@ fn bad_input_in(sb: &Sandbox) -> Result<()> {
         "network pending: {text:?}"
     );
     let status = agent.threadctl_ok(&["status"])?;
-    ensure!(
-        status.contains("pending: network key rotation"),
-        "status: {status}"
-    );
+    let pending_line =
+        regex::Regex::new(r"(?im)^pending:\s+network key rotation \(network_key\) in ")?;
+    ensure!(pending_line.is_match(&status), "status: {status}");
 
     // A second change while one is pending: refused (exit 9), nothing changes.
     let again: &[&[&str]] = &[
