@@ -272,14 +272,18 @@ impl EventsTap {
             .collect()
     }
 
-    /// Waits for an event `{"event": name, ...}`; returns it.
+    /// Waits for an event named `name`; returns it. `threadctl events --json` prints the inner
+    /// object of the protocol's `{"event": {"type": NAME, ...}}` line; the whole line and an
+    /// `{"event": NAME}` spelling are accepted too.
     pub fn wait_event(&self, name: &str, timeout: Duration) -> Result<Value> {
         let needle = format!("\"{name}\"");
+        let named =
+            |v: &Value| v["type"] == name || v["event"] == name || v["event"]["type"] == name;
         let (_, line) = self
             .log
             .wait_until(0, timeout, &format!("event {name}"), |l| {
                 l.contains(&needle)
-                    && serde_json::from_str::<Value>(l.trim()).is_ok_and(|v| v["event"] == name)
+                    && serde_json::from_str::<Value>(l.trim()).is_ok_and(|v| named(&v))
             })
             .with_context(|| format!("events --json so far:\n{}", self.log.tail(20)))?;
         Ok(serde_json::from_str(line.trim())?)
@@ -323,6 +327,20 @@ pub fn audit_event(sb: &Sandbox, name: &str) -> Result<Value> {
         .into_iter()
         .find(|l| l["event"] == name)
         .ok_or_else(|| anyhow!("the audit log has no {name:?} line"))
+}
+
+/// [`audit_event`], waiting (polling every 250 ms) up to `timeout` for the line to be written.
+pub fn wait_audit_event(sb: &Sandbox, name: &str, timeout: Duration) -> Result<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match audit_event(sb, name) {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!("waited {timeout:?}")))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
 }
 
 /// Where a CLI node can ping the agent's co-processor: its mesh-local EID when the bridge lists

@@ -24,8 +24,8 @@ use anyhow::{bail, ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, NETWORK_KEY, PSKC};
 use e2e::network::{
     active_timestamp_s, audit, audit_event, audit_path, event_re, host_ping, leader_agent,
-    ok_stdout, one_error_line, output_text, ping_target, start_router, threadctl_long, wait_member,
-    EventsTap, Mesh, NODE_TIMEOUT,
+    ok_stdout, one_error_line, output_text, ping_target, start_router, threadctl_long,
+    wait_audit_event, wait_member, EventsTap, Mesh, NODE_TIMEOUT,
 };
 use e2e::{with_sandbox, Agent, CliNode, Sandbox};
 use serde_json::Value;
@@ -37,6 +37,9 @@ const PETITION_TIMEOUT: Duration = Duration::from_secs(60);
 const STALE_WATCH: Duration = Duration::from_secs(40);
 /// Deadline for the nodes to report the new values once the agent says the change is active.
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline for the `...-applied` record after `--wait` returned (the agent may notice the switch
+/// a few seconds after the co-processor made it).
+const APPLIED_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Secrets to look for in everything the agent and threadctl produced.
 struct Secrets(Vec<(String, Vec<u8>)>);
@@ -160,16 +163,16 @@ fn scheduled_timestamp(line: &str) -> Result<u64> {
         .with_context(|| format!("no `new active timestamp N` in {line:?}"))
 }
 
-/// Checks the text output of `rotate-key|migrate --wait` (prefix = the scheduling line's start,
-/// e.g. `network key rotation scheduled: active in 30 s (requested 30 s, via leader)`); returns the
-/// new active timestamp.
-fn check_wait_text(out: &std::process::Output, prefix: &str) -> Result<u64> {
+/// Checks the text output of `rotate-key|migrate --wait`: the scheduling line matches `first`
+/// (a regex, e.g. `^network key rotation scheduled: active in 30 s \(requested 30 s, via
+/// leader\); `), then `new dataset active (active timestamp N)`, a countdown on stderr. Returns N.
+fn check_wait_text(out: &std::process::Output, first: &str) -> Result<u64> {
     let stdout = ok_stdout(out, "threadctl --wait")?;
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     ensure!(lines.len() == 2, "expected 2 stdout lines, got {stdout:?}");
     ensure!(
-        lines[0].starts_with(prefix),
-        "first line {:?} does not start with {prefix:?}",
+        regex::Regex::new(first)?.is_match(lines[0]),
+        "first line {:?} does not match /{first}/",
         lines[0]
     );
     let ts = scheduled_timestamp(lines[0])?;
@@ -257,7 +260,7 @@ fn rotate_key_in(sb: &Sandbox) -> Result<()> {
     );
     let ts = check_wait_text(
         &out,
-        "network key rotation scheduled: active in 30 s (requested 30 s, via leader); ",
+        r"^network key rotation scheduled: active in 30 s \(requested 30 s, via leader\); ",
     )?;
     ensure!(ts > old_ts, "new active timestamp {ts} not above {old_ts}");
     let rotate_out = output_text(&out);
@@ -318,10 +321,10 @@ fn rotate_key_in(sb: &Sandbox) -> Result<()> {
         sched["delay_s"] == 30 && sched["pskc"] == false && sched["active_timestamp"] == ts,
         "{sched}"
     );
-    let applied = audit_event(sb, "network-key-rotation-applied")?;
+    let applied = wait_audit_event(sb, "network-key-rotation-applied", APPLIED_TIMEOUT)?;
     ensure!(applied["active_timestamp"] == ts, "{applied}");
     tap.wait_event("network-key-rotation-scheduled", Duration::from_secs(5))?;
-    tap.wait_event("network-key-rotation-applied", Duration::from_secs(10))?;
+    tap.wait_event("network-key-rotation-applied", APPLIED_TIMEOUT)?;
     mesh.agent.wait_log(
         &event_re("network-key-rotation-applied"),
         Duration::from_secs(5),
@@ -423,7 +426,7 @@ fn migrate_in(sb: &Sandbox) -> Result<()> {
         sched["channel"] == 20 && sched["pan_id"] == "0x1234" && sched["delay_s"] == 30,
         "{sched}"
     );
-    let applied = audit_event(sb, "network-migration-applied")?;
+    let applied = wait_audit_event(sb, "network-migration-applied", APPLIED_TIMEOUT)?;
     ensure!(
         applied["channel"] == 20 && applied["active_timestamp"] == ts,
         "{applied}"
@@ -459,9 +462,10 @@ fn rotate_pskc_in(sb: &Sandbox) -> Result<()> {
         sb,
         &["network", "rotate-key", "--pskc", "--delay", "30", "--wait"],
     )?;
+    // The text may name the PSKc: `network key rotation (with a new PSKc) scheduled: ...`.
     let ts = check_wait_text(
         &out,
-        "network key rotation scheduled: active in 30 s (requested 30 s, via leader); ",
+        r"^network key rotation (\(with a new PSKc\) )?scheduled: active in 30 s \(requested 30 s, via leader\); ",
     )?;
     let new_hex = agent.dataset_export()?;
     secrets.add("new", &new_hex)?;
@@ -486,7 +490,7 @@ fn rotate_pskc_in(sb: &Sandbox) -> Result<()> {
     let (at_applied, _) = agent.log().wait_for_from(
         mark,
         &event_re("network-key-rotation-applied"),
-        Duration::from_secs(10),
+        APPLIED_TIMEOUT,
     )?;
     let (at_petition, line) = agent
         .log()
