@@ -11,11 +11,12 @@
 //! start` (Joiner::Start needs the role disabled and the interface up) re-admits it, because
 //! JOIN_ENT replaces its dataset by {network key, channel, PAN ID}.
 //!
-//! Written against the issue 11 interface (methods, events, threadctl text and exit codes). Pings go
-//! from the CLI nodes to the agent's co-processor (its ML-EID when the bridge lists it, else its
-//! RLOC): a ping from the agent's host through `wpan0` needs a network namespace per test (see
-//! tests/tests/bridge.rs) and is covered there. Every wait has a generous deadline (a hang bound,
-//! not a speed test); durations are printed, never asserted.
+//! Written against the issue 11 interface (methods, events, threadctl text and exit codes). Pings:
+//! each CLI node pings the agent's co-processor (its ML-EID when the bridge lists it, else its
+//! RLOC), and, as root, this host pings each node's ML-EID through the agent's own Thread interface
+//! (`wpt<PORT_OFFSET>`, see `e2e::network::bridge_env`; without root that half is skipped and
+//! says so). Every wait has a generous deadline (a hang bound, not a speed test); durations are
+//! printed, never asserted.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
