@@ -10,6 +10,9 @@
 //! its own, so B imports WITHOUT `--replace` (`replaced: false`). `--replace` is exercised in
 //! `import_refuses_bad_datasets` (after the refusals, a real replacement).
 //!
+//! `non_leader_agent_changes_go_through_the_leader`: B (a router, not the leader) migrates and
+//! rotates through A's co-processor (MGMT_PENDING_SET, `via: "mgmt-pending-set"`).
+//!
 //! Written against the issue 11 interface (`dataset.import`, `dataset-imported`, threadctl text and
 //! exit codes). Every wait has a generous deadline (a hang bound, not a speed test).
 
@@ -19,14 +22,17 @@ use anyhow::{ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, EXT_PAN_ID, NETWORK_KEY, NETWORK_NAME, PSKC};
 use e2e::network::{
     audit, audit_event, event_re, leader_agent, ok_stdout, one_error_line, output_text,
-    second_agent, threadctl_with, tlvs_hex, CTL_TIMEOUT, NODE_TIMEOUT, UP_TIMEOUT,
+    second_agent, threadctl_with, tlvs_hex, wait_audit_event, CTL_TIMEOUT, NODE_TIMEOUT,
+    UP_TIMEOUT, WAIT_CTL_TIMEOUT,
 };
-use e2e::{with_sandbox, Sandbox};
+use e2e::{with_sandbox, Agent, Sandbox};
 use serde_json::Value;
 
 /// Deadline for B to become a router of A's partition (a child first; the router upgrade waits
 /// for OpenThread's router selection jitter, up to 120 s).
 const ROUTER_TIMEOUT: Duration = Duration::from_secs(240);
+/// Deadline for an `...-applied` / `active-dataset-changed` record after the switch.
+const APPLIED_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn backup_text(sb: &Sandbox) -> Result<String> {
     let p = sb.state_dir().join("dataset.tlvs");
@@ -54,17 +60,23 @@ fn u16_hex(v: &[u8]) -> String {
     )
 }
 
-#[test]
-fn second_agent_imports_and_joins_the_network() {
-    // B's sandbox outlives the panic with_sandbox raises on failure, so both are kept.
-    let b = Sandbox::new().expect("creating B's sandbox");
-    with_sandbox(|a| second_agent_imports_in(a, &b));
+/// Agent B (its own sandbox, A's radio, `form = false`) joined to agent A's network by importing
+/// A's export; B is attached to A's partition.
+struct Pair {
+    a: Agent,
+    b: Agent,
+    /// A's export and status from before B came.
+    export_a: Tlvs,
+    status_a: Value,
+    /// threadctl's output of the import.
+    import_out: std::process::Output,
 }
 
-fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
+/// `router`: also wait until B is a router (up to OpenThread's 120 s router selection jitter).
+fn b_joins_a(a: &Sandbox, b: &Sandbox, router: bool) -> Result<Pair> {
     let agent_a = leader_agent(a)?;
-    let export_a = agent_a.dataset_export()?;
-    let ta = Tlvs::from_hex(&export_a)?;
+    let export_hex = agent_a.dataset_export()?;
+    let ta = Tlvs::from_hex(&export_hex)?;
     let st_a = agent_a.status_json()?;
 
     let mut agent_b = second_agent(b, a, 2, &[("THREAD_AGENT_NETWORK__FORM", "false")])?;
@@ -83,7 +95,7 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
     );
 
     let t0 = Instant::now();
-    let out = import_stdin(b, &export_a, &[])?;
+    let out = import_stdin(b, &export_hex, &[])?;
     let text = ok_stdout(&out, "B: dataset import -")?;
     let name = String::from_utf8_lossy(ta.require(NETWORK_NAME)?).into_owned();
     let want = format!(
@@ -96,6 +108,7 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
         text.trim() == want,
         "import said {text:?}, expected {want:?}"
     );
+
     // B attaches to A's partition (child, then router) with A's network.
     let p = st_a["partition_id"].clone();
     let same = |s: &Value| s["ext_pan_id"] == st_a["ext_pan_id"] && s["partition_id"] == p;
@@ -103,10 +116,15 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
         ["child", "router"].contains(&s["role"].as_str().unwrap_or("")) && same(s)
     })?;
     println!("B {} of A's partition after {:?}", st["role"], t0.elapsed());
-    let st = agent_b.wait_status("B a router of A's partition", ROUTER_TIMEOUT, |s| {
-        s["role"] == "router" && same(s)
-    })?;
-    println!("B router after {:?}", t0.elapsed());
+    let st = if router {
+        let st = agent_b.wait_status("B a router of A's partition", ROUTER_TIMEOUT, |s| {
+            s["role"] == "router" && same(s)
+        })?;
+        println!("B router after {:?}", t0.elapsed());
+        st
+    } else {
+        st
+    };
     ensure!(
         st["network_name"] == name.as_str() && st["channel"] == st_a["channel"],
         "B status: {st}"
@@ -116,6 +134,26 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
         st_a2["role"] == "leader" && st_a2["partition_id"] == p,
         "A: {st_a2}"
     );
+    Ok(Pair {
+        a: agent_a,
+        b: agent_b,
+        export_a: ta,
+        status_a: st_a,
+        import_out: out,
+    })
+}
+
+#[test]
+fn second_agent_imports_and_joins_the_network() {
+    // B's sandbox outlives the panic with_sandbox raises on failure, so both are kept.
+    let b = Sandbox::new().expect("creating B's sandbox");
+    with_sandbox(|a| second_agent_imports_in(a, &b));
+}
+
+fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
+    let pair = b_joins_a(a, b, true)?;
+    let (ta, st_a, agent_b) = (&pair.export_a, &pair.status_a, &pair.b);
+    let name = String::from_utf8_lossy(ta.require(NETWORK_NAME)?).into_owned();
 
     // B's export and backup are A's network.
     let tb = Tlvs::from_hex(&agent_b.dataset_export()?)?;
@@ -141,15 +179,113 @@ fn second_agent_imports_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
 
     // No secret in B's log, audit or threadctl's output.
     let audit_b = std::fs::read_to_string(b.state_dir().join("audit.jsonl"))?;
-    for (what, t) in [("A's", &ta)] {
-        for (kind, ty) in [("network key", NETWORK_KEY), ("PSKc", PSKC)] {
-            let secret = t.require(ty)?;
-            let label = format!("{what} {kind}");
-            assert_no_secret(&agent_b.log_text(), secret, &label, "B's log")?;
-            assert_no_secret(&audit_b, secret, &label, "B's audit log")?;
-            assert_no_secret(&output_text(&out), secret, &label, "threadctl import")?;
-        }
+    for (kind, ty) in [("network key", NETWORK_KEY), ("PSKc", PSKC)] {
+        let secret = ta.require(ty)?;
+        let label = format!("A's {kind}");
+        assert_no_secret(&agent_b.log_text(), secret, &label, "B's log")?;
+        assert_no_secret(&audit_b, secret, &label, "B's audit log")?;
+        assert_no_secret(
+            &output_text(&pair.import_out),
+            secret,
+            &label,
+            "threadctl import",
+        )?;
     }
+    Ok(())
+}
+
+#[test]
+fn non_leader_agent_changes_go_through_the_leader() {
+    let b = Sandbox::new().expect("creating B's sandbox");
+    with_sandbox(|a| non_leader_in(a, &b));
+}
+
+/// B is attached (child or router), not the leader: its changes go to A's co-processor (the leader) as
+/// MGMT_PENDING_SET. A migration keeps the requested 30 s; a key rotation is raised by the leader
+/// to >= 300 s and the reply says so. A sees a change it did not schedule (`active-dataset-changed`).
+fn non_leader_in(a: &Sandbox, b: &Sandbox) -> Result<()> {
+    let mut pair = b_joins_a(a, b, false)?;
+    ensure!(
+        pair.status_a["channel"] != 20,
+        "A formed on channel 20 already"
+    );
+    let args = [
+        "network",
+        "migrate",
+        "--channel",
+        "20",
+        "--delay",
+        "30",
+        "--wait",
+        "--json",
+    ];
+    let t0 = Instant::now();
+    let out = threadctl_with(&b.control_socket(), &args, None, WAIT_CTL_TIMEOUT)?;
+    println!(
+        "B: migrate --wait after {:?}: {}",
+        t0.elapsed(),
+        output_text(&out)
+    );
+    let stdout = ok_stdout(&out, "B: migrate --wait --json")?;
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap_or("").trim())
+        .context("the first --json line")?;
+    ensure!(
+        first["via"] == "mgmt-pending-set"
+            && first["requested_delay_s"] == 30
+            // The leader's own countdown, read back a moment later: about 30 s, not raised.
+            && first["effective_delay_s"].as_u64().is_some_and(|d| (20..=60).contains(&d))
+            && first["scheduled"]["kind"] == "network-migration"
+            && first["scheduled"]["channel"] == 20,
+        "B's migration: {first}"
+    );
+    let p = pair.status_a["partition_id"].clone();
+    let st_a = pair.a.wait_status("A on channel 20", NODE_TIMEOUT, |s| {
+        s["channel"] == 20 && s["role"] == "leader"
+    })?;
+    let st_b = pair
+        .b
+        .wait_status("B on channel 20 in A's partition", NODE_TIMEOUT, |s| {
+            s["channel"] == 20
+                && ["child", "router"].contains(&s["role"].as_str().unwrap_or(""))
+                && s["partition_id"] == st_a["partition_id"]
+        })?;
+    println!(
+        "partition before {p}, after {} / {}",
+        st_a["partition_id"], st_b["partition_id"]
+    );
+    pair.a
+        .wait_log(&event_re("active-dataset-changed"), APPLIED_TIMEOUT)?;
+    wait_audit_event(a, "active-dataset-changed", APPLIED_TIMEOUT)?;
+    wait_audit_event(b, "network-migration-applied", APPLIED_TIMEOUT)?;
+    let pending = pair.a.threadctl_json(&["network", "pending", "--json"])?;
+    ensure!(
+        pending["pending"].is_null(),
+        "A still shows a pending change: {pending}"
+    );
+
+    // A key rotation through the leader: at least 300 s (not waited for).
+    let out = pair
+        .b
+        .threadctl_ok(&["network", "rotate-key", "--delay", "30", "--json"])?;
+    let r: Value = serde_json::from_str(out.trim()).context("B: rotate-key --json")?;
+    ensure!(
+        r["via"] == "mgmt-pending-set"
+            && r["requested_delay_s"] == 30
+            // Raised to 300 s by the leader (read back: a little less may remain).
+            && r["effective_delay_s"].as_u64().is_some_and(|d| d >= 290),
+        "B's rotation: {r}"
+    );
+    let seen = pair.a.threadctl_json(&["network", "pending", "--json"])?;
+    let changes = seen["pending"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        changes.iter().any(|c| c == "network_key"),
+        "A's view of the pending rotation: {seen}"
+    );
+    let st = pair.a.status_json()?;
+    ensure!(st["pending"].is_object(), "A's status.pending: {st}");
     Ok(())
 }
 
