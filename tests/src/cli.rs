@@ -234,6 +234,105 @@ impl CliNode {
     }
 }
 
+/// Dataset values, roles and reachability (issue 11: a node's view of a rotated or migrated
+/// network). Validated against ot-cli-ftd of openthread-sys 0.4.0: `networkkey`, `pskc`,
+/// `channel`, `panid` and `partitionid` each print one value line.
+impl CliNode {
+    /// The network key in use (`networkkey`), 32 lowercase hex digits.
+    pub fn networkkey(&self) -> Result<String> {
+        Ok(self.value("networkkey")?.to_lowercase())
+    }
+
+    /// The PSKc (`pskc`), 32 lowercase hex digits.
+    pub fn pskc(&self) -> Result<String> {
+        Ok(self.value("pskc")?.to_lowercase())
+    }
+
+    /// The radio channel (`channel`).
+    pub fn channel(&self) -> Result<u8> {
+        let v = self.value("channel")?;
+        v.parse()
+            .with_context(|| format!("node {}: `channel` answered {v:?}", self.id))
+    }
+
+    /// The PAN ID (`panid`) as `0x` + 4 lowercase hex digits.
+    pub fn panid(&self) -> Result<String> {
+        let v = self.value("panid")?.to_lowercase();
+        let n = u16::from_str_radix(v.trim_start_matches("0x"), 16)
+            .with_context(|| format!("node {}: `panid` answered {v:?}", self.id))?;
+        Ok(format!("0x{n:04x}"))
+    }
+
+    /// The mesh-local EID (`ipaddr mleid`).
+    pub fn mleid(&self) -> Result<String> {
+        self.value("ipaddr mleid")
+    }
+
+    /// The Thread partition id (`partitionid`; 0 while detached).
+    pub fn partition_id(&self) -> Result<u32> {
+        let v = self.value("partitionid")?;
+        v.parse()
+            .with_context(|| format!("node {}: `partitionid` answered {v:?}", self.id))
+    }
+
+    /// Makes the node a minimal end device that never becomes a router (`mode rn`: rx-on-when-idle,
+    /// full network data). Call before attaching; it stays a child.
+    pub fn as_child(&self) -> Result<()> {
+        self.cmd("mode rn").map(|_| ())
+    }
+
+    /// Lets the node become a router within a second or two of attaching as a child
+    /// (`routerselectionjitter 1`; the default jitter is 120 s). Not kept in the settings: call it
+    /// again after a restart.
+    pub fn fast_router(&self) -> Result<()> {
+        self.cmd("routerselectionjitter 1").map(|_| ())
+    }
+
+    /// `ifconfig up` + `thread start` with the dataset already in the node's settings (a node
+    /// restarted with the same id keeps its dataset; CLI nodes do not start Thread by themselves).
+    pub fn start_thread(&self) -> Result<()> {
+        self.cmd("ifconfig up")?;
+        self.cmd("thread start").map(|_| ())
+    }
+
+    /// Re-runs the joiner on a node that has (stale) settings: `thread stop` (Joiner::Start needs
+    /// the role disabled and the interface up, joiner.cpp), then [`CliNode::join`]. On success the
+    /// joiner's active dataset is only {network key, channel, PAN ID}; call
+    /// [`CliNode::start_thread`] (or `thread start`) to attach.
+    pub fn rejoin(&self, pskd: &str, timeout: Duration) -> Result<bool> {
+        self.cmd("thread stop")?;
+        self.join(pskd, timeout)
+    }
+
+    /// Pings `addr` once per try (`ping <addr> 16 1`) until one echo comes back; returns the number
+    /// of tries it took, or an error with the last output when none answered within `timeout`.
+    pub fn ping_until(&self, addr: &str, timeout: Duration) -> Result<usize> {
+        let deadline = Instant::now() + timeout;
+        let stats = regex::Regex::new(r"(\d+) packets received")?;
+        for tries in 1.. {
+            let from = self.mark();
+            self.cmd_timeout(&format!("ping {addr} 16 1"), CMD_TIMEOUT)?;
+            let line = self.wait_for_from(from, &stats, Duration::from_secs(15))?;
+            let got = stats
+                .captures(&line)
+                .and_then(|c| c[1].parse::<u32>().ok())
+                .unwrap_or(0);
+            if got > 0 {
+                return Ok(tries);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "node {}: no echo from {addr} within {timeout:?}; last output:\n{}",
+                    self.id,
+                    self.log.tail(10)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        unreachable!("an unbounded range always yields a try")
+    }
+}
+
 impl Drop for CliNode {
     fn drop(&mut self) {
         self.kill();

@@ -8,6 +8,8 @@
 //! * [`cli`]: [`CliNode`], an `ot-cli-ftd` node driven through its CLI.
 //! * [`agent`]: [`Agent`], the real agent on a simulated co-processor, and `threadctl`.
 //! * [`dataset`]: an independent dataset TLV reader and a secret-leak scanner.
+//! * [`network`]: a mesh around the agent (routers, children), long threadctl calls, the events
+//!   tap and audit log, a second agent on the same radio (credential-lifecycle tests).
 //! * [`serial`]: [`serial::SerialNcp`], the simulated co-processor behind a serial device that
 //!   can be unplugged and plugged back in.
 //! * [`proc`]: process plumbing (death signal, process groups, output capture, deadlines).
@@ -21,6 +23,7 @@ pub mod agent;
 pub mod bins;
 pub mod cli;
 pub mod dataset;
+pub mod network;
 pub mod ports;
 pub mod proc;
 pub mod sandbox;
