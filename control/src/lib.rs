@@ -44,6 +44,7 @@ macro_rules! names {
     };
 }
 
+pub mod bootstrap;
 mod envelope;
 mod error;
 mod event;
