@@ -59,5 +59,5 @@ pub use error::{code, Code, MethodError};
 pub use event::EventKind;
 pub use lifecycle::{DatasetImport, Migrate, RotateKey};
 pub use request::{
-    parse_channels, EnergyScan, JoinerAdd, Method, Request, ResetNcp, THREAD_CHANNELS,
+    parse_channels, EnergyScan, JoinerAdd, JoinerImport, Method, Request, ResetNcp, THREAD_CHANNELS,
 };
