@@ -46,6 +46,14 @@ pub(super) enum Cmd {
         timeout: Option<Duration>,
         reply: Reply,
     },
+    /// `joiner.import`: a bootstrapping file's entries (parsed and verified), all or none.
+    Import {
+        entries: Vec<control::bootstrap::Entry>,
+        timeout: Option<Duration>,
+        /// The key id that signed the file.
+        signer: Option<String>,
+        reply: Reply,
+    },
     List(Reply),
     Remove(JoinerKind, Reply),
     Status(Reply),
@@ -164,6 +172,21 @@ impl Service {
         })
         .await
     }
+    /// Adds every entry of a bootstrapping file, or none.
+    pub(crate) async fn import(
+        &self,
+        entries: Vec<control::bootstrap::Entry>,
+        timeout: Option<Duration>,
+        signer: Option<String>,
+    ) -> Result<Value, MethodError> {
+        self.ask(|reply| Cmd::Import {
+            entries,
+            timeout,
+            signer,
+            reply,
+        })
+        .await
+    }
     pub(crate) async fn list(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::List).await
     }
@@ -267,6 +290,7 @@ impl Task {
             .as_ref()
             .map(|c| c.list().into_iter().map(|e| e.kind).collect())
             .unwrap_or_default();
+        events::retain_origins(&listed);
         let mut s = lock(&self.saved);
         s.entries.retain(|e| listed.contains(&e.kind));
         s.manual = self.manual;
