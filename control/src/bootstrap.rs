@@ -361,7 +361,7 @@ fn base64(text: &str) -> Option<Vec<u8>> {
 
 /// The base64 line of a public key given as minisign prints it: the line itself, or the text of
 /// a `.pub` file (`untrusted comment: ...` then the key).
-fn key_line(key: &str) -> Option<&str> {
+pub fn key_line(key: &str) -> Option<&str> {
     key.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
