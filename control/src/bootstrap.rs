@@ -336,7 +336,7 @@ fn base64(text: &str) -> Option<Vec<u8>> {
         } as u32)
     };
     let t = text.trim().as_bytes();
-    if t.is_empty() || t.len() % 4 != 0 {
+    if t.is_empty() || t.len() & 3 != 0 {
         return None;
     }
     let body = t
@@ -364,8 +364,7 @@ fn base64(text: &str) -> Option<Vec<u8>> {
 pub fn key_line(key: &str) -> Option<&str> {
     key.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
-        .next_back()
+        .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
 }
 
 /// The key that signed a file.
@@ -517,7 +516,7 @@ mod tests {
                 x ^= x << 17;
                 // Bias toward the format's own characters.
                 let alphabet = b"0123456789abcdefABCDEFJ01NME,:-=&v\n\r# \"\xff\x00";
-                buf.push(if x % 3 == 0 {
+                buf.push(if x & 3 == 0 {
                     (x >> 8) as u8
                 } else {
                     alphabet[(x >> 16) as usize % alphabet.len()]

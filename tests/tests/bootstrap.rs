@@ -253,26 +253,38 @@ fn a_mixed_file_is_imported_and_all_three_join() {
     });
 }
 
-/// A minisign key pair and a signer for files: (public key base64, key id, sign(file) -> .minisig).
-fn keys() -> Result<(String, String, impl Fn(&[u8]) -> Result<String>)> {
-    let kp = minisign::KeyPair::generate_unencrypted_keypair()
-        .map_err(|e| anyhow!("minisign keypair: {e}"))?;
-    let mut id = [0u8; 8];
-    id.copy_from_slice(kp.pk.keynum());
-    let key_id = format!("{:016X}", u64::from_le_bytes(id));
-    let pk_b64 = kp.pk.to_base64();
-    let sign = move |data: &[u8]| -> Result<String> {
+/// A minisign key pair made for the test.
+struct Keys {
+    kp: minisign::KeyPair,
+    /// The public key's base64 line.
+    pk: String,
+    /// minisign's key id (16 uppercase hex digits).
+    key_id: String,
+}
+
+impl Keys {
+    fn new() -> Result<Keys> {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair()
+            .map_err(|e| anyhow!("minisign keypair: {e}"))?;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(kp.pk.keynum());
+        let key_id = format!("{:016X}", u64::from_le_bytes(id));
+        let pk = kp.pk.to_base64();
+        Ok(Keys { kp, pk, key_id })
+    }
+
+    /// The `.minisig` text of `data`.
+    fn sign(&self, data: &[u8]) -> Result<String> {
         let sig = minisign::sign(
-            Some(&kp.pk),
-            &kp.sk,
+            Some(&self.kp.pk),
+            &self.kp.sk,
             std::io::Cursor::new(data),
             Some("timestamp:0\tfile:devices.csv"),
             Some("signature from the manufacturer"),
         )
         .map_err(|e| anyhow!("minisign sign: {e}"))?;
         Ok(sig.to_string())
-    };
-    Ok((pk_b64, key_id, sign))
+    }
 }
 
 #[test]
@@ -327,13 +339,18 @@ fn bad_lines_and_bad_signatures_are_refused_and_nothing_is_added() {
         );
 
         // A signed file verifies and names its signer.
-        let (pk, key_id, sign) = keys()?;
+        let keys = Keys::new()?;
+        let (pk, key_id) = (keys.pk.clone(), keys.key_id.clone());
         let good = format!(
             "18b4300000000011,{},signed-1\nv=1&&eui=18b4300000000012&&cc={}\n",
             PSKDS[1], PSKDS[2]
         );
         let good_path = write(sb.path(), "devices.csv", &good)?;
-        write(sb.path(), "devices.csv.minisig", &sign(good.as_bytes())?)?;
+        write(
+            sb.path(),
+            "devices.csv.minisig",
+            &keys.sign(good.as_bytes())?,
+        )?;
         let pub_path = write(
             sb.path(),
             "maker.pub",

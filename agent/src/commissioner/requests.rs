@@ -388,44 +388,8 @@ impl Task {
             added.push(kind);
         }
         self.suspended = false;
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            let kind = JoinerKind::Eui64(e.eui64);
-            let origin = events::Origin {
-                label: e.label.clone(),
-                signer: signer.clone(),
-            };
-            events::set_origin(e.eui64, Some(origin));
-            let replaced = listed.contains(&kind);
-            let mut m = serde_json::Map::new();
-            events::insert_entry(&kind, &mut m);
-            m.insert("timeout".into(), json!(timeout.as_secs()));
-            m.insert("replaced".into(), json!(replaced));
-            m.insert("imported".into(), json!(true));
-            m.insert("type".into(), json!(EventKind::EntryAdded.as_str()));
-            self.emit(&events::Described {
-                text: format!(
-                    "joiner entry {} {} from a bootstrapping file (expires in {} s)",
-                    events::entry_text(&kind),
-                    if replaced { "replaced" } else { "added" },
-                    timeout.as_secs()
-                ),
-                value: Value::Object(m.clone()),
-                level: tracing::Level::INFO,
-                audit: true,
-            });
-            self.save_entry(JoinerEntry {
-                kind,
-                pskd: e.pskd,
-                expires_at: now + timeout,
-            });
-            out.push(json!({
-                "entry": m.get("entry"),
-                "eui64": m.get("eui64"),
-                "joiner_id": m.get("joiner_id"),
-                "label": e.label,
-            }));
-        }
+        let out =
+            self.publish_imported(entries, &listed, timeout, now + timeout, signer.as_deref());
         let text = format!(
             "{} joiner entries imported from a bootstrapping file ({})",
             out.len(),
@@ -450,6 +414,57 @@ impl Task {
             "timeout": timeout.as_secs(),
             "commissioner": self.comm.as_ref().map_or("idle", |c| state_name(c.state())),
         }))
+    }
+
+    /// The `entry-added` events (with label and signer) and saved copies of imported entries;
+    /// the reply's entry list.
+    fn publish_imported(
+        &mut self,
+        entries: Vec<control::bootstrap::Entry>,
+        listed: &[JoinerKind],
+        timeout: Duration,
+        expires_at: Instant,
+        signer: Option<&str>,
+    ) -> Vec<Value> {
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let kind = JoinerKind::Eui64(e.eui64);
+            let origin = events::Origin {
+                label: e.label.clone(),
+                signer: signer.map(str::to_string),
+            };
+            events::set_origin(e.eui64, Some(origin));
+            let replaced = listed.contains(&kind);
+            let mut m = serde_json::Map::new();
+            events::insert_entry(&kind, &mut m);
+            m.insert("timeout".into(), json!(timeout.as_secs()));
+            m.insert("replaced".into(), json!(replaced));
+            m.insert("imported".into(), json!(true));
+            m.insert("type".into(), json!(EventKind::EntryAdded.as_str()));
+            self.emit(&events::Described {
+                text: format!(
+                    "joiner entry {} {} from a bootstrapping file (expires in {} s)",
+                    events::entry_text(&kind),
+                    if replaced { "replaced" } else { "added" },
+                    timeout.as_secs()
+                ),
+                value: Value::Object(m.clone()),
+                level: tracing::Level::INFO,
+                audit: true,
+            });
+            self.save_entry(JoinerEntry {
+                kind,
+                pskd: e.pskd,
+                expires_at,
+            });
+            out.push(json!({
+                "entry": m.get("entry"),
+                "eui64": m.get("eui64"),
+                "joiner_id": m.get("joiner_id"),
+                "label": e.label,
+            }));
+        }
+        out
     }
 
     pub(super) fn list(&self) -> Value {
