@@ -5,7 +5,7 @@
 //! `keep-alive-failed`, `steering-data-updated`, `steering-data-rejected`, `joiner-seen`,
 //! `joiner-handshake-failed`, `joiner-authenticated`, `joiner-finalize`, `joiner-entrusted`,
 //! `entry-expired`, `entry-removed`, `resigned`, `disconnected`, and from the service itself
-//! `entry-added`, `joiner-joined`, `commissioner-starting`, `commissioner-stopping`.
+//! `entry-added`, `entries-imported`, `joiner-joined`, `commissioner-starting`, `commissioner-stopping`.
 //!
 //! Joiner fields: `joiner_id`, `joiner_iid`, `eui64` (EUI-64 entries only: a Joiner ID is a hash
 //! of the EUI-64, so other entries cannot know it), `entry`, `joiner_router` (`0x....`),
