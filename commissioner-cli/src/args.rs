@@ -190,6 +190,46 @@ rejected, 8 entry removed.")]
         #[arg(long)]
         json: bool,
     },
+    /// Admit a shipment: add every device of a bootstrapping file (the manufacturer's data), all
+    /// or none. Lines `eui64,pskd[,label]` (CSV, optional header) or Thread QR payloads
+    /// (`v=1&&eui=...&&cc=...`), mixed; blank lines and `#` comments skipped.
+    #[command(after_help = "Examples:
+  threadctl joiner import devices.csv
+  threadctl joiner import devices.csv --verify-key RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3
+  threadctl joiner import devices.csv --verify-key /etc/thread-agent/acme.pub --wait
+  fetch-shipment | threadctl joiner import - --verify-key acme.pub --signature shipment.csv.minisig
+
+The whole file is checked first, here and again by the agent: any bad line refuses the file (exit
+2, every bad line named, nothing sent or added). No PSKd is ever printed.
+
+With --verify-key (a minisign public key: the base64 line, or a .pub file), the file must carry
+a valid minisign signature (minisign -Sm devices.csv writes devices.csv.minisig; default
+--signature: FILE.sig if it exists, else FILE.minisig): an unsigned or tampered file is refused
+(exit 2) before anything is sent. The signer's key id is printed and recorded with each entry.
+
+With --wait: progress as it happens; exit 0 once every device joined, else the code of the first
+failure (5 PSKd mismatch, 6 entry expired, 7 JOIN_FIN rejected, 8 entry removed).")]
+    Import {
+        /// The bootstrapping file; `-` reads it from stdin.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Lifetime of every entry in seconds (default: the agent's `[commissioner] joiner_timeout`).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: Option<u64>,
+        /// The manufacturer's minisign public key (base64, as minisign prints it, or a .pub file):
+        /// the file's signature must verify with it.
+        #[arg(long, value_name = "KEY")]
+        verify_key: Option<String>,
+        /// The detached minisign signature (default: FILE.sig, else FILE.minisig).
+        #[arg(long, value_name = "PATH")]
+        signature: Option<PathBuf>,
+        /// Wait until every device joined and print progress.
+        #[arg(long)]
+        wait: bool,
+        /// Print the agent's JSON result (with --wait: the events as JSON lines).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the joiner entries (never shows PSKds).
     #[command(after_help = "Examples:\n  threadctl joiner list\n  threadctl joiner list --json")]
     List {
@@ -336,34 +376,12 @@ pub(crate) fn selector(who: &Selector, qr_eui: Option<&str>) -> Result<JoinerKin
     }
 }
 
-/// A Thread QR payload `v=1&&eui=<16 hex>&&cc=<PSKd>[&&...]`: (EUI-64, PSKd text).
-pub(crate) fn parse_qr(text: &str) -> Result<(String, String), Failure> {
-    let mut eui = None;
-    let mut cc = None;
-    let mut version = None;
-    for part in text.trim().split("&&") {
-        let Some((k, v)) = part.split_once('=') else {
-            continue;
-        };
-        match k.trim().to_ascii_lowercase().as_str() {
-            "v" => version = Some(v.trim().to_string()),
-            "eui" => eui = Some(v.trim().to_ascii_lowercase()),
-            "cc" => cc = Some(v.trim().to_string()),
-            _ => {}
-        }
-    }
-    if version.as_deref() != Some("1") {
-        return Err(fail(
-            2,
-            "--qr: not a Thread QR code payload (expected v=1&&eui=...&&cc=...)",
-        ));
-    }
-    let eui = eui.ok_or_else(|| fail(2, "--qr: no `eui=` field"))?;
-    if eui.len() != 16 || hex::decode(&eui).is_err() {
-        return Err(fail(2, "--qr: `eui` is not 16 hex digits"));
-    }
-    let cc = cc.ok_or_else(|| fail(2, "--qr: no `cc=` (PSKd) field"))?;
-    Ok((eui, cc))
+/// A Thread QR payload `v=1&&eui=<16 hex>&&cc=<PSKd>[&&...]`: (EUI-64 as 16 lowercase hex
+/// digits, PSKd text). The parser is `control::bootstrap::parse_qr`, shared with
+/// `joiner import` (a bootstrapping file's QR lines).
+pub(crate) fn parse_qr(text: &str) -> Result<(String, Zeroizing<String>), Failure> {
+    let q = control::bootstrap::parse_qr(text).map_err(|e| fail(2, format!("--qr: {e}")))?;
+    Ok((hex::encode(q.eui64), q.cc))
 }
 
 /// The warning for a PSKd given on the command line (`--pskd VALUE`, `--qr TEXT`); `None` for
@@ -394,7 +412,7 @@ pub(crate) fn stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
 pub(crate) fn read_pskd(
     pskd: Option<&str>,
     pskd_file: Option<&Path>,
-    qr_cc: Option<String>,
+    qr_cc: Option<Zeroizing<String>>,
     env: Option<Zeroizing<String>>,
 ) -> Result<Pskd, Failure> {
     let text: Zeroizing<String> = match (pskd, pskd_file, qr_cc, env) {
@@ -409,7 +427,7 @@ pub(crate) fn read_pskd(
             })?);
             Zeroizing::new(all.lines().next().unwrap_or("").to_string())
         }
-        (None, None, Some(cc), _) => Zeroizing::new(cc),
+        (None, None, Some(cc), _) => cc,
         (None, None, None, Some(env)) => env,
         (None, None, None, None) => {
             return Err(fail(

@@ -8,6 +8,7 @@
 //!
 //! Commands: `status [--json]`, `dataset export` (one line of hex TLVs on stdout),
 //! `dataset import (HEX | --file PATH | -) [--replace]`, `joiner add|list|remove`,
+//! `joiner import FILE|- [--verify-key KEY] [--signature PATH] [--wait]` ([`import`]),
 //! `commissioner status|start|stop`, `network energy-scan`, `network rotate-key [--pskc]`,
 //! `network migrate [--channel N] [--pan-id P]`, `network pending`, `events`,
 //! `completions <shell>`, `man [COMMAND...]`. Socket: `--socket PATH`, else
@@ -40,6 +41,7 @@
 
 mod args;
 mod client;
+mod import;
 mod lifecycle;
 mod render;
 #[cfg(test)]
@@ -237,6 +239,24 @@ fn joiner(socket: &Path, command: JoinerCommand) -> Result<String, Failure> {
             }
             wait_for_joiner(sub, &entry, json)
         }
+        JoinerCommand::Import {
+            file,
+            timeout,
+            verify_key,
+            signature,
+            wait,
+            json,
+        } => import::run(
+            socket,
+            import::ImportArgs {
+                file,
+                timeout,
+                verify_key,
+                signature,
+                wait,
+                json,
+            },
+        ),
         JoinerCommand::List { json } => ask(socket, Request::JoinerList, json),
         JoinerCommand::Remove { who } => {
             ask(socket, Request::JoinerRemove(selector(&who, None)?), false)

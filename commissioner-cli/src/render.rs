@@ -28,6 +28,7 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
             n(reply, "timeout"),
             s(reply, "commissioner")
         ),
+        Request::JoinerImport(_) => json_or(reply, json, crate::import::render_imported),
         Request::JoinerList => json_or(reply, json, render_joiners),
         Request::JoinerRemove(_) => format!("removed {}\n", s(reply, "removed")),
         Request::CommissionerStatus | Request::CommissionerStart => {
@@ -244,8 +245,14 @@ pub(crate) fn render_joiners(v: &Value) -> String {
     }
     let mut out = format!("{:<36}  {:<16}  {}\n", "ENTRY", "JOINER ID", "EXPIRES IN");
     for e in &list {
+        // An imported entry's label (from the bootstrapping file) follows.
+        let label = e
+            .get("label")
+            .and_then(Value::as_str)
+            .map(|l| format!("  {l}"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<36}  {:<16}  {} s\n",
+            "{:<36}  {:<16}  {} s{label}\n",
             s(e, "entry"),
             e.get("joiner_id").and_then(Value::as_str).unwrap_or("-"),
             n(e, "expires_in")

@@ -120,7 +120,7 @@ fn pskd_checked_before_sending() {
     assert_eq!(e.code, 2);
     assert!(!e.message.contains("j01nme"));
     assert!(read_pskd(Some("J01NME"), None, None, None).is_ok());
-    assert!(read_pskd(None, None, Some("J01NME".into()), None).is_ok());
+    assert!(read_pskd(None, None, Some(Zeroizing::new("J01NME".to_string())), None).is_ok());
     assert_eq!(read_pskd(None, None, None, None).unwrap_err().code, 2);
     // The environment variable, when no flag gives one (a flag wins).
     let env = || Some(zeroize::Zeroizing::new("ENV0PSKD\n".to_string()));

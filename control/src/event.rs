@@ -13,6 +13,8 @@ names! {
         Disconnected => "disconnected",
         Resigned => "resigned",
         EntryAdded => "entry-added",
+        /// `joiner.import` added a file's entries (count, labels, signer; never a PSKd).
+        EntriesImported => "entries-imported",
         EntryExpired => "entry-expired",
         EntryRemoved => "entry-removed",
         JoinerSeen => "joiner-seen",

@@ -5,6 +5,7 @@
 //! codes ([`Code`], [`MethodError`]), the small replies ([`reply`]), the event names ([`EventKind`]), the request envelope
 //! (`id`, `method`, `params`), its line parser ([`parse_line`]) and reply lines ([`reply_line`]).
 //! The wire format is byte-compatible with the hand-made JSON that preceded this crate.
+//! [`bootstrap`] reads and verifies the bootstrapping files of `joiner.import` (both sides use it).
 //!
 //! Must never depend on tokio, `ncp` or the agent: no I/O here, only values and their JSON.
 //! `meshcop` supplies the credential types (`Pskd` never shows in `Debug`).
@@ -44,6 +45,7 @@ macro_rules! names {
     };
 }
 
+pub mod bootstrap;
 mod envelope;
 mod error;
 mod event;
@@ -58,5 +60,5 @@ pub use error::{code, Code, MethodError};
 pub use event::EventKind;
 pub use lifecycle::{DatasetImport, Migrate, RotateKey};
 pub use request::{
-    parse_channels, EnergyScan, JoinerAdd, Method, Request, ResetNcp, THREAD_CHANNELS,
+    parse_channels, EnergyScan, JoinerAdd, JoinerImport, Method, Request, ResetNcp, THREAD_CHANNELS,
 };

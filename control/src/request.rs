@@ -4,6 +4,9 @@
 //! digits), `discerner` (`HEX/BITS`) or `any: true`, plus `pskd` (validated by
 //! `meshcop::credentials::Pskd`) and an optional `timeout` (seconds, 1..86400).
 //! `joiner.remove` takes the same selector; `debug.reset_ncp` an optional `on` (an event type).
+//! `joiner.import` takes `file` (a bootstrapping file's text, at most
+//! [`crate::bootstrap::MAX_BYTES`]), optional `signature` and `verify_key` (minisign) and
+//! `timeout`; the agent parses and verifies the file itself ([`crate::bootstrap`]).
 //!
 //! Guarantees: the PSKd is moved into a `Pskd` at once and never shows in `Debug` or an error
 //! message (a bad PSKd's error names the rule and position, not the value); the request line
@@ -30,6 +33,7 @@ names! {
         JoinerAdd => "joiner.add",
         JoinerList => "joiner.list",
         JoinerRemove => "joiner.remove",
+        JoinerImport => "joiner.import",
         CommissionerStatus => "commissioner.status",
         CommissionerStart => "commissioner.start",
         CommissionerStop => "commissioner.stop",
@@ -58,6 +62,8 @@ impl Method {
             | Method::JoinerAdd
             | Method::JoinerList
             | Method::JoinerRemove
+            // Every entry of an imported file names its EUI-64 (like `joiner.add --eui64`).
+            | Method::JoinerImport
             | Method::CommissionerStatus
             | Method::CommissionerStart
             | Method::CommissionerStop
@@ -78,6 +84,34 @@ pub struct JoinerAdd {
     pub pskd: Pskd,
     /// Entry lifetime in seconds (the agent accepts 1..86400); `None`: the agent's default.
     pub timeout: Option<u64>,
+}
+
+/// `joiner.import` parameters: a bootstrapping file ([`crate::bootstrap`]), parsed and verified
+/// by the agent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinerImport {
+    /// The file text (holds PSKds: zeroed on drop, never in `Debug`).
+    pub file: Zeroizing<String>,
+    /// The minisign signature (`.minisig` text), if the file is signed.
+    pub signature: Option<String>,
+    /// The public key to verify it with (the base64 line minisign prints, or the `.pub` text).
+    pub verify_key: Option<String>,
+    /// Lifetime of every entry in seconds (1..86400); `None`: the agent's default.
+    pub timeout: Option<u64>,
+}
+
+impl std::fmt::Debug for JoinerImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinerImport")
+            .field(
+                "file",
+                &format_args!("<{} bytes, redacted>", self.file.len()),
+            )
+            .field("signature", &self.signature.is_some())
+            .field("verify_key", &self.verify_key)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// `debug.reset_ncp` parameters.
@@ -113,6 +147,7 @@ pub enum Request {
     JoinerAdd(JoinerAdd),
     JoinerList,
     JoinerRemove(JoinerKind),
+    JoinerImport(JoinerImport),
     CommissionerStatus,
     CommissionerStart,
     CommissionerStop,
@@ -138,6 +173,7 @@ impl Request {
             Request::JoinerAdd(_) => Method::JoinerAdd,
             Request::JoinerList => Method::JoinerList,
             Request::JoinerRemove(_) => Method::JoinerRemove,
+            Request::JoinerImport(_) => Method::JoinerImport,
             Request::CommissionerStatus => Method::CommissionerStatus,
             Request::CommissionerStart => Method::CommissionerStart,
             Request::CommissionerStop => Method::CommissionerStop,
@@ -168,6 +204,7 @@ impl Request {
             Method::JoinerAdd => Request::JoinerAdd(add_params(params)?),
             Method::JoinerList => Request::JoinerList,
             Method::JoinerRemove => Request::JoinerRemove(selector(params)?),
+            Method::JoinerImport => Request::JoinerImport(import_params(params)?),
             Method::CommissionerStatus => Request::CommissionerStatus,
             Method::CommissionerStart => Request::CommissionerStart,
             Method::CommissionerStop => Request::CommissionerStop,
@@ -217,6 +254,18 @@ impl Request {
                 m.insert("pskd".into(), json!(a.pskd.as_str()));
             }
             Request::JoinerRemove(k) => insert_selector(k, &mut m),
+            Request::JoinerImport(i) => {
+                m.insert("file".into(), json!(i.file.as_str()));
+                if let Some(s) = &i.signature {
+                    m.insert("signature".into(), json!(s));
+                }
+                if let Some(k) = &i.verify_key {
+                    m.insert("verify_key".into(), json!(k));
+                }
+                if let Some(t) = i.timeout {
+                    m.insert("timeout".into(), json!(t));
+                }
+            }
             Request::NetworkEnergyScan(e) => {
                 m.insert("channels".into(), json!(e.channels));
             }
@@ -230,11 +279,14 @@ impl Request {
     }
 
     /// The request line `{"id":ID,"method":...,"params":{...}}` with its newline, zeroed on drop
-    /// (it may hold the PSKd; so does the JSON tree it is built from, which is wiped here).
+    /// (it may hold a PSKd or a whole bootstrapping file; so does the JSON tree it is built
+    /// from, which is wiped here).
     pub fn line(&self, id: u64) -> Zeroizing<String> {
         let mut v = json!({"id": id, "method": self.method().as_str(), "params": self.params()});
-        // One allocation big enough for any request, so no reallocation leaves a copy behind.
-        let mut out = Zeroizing::new(Vec::with_capacity(1024));
+        // One allocation big enough for the whole line (1024 for the envelope and the short
+        // parameters, plus the escaped length of every string), so no reallocation leaves a
+        // copy of a secret behind.
+        let mut out = Zeroizing::new(Vec::with_capacity(1024 + strings_json_len(&v)));
         let written = serde_json::to_writer(&mut *out, &v);
         crate::envelope::wipe(&mut v);
         written.expect("a JSON value always serializes");
@@ -242,6 +294,28 @@ impl Request {
         let text = String::from_utf8(std::mem::take(&mut *out)).expect("serde_json writes UTF-8");
         Zeroizing::new(text)
     }
+}
+
+/// The JSON-escaped length of every string in `v` (what `serde_json` writes between the quotes).
+fn strings_json_len(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s
+            .chars()
+            .map(|c| match c {
+                '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+                c if (c as u32) < 0x20 => 6,
+                c => c.len_utf8(),
+            })
+            .sum(),
+        Value::Array(a) => a.iter().map(strings_json_len).sum(),
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + strings_json_len(v)).sum(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn tests_json_len(v: &Value) -> usize {
+    strings_json_len(v)
 }
 
 fn insert_selector(kind: &JoinerKind, m: &mut Map<String, Value>) {
@@ -313,18 +387,63 @@ pub(crate) fn add_params(params: &Value) -> Result<JoinerAdd, MethodError> {
             ))
         }
     };
-    let timeout = match params.get("timeout") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_u64() {
-            Some(s) if (1..=86_400).contains(&s) => Some(s),
-            _ => return Err(bad("`timeout` must be whole seconds 1..86400")),
-        },
-    };
+    let timeout = timeout_param(params)?;
     Ok(JoinerAdd {
         selector,
         pskd,
         timeout,
     })
+}
+
+/// An optional string parameter of at most `max` bytes.
+fn opt_text(params: &Value, key: &str, max: usize) -> Result<Option<String>, MethodError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(bad(format!("`{key}` is longer than {max} bytes"))),
+        Some(_) => Err(bad(format!("`{key}` must be a string"))),
+    }
+}
+
+/// Reads `joiner.import`'s `file` (never echoed), `signature`, `verify_key` and `timeout`; the
+/// file itself is parsed and verified by the agent ([`crate::bootstrap`]).
+pub(crate) fn import_params(params: &Value) -> Result<JoinerImport, MethodError> {
+    use crate::bootstrap::{MAX_BYTES, MAX_SIGNATURE_BYTES};
+    let file = match params.get("file") {
+        Some(Value::String(s)) if s.len() <= MAX_BYTES => Zeroizing::new(s.clone()),
+        Some(Value::String(_)) => {
+            return Err(bad(format!(
+                "`file` is longer than {MAX_BYTES} bytes: split it"
+            )))
+        }
+        Some(_) => {
+            return Err(bad(
+                "`file` must be a string (the bootstrapping file's text)",
+            ))
+        }
+        None => return Err(bad("missing `file` (the bootstrapping file's text)")),
+    };
+    let signature = opt_text(params, "signature", MAX_SIGNATURE_BYTES)?;
+    let verify_key = opt_text(params, "verify_key", MAX_SIGNATURE_BYTES)?;
+    if signature.is_some() && verify_key.is_none() {
+        return Err(bad("a `signature` needs the `verify_key` to check it with"));
+    }
+    Ok(JoinerImport {
+        file,
+        signature,
+        verify_key,
+        timeout: timeout_param(params)?,
+    })
+}
+
+fn timeout_param(params: &Value) -> Result<Option<u64>, MethodError> {
+    match params.get("timeout") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(s) if (1..=86_400).contains(&s) => Ok(Some(s)),
+            _ => Err(bad("`timeout` must be whole seconds 1..86400")),
+        },
+    }
 }
 
 /// Reads `network.energy_scan`'s `channels`: absent or null for all of 11..26, an array of

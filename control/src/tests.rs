@@ -277,3 +277,45 @@ fn reply_lines_are_one_json_line_built_in_one_buffer() {
         json!("not_found")
     );
 }
+
+#[test]
+fn joiner_import_round_trips_unprivileged_in_one_buffer() {
+    let mut file = String::from("eui64,pskd,label\n");
+    for i in 0..100 {
+        file.push_str(&format!(
+            "18b43000000000{i:02x},J01NME{i:02},\"device \\ {i}\"\n"
+        ));
+    }
+    let import = Request::JoinerImport(JoinerImport {
+        file: zeroize::Zeroizing::new(file.clone()),
+        signature: Some("untrusted comment: x\nAAAA\n".into()),
+        verify_key: Some("RWQkey".into()),
+        timeout: Some(600),
+    });
+    assert!(!import.is_privileged());
+    assert!(!format!("{import:?}").contains("J01NME"), "{import:?}");
+    let line = import.line(3);
+    assert!(line.len() > 1024, "a 100-line file exceeds the old buffer");
+    // Allocated once at the start: a reallocation would have grown the capacity past it.
+    let v: Value = serde_json::from_str(line.trim_end()).unwrap();
+    assert_eq!(line.capacity(), 1024 + super::request::tests_json_len(&v));
+    assert_eq!(request(line.trim_end()).unwrap(), import);
+    let Request::JoinerImport(back) = request(&line).unwrap() else {
+        panic!("not joiner.import")
+    };
+    assert_eq!(back.file.as_str(), file);
+    for bad in [
+        r#"{"method":"joiner.import","params":{}}"#,
+        r#"{"method":"joiner.import","params":{"file":5}}"#,
+        r#"{"method":"joiner.import","params":{"file":"x","timeout":0}}"#,
+        r#"{"method":"joiner.import","params":{"file":"x","signature":"s"}}"#,
+        r#"{"method":"joiner.import","params":{"file":"x","verify_key":7}}"#,
+    ] {
+        assert_eq!(request(bad).unwrap_err().code, Code::InvalidParams, "{bad}");
+    }
+    let huge = json!({"method": "joiner.import", "params": {"file": "x".repeat(bootstrap::MAX_BYTES + 1)}});
+    assert_eq!(
+        request(&huge.to_string()).unwrap_err().code,
+        Code::InvalidParams
+    );
+}

@@ -5,19 +5,76 @@
 //! `keep-alive-failed`, `steering-data-updated`, `steering-data-rejected`, `joiner-seen`,
 //! `joiner-handshake-failed`, `joiner-authenticated`, `joiner-finalize`, `joiner-entrusted`,
 //! `entry-expired`, `entry-removed`, `resigned`, `disconnected`, and from the service itself
-//! `entry-added`, `joiner-joined`, `commissioner-starting`, `commissioner-stopping`.
+//! `entry-added`, `entries-imported`, `joiner-joined`, `commissioner-starting`, `commissioner-stopping`.
 //!
 //! Joiner fields: `joiner_id`, `joiner_iid`, `eui64` (EUI-64 entries only: a Joiner ID is a hash
 //! of the EUI-64, so other entries cannot know it), `entry`, `joiner_router` (`0x....`),
 //! `joiner_port`, and once JOIN_FIN arrived `vendor_name`, `vendor_model`, `vendor_sw_version`,
 //! `vendor_stack_version`, `vendor_data`.
 //!
+//! Origin fields (entries of a `joiner.import`): `label` (the bootstrapping file's label) and
+//! `signer` (the minisign key id that signed the file), on every event of the entry
+//! (`entry-added`, `joiner-*`, `entry-*`) and in `joiner.list`, from the registry
+//! [`set_origin`] fills ([`origin_of`]); also `entries-imported` (count, labels, signer).
+//!
 //! Guarantees: built only from `meshcop::commissioner::Event`, which carries no secret; nothing
 //! here can see a PSKd, PSKc or KEK.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use control::EventKind;
 use meshcop::commissioner::{Event, HandshakeFailure, JoinerInfo, JoinerKind, RemovalReason};
 use serde_json::{json, Map, Value};
+
+/// Where an EUI-64 entry came from: a bootstrapping file's label and signer (public data).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub label: Option<String>,
+    pub signer: Option<String>,
+}
+
+/// The origins of the EUI-64 entries imported by `joiner.import` (one agent per process; the
+/// state machine's events carry the entry, not its origin, so [`describe`] looks it up here).
+static ORIGINS: LazyLock<Mutex<HashMap<[u8; 8], Origin>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn origins() -> std::sync::MutexGuard<'static, HashMap<[u8; 8], Origin>> {
+    ORIGINS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records (or, with `None`, forgets: a plain `joiner.add` replaced it) an entry's origin.
+pub(crate) fn set_origin(eui64: [u8; 8], origin: Option<Origin>) {
+    match origin {
+        Some(o) if o != Origin::default() => origins().insert(eui64, o),
+        _ => origins().remove(&eui64),
+    };
+}
+
+/// The origin of an entry, if it was imported.
+pub(crate) fn origin_of(kind: &JoinerKind) -> Option<Origin> {
+    match kind {
+        JoinerKind::Eui64(e) => origins().get(e).cloned(),
+        _ => None,
+    }
+}
+
+/// Forgets the origins of the EUI-64 entries no longer in the table.
+pub(crate) fn retain_origins(listed: &[JoinerKind]) {
+    origins().retain(|e, _| listed.contains(&JoinerKind::Eui64(*e)));
+}
+
+/// `label` and `signer` of an imported entry.
+fn insert_origin(kind: &JoinerKind, m: &mut Map<String, Value>) {
+    if let Some(o) = origin_of(kind) {
+        if let Some(l) = o.label {
+            m.insert("label".into(), json!(l));
+        }
+        if let Some(s) = o.signer {
+            m.insert("signer".into(), json!(s));
+        }
+    }
+}
 
 /// The canonical text of an entry: `eui64:<16 hex>`, `discerner:0x<hex>/<bits>` or `any`.
 pub(crate) fn entry_text(kind: &JoinerKind) -> String {
@@ -36,6 +93,7 @@ pub(crate) fn joiner_fields(j: &JoinerInfo, m: &mut Map<String, Value>) {
         m.insert("eui64".into(), json!(e));
     }
     m.insert("entry".into(), json!(entry_text(&j.entry)));
+    insert_origin(&j.entry, m);
     m.insert(
         "joiner_router".into(),
         json!(format!("0x{:04x}", j.joiner_router)),
@@ -345,7 +403,7 @@ fn query(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
     }
 }
 
-/// `entry` (and `eui64` for an EUI-64 entry).
+/// `entry` (and `eui64`, `joiner_id` for an EUI-64 entry, `label`, `signer` for an imported one).
 pub(crate) fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
     m.insert("entry".into(), json!(entry_text(kind)));
     if let JoinerKind::Eui64(e) = kind {
@@ -355,6 +413,7 @@ pub(crate) fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
             json!(hex::encode(meshcop::credentials::joiner_id(e))),
         );
     }
+    insert_origin(kind, m);
 }
 
 /// Emits the tracing line of an event: message `text`, fields `event`, `joiner_id`, `eui64`,
@@ -374,6 +433,8 @@ pub(crate) fn log(d: &Described) {
     let vendor_data = f("vendor_data");
     let reason = f("reason");
     let ext_address = f("ext_address");
+    let label = f("label");
+    let signer = f("signer");
     let session_id = v.get("session_id").and_then(Value::as_u64);
     macro_rules! emit {
         ($lvl:expr) => {
@@ -392,6 +453,8 @@ pub(crate) fn log(d: &Described) {
                 reason,
                 session_id,
                 ext_address,
+                label,
+                signer,
                 "{}",
                 d.text
             )
@@ -455,6 +518,30 @@ mod tests {
         });
         assert_eq!(d.value["type"], "entry-expired");
         assert_eq!(d.value["entry"], "any");
+        // An imported entry's events carry its label and signer.
+        let kind = JoinerKind::Eui64([0x18, 0xb4, 0x30, 0, 0, 0, 0, 0x77]);
+        let origin = Origin {
+            label: Some("hall".into()),
+            signer: Some("0807060504030201".into()),
+        };
+        set_origin([0x18, 0xb4, 0x30, 0, 0, 0, 0, 0x77], Some(origin));
+        let d = describe(&Event::EntryExpired { kind });
+        assert_eq!(
+            (d.value["label"].as_str(), d.value["signer"].as_str()),
+            (Some("hall"), Some("0807060504030201"))
+        );
+        let d = describe(&Event::JoinerEntrusted {
+            joiner: JoinerInfo {
+                entry: kind,
+                ..joiner()
+            },
+        });
+        assert_eq!(d.value["label"], "hall");
+        set_origin([0x18, 0xb4, 0x30, 0, 0, 0, 0, 0x77], None);
+        assert!(describe(&Event::EntryExpired { kind })
+            .value
+            .get("label")
+            .is_none());
         let disc = "abc/12".parse().unwrap();
         assert_eq!(
             entry_text(&JoinerKind::Discerner(disc)),

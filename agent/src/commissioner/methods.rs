@@ -1,4 +1,5 @@
-//! Control socket methods of the commissioner: `joiner.add`, `joiner.list`, `joiner.remove`,
+//! Control socket methods of the commissioner: `joiner.add`, `joiner.import` (a bootstrapping
+//! file, verified and parsed here: [`control::bootstrap`]), `joiner.list`, `joiner.remove`,
 //! `commissioner.status|start|stop`, `events.subscribe`, `network.energy_scan` (run by
 //! [`crate::scan`]), `network.rotate_key|migrate|pending` and `dataset.import` (run by
 //! [`crate::lifecycle`]), and the test-only `debug.reset_ncp`
@@ -14,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use control::{reply, JoinerAdd, Request, ResetNcp};
+use control::{bootstrap, reply, JoinerAdd, JoinerImport, Request, ResetNcp};
 use serde_json::Value;
 
 use super::Service;
@@ -43,6 +44,39 @@ impl Methods {
     }
 }
 
+impl Methods {
+    /// `joiner.import`: the agent is the trust boundary, so it verifies the signature (when a
+    /// key is given) and parses the file itself before anything reaches the joiner table.
+    async fn import(&self, i: JoinerImport, peer: &Peer) -> Result<Value, MethodError> {
+        let bad = |m: String| MethodError::new(code::INVALID_PARAMS, m);
+        let signer =
+            match (&i.verify_key, &i.signature) {
+                (Some(key), Some(sig)) => Some(
+                    bootstrap::verify(i.file.as_bytes(), sig, key)
+                        .map_err(|e| bad(format!("signature refused, nothing imported: {e}")))?,
+                ),
+                (Some(_), None) => return Err(bad(
+                    "signature refused, nothing imported: the file is unsigned (no `signature`)"
+                        .into(),
+                )),
+                (None, _) => None,
+            };
+        let entries = bootstrap::parse(i.file.as_bytes())
+            .map_err(|e| bad(format!("the file was refused, nothing imported: {e}")))?;
+        tracing::info!(
+            uid = peer.uid,
+            pid = peer.pid,
+            entries = entries.len(),
+            signer = signer.as_ref().map(|s| s.key_id.as_str()),
+            "joiner.import"
+        );
+        let timeout = i.timeout.map(Duration::from_secs);
+        self.service
+            .import(entries, timeout, signer.map(|s| s.key_id))
+            .await
+    }
+}
+
 impl Handler for Methods {
     /// One arm per method (no catch-all): a new [`Request`] variant does not compile here
     /// until it is served.
@@ -59,6 +93,7 @@ impl Handler for Methods {
                     let timeout = timeout.map(Duration::from_secs);
                     self.service.add(selector, pskd, timeout).await
                 }
+                Request::JoinerImport(i) => self.import(i, peer).await,
                 Request::JoinerList => self.service.list().await,
                 Request::JoinerRemove(selector) => self.service.remove(selector).await,
                 Request::CommissionerStatus => self.service.status().await,

@@ -174,6 +174,15 @@ impl Task {
                 let r = self.add(kind, pskd, timeout).await;
                 let _ = reply.send(r);
             }
+            Cmd::Import {
+                entries,
+                timeout,
+                signer,
+                reply,
+            } => {
+                let r = self.import(entries, timeout, signer).await;
+                let _ = reply.send(r);
+            }
             Cmd::List(reply) => {
                 let _ = reply.send(Ok(self.list()));
             }
@@ -265,6 +274,10 @@ impl Task {
             return Err(gone());
         };
         let replaced = c.list().iter().any(|e| e.kind == kind);
+        if let JoinerKind::Eui64(e) = kind {
+            // A plain add: whatever file this EUI-64 came from before no longer applies.
+            events::set_origin(e, None);
+        }
         c.add(
             now,
             JoinerEntry {
@@ -309,6 +322,149 @@ impl Task {
             json!(self.comm.as_ref().map_or("idle", |c| state_name(c.state()))),
         );
         Ok(Value::Object(m))
+    }
+
+    /// `joiner.import`: every entry of a parsed, verified bootstrapping file, or none. Refused
+    /// before any change when the audit log cannot be written or the table has no room for them
+    /// all; the `entries-imported` audit record is written before the entries go in.
+    pub(super) async fn import(
+        &mut self,
+        entries: Vec<control::bootstrap::Entry>,
+        timeout: Option<Duration>,
+        signer: Option<String>,
+    ) -> Result<Value, MethodError> {
+        self.audit
+            .check()
+            .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
+        self.ensure_comm().await?;
+        let timeout = timeout.unwrap_or(self.settings.joiner_timeout);
+        let now = Instant::now();
+        let Some(c) = self.comm.as_mut() else {
+            return Err(gone());
+        };
+        let listed: Vec<JoinerKind> = c.list().into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<JoinerKind> = entries.iter().map(|e| JoinerKind::Eui64(e.eui64)).collect();
+        let new = kinds.iter().filter(|k| !listed.contains(k)).count();
+        let max = c.config().max_entries;
+        if listed.len() + new > max {
+            return Err(MethodError::new(
+                code::INVALID_PARAMS,
+                format!(
+                    "nothing imported: the joiner table holds {} of {max} entries, the file adds {new} more",
+                    listed.len()
+                ),
+            ));
+        }
+        let labels: Vec<Value> = entries.iter().map(|e| json!(e.label)).collect();
+        let record = json!({
+            "count": entries.len(),
+            "entries": kinds.iter().map(events::entry_text).collect::<Vec<_>>(),
+            "labels": labels,
+            "signer": signer,
+            "timeout": timeout.as_secs(),
+        });
+        // Audited or refused: nothing goes in unless the import's record is written.
+        self.audit
+            .try_record(EventKind::EntriesImported.as_str(), &record)
+            .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
+        let mut added: Vec<JoinerKind> = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let kind = JoinerKind::Eui64(e.eui64);
+            let entry = JoinerEntry {
+                kind,
+                pskd: e.pskd.clone(),
+                expires_at: now + timeout,
+            };
+            if let Err(err) = c.add(now, entry) {
+                // Cannot happen after the room check; undo the new ones all the same.
+                for k in added.iter().filter(|k| !listed.contains(k)) {
+                    c.remove(now, k);
+                }
+                return Err(MethodError::new(
+                    code::INVALID_PARAMS,
+                    format!("nothing imported: {err}"),
+                ));
+            }
+            added.push(kind);
+        }
+        self.suspended = false;
+        let out =
+            self.publish_imported(entries, &listed, timeout, now + timeout, signer.as_deref());
+        let text = format!(
+            "{} joiner entries imported from a bootstrapping file ({})",
+            out.len(),
+            signer
+                .as_deref()
+                .map_or("unsigned".to_string(), |s| format!("signed by {s}"))
+        );
+        let mut ev = record.as_object().cloned().unwrap_or_default();
+        ev.insert("type".into(), json!(EventKind::EntriesImported.as_str()));
+        let d = events::Described {
+            value: Value::Object(ev),
+            text,
+            level: tracing::Level::INFO,
+            audit: false, // recorded above, before the entries went in
+        };
+        events::log(&d);
+        let _ = self.events.send(d.value);
+        Ok(json!({
+            "imported": out.len(),
+            "entries": out,
+            "signer": signer,
+            "timeout": timeout.as_secs(),
+            "commissioner": self.comm.as_ref().map_or("idle", |c| state_name(c.state())),
+        }))
+    }
+
+    /// The `entry-added` events (with label and signer) and saved copies of imported entries;
+    /// the reply's entry list.
+    fn publish_imported(
+        &mut self,
+        entries: Vec<control::bootstrap::Entry>,
+        listed: &[JoinerKind],
+        timeout: Duration,
+        expires_at: Instant,
+        signer: Option<&str>,
+    ) -> Vec<Value> {
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let kind = JoinerKind::Eui64(e.eui64);
+            let origin = events::Origin {
+                label: e.label.clone(),
+                signer: signer.map(str::to_string),
+            };
+            events::set_origin(e.eui64, Some(origin));
+            let replaced = listed.contains(&kind);
+            let mut m = serde_json::Map::new();
+            events::insert_entry(&kind, &mut m);
+            m.insert("timeout".into(), json!(timeout.as_secs()));
+            m.insert("replaced".into(), json!(replaced));
+            m.insert("imported".into(), json!(true));
+            m.insert("type".into(), json!(EventKind::EntryAdded.as_str()));
+            self.emit(&events::Described {
+                text: format!(
+                    "joiner entry {} {} from a bootstrapping file (expires in {} s)",
+                    events::entry_text(&kind),
+                    if replaced { "replaced" } else { "added" },
+                    timeout.as_secs()
+                ),
+                value: Value::Object(m.clone()),
+                level: tracing::Level::INFO,
+                audit: true,
+            });
+            self.save_entry(JoinerEntry {
+                kind,
+                pskd: e.pskd,
+                expires_at,
+            });
+            out.push(json!({
+                "entry": m.get("entry"),
+                "eui64": m.get("eui64"),
+                "joiner_id": m.get("joiner_id"),
+                "label": e.label,
+            }));
+        }
+        out
     }
 
     pub(super) fn list(&self) -> Value {

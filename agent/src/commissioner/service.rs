@@ -46,6 +46,14 @@ pub(super) enum Cmd {
         timeout: Option<Duration>,
         reply: Reply,
     },
+    /// `joiner.import`: a bootstrapping file's entries (parsed and verified), all or none.
+    Import {
+        entries: Vec<control::bootstrap::Entry>,
+        timeout: Option<Duration>,
+        /// The key id that signed the file.
+        signer: Option<String>,
+        reply: Reply,
+    },
     List(Reply),
     Remove(JoinerKind, Reply),
     Status(Reply),
@@ -164,6 +172,21 @@ impl Service {
         })
         .await
     }
+    /// Adds every entry of a bootstrapping file, or none.
+    pub(crate) async fn import(
+        &self,
+        entries: Vec<control::bootstrap::Entry>,
+        timeout: Option<Duration>,
+        signer: Option<String>,
+    ) -> Result<Value, MethodError> {
+        self.ask(|reply| Cmd::Import {
+            entries,
+            timeout,
+            signer,
+            reply,
+        })
+        .await
+    }
     pub(crate) async fn list(&self) -> Result<Value, MethodError> {
         self.ask(Cmd::List).await
     }
@@ -267,6 +290,7 @@ impl Task {
             .as_ref()
             .map(|c| c.list().into_iter().map(|e| e.kind).collect())
             .unwrap_or_default();
+        events::retain_origins(&listed);
         let mut s = lock(&self.saved);
         s.entries.retain(|e| listed.contains(&e.kind));
         s.manual = self.manual;
@@ -364,5 +388,62 @@ mod supervision_tests {
             .unwrap();
         assert!(why.contains("died 3 times"), "{why}");
         assert!(svc.list().await.is_err());
+    }
+
+    /// `joiner.import` adds every entry or none: a file the table has no room for changes
+    /// nothing; one that fits goes in whole, each entry with its label and the signer.
+    #[tokio::test]
+    async fn an_import_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_fake, client, _events) = FakeNcp::start();
+        let net = crate::fake_ncp::network(client, dir.path(), "S");
+        net.bring_up().await.unwrap();
+        let (_in_tx, in_rx) = mpsc::channel(4);
+        let audit = Arc::new(AuditLog::new(dir.path()));
+        let svc = Service::spawn(net, settings(), audit.clone(), in_rx);
+        let file = |t: &str| control::bootstrap::parse(t.as_bytes()).unwrap();
+        let max = 256; // meshcop::commissioner::Config::max_entries, the default
+        for i in 0..max - 1 {
+            let eui = JoinerKind::Eui64([0xaa, 0, 0, 0, 0, 0, (i >> 8) as u8, i as u8]);
+            svc.add(eui, Pskd::new("J01NME").unwrap(), None)
+                .await
+                .unwrap();
+        }
+        let count = |v: &Value| v["joiners"].as_array().unwrap().len();
+        let two_new = "18b4300000000001,SECRET1,a\n18b4300000000002,SECRET1,b\n";
+        let e = svc.import(file(two_new), None, None).await.unwrap_err();
+        assert_eq!(e.code, "invalid_params");
+        assert!(e.message.contains("nothing imported"), "{}", e.message);
+        assert_eq!(count(&svc.list().await.unwrap()), max - 1);
+        // One new entry and one that replaces an existing one: it fits.
+        let fits = "18b4300000000001,SECRET1,kitchen\naa00000000000000,SECRET1\n";
+        let r = svc
+            .import(
+                file(fits),
+                Some(Duration::from_secs(600)),
+                Some("0807060504030201".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r["imported"], 2);
+        assert_eq!(r["signer"], "0807060504030201");
+        assert_eq!(r["entries"][0]["label"], "kitchen");
+        assert!(r["entries"][1]["label"].is_null());
+        let list = svc.list().await.unwrap();
+        assert_eq!(count(&list), max);
+        let e = list["joiners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["eui64"] == "18b4300000000001")
+            .unwrap();
+        assert_eq!(
+            (e["label"].as_str(), e["signer"].as_str()),
+            (Some("kitchen"), Some("0807060504030201"))
+        );
+        assert!(e["expires_in"].as_u64() > Some(590), "{e}");
+        let log = std::fs::read_to_string(audit.path()).unwrap();
+        assert!(log.contains("\"event\":\"entries-imported\""), "{log}");
+        assert!(!log.contains("SECRET1") && !r.to_string().contains("SECRET1"));
     }
 }
