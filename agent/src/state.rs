@@ -60,6 +60,21 @@ pub(crate) fn validate_dataset(tlvs: &[u8]) -> Result<(), String> {
         ds.network_key.is_some(),
         ds.mesh_local_prefix.is_some(),
     ];
+    if let Some(name) = ds.network_name.as_deref() {
+        if name.is_empty() || name.len() > meshcop::dataset::NETWORK_NAME_MAX_LEN {
+            return Err(format!(
+                "its Network Name is {} bytes long (Thread allows 1..{})",
+                name.len(),
+                meshcop::dataset::NETWORK_NAME_MAX_LEN
+            ));
+        }
+    }
+    if let Some(c) = ds.channel.filter(|c| !(11..=26).contains(c)) {
+        return Err(format!("its Channel {c} is not a Thread channel (11..26)"));
+    }
+    if ds.pan_id == Some(0xffff) {
+        return Err("its PAN ID is 0xffff, the broadcast PAN ID".into());
+    }
     let missing: Vec<&str> = REQUIRED
         .iter()
         .zip(present)
@@ -304,6 +319,28 @@ mod tests {
             m.contains("Network Key") && m.contains("dataset.tlvs"),
             "{m}"
         );
+        // Values a network cannot have.
+        for (mutate, what) in [
+            (
+                Box::new(|d: &mut meshcop::dataset::Dataset| {
+                    d.network_name = Some("ImportedElsewhere".into())
+                }) as Box<dyn Fn(&mut meshcop::dataset::Dataset)>,
+                "Network Name",
+            ),
+            (
+                Box::new(|d: &mut meshcop::dataset::Dataset| d.channel = Some(27)),
+                "Channel 27",
+            ),
+            (
+                Box::new(|d: &mut meshcop::dataset::Dataset| d.pan_id = Some(0xffff)),
+                "0xffff",
+            ),
+        ] {
+            let mut ds = meshcop::dataset::Dataset::decode(&full).unwrap();
+            mutate(&mut ds);
+            let m = validate_dataset(&ds.encode()).unwrap_err();
+            assert!(m.contains(what), "{m}");
+        }
         // Garbage of any kind never panics.
         for junk in ["00", "ffff", "0e", "0e08", "000100"] {
             fs::write(st.dataset_path(), junk).unwrap();

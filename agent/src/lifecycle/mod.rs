@@ -422,13 +422,14 @@ impl Lifecycle {
     /// Audit record, journal line and subscriber event.
     fn announce(&self, kind: EventKind, mut fields: Value, text: &str) {
         self.audit.record(kind.as_str(), &fields);
+        // Bare values (`event=network-key-rotation-applied`, `uid=0`), like every other event line.
         let f = |k: &str| {
-            fields
-                .get(k)
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            fields.get(k).map(|v| {
+                tracing::field::display(v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            })
         };
         tracing::info!(
-            event = kind.as_str(),
+            event = %kind.as_str(),
             uid = f("uid"),
             changes = f("changes"),
             delay_s = f("delay_s"),
