@@ -223,12 +223,13 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     );
     let startup = async {
         let how = net.bring_up().await?;
-        sd_notify::announce_ready(&net, &notifier, how, live_rx);
         if how == network::BringUp::Waiting {
             // `dataset.import` brings the stack up; `network up` is logged when it attaches.
+            sd_notify::announce_ready(&net, &notifier, how, live_rx);
             return std::future::pending::<Result<(), Fatal>>().await;
         }
         tracing::info!(how = ?how, "network interface and stack up; waiting to attach");
+        sd_notify::announce_ready(&net, &notifier, how, live_rx);
         match net.wait_attached(ATTACH_TIMEOUT).await {
             Some(_) => {}
             None => tracing::warn!(
