@@ -105,6 +105,7 @@ use crate::tlv::{self, types, Tlv};
 
 mod admission;
 mod border_agent;
+mod diag;
 mod events;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -214,6 +215,9 @@ pub enum Error {
     /// Too many MGMT_COMMISSIONER_GET requests are outstanding.
     #[error("{max} MGMT_COMMISSIONER_GET requests are already outstanding; wait for an answer")]
     TooManyRequests { max: usize },
+    /// The petition has not been accepted (or the session ended): not active.
+    #[error("the commissioner is not active (its petition has not been accepted)")]
+    NotActive,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,6 +331,11 @@ pub struct Commissioner {
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Network diagnostics ([`Commissioner::diag_query`]): the last request id, the recent ones
+    /// an answer may match, the answers not yet polled.
+    diag_next_id: u64,
+    diag_recent: VecDeque<u64>,
+    diag_out: VecDeque<(u64, crate::netdiag::DiagAnswer)>,
 }
 
 impl fmt::Debug for Commissioner {
@@ -381,6 +390,9 @@ impl Commissioner {
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            diag_next_id: 0,
+            diag_recent: VecDeque::new(),
+            diag_out: VecDeque::new(),
         }
     }
 
