@@ -162,7 +162,9 @@ pub enum Request {
     DatasetImport(DatasetImport),
     DebugResetNcp(ResetNcp),
     /// `debug.diag_query`: a network diagnostic query; `wait` seconds (1..60) to collect answers.
-    DebugDiagQuery { wait: Option<u64> },
+    DebugDiagQuery {
+        wait: Option<u64>,
+    },
 }
 
 fn bad(msg: impl Into<String>) -> MethodError {

@@ -146,7 +146,11 @@ impl Handler for Methods {
                     self.service.arm_reset(on).await
                 }
                 Request::DebugDiagQuery { wait } => {
-                    tracing::info!(uid = peer.uid, pid = peer.pid, "debug.diag_query (test method)");
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        "debug.diag_query (test method)"
+                    );
                     let wait = Duration::from_secs(wait.unwrap_or(5));
                     let answers = self.service.diag_query(wait).await?;
                     Ok(super::requests::diag_answers_json(&answers))
