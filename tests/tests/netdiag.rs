@@ -117,6 +117,14 @@ fn both_nodes_answer_in(sb: &Sandbox) -> Result<()> {
         );
         ensure!(a["mode"].is_u64(), "{eui}: mode {a}");
     }
+    // How fast: a query collecting for 1 s only.
+    let t = Instant::now();
+    let quick = rpc(sb, "debug.diag_query", json!({"wait": 1}))?;
+    let n = quick["answers"].as_array().map_or(0, Vec::len);
+    println!(
+        "a 1 s query (session active): {n} answers, call {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let own = answer_of(&answers, &ncp_eui64).is_some();
     println!("the agent's own co-processor answered: {own}");
 
