@@ -23,6 +23,12 @@
 //!   a newer table change supersedes a pending one. Steering data as OpenThread computes it
 //!   (`ComputeBloomFilter`): one byte `ff` when a wildcard entry exists, else a 16-byte Bloom filter
 //!   of the EUI-64 Joiner IDs and discerners — 16 zero bytes when the table is empty.
+//! - Network diagnostics ([`Commissioner::diag_query`], `diag.rs`): DIAG_GET.qry (`d/dq`) to
+//!   `ff03::1` through the UDP proxy; each node's DIAG_GET.ans (`d/da`) is ACKed through the proxy
+//!   and parsed ([`crate::netdiag::DiagAnswer`]) for [`Commissioner::poll_diag_answer`] (a queue
+//!   of its own, not an [`Event`]). Live: both `ot-cli-ftd` nodes (router, `mode rn` child)
+//!   answered within 1 s; the Border Agent's own node does not (its proxy sends without
+//!   multicast loop).
 //! - Joiner sessions keyed by (Joiner IID, Joiner Router Locator): RLY_RX (`c/rx`) records feed a
 //!   DTLS server whose password is the best-matching entry's PSKd (EUI-64 > longest discerner >
 //!   wildcard); its records go back in RLY_TX (`c/tx`). JOIN_FIN.req (`c/jf`) is checked (vendor
