@@ -54,7 +54,7 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
         Request::NetworkRotateKey(_) | Request::NetworkMigrate(_) => scheduled_reply(reply)?,
         Request::NetworkPending => pending_reply(reply)?,
         Request::DatasetImport(_) => imported_reply(reply)?,
-        Request::DebugResetNcp(_) => format!("{reply}\n"),
+        Request::DebugResetNcp(_) | Request::DebugDiagQuery { .. } => format!("{reply}\n"),
     })
 }
 

@@ -44,13 +44,14 @@ names! {
         NetworkPending => "network.pending",
         DatasetImport => "dataset.import",
         DebugResetNcp => "debug.reset_ncp",
+        DebugDiagQuery => "debug.diag_query",
     }
 }
 
 impl Method {
     /// Test-only: served only when the agent enables its debug methods.
     pub fn is_debug(self) -> bool {
-        matches!(self, Method::DebugResetNcp)
+        matches!(self, Method::DebugResetNcp | Method::DebugDiagQuery)
     }
 
     /// Reveals secrets or disturbs the co-processor: root or the agent's own uid only, whatever
@@ -71,7 +72,9 @@ impl Method {
             | Method::NetworkEnergyScan
             | Method::NetworkRotateKey
             | Method::NetworkMigrate
-            | Method::NetworkPending => false,
+            | Method::NetworkPending
+            // A network diagnostic query: reads what every node tells anyone on the mesh.
+            | Method::DebugDiagQuery => false,
         }
     }
 }
@@ -158,6 +161,10 @@ pub enum Request {
     NetworkPending,
     DatasetImport(DatasetImport),
     DebugResetNcp(ResetNcp),
+    /// `debug.diag_query`: a network diagnostic query; `wait` seconds (1..60) to collect answers.
+    DebugDiagQuery {
+        wait: Option<u64>,
+    },
 }
 
 fn bad(msg: impl Into<String>) -> MethodError {
@@ -184,6 +191,7 @@ impl Request {
             Request::NetworkPending => Method::NetworkPending,
             Request::DatasetImport(_) => Method::DatasetImport,
             Request::DebugResetNcp(_) => Method::DebugResetNcp,
+            Request::DebugDiagQuery { .. } => Method::DebugDiagQuery,
         }
     }
 
@@ -227,6 +235,15 @@ impl Request {
                     }
                 },
             }),
+            Method::DebugDiagQuery => Request::DebugDiagQuery {
+                wait: match params.get("wait") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => match v.as_u64() {
+                        Some(s) if (1..=60).contains(&s) => Some(s),
+                        _ => return Err(bad("`wait` must be whole seconds 1..60")),
+                    },
+                },
+            },
         })
     }
 
@@ -272,6 +289,11 @@ impl Request {
             Request::DebugResetNcp(r) => {
                 if let Some(on) = &r.on {
                     m.insert("on".into(), json!(on));
+                }
+            }
+            Request::DebugDiagQuery { wait } => {
+                if let Some(w) = wait {
+                    m.insert("wait".into(), json!(w));
                 }
             }
         }

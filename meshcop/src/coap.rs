@@ -51,6 +51,10 @@ pub mod uri {
     /// UDP proxy through the Border Agent (OpenThread `border_agent.cpp`).
     pub const UDP_TX: &str = "c/ut";
     pub const UDP_RX: &str = "c/ur";
+    /// Network diagnostics (OpenThread `network_diagnostic.cpp`; see [`crate::netdiag`]).
+    pub const DIAG_GET_QUERY: &str = "d/dq";
+    pub const DIAG_GET_ANSWER: &str = "d/da";
+    pub const DIAG_GET_REQUEST: &str = "d/dg";
 }
 
 /// The commissioner's and TMF's UDP port inside the Thread network.

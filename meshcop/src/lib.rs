@@ -18,6 +18,7 @@ pub mod dataset;
 pub mod dtls;
 pub(crate) mod ecjpake;
 pub mod netdata;
+pub mod netdiag;
 pub(crate) mod prf;
 pub mod steering;
 #[doc(hidden)]

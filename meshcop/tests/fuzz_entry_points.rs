@@ -16,6 +16,15 @@ proptest! {
         cf::coap(&data);
         cf::dataset(&data);
         cf::commissioning_data(&data);
+        cf::diag_answer(&data);
+    }
+
+    /// Network diagnostic answers: random TLV bytes, and every truncation of a well-formed one.
+    #[test]
+    fn diag_answer_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300), cut in any::<usize>()) {
+        cf::diag_answer(&data);
+        let good = [33u8, 2, 0, 7, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 4, 1, 2, 1, 15, 23, 8, 1, 2, 3, 4, 5, 6, 7, 8, 32, 2, 0x80, 0];
+        cf::diag_answer(&good[..cut % (good.len() + 1)]);
     }
 
     #[test]

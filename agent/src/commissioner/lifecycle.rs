@@ -40,6 +40,7 @@ impl Task {
                     self.housekeeping().await;
                 }
             }
+            self.diag_step(Instant::now());
             self.drain().await;
             self.save();
             if self.shutdown.is_some() {
@@ -85,6 +86,9 @@ impl Task {
             t = t.min(d.max(now));
         }
         for p in &self.pending_status {
+            t = t.min(p.deadline.max(now));
+        }
+        for p in &self.pending_diag {
             t = t.min(p.deadline.max(now));
         }
         t
@@ -169,6 +173,12 @@ impl Task {
                     ev => self.publish_event(ev).await,
                 }
             }
+            while let Some((request, answer)) =
+                self.comm.as_mut().and_then(Commissioner::poll_diag_answer)
+            {
+                progressed = true;
+                self.diag_answer(request, answer);
+            }
             if !progressed {
                 return;
             }
@@ -184,7 +194,7 @@ impl Task {
             .comm
             .as_ref()
             .is_some_and(|c| !c.list().is_empty() || c.joiner_sessions() > 0);
-        self.manual || busy
+        self.manual || busy || !self.pending_diag.is_empty()
     }
 
     /// Starts or stops the state machine to match [`Task::wanted`].
@@ -195,7 +205,7 @@ impl Task {
             .comm
             .as_ref()
             .is_some_and(|c| !c.list().is_empty() || c.joiner_sessions() > 0);
-        if table_busy || self.manual {
+        if table_busy || self.manual || !self.pending_diag.is_empty() {
             self.empty_since = None;
         } else if self.empty_since.is_none() {
             self.empty_since = Some(now);

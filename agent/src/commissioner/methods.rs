@@ -145,6 +145,16 @@ impl Handler for Methods {
                 Request::DebugResetNcp(ResetNcp { on: Some(on) }) => {
                     self.service.arm_reset(on).await
                 }
+                Request::DebugDiagQuery { wait } => {
+                    tracing::info!(
+                        uid = peer.uid,
+                        pid = peer.pid,
+                        "debug.diag_query (test method)"
+                    );
+                    let wait = Duration::from_secs(wait.unwrap_or(5));
+                    let answers = self.service.diag_query(wait).await?;
+                    Ok(super::requests::diag_answers_json(&answers))
+                }
             }
         })
     }

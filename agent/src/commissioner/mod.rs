@@ -24,6 +24,10 @@
 //! - Events: every state machine event becomes a tracing line, a `{"event":...}` on the
 //!   `events.subscribe` stream and (admissions, table changes) an audit log line
 //!   ([`crate::audit`]); see [`events`] for the names.
+//! - Network diagnostics ([`Service::diag_query`]): DIAG_GET.qry to `ff03::1` through the
+//!   Border Agent's UDP proxy, petitioning first if needed (the session counts as wanted while a
+//!   query waits or collects, then lingers [`LINGER`] like an emptied table); answers are collected
+//!   per query for its `wait`, merged by source address ([`requests`]).
 //! - `joiner-joined` (best effort): a joined device's extended address is random, not derived from
 //!   its EUI-64, so it cannot be recognised. After an entrust the service snapshots the neighbour
 //!   table and polls it every [`ATTACH_POLL`]; the first new neighbour that appears within
@@ -69,6 +73,7 @@ use meshcop::commissioner::{
 };
 use meshcop::credentials::{Pskc, Pskd};
 use meshcop::dataset::Dataset;
+use meshcop::netdiag::DiagAnswer;
 use ncp::props::border_agent::decode_border_agent_state;
 use ncp::spinel::{cmd, prop};
 use serde_json::{json, Value};
@@ -96,6 +101,8 @@ pub(crate) const ATTACH_WINDOW: Duration = Duration::from_secs(180);
 const TICK: Duration = Duration::from_secs(1);
 /// How long `commissioner.status` waits for the Border Agent's MGMT_COMMISSIONER_GET answer.
 pub(crate) const STATUS_GET_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a network diagnostic query waits for the petition to be accepted.
+pub(crate) const DIAG_PETITION_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a clean shutdown waits for the resignation.
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
 
@@ -132,6 +139,8 @@ struct Task {
     reset_on: Option<String>,
     /// `commissioner.status` calls waiting for the Border Agent's c/cg answer.
     pending_status: Vec<PendingStatus>,
+    /// Network diagnostic queries waiting for the petition or collecting answers.
+    pending_diag: Vec<PendingDiag>,
     /// The saved table is to be put back (this task replaces one that died).
     restore_pending: bool,
     /// The copy of the table a successor gets ([`service::Saved`]).

@@ -11,6 +11,34 @@ pub(super) struct PendingStatus {
     pub(super) deadline: Instant,
 }
 
+/// A network diagnostic query ([`Service::diag_query`]): waiting for the petition (`request`
+/// `None`, `deadline` the petition's) or collecting answers (`deadline` = sent + `wait`).
+pub(super) struct PendingDiag {
+    pub(super) wait: Duration,
+    pub(super) request: Option<u64>,
+    pub(super) answers: Vec<DiagAnswer>,
+    pub(super) deadline: Instant,
+    pub(super) reply: oneshot::Sender<Result<Vec<DiagAnswer>, MethodError>>,
+}
+
+/// The answers of a diagnostic query as JSON (`debug.diag_query`): `{"answers": [{"source",
+/// "eui64", "ext_address", "rloc16" ("0x0401"), "mode"}, ...]}`, `null` for an absent field.
+pub(crate) fn diag_answers_json(answers: &[DiagAnswer]) -> Value {
+    let list: Vec<Value> = answers
+        .iter()
+        .map(|a| {
+            json!({
+                "source": a.source.to_string(),
+                "eui64": a.eui64.map(hex::encode),
+                "ext_address": a.ext_address.map(hex::encode),
+                "rloc16": a.rloc16.map(|r| format!("0x{r:04x}")),
+                "mode": a.mode,
+            })
+        })
+        .collect();
+    json!({ "answers": list })
+}
+
 pub(super) fn state_name(s: State) -> &'static str {
     match s {
         State::Idle => "idle",
@@ -231,6 +259,7 @@ impl Task {
                 })));
             }
             Cmd::CredentialsChanged => self.on_credentials_changed(),
+            Cmd::DiagQuery { wait, reply } => self.diag_query(wait, reply).await,
             Cmd::ArmReset(on, reply) => {
                 tracing::warn!(on = %on, "debug.reset_ncp: co-processor reset armed (test method)");
                 self.reset_on = Some(on.clone());
@@ -614,5 +643,93 @@ impl Task {
             "last_error": self.last_start_error,
             "leader": leader,
         })
+    }
+}
+
+impl Task {
+    /// A diagnostic query from [`Service::diag_query`]: refused at once when the operator stopped
+    /// the commissioner or the Border Agent cannot be reached; else it waits for the petition
+    /// (the session is wanted meanwhile: [`Task::wanted`]) and goes out in [`Task::diag_step`].
+    pub(super) async fn diag_query(
+        &mut self,
+        wait: Duration,
+        reply: oneshot::Sender<Result<Vec<DiagAnswer>, MethodError>>,
+    ) {
+        if self.suspended {
+            let _ = reply.send(Err(MethodError::new(
+                code::NCP_UNAVAILABLE,
+                "the commissioner was stopped by the operator (commissioner.start first)",
+            )));
+            return;
+        }
+        let active = self.comm.as_ref().map(Commissioner::state) == Some(State::Active);
+        if !active {
+            if let Err(e) = self.start_now().await {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+        self.pending_diag.push(PendingDiag {
+            wait,
+            request: None,
+            answers: Vec::new(),
+            deadline: Instant::now() + DIAG_PETITION_TIMEOUT,
+            reply,
+        });
+        self.diag_step(Instant::now());
+    }
+
+    /// Sends the query of the diagnostic calls waiting for the petition once it is active (one
+    /// query for all of them), and answers the calls whose time is up.
+    pub(super) fn diag_step(&mut self, now: Instant) {
+        if self.pending_diag.is_empty() {
+            return;
+        }
+        if self.pending_diag.iter().any(|p| p.request.is_none()) {
+            if let Some(Ok(id)) = self
+                .comm
+                .as_mut()
+                .filter(|c| c.state() == State::Active)
+                .map(|c| c.diag_query(now))
+            {
+                tracing::info!(request = id, "network diagnostic query sent to ff03::1");
+                for p in self.pending_diag.iter_mut().filter(|p| p.request.is_none()) {
+                    p.request = Some(id);
+                    p.deadline = now + p.wait;
+                }
+            }
+        }
+        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_diag)
+            .into_iter()
+            .partition(|p| now >= p.deadline);
+        self.pending_diag = rest;
+        for p in done {
+            let r = match p.request {
+                Some(_) => Ok(p.answers),
+                None => Err(MethodError::new(
+                    code::NCP_UNAVAILABLE,
+                    format!(
+                        "the petition was not accepted within {} s (another commissioner active?)",
+                        DIAG_PETITION_TIMEOUT.as_secs()
+                    ),
+                )),
+            };
+            let _ = p.reply.send(r);
+        }
+    }
+
+    /// A node's answer to diagnostic query `request`: merged into the calls collecting it, one
+    /// entry per source address.
+    pub(super) fn diag_answer(&mut self, request: u64, answer: DiagAnswer) {
+        for p in self
+            .pending_diag
+            .iter_mut()
+            .filter(|p| p.request == Some(request))
+        {
+            match p.answers.iter_mut().find(|a| a.source == answer.source) {
+                Some(a) => a.merge(&answer),
+                None => p.answers.push(answer.clone()),
+            }
+        }
     }
 }

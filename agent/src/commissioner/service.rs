@@ -64,6 +64,11 @@ pub(super) enum Cmd {
     CredentialsChanged,
     /// Test-only: reset the co-processor right after the next event of this type.
     ArmReset(String, Reply),
+    /// A network diagnostic query: answers collected for `wait` after it went out.
+    DiagQuery {
+        wait: Duration,
+        reply: oneshot::Sender<Result<Vec<DiagAnswer>, MethodError>>,
+    },
 }
 
 /// Handle to the service task.
@@ -208,6 +213,22 @@ impl Service {
         self.ask(|r| Cmd::ArmReset(on, r)).await
     }
 
+    /// Asks every node on the mesh for its EUI-64, extended address, RLOC16 and mode (DIAG_GET.qry
+    /// to `ff03::1` through the Border Agent's UDP proxy) and returns the answers collected for
+    /// `wait` after the query went out, one per source address (split answers merged). When the
+    /// commissioner is not active it petitions first (at most [`DIAG_PETITION_TIMEOUT`]) and, with
+    /// nothing else to do, resigns [`LINGER`] after the query, like after an emptied table.
+    /// Errors: the Border Agent is not active, the operator stopped the commissioner, or the
+    /// petition was not accepted in time.
+    pub(crate) async fn diag_query(&self, wait: Duration) -> Result<Vec<DiagAnswer>, MethodError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(Cmd::DiagQuery { wait, reply: tx })
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
     /// Resigns (when active) and stops the task; waits at most [`SHUTDOWN_TIMEOUT`].
     pub(crate) async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -247,6 +268,7 @@ impl Task {
             last_start_error: None,
             reset_on: None,
             pending_status: Vec::new(),
+            pending_diag: Vec::new(),
             restore_pending,
             saved,
         }

@@ -42,3 +42,46 @@ fn border_agent_answer_is_merged_into_status() {
         json!({"error": "x", "get_error": "no answer"})
     );
 }
+
+#[test]
+fn diag_answers_as_json() {
+    let a = DiagAnswer {
+        source: "fd00::ff:fe00:1001".parse().unwrap(),
+        eui64: Some([0x18, 0xb4, 0x30, 0, 0, 0, 0, 3]),
+        ext_address: None,
+        rloc16: Some(0x1001),
+        mode: Some(13),
+    };
+    assert_eq!(
+        diag_answers_json(&[a]),
+        json!({"answers": [{"source": "fd00::ff:fe00:1001", "eui64": "18b4300000000003",
+            "ext_address": null, "rloc16": "0x1001", "mode": 13}]})
+    );
+}
+
+/// On the fake co-processor (no Border Agent there): a diagnostic query is refused at once with
+/// `ncp_unavailable`, never hangs; after `commissioner.stop` it is refused too.
+#[tokio::test]
+async fn diag_query_without_a_border_agent_is_refused_at_once() {
+    use crate::fake_ncp::FakeNcp;
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, client, _events) = FakeNcp::start();
+    let net = crate::fake_ncp::network(client, dir.path(), "S");
+    net.bring_up().await.unwrap();
+    let (_in_tx, in_rx) = mpsc::channel(4);
+    let audit = Arc::new(AuditLog::new(dir.path()));
+    let svc = Service::spawn(net, CommissionerSettings::default(), audit, in_rx);
+    let call = svc.diag_query(Duration::from_secs(1));
+    let e = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the query hangs")
+        .unwrap_err();
+    assert_eq!(e.code, "ncp_unavailable", "{}", e.message);
+    svc.stop().await.unwrap();
+    let e = svc.diag_query(Duration::from_secs(1)).await.unwrap_err();
+    assert!(
+        e.message.contains("stopped by the operator"),
+        "{}",
+        e.message
+    );
+}

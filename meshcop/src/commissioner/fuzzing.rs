@@ -7,6 +7,7 @@
 //! - [`dataset`]: `Dataset::decode` and what is done with a decoded dataset.
 //! - [`commissioning_data`]: network data (`netdata`), its Commissioning Data TLV, steering data.
 //! - [`session`]: a live commissioner fed decrypted Border Agent messages (see its doc).
+//! - [`diag_answer`]: the network diagnostic readers ([`crate::netdiag`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::coap::{self, Code, JoinerAddr, Message, MsgType, RelayRx, UdpRx};
 use crate::credentials::{self, Pskc, Pskd};
 use crate::dataset::Dataset;
 use crate::dtls;
+use crate::netdiag;
 use crate::steering::SteeringData;
 use crate::testing::XorShiftRng;
 use crate::tlv::{types, Tlv};
@@ -79,7 +81,24 @@ fn read_message(msg: &Message) {
     }
     if let Ok(rx) = UdpRx::from_message(msg) {
         let _ = coap::udp_tx(1, &[1], rx.dst_port, rx.src, rx.src_port, &rx.payload);
+        if let Ok(inner) = Message::parse(&rx.payload) {
+            diag_answer(&inner.payload);
+        }
     }
+    diag_answer(&msg.payload);
+}
+
+/// The network diagnostic readers on arbitrary TLV bytes, and a query built from them.
+pub fn diag_answer(data: &[u8]) {
+    let src = std::net::Ipv6Addr::from([0xfd; 16]);
+    if let Ok(mut a) = netdiag::DiagAnswer::parse(src, data) {
+        let b = a.clone();
+        a.merge(&b);
+        assert_eq!(a, b, "merging an answer with itself changed it");
+    }
+    let _ = netdiag::query_id(data);
+    let _ = netdiag::is_last_answer(data);
+    let _ = netdiag::query(1, &[1], data, netdiag::query_id(data));
 }
 
 /// `Dataset::decode`, then encode / validate / re-decode of what it accepted.
@@ -199,6 +218,17 @@ fn run_session(data: &[u8], record: bool) -> Vec<String> {
                 let record = take(&mut byte);
                 h.relay_rx(&record);
             }
+            3 if op & 0x80 != 0 => {
+                // A DIAG_GET.ans from a node, arbitrary TLVs.
+                let tlvs = take(&mut byte);
+                if let Ok(mut m) = Message::post(true, coap::uri::DIAG_GET_ANSWER, 0x99, &[7], &[])
+                {
+                    m.payload = tlvs;
+                    if let Ok(b) = m.encode() {
+                        h.udp_rx(b);
+                    }
+                }
+            }
             3 => {
                 let inner = take(&mut byte);
                 h.udp_rx(inner);
@@ -284,6 +314,11 @@ impl SessionHarness {
             while let Some(e) = self.c.poll_event() {
                 if let Some(v) = &mut self.events {
                     v.push(format!("{e:?}"));
+                }
+            }
+            while let Some(a) = self.c.poll_diag_answer() {
+                if let Some(v) = &mut self.events {
+                    v.push(format!("{a:?}"));
                 }
             }
             while let Some(ev) = self.ba.poll_event() {
@@ -440,7 +475,7 @@ impl SessionHarness {
 
     fn operator(&mut self, n: u8) {
         let now = self.now;
-        match n % 6 {
+        match n % 7 {
             0 => {
                 let _ = self
                     .c
@@ -454,6 +489,9 @@ impl SessionHarness {
             }
             3 => self.c.stop(now),
             4 => self.c.reset(now),
+            5 => {
+                let _ = self.c.diag_query(now);
+            }
             _ => self
                 .c
                 .set_provisioning_url(Some("https://fuzz.example".into())),

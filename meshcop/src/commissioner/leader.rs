@@ -121,6 +121,9 @@ impl Commissioner {
             Ok(m) => m,
             Err(e) => return self.dropped(format!("UDP_RX payload: {e}")),
         };
+        if inner.code.is_request() && inner.uri_path == uri::DIAG_GET_ANSWER {
+            return self.on_diag_answer(&rx, &inner);
+        }
         if inner.code.is_request() {
             // E.g. MGMT_DATASET_CHANGED from the leader: acknowledge it.
             if inner.needs_ack() {

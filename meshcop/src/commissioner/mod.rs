@@ -23,6 +23,12 @@
 //!   a newer table change supersedes a pending one. Steering data as OpenThread computes it
 //!   (`ComputeBloomFilter`): one byte `ff` when a wildcard entry exists, else a 16-byte Bloom filter
 //!   of the EUI-64 Joiner IDs and discerners — 16 zero bytes when the table is empty.
+//! - Network diagnostics ([`Commissioner::diag_query`], `diag.rs`): DIAG_GET.qry (`d/dq`) to
+//!   `ff03::1` through the UDP proxy; each node's DIAG_GET.ans (`d/da`) is ACKed through the proxy
+//!   and parsed ([`crate::netdiag::DiagAnswer`]) for [`Commissioner::poll_diag_answer`] (a queue
+//!   of its own, not an [`Event`]). Live: both `ot-cli-ftd` nodes (router, `mode rn` child)
+//!   answered within 1 s; the Border Agent's own node does not (its proxy sends without
+//!   multicast loop).
 //! - Joiner sessions keyed by (Joiner IID, Joiner Router Locator): RLY_RX (`c/rx`) records feed a
 //!   DTLS server whose password is the best-matching entry's PSKd (EUI-64 > longest discerner >
 //!   wildcard); its records go back in RLY_TX (`c/tx`). JOIN_FIN.req (`c/jf`) is checked (vendor
@@ -105,6 +111,7 @@ use crate::tlv::{self, types, Tlv};
 
 mod admission;
 mod border_agent;
+mod diag;
 mod events;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -214,6 +221,9 @@ pub enum Error {
     /// Too many MGMT_COMMISSIONER_GET requests are outstanding.
     #[error("{max} MGMT_COMMISSIONER_GET requests are already outstanding; wait for an answer")]
     TooManyRequests { max: usize },
+    /// The petition has not been accepted (or the session ended): not active.
+    #[error("the commissioner is not active (its petition has not been accepted)")]
+    NotActive,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,6 +337,11 @@ pub struct Commissioner {
     out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Network diagnostics ([`Commissioner::diag_query`]): the last request id, the recent ones
+    /// an answer may match, the answers not yet polled.
+    diag_next_id: u64,
+    diag_recent: VecDeque<u64>,
+    diag_out: VecDeque<(u64, crate::netdiag::DiagAnswer)>,
 }
 
 impl fmt::Debug for Commissioner {
@@ -381,6 +396,9 @@ impl Commissioner {
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            diag_next_id: 0,
+            diag_recent: VecDeque::new(),
+            diag_out: VecDeque::new(),
         }
     }
 

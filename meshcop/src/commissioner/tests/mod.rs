@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 mod border_agent;
 mod border_agent_input;
+mod diag;
 mod flood;
 mod joiners;
 mod leader;
@@ -73,6 +74,8 @@ struct FakeBa {
     drop_next_gets: u32,
     /// The Border Agent Locator it reports.
     rloc16: u16,
+    /// UDP_TX other than MGMT_COMMISSIONER_SET: (source port, destination, port, payload).
+    other_udp_tx: Vec<(u16, Ipv6Addr, u16, Vec<u8>)>,
 }
 
 impl FakeBa {
@@ -105,6 +108,7 @@ impl FakeBa {
             commissioner_gets: 0,
             drop_next_gets: 0,
             rloc16: 0x0400,
+            other_udp_tx: vec![],
         }
     }
     /// A new DTLS server (as after a co-processor reset or a failed session).
@@ -211,8 +215,10 @@ impl FakeBa {
                     .unwrap()
                     .ipv6()
                     .unwrap();
+                let raw = inner.to_vec();
                 let inner = Message::parse(inner).unwrap();
                 if inner.uri_path != "c/cs" || inner.typ != MsgType::Con {
+                    self.other_udp_tx.push((sp, dst, dp, raw));
                     return; // e.g. our answer to a garbage request from the "leader"
                 }
                 assert_eq!(dst, coap::leader_aloc(&MLP));
