@@ -26,6 +26,7 @@ mod bridge;
 mod commissioner;
 mod config;
 mod control_socket;
+mod devices;
 #[cfg(test)]
 mod fake_ncp;
 mod frames;
@@ -199,6 +200,19 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         audit.clone(),
         commissioner_input,
     );
+    // The device inventory reads the commissioner's events (subscribed before any can be sent).
+    // Presence: wire `diag` to `commissioner::Service::diag_query` once it exists.
+    let inventory = devices::Inventory::open(
+        &settings.state_dir,
+        audit.clone(),
+        commissioner.event_sender(),
+        Arc::new(devices::source::MeshSource {
+            net: net.clone(),
+            diag: None,
+        }),
+        settings.presence_interval,
+    );
+    tokio::spawn(inventory.clone().run(commissioner.subscribe()));
     let lifecycle =
         lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone(), scanner.clone());
     tokio::spawn(lifecycle.clone().run());
@@ -211,6 +225,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         service: commissioner.clone(),
         scanner,
         lifecycle,
+        devices: inventory,
     });
 
     let monitor = monitor::run(net.clone(), events);
