@@ -9,6 +9,9 @@
 //!
 //! Role, kept simple: `router` when the RLOC16's child id (low 9 bits) is 0, else `child`;
 //! `device_type` `ftd` when the MLE Mode's device type bit (0x08) is set, else `mtd`.
+//!
+//! Saved when a state, an address or a learnt EUI-64 changes; a new `last_seen` alone is kept in
+//! memory until the next save (so `devices.json` is not rewritten every interval).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -101,20 +104,24 @@ impl Tracker {
             match found {
                 Some(s) => {
                     self.misses.remove(&d.joiner_id);
+                    let (role, kind) = role_of(s.rloc16, s.mode);
+                    let before = (d.ext_address.clone(), d.rloc16.clone(), d.eui64.clone());
                     if d.eui64.is_none() {
                         d.eui64 = Some(hex::encode(s.eui64));
                     }
-                    let (role, kind) = role_of(s.rloc16, s.mode);
                     d.ext_address = s.ext_address.map(hex::encode);
                     d.rloc16 = s.rloc16.map(|r| format!("0x{r:04x}"));
                     d.role = role;
                     d.device_type = kind;
+                    // `last_seen` alone does not rewrite the file (no flash write a minute per
+                    // device); it is saved with the next change.
                     d.last_seen = Some(seen_at.to_string());
+                    dirty |= before != (d.ext_address.clone(), d.rloc16.clone(), d.eui64.clone());
                     if d.state != STATE_ATTACHED {
                         d.state = STATE_ATTACHED.into();
                         changes.push(Change::Attached(d.joiner_id.clone()));
+                        dirty = true;
                     }
-                    dirty = true;
                 }
                 None if self.joined.contains_key(&d.joiner_id) => {}
                 None => {
