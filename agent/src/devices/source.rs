@@ -2,6 +2,23 @@
 //! presence from a network diagnostics query handed in by `main.rs` (the commissioner's
 //! `Service::diag_query` through the Border Agent). Without one, every query fails and presence
 //! stays `unknown` (records, onboardings and credentials still work).
+//!
+//! Wiring (`main.rs`, `start_inventory`), once `Service::diag_query` exists:
+//!
+//! ```ignore
+//! let c = commissioner.clone();
+//! let diag: DiagQuery = Arc::new(move |wait| {
+//!     let c = c.clone();
+//!     Box::pin(async move {
+//!         let answers = c.diag_query(wait).await.map_err(|e| e.message)?;
+//!         Ok(answers
+//!             .into_iter()
+//!             .filter_map(|a| Some(Seen { eui64: a.eui64?, ext_address: a.ext_address,
+//!                                         rloc16: a.rloc16, mode: a.mode }))
+//!             .collect())
+//!     })
+//! });
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
