@@ -16,6 +16,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ncp::RadioUrl;
 
@@ -49,7 +50,11 @@ const KNOWN_KEYS: &[&str] = &[
     "bridge.interface",
     "bridge.infra_interface",
     "audit.max_bytes",
+    "devices.presence_interval",
 ];
+
+/// Accepted `[devices] presence_interval` (seconds).
+const PRESENCE_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 5..=3600;
 
 /// Default `[audit] max_bytes`: the audit log is rotated (`audit.jsonl` -> `audit.jsonl.1`) when
 /// it would grow past this, so it takes at most twice this on disk.
@@ -160,6 +165,8 @@ pub(crate) struct Settings {
     pub(crate) bridge: crate::bridge::BridgeConfig,
     /// `[audit] max_bytes`: the size at which the audit log is rotated.
     pub(crate) audit_max_bytes: u64,
+    /// `[devices] presence_interval`: how often the inventory looks for its devices on the mesh.
+    pub(crate) presence_interval: Duration,
     /// Non-fatal findings (unknown environment keys) to log once logging is up.
     pub(crate) warnings: Vec<String>,
 }
@@ -272,6 +279,7 @@ pub(crate) fn load_with(
     let commissioner = commissioner_settings(&cfg, &origin_of)?;
     let bridge = bridge_settings(&cfg, &origin_of)?;
     let audit_max_bytes = audit_settings(&cfg, &origin_of)?;
+    let presence_interval = presence_settings(&cfg, &origin_of)?;
     let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
         Some((v, origin)) => (radio_url_value(&v, origin)?, RadioUrlSource::Configured),
         None => default_radio_url(env, &machine())?,
@@ -290,6 +298,7 @@ pub(crate) fn load_with(
         commissioner,
         bridge,
         audit_max_bytes,
+        presence_interval,
         warnings,
     })
 }
@@ -342,6 +351,25 @@ fn audit_settings(
                 &v,
                 origin,
                 &format!("whole bytes {MIN_AUDIT_MAX_BYTES}..{MAX_AUDIT_MAX_BYTES}"),
+            )),
+        },
+    }
+}
+
+/// `[devices] presence_interval`: whole seconds 5..3600, default 60.
+fn presence_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<Duration, ConfigError> {
+    match text(cfg, "devices.presence_interval", origin_of)? {
+        None => Ok(crate::devices::DEFAULT_INTERVAL),
+        Some((v, origin)) => match v.trim().parse::<u64>() {
+            Ok(n) if PRESENCE_INTERVAL_RANGE.contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(invalid(
+                "devices.presence_interval",
+                &v,
+                origin,
+                "whole seconds 5..3600",
             )),
         },
     }

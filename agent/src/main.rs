@@ -26,6 +26,7 @@ mod bridge;
 mod commissioner;
 mod config;
 mod control_socket;
+mod devices;
 #[cfg(test)]
 mod fake_ncp;
 mod frames;
@@ -199,6 +200,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         audit.clone(),
         commissioner_input,
     );
+    let inventory = start_inventory(&settings, &net, &audit, &commissioner);
     let lifecycle =
         lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone(), scanner.clone());
     tokio::spawn(lifecycle.clone().run());
@@ -211,6 +213,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         service: commissioner.clone(),
         scanner,
         lifecycle,
+        devices: inventory,
     });
 
     let monitor = monitor::run(net.clone(), events);
@@ -253,6 +256,28 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     drop(server); // removes the socket file
     bridge.shutdown().await; // removes the Thread interface and the routes it added
     result
+}
+
+/// The device inventory, reading the commissioner's events (subscribed before any can be sent).
+/// Presence: wire `diag` to `commissioner::Service::diag_query` once it exists.
+fn start_inventory(
+    settings: &Settings,
+    net: &Arc<network::Network>,
+    audit: &Arc<audit::AuditLog>,
+    commissioner: &commissioner::Service,
+) -> Arc<devices::Inventory> {
+    let inventory = devices::Inventory::open(
+        &settings.state_dir,
+        audit.clone(),
+        commissioner.event_sender(),
+        Arc::new(devices::source::MeshSource {
+            net: net.clone(),
+            diag: None,
+        }),
+        settings.presence_interval,
+    );
+    tokio::spawn(inventory.clone().run(commissioner.subscribe()));
+    inventory
 }
 
 /// Says which radio is used and how it was chosen.

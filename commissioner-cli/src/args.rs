@@ -70,6 +70,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: NetworkCommand,
     },
+    /// The devices this agent onboarded: identity, vendor, presence, credentials.
+    Device {
+        #[command(subcommand)]
+        command: crate::devices::DeviceCommand,
+    },
     /// Follow the commissioner's events (until interrupted).
     #[command(
         after_help = "Examples:\n  threadctl events\n  threadctl events --json | jq -c 'select(.type == \"joiner-joined\")'"

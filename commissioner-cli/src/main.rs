@@ -10,7 +10,8 @@
 //! `dataset import (HEX | --file PATH | -) [--replace]`, `joiner add|list|remove`,
 //! `joiner import FILE|- [--verify-key KEY] [--signature PATH] [--wait]` ([`import`]),
 //! `commissioner status|start|stop`, `network energy-scan`, `network rotate-key [--pskc]`,
-//! `network migrate [--channel N] [--pan-id P]`, `network pending`, `events`,
+//! `network migrate [--channel N] [--pan-id P]`, `network pending`,
+//! `device list|show ID|forget ID` ([`devices`]), `events`,
 //! `completions <shell>`, `man [COMMAND...]`. Socket: `--socket PATH`, else
 //! `$THREAD_AGENT_SOCKET`, else `/run/thread-agent/control.sock`. The credential lifecycle
 //! commands live in [`lifecycle`].
@@ -41,6 +42,7 @@
 
 mod args;
 mod client;
+mod devices;
 mod import;
 mod lifecycle;
 mod render;
@@ -83,6 +85,10 @@ fn run(cli: Cli) -> Result<String, Failure> {
             CommissionerCommand::Stop => ask(socket, Request::CommissionerStop, false),
         },
         Command::Network { command } => network(socket, command),
+        Command::Device { command } => {
+            let (request, json) = devices::request(command)?;
+            ask(socket, request, json)
+        }
         Command::Events { json } => {
             let mut sub = Subscription::open(socket)?;
             loop {

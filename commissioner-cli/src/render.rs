@@ -54,6 +54,10 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
         Request::NetworkRotateKey(_) | Request::NetworkMigrate(_) => scheduled_reply(reply)?,
         Request::NetworkPending => pending_reply(reply)?,
         Request::DatasetImport(_) => imported_reply(reply)?,
+        Request::DeviceList | Request::DeviceShow(_) if json => format!("{reply}\n"),
+        Request::DeviceList => crate::devices::render_list(reply)?,
+        Request::DeviceShow(_) => crate::devices::render_show(reply)?,
+        Request::DeviceForget(_) => crate::devices::render_forgotten(reply)?,
         Request::DebugResetNcp(_) | Request::DebugDiagQuery { .. } => format!("{reply}\n"),
     })
 }
@@ -222,6 +226,14 @@ pub(crate) fn render_event(ev: &Value) -> String {
         "entry-removed" => format!("{} ({})", s(ev, "entry"), s(ev, "reason")),
         "petition-accepted" => format!("session id {}", n(ev, "session_id")),
         "steering-data-updated" => s(ev, "steering_data").to_string(),
+        "device-attached" => format!(
+            "on the mesh as {} (rloc16 {}, {})",
+            s(ev, "ext_address"),
+            s(ev, "rloc16"),
+            s(ev, "role")
+        ),
+        "device-absent" => "not found on the mesh".to_string(),
+        "device-forgotten" => format!("removed from the inventory (uid {})", n(ev, "uid")),
         _ => ev
             .get("reason")
             .and_then(Value::as_str)

@@ -30,6 +30,12 @@ names! {
         NetworkMigrationApplied => "network-migration-applied",
         ActiveDatasetChanged => "active-dataset-changed",
         DatasetImported => "dataset-imported",
+        /// The inventory found an onboarded device on the mesh (by its EUI-64).
+        DeviceAttached => "device-attached",
+        /// An onboarded device was not found by two presence queries in a row.
+        DeviceAbsent => "device-absent",
+        /// `device.forget` removed a device's record.
+        DeviceForgotten => "device-forgotten",
         /// Journal only (debug level), never streamed: a MGMT_COMMISSIONER_GET answer.
         CommissionerDataset => "commissioner-dataset",
         /// Journal only (debug level), never streamed: a MGMT_COMMISSIONER_GET that failed.

@@ -5,6 +5,7 @@
 //! codes ([`Code`], [`MethodError`]), the small replies ([`reply`]), the event names ([`EventKind`]), the request envelope
 //! (`id`, `method`, `params`), its line parser ([`parse_line`]) and reply lines ([`reply_line`]).
 //! The wire format is byte-compatible with the hand-made JSON that preceded this crate.
+//! [`devices`] has the inventory's record and `id` parameter.
 //! [`bootstrap`] reads and verifies the bootstrapping files of `joiner.import` (both sides use it).
 //!
 //! Must never depend on tokio, `ncp` or the agent: no I/O here, only values and their JSON.
@@ -46,6 +47,7 @@ macro_rules! names {
 }
 
 pub mod bootstrap;
+pub mod devices;
 mod envelope;
 mod error;
 mod event;

@@ -7,6 +7,7 @@
 //! `joiner.import` takes `file` (a bootstrapping file's text, at most
 //! [`crate::bootstrap::MAX_BYTES`]), optional `signature` and `verify_key` (minisign) and
 //! `timeout`; the agent parses and verifies the file itself ([`crate::bootstrap`]).
+//! `device.show` and `device.forget` take `id` ([`crate::devices`]).
 //!
 //! Guarantees: the PSKd is moved into a `Pskd` at once and never shows in `Debug` or an error
 //! message (a bad PSKd's error names the rule and position, not the value); the request line
@@ -22,6 +23,7 @@ use meshcop::credentials::{Discerner, Pskd};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use crate::devices::{self, DeviceId};
 use crate::error::{Code, MethodError};
 use crate::lifecycle::{self, DatasetImport, Migrate, RotateKey};
 
@@ -43,6 +45,9 @@ names! {
         NetworkMigrate => "network.migrate",
         NetworkPending => "network.pending",
         DatasetImport => "dataset.import",
+        DeviceList => "device.list",
+        DeviceShow => "device.show",
+        DeviceForget => "device.forget",
         DebugResetNcp => "debug.reset_ncp",
         DebugDiagQuery => "debug.diag_query",
     }
@@ -74,7 +79,11 @@ impl Method {
             | Method::NetworkMigrate
             | Method::NetworkPending
             // A network diagnostic query: reads what every node tells anyone on the mesh.
-            | Method::DebugDiagQuery => false,
+            | Method::DebugDiagQuery
+            // The inventory holds public data; forgetting a record admits nothing.
+            | Method::DeviceList
+            | Method::DeviceShow
+            | Method::DeviceForget => false,
         }
     }
 }
@@ -160,6 +169,9 @@ pub enum Request {
     NetworkMigrate(Migrate),
     NetworkPending,
     DatasetImport(DatasetImport),
+    DeviceList,
+    DeviceShow(DeviceId),
+    DeviceForget(DeviceId),
     DebugResetNcp(ResetNcp),
     /// `debug.diag_query`: a network diagnostic query; `wait` seconds (1..60) to collect answers.
     DebugDiagQuery {
@@ -190,6 +202,9 @@ impl Request {
             Request::NetworkMigrate(_) => Method::NetworkMigrate,
             Request::NetworkPending => Method::NetworkPending,
             Request::DatasetImport(_) => Method::DatasetImport,
+            Request::DeviceList => Method::DeviceList,
+            Request::DeviceShow(_) => Method::DeviceShow,
+            Request::DeviceForget(_) => Method::DeviceForget,
             Request::DebugResetNcp(_) => Method::DebugResetNcp,
             Request::DebugDiagQuery { .. } => Method::DebugDiagQuery,
         }
@@ -224,6 +239,9 @@ impl Request {
             Method::NetworkMigrate => Request::NetworkMigrate(lifecycle::migrate_params(params)?),
             Method::NetworkPending => Request::NetworkPending,
             Method::DatasetImport => Request::DatasetImport(lifecycle::import_params(params)?),
+            Method::DeviceList => Request::DeviceList,
+            Method::DeviceShow => Request::DeviceShow(devices::device_id(params)?),
+            Method::DeviceForget => Request::DeviceForget(devices::device_id(params)?),
             Method::DebugResetNcp => Request::DebugResetNcp(ResetNcp {
                 on: match params.get("on") {
                     None | Some(Value::Null) => None,
@@ -259,7 +277,11 @@ impl Request {
             | Request::CommissionerStart
             | Request::CommissionerStop
             | Request::EventsSubscribe
-            | Request::NetworkPending => {}
+            | Request::NetworkPending
+            | Request::DeviceList => {}
+            Request::DeviceShow(id) | Request::DeviceForget(id) => {
+                m.insert("id".into(), json!(id.hex()));
+            }
             Request::NetworkRotateKey(r) => lifecycle::rotate_to_params(r, &mut m),
             Request::NetworkMigrate(r) => lifecycle::migrate_to_params(r, &mut m),
             Request::DatasetImport(r) => lifecycle::import_to_params(r, &mut m),

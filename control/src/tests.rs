@@ -123,7 +123,7 @@ fn garbage_gets_todays_error_codes() {
     assert_eq!(e.code, Code::MethodNotFound);
     assert!(
         e.message
-            .ends_with("network.migrate, network.pending, dataset.import)"),
+            .ends_with("dataset.import, device.list, device.show, device.forget)"),
         "{}",
         e.message
     );

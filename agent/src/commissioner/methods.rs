@@ -2,7 +2,7 @@
 //! file, verified and parsed here: [`control::bootstrap`]), `joiner.list`, `joiner.remove`,
 //! `commissioner.status|start|stop`, `events.subscribe`, `network.energy_scan` (run by
 //! [`crate::scan`]), `network.rotate_key|migrate|pending` and `dataset.import` (run by
-//! [`crate::lifecycle`]), and the test-only `debug.reset_ncp`
+//! [`crate::lifecycle`]), `device.list|show|forget` (the inventory, [`crate::devices`]), and the test-only `debug.reset_ncp`
 //! (served only with `THREAD_AGENT_DEBUG_METHODS=1`, see [`crate::control_socket`]). `status` and
 //! `dataset.export` go to the wrapped handler.
 //!
@@ -29,6 +29,8 @@ pub(crate) struct Methods {
     pub scanner: Arc<crate::scan::Scanner>,
     /// `network.rotate_key`, `network.migrate`, `network.pending`, `dataset.import`.
     pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    /// `device.list`, `device.show`, `device.forget`.
+    pub devices: Arc<crate::devices::Inventory>,
 }
 
 impl Methods {
@@ -137,6 +139,12 @@ impl Handler for Methods {
                         "dataset.import"
                     );
                     self.lifecycle.import(peer, i).await
+                }
+                Request::DeviceList => Ok(self.devices.list().await),
+                Request::DeviceShow(id) => self.devices.show(id).await,
+                Request::DeviceForget(id) => {
+                    tracing::info!(uid = peer.uid, pid = peer.pid, id = %id.hex(), "device.forget");
+                    self.devices.forget(id, peer.uid).await
                 }
                 Request::EventsSubscribe => {
                     Ok(reply::to_result(&reply::Subscribed { subscribed: true }))

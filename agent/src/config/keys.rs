@@ -111,8 +111,15 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
         };
         match v.clone().into_table() {
             Ok(t)
-                if ["network", "log", "commissioner", "bridge", "audit"]
-                    .contains(&key.as_str()) =>
+                if [
+                    "network",
+                    "log",
+                    "commissioner",
+                    "bridge",
+                    "audit",
+                    "devices",
+                ]
+                .contains(&key.as_str()) =>
             {
                 flatten_keys(&key, &t, out)
             }

@@ -1,0 +1,315 @@
+//! The device inventory: one record per device this agent onboarded, kept in
+//! `<state_dir>/devices.json` ([`store`]: why one file rewritten atomically), with its presence
+//! on the mesh ([`presence`]) and whether it holds the current credentials.
+//!
+//! - Fed by the commissioner's event stream (the same `broadcast` that `events.subscribe`
+//!   reads): each `joiner-entrusted` (it carries the JOIN_FIN vendor fields, the entry and, for
+//!   imported entries, `label`/`signer`) records an onboarding with the active dataset's
+//!   timestamp read at that moment; `joiner-finalize` fills vendor fields an entrust lacks.
+//!   The record is on disk before the next event is handled.
+//! - Presence: a query every `[devices] presence_interval` (default [`DEFAULT_INTERVAL`]) and
+//!   [`AFTER_JOIN`] after each entrust, through a [`PresenceSource`] (the Border Agent's network
+//!   diagnostics in the agent). Time to `absent`: a device that leaves is missing from the next
+//!   two answered queries, so `absent` within 2 intervals plus [`QUERY_WAIT`] (default: at most
+//!   ~125 s) after it left; found again, it is `attached` at the next query (at most one
+//!   interval).
+//! - Credentials: `stale` for an `absent` device whose dataset's Active Timestamp is older than
+//!   the current active dataset's (it missed a key rotation or migration), with the remedy
+//!   ([`REMEDY`]); `current` when attached or its timestamp is the current one; else `unknown`.
+//! - Events (journal `event=`, `events.subscribe`, audit log): `device-attached`,
+//!   `device-absent`, `device-forgotten` (with the caller's uid), fields `joiner_id`, `eui64`,
+//!   `label`, `ext_address`, `rloc16`, `role`.
+//!
+//! Guarantees: only public data (identities, vendor strings, addresses); never a PSKd or key.
+//! Never panics on the events it reads or on the file it loads.
+
+pub(crate) mod presence;
+pub(crate) mod source;
+pub(crate) mod store;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use control::devices::{
+    Device, DeviceId, DeviceList, Forgotten, CREDENTIALS_CURRENT, CREDENTIALS_STALE,
+    CREDENTIALS_UNKNOWN, STATE_ABSENT, STATE_ATTACHED,
+};
+use control::{code, reply, EventKind, MethodError};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, Mutex, Notify};
+
+use crate::audit::{rfc3339_now, AuditLog};
+pub(crate) use presence::{BoxFuture, PresenceSource, Seen};
+use presence::{Change, Tracker};
+use store::{Onboarding, Store};
+
+/// Default `[devices] presence_interval`.
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a presence query waits for answers.
+pub(crate) const QUERY_WAIT: Duration = Duration::from_secs(5);
+/// Extra queries after each entrust (attaching takes a few seconds).
+pub(crate) const AFTER_JOIN: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(30)];
+
+/// The remedy for stale credentials (`{eui64}` is filled in).
+pub(crate) const REMEDY: &str = "it missed a credential change: re-admit it (threadctl joiner add --eui64 {eui64} --pskd-file PATH, or joiner import) and restart its joiner";
+
+/// The inventory: records, presence tracking, where events go.
+pub(crate) struct Inventory {
+    store: Mutex<(Store, Tracker)>,
+    audit: Arc<AuditLog>,
+    events: broadcast::Sender<Value>,
+    source: Arc<dyn PresenceSource>,
+    interval: Duration,
+    /// Extra queries scheduled after joins (deadlines).
+    soon: std::sync::Mutex<Vec<Instant>>,
+    wake: Notify,
+}
+
+impl Inventory {
+    /// Loads `state_dir/devices.json` (see [`store`] for a corrupt file).
+    pub(crate) fn open(
+        state_dir: &Path,
+        audit: Arc<AuditLog>,
+        events: broadcast::Sender<Value>,
+        source: Arc<dyn PresenceSource>,
+        interval: Duration,
+    ) -> Arc<Inventory> {
+        let store = Store::load(state_dir);
+        tracing::info!(path = %store.path().display(), devices = store.devices.len(), "device inventory loaded");
+        Arc::new(Inventory {
+            store: Mutex::new((store, Tracker::default())),
+            audit,
+            events,
+            source,
+            interval,
+            soon: std::sync::Mutex::new(Vec::new()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Reads the event stream and queries presence, until the stream closes.
+    pub(crate) async fn run(self: Arc<Self>, mut rx: broadcast::Receiver<Value>) {
+        let mut next = Instant::now() + self.interval;
+        loop {
+            let due = self.next_due(next);
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Ok(v) => self.on_event(&v).await,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "device inventory fell behind the event stream; onboardings in the gap are not recorded");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tokio::time::sleep_until(due.into()) => {
+                    let now = Instant::now();
+                    if now >= next {
+                        next = now + self.interval;
+                    }
+                    self.soon.lock().unwrap_or_else(|p| p.into_inner()).retain(|t| *t > now);
+                    self.refresh().await;
+                }
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    fn next_due(&self, periodic: Instant) -> Instant {
+        let soon = self.soon.lock().unwrap_or_else(|p| p.into_inner());
+        soon.iter().copied().fold(periodic, Instant::min)
+    }
+
+    /// Handles one event of the stream (ours included: they are ignored).
+    pub(crate) async fn on_event(&self, v: &Value) {
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind == EventKind::JoinerEntrusted.as_str() {
+            let Some(o) = Onboarding::from_event(v) else {
+                return;
+            };
+            let ts = self.source.active_timestamp().await;
+            let now = rfc3339_now();
+            let mut g = self.store.lock().await;
+            let (store, tracker) = &mut *g;
+            let d = store.onboarded(&o, ts, &now);
+            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = ts, "device inventory: onboarding recorded");
+            tracker.onboarded(&o.joiner_id, Instant::now());
+            store.save();
+            drop(g);
+            let now = Instant::now();
+            self.soon
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(AFTER_JOIN.iter().map(|d| now + *d));
+            self.wake.notify_one();
+        } else if kind == EventKind::JoinerFinalize.as_str() {
+            // Vendor fields for a record that exists already (a re-join's entrust brings them too).
+            let Some(o) = Onboarding::from_event(v) else {
+                return;
+            };
+            let mut g = self.store.lock().await;
+            if let Some(d) = g.0.devices.get_mut(&o.joiner_id) {
+                if d.vendor_name.is_none() && o.vendor_name.is_some() {
+                    d.vendor_name = o.vendor_name;
+                    d.vendor_model = o.vendor_model;
+                    d.vendor_sw_version = o.vendor_sw_version;
+                    d.vendor_stack_version = o.vendor_stack_version;
+                    g.0.save();
+                }
+            }
+        }
+    }
+
+    /// One presence query, applied to the records.
+    pub(crate) async fn refresh(&self) {
+        let seen = match self.source.query(QUERY_WAIT).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "presence query failed; presence unchanged");
+                return;
+            }
+        };
+        let mut g = self.store.lock().await;
+        let (store, tracker) = &mut *g;
+        let (changes, dirty) = tracker.apply(
+            store.devices.values_mut(),
+            &seen,
+            Instant::now(),
+            &rfc3339_now(),
+        );
+        if dirty {
+            store.save();
+        }
+        for c in changes {
+            let (kind, id, text) = match &c {
+                Change::Attached(id) => (
+                    EventKind::DeviceAttached,
+                    id,
+                    "onboarded device found on the mesh (by its EUI-64)",
+                ),
+                Change::Absent(id) => (
+                    EventKind::DeviceAbsent,
+                    id,
+                    "onboarded device not found on the mesh by two presence queries in a row",
+                ),
+            };
+            if let Some(d) = store.devices.get(id) {
+                self.announce(kind, fields(d), text);
+            }
+        }
+    }
+
+    fn announce(&self, kind: EventKind, mut fields: Value, text: &str) {
+        self.audit.record(kind.as_str(), &fields);
+        let f = |k: &str| {
+            fields
+                .get(k)
+                .and_then(Value::as_str)
+                .map(tracing::field::display)
+        };
+        tracing::info!(
+            event = %kind.as_str(),
+            joiner_id = f("joiner_id"),
+            eui64 = f("eui64"),
+            label = f("label"),
+            ext_address = f("ext_address"),
+            rloc16 = f("rloc16"),
+            role = f("role"),
+            uid = fields.get("uid").and_then(serde_json::Value::as_u64),
+            "{text}"
+        );
+        fields["type"] = json!(kind.as_str());
+        let _ = self.events.send(fields);
+    }
+
+    /// The records with their `credentials` judged against the current active dataset.
+    async fn judged(&self) -> Vec<Device> {
+        let current = self.source.active_timestamp().await;
+        let g = self.store.lock().await;
+        g.0.devices
+            .values()
+            .map(|d| judge(d.clone(), current))
+            .collect()
+    }
+
+    /// `device.list`.
+    pub(crate) async fn list(&self) -> Value {
+        reply::to_result(&DeviceList {
+            devices: self.judged().await,
+        })
+    }
+
+    /// `device.show`.
+    pub(crate) async fn show(&self, id: DeviceId) -> Result<Value, MethodError> {
+        let key = self.find(id).await?;
+        let d = self.judged().await.into_iter().find(|d| d.joiner_id == key);
+        d.map(|d| reply::to_result(&d)).ok_or_else(|| not_found(id))
+    }
+
+    async fn find(&self, id: DeviceId) -> Result<String, MethodError> {
+        self.store
+            .lock()
+            .await
+            .0
+            .find(id)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// `device.forget`: removes the record (saved at once), audited with the caller's uid.
+    pub(crate) async fn forget(&self, id: DeviceId, uid: u32) -> Result<Value, MethodError> {
+        let mut g = self.store.lock().await;
+        let (store, tracker) = &mut *g;
+        let key = store.find(id).ok_or_else(|| not_found(id))?;
+        let d = store.devices.remove(&key).ok_or_else(|| not_found(id))?;
+        tracker.forget(&key);
+        store.save();
+        drop(g);
+        let mut f = fields(&d);
+        f["uid"] = json!(uid);
+        self.announce(
+            EventKind::DeviceForgotten,
+            f,
+            "device removed from the inventory (device.forget)",
+        );
+        Ok(reply::to_result(&Forgotten { forgotten: d }))
+    }
+}
+
+fn not_found(id: DeviceId) -> MethodError {
+    MethodError::new(
+        code::NOT_FOUND,
+        format!("no onboarded device has EUI-64 or Joiner ID {}", id.hex()),
+    )
+}
+
+/// The event fields of a record.
+fn fields(d: &Device) -> Value {
+    json!({
+        "joiner_id": d.joiner_id,
+        "eui64": d.eui64,
+        "label": d.label,
+        "ext_address": d.ext_address,
+        "rloc16": d.rloc16,
+        "role": d.role,
+        "state": d.state,
+    })
+}
+
+/// Fills `credentials` (and `remedy` when stale) against the current Active Timestamp.
+pub(crate) fn judge(mut d: Device, current: Option<u64>) -> Device {
+    let older = matches!((d.active_timestamp, current), (Some(a), Some(c)) if a < c);
+    let same = matches!((d.active_timestamp, current), (Some(a), Some(c)) if a >= c);
+    d.remedy = None;
+    d.credentials = if d.state == STATE_ATTACHED || same {
+        CREDENTIALS_CURRENT
+    } else if older && d.state == STATE_ABSENT {
+        let eui = d.eui64.clone().unwrap_or_else(|| "<its EUI-64>".into());
+        d.remedy = Some(REMEDY.replace("{eui64}", &eui));
+        CREDENTIALS_STALE
+    } else {
+        CREDENTIALS_UNKNOWN
+    }
+    .to_string();
+    d
+}
