@@ -258,8 +258,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     result
 }
 
-/// The device inventory, reading the commissioner's events (subscribed before any can be sent).
-/// Presence: wire `diag` to `commissioner::Service::diag_query` once it exists.
+/// The device inventory, reading the commissioner's events (subscribed before any can be sent);
+/// presence from the commissioner's network diagnostics query.
 fn start_inventory(
     settings: &Settings,
     net: &Arc<network::Network>,
@@ -272,7 +272,7 @@ fn start_inventory(
         commissioner.event_sender(),
         Arc::new(devices::source::MeshSource {
             net: net.clone(),
-            diag: None,
+            diag: Some(devices::source::diag_query(commissioner.clone())),
         }),
         settings.presence_interval,
     );

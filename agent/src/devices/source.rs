@@ -2,23 +2,6 @@
 //! presence from a network diagnostics query handed in by `main.rs` (the commissioner's
 //! `Service::diag_query` through the Border Agent). Without one, every query fails and presence
 //! stays `unknown` (records, onboardings and credentials still work).
-//!
-//! Wiring (`main.rs`, `start_inventory`), once `Service::diag_query` exists:
-//!
-//! ```ignore
-//! let c = commissioner.clone();
-//! let diag: DiagQuery = Arc::new(move |wait| {
-//!     let c = c.clone();
-//!     Box::pin(async move {
-//!         let answers = c.diag_query(wait).await.map_err(|e| e.message)?;
-//!         Ok(answers
-//!             .into_iter()
-//!             .filter_map(|a| Some(Seen { eui64: a.eui64?, ext_address: a.ext_address,
-//!                                         rloc16: a.rloc16, mode: a.mode }))
-//!             .collect())
-//!     })
-//! });
-//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +16,28 @@ use crate::network::Network;
 /// A network diagnostics query: the devices that answered within the wait.
 pub(crate) type DiagQuery =
     Arc<dyn Fn(Duration) -> BoxFuture<'static, Result<Vec<Seen>, String>> + Send + Sync>;
+
+/// The commissioner's network diagnostics query ([`crate::commissioner::Service::diag_query`])
+/// as a [`DiagQuery`]: each answer that carries an EUI-64 is a [`Seen`].
+pub(crate) fn diag_query(c: crate::commissioner::Service) -> DiagQuery {
+    Arc::new(move |wait| {
+        let c = c.clone();
+        Box::pin(async move {
+            let answers = c.diag_query(wait).await.map_err(|e| e.message)?;
+            Ok(answers
+                .into_iter()
+                .filter_map(|a| {
+                    Some(Seen {
+                        eui64: a.eui64?,
+                        ext_address: a.ext_address,
+                        rloc16: a.rloc16,
+                        mode: a.mode,
+                    })
+                })
+                .collect())
+        })
+    })
+}
 
 /// Presence through the mesh.
 pub(crate) struct MeshSource {
