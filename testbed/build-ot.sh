@@ -26,7 +26,8 @@ src=$(cargo metadata --format-version 1 --manifest-path "$here/otsrc/Cargo.toml"
 common=(-GNinja -DCMAKE_BUILD_TYPE=Debug -DOT_PLATFORM=simulation -DBUILD_TESTING=OFF
         -DOT_FTD=ON -DOT_MTD=OFF -DOT_RCP=ON -DOT_COMMISSIONER=ON -DOT_JOINER=ON
         -DOT_BORDER_AGENT=ON -DOT_UDP_FORWARD=ON -DOT_SRP_SERVER=ON -DOT_ECDSA=ON
-        -DOT_BORDER_ROUTER=ON -DOT_SERVICE=ON -DOT_COMPILE_WARNING_AS_ERROR=OFF)
+        -DOT_BORDER_ROUTER=ON -DOT_SERVICE=ON -DOT_COMPILE_WARNING_AS_ERROR=OFF
+        -DOT_SIMULATION_MAX_NETWORK_SIZE=128)
 
 build() { # name, extra options...
     local name=$1; shift

@@ -22,13 +22,13 @@
 //!
 //! Flags: `--joiners N` (default 10), `--skip-agent`, `--skip-ncp-commissioner`, `--cap SECS`
 //! (per part, from the common start; default 600), `--max-attempts K` (A only; default 10; B
-//! retries until the cap), `--per-network M` (joiners per simulated network, 1..=30 for A,
-//! 1..=29 for B; default the maximum), `--agent-log-level LEVEL`, `--logs DIR` (copy each
+//! retries until the cap), `--per-network M` (joiners per simulated network, 1..=127 for A,
+//! 1..=126 for B; default the maximum), `--agent-log-level LEVEL`, `--logs DIR` (copy each
 //! network's logs and audit log there before the sandboxes are deleted).
 //!
-//! Scaling: a simulated network has node ids 1..=33 and the test bed allows CLI ids 2..=17 and
-//! 20..=33 (see `e2e::ports`), so one network holds at most 30 joiners (A: the co-processor is
-//! node 1) or 29 (B: the leader is node 2). Larger N is split evenly over several networks (each
+//! Scaling: the test bed builds the simulation with 128 node ids (`testbed/build-ot.sh`,
+//! `OT_SIMULATION_MAX_NETWORK_SIZE`) and allows CLI ids 2..=128 (see `e2e::ports`), so one network
+//! holds at most 127 joiners (A: the co-processor is node 1) or 126 (B: the leader is node 2). Larger N is split evenly over several networks (each
 //! its own sandbox, `PORT_OFFSET`, agent or leader), all started at the same moment.
 //!
 //! Guarantees: numbers only, no assertion on a duration; every process is killed at the end (the
@@ -128,9 +128,9 @@ fn parse_args() -> Result<Opts> {
     Ok(o)
 }
 
-/// CLI node ids for joiners from `first` on (the test bed allows 2..=17 and 20..=33).
+/// CLI node ids for joiners from `first` on (the test bed allows 2..=128).
 fn joiner_ids(first: u8) -> Vec<u8> {
-    (first..=17).chain(20..=33).collect()
+    (first..=128).collect()
 }
 
 /// Splits `n` joiners evenly over as few networks as hold at most `max` each.
@@ -482,7 +482,7 @@ fn summarize(title: &str, networks: usize, wall: Duration, outcomes: Vec<Outcome
 }
 
 fn part_agent(o: &Opts) -> Result<Summary> {
-    let max = o.per_network.unwrap_or(30).clamp(1, 30);
+    let max = o.per_network.unwrap_or(127).clamp(1, 127);
     let sizes = split(o.joiners, max);
     eprintln!(
         "A: setting up {} network(s) {sizes:?} (thread-agent, EUI-64 entries)",
@@ -509,7 +509,7 @@ fn part_agent(o: &Opts) -> Result<Summary> {
 }
 
 fn part_ot(o: &Opts) -> Result<Summary> {
-    let max = o.per_network.unwrap_or(29).clamp(1, 29);
+    let max = o.per_network.unwrap_or(126).clamp(1, 126);
     let sizes = split(o.joiners, max);
     eprintln!(
         "B: setting up {} network(s) {sizes:?} (ot-cli-ftd leader, OpenThread commissioner, wildcard entry)",

@@ -32,11 +32,11 @@ pub struct CliNode {
 }
 
 impl CliNode {
-    /// Starts `ot-cli-ftd <id>` in the sandbox. Ids 2..=17 or 20..=33 (1 is the agent's
-    /// co-processor; 18 and 19 could meet another offset's infra-link ports, see [`crate::ports`]).
+    /// Starts `ot-cli-ftd <id>` in the sandbox. Ids 2..=128 (1 is the agent's co-processor; the
+    /// simulation is built for 128 node ids, see [`crate::ports`]).
     pub fn spawn(sandbox: &Sandbox, id: u8) -> Result<CliNode> {
-        if !((2..=17).contains(&id) || (20..=33).contains(&id)) {
-            bail!("CLI node id {id} outside 2..=17 and 20..=33");
+        if !(2..=128).contains(&id) {
+            bail!("CLI node id {id} outside 2..=128 (1 is the agent's co-processor)");
         }
         let bins = crate::bins::ot_bins()?;
         let mut cmd = Command::new(&bins.cli);

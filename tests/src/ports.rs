@@ -5,8 +5,10 @@
 //! Read from `openthread/examples/platforms/simulation/` (openthread-sys 0.4.0):
 //!
 //! * `radio.c`, `platformRadioInit()`: `sPortBase = $PORT_BASE or 9000`,
-//!   `sPortOffset = $PORT_OFFSET * (MAX_NETWORK_SIZE + 1)` with `MAX_NETWORK_SIZE = 33`
-//!   (`platform-config.h`), then `utilsInitSocket(&sSocket, sPortBase + sPortOffset)`.
+//!   `sPortOffset = $PORT_OFFSET * (MAX_NETWORK_SIZE + 1)` with `MAX_NETWORK_SIZE = 128`
+//!   (`platform-config.h` says 33; `testbed/build-ot.sh` raises it with
+//!   `-DOT_SIMULATION_MAX_NETWORK_SIZE=128` so one network can hold 100 joiners), then
+//!   `utilsInitSocket(&sSocket, sPortBase + sPortOffset)`.
 //! * `simul_utils.c`, `utilsInitSocket()`: every node of a simulated network
 //!   - receives on the multicast group `224.0.0.116`, UDP port `base` (SO_REUSEADDR + SO_REUSEPORT,
 //!     so all nodes of one network share it), and
@@ -14,23 +16,18 @@
 //!     the same id and offset cannot coexist) to `224.0.0.116:base`.
 //!
 //!   So the radio "channel" of a network is the port
-//!   **`9000 + 34 * PORT_OFFSET`**, and node `id` (1..=33) additionally owns
-//!   **`127.0.0.1:(9000 + 34 * PORT_OFFSET + id)`**. Different offsets never hear each other.
-//! * `infra_if.c` (compiled into `ot-ncp-ftd`, which has border routing): the same scheme with
-//!   base `9800 + 34 * PORT_OFFSET` for the simulated infrastructure link. `trel.c` (base 9200) is
-//!   not compiled in (no TREL).
+//!   **`9000 + 129 * PORT_OFFSET`**, and node `id` (1..=128) additionally owns
+//!   **`127.0.0.1:(9000 + 129 * PORT_OFFSET + id)`**. Different offsets never hear each other.
+//! * `infra_if.c` (the simulated infrastructure link, base `9800`) is not compiled into either
+//!   binary: `ot-ncp-ftd` is built with `OT_SIMULATION_INFRA_IF=OFF` (its infra-if goes over
+//!   Spinel) and `ot-cli-ftd` without border routing. `trel.c` (base 9200) is not compiled in
+//!   (no TREL). So the radio ports are the only ones, and no two offsets' ranges overlap.
 //! * `flash.c`: settings live in `./tmp/<PORT_OFFSET as written>_<node_id>.flash`
 //!   (see [`crate::sandbox::Sandbox::ncp_settings_file`]).
 //!
-//! The infra-link send port of an NCP (offset `b`, id `n`) equals the radio send port of a node
-//! (offset `a`, id `k`) when `34 (a - b) = 800 + n - k`, i.e. `a - b = 23, k = n + 18` or
-//! `a - b = 24, k = n - 16`; the infra-link receive port (`9800 + 34 b`) equals it when
-//! `a - b = 23, k = 18`. Our tests use node id 1 for the NCP and ids 2..=17 and 20..=33 for CLI
-//! nodes (enforced in [`crate::cli::CliNode::spawn`]), so no two offsets in our range can collide.
-//!
 //! # Allocation
 //!
-//! Offsets [`FIRST`]..=[`LAST`] (20..=60: radio ports 9680..=11073) are leased with `flock` on
+//! Offsets [`FIRST`]..=[`LAST`] (20..=60: radio ports 11580..=16868) are leased with `flock` on
 //! `$TMPDIR/thread-agent-e2e-ports/<offset>.lock`. The lock is held (file kept open) for the life of
 //! the [`PortLease`]; the kernel releases it when the process dies, so a crashed test never leaks
 //! an offset. Works across `cargo test` threads (each lease is its own open file description) and
@@ -50,7 +47,7 @@ pub const LAST: u16 = 60;
 
 /// The UDP port all radios of a simulated network listen on (multicast 224.0.0.116).
 pub fn radio_port_base(port_offset: u16) -> u16 {
-    9000 + 34 * port_offset
+    9000 + 129 * port_offset
 }
 
 /// A `PORT_OFFSET` reserved for this test until drop.
@@ -134,7 +131,7 @@ mod tests {
     #[test]
     fn port_formula_matches_radio_c() {
         assert_eq!(radio_port_base(0), 9000);
-        assert_eq!(radio_port_base(20), 9680);
-        assert_eq!(radio_port_base(60) + 33, 11073);
+        assert_eq!(radio_port_base(20), 11580);
+        assert_eq!(radio_port_base(60) + 128, 16868);
     }
 }
