@@ -533,20 +533,36 @@ pub(crate) fn dataset_import(
 }
 
 /// Reads at most [`MAX_DATASET_TEXT`] bytes into one zeroizing buffer (never reallocated).
-fn read_secret(mut r: impl std::io::Read, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let mut buf = Zeroizing::new(vec![0u8; MAX_DATASET_TEXT + 1]);
+fn read_secret(r: impl std::io::Read, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    read_bounded(
+        r,
+        MAX_DATASET_TEXT,
+        &format!("the dataset from {what}"),
+        "not a dataset",
+    )
+}
+
+/// Reads at most `max` bytes into one zeroizing buffer (allocated once, never reallocated);
+/// more is exit 2, `{what} is longer than {max} bytes: {hint}`.
+pub(crate) fn read_bounded(
+    mut r: impl std::io::Read,
+    max: usize,
+    what: &str,
+    hint: &str,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let mut buf = Zeroizing::new(vec![0u8; max + 1]);
     let mut len = 0;
     loop {
         match r.read(&mut buf[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(fail(2, format!("cannot read the dataset from {what}: {e}"))),
+            Err(e) => return Err(fail(2, format!("cannot read {what}: {e}"))),
         }
-        if len > MAX_DATASET_TEXT {
+        if len > max {
             return Err(fail(
                 2,
-                format!("the dataset from {what} is longer than {MAX_DATASET_TEXT} bytes: not a dataset"),
+                format!("{what} is longer than {max} bytes: {hint}"),
             ));
         }
     }

@@ -7,7 +7,6 @@
 //! maximum size, never reallocated) and in the zeroizing request line; no message quotes a PSKd.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use control::bootstrap::{self, MAX_BYTES, MAX_SIGNATURE_BYTES};
@@ -29,32 +28,10 @@ pub(crate) struct ImportArgs {
     pub(crate) json: bool,
 }
 
-/// Reads at most `max` bytes into one zeroizing buffer (allocated once, never reallocated).
-fn read_bounded(mut r: impl Read, max: usize, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let mut buf = Zeroizing::new(vec![0u8; max + 1]);
-    let mut len = 0;
-    loop {
-        match r.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(fail(2, format!("cannot read {what}: {e}"))),
-        }
-        if len > max {
-            return Err(fail(
-                2,
-                format!("{what} is longer than {max} bytes: split it"),
-            ));
-        }
-    }
-    buf.truncate(len);
-    Ok(buf)
-}
-
 fn read_path(path: &Path, max: usize, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let f = std::fs::File::open(path)
         .map_err(|e| fail(2, format!("cannot read {what} {}: {e}", path.display())))?;
-    read_bounded(f, max, &format!("{what} {}", path.display()))
+    crate::args::read_bounded(f, max, &format!("{what} {}", path.display()), "split it")
 }
 
 /// Public text (a signature or key) as UTF-8.
@@ -108,7 +85,12 @@ pub(crate) fn request(a: &ImportArgs) -> Result<(Request, Option<String>), Failu
         ));
     }
     let mut bytes = if a.file == Path::new("-") {
-        read_bounded(std::io::stdin().lock(), MAX_BYTES, "the file from stdin")?
+        crate::args::read_bounded(
+            std::io::stdin().lock(),
+            MAX_BYTES,
+            "the file from stdin",
+            "split it",
+        )?
     } else {
         read_path(&a.file, MAX_BYTES, "the file")?
     };
@@ -126,7 +108,7 @@ pub(crate) fn request(a: &ImportArgs) -> Result<(Request, Option<String>), Failu
                         ),
                     )
                 })
-                .and_then(|f| read_bounded(f, MAX_SIGNATURE_BYTES, "the signature"))?;
+                .and_then(|f| crate::args::read_bounded(f, MAX_SIGNATURE_BYTES, "the signature", "split it"))?;
             let sig = text(&sig, "the signature")?;
             let signer = bootstrap::verify(&bytes, &sig, &key)
                 .map_err(|e| fail(2, format!("signature refused, nothing sent: {e}")))?;

@@ -91,15 +91,36 @@ pub fn run_agent_once(sb: &Sandbox, opts: &AgentOptions, timeout: Duration) -> R
     proc::run_with_timeout(&mut cmd, timeout)
 }
 
-/// Runs `threadctl --socket <socket> <args>` and returns its output.
-pub fn threadctl_at(socket: &Path, args: &[&str]) -> Result<Output> {
+/// `threadctl --socket <socket> <args>`, not started (`THREAD_AGENT_SOCKET` removed).
+pub fn threadctl_command(socket: &Path, args: &[&str]) -> Result<Command> {
     let bins = workspace_bins()?;
     let mut cmd = Command::new(&bins.threadctl);
     cmd.arg("--socket")
         .arg(socket)
         .args(args)
         .env_remove("THREAD_AGENT_SOCKET");
-    proc::run_with_timeout(&mut cmd, THREADCTL_TIMEOUT)
+    Ok(cmd)
+}
+
+/// Runs `threadctl --socket <socket> <args>` and returns its output.
+pub fn threadctl_at(socket: &Path, args: &[&str]) -> Result<Output> {
+    proc::run_with_timeout(&mut threadctl_command(socket, args)?, THREADCTL_TIMEOUT)
+}
+
+/// One raw control request to the sandbox agent (e.g. a test-only `debug.*` method); its
+/// `result`, or an error with the whole reply.
+pub fn rpc(sb: &Sandbox, method: &str, params: Value) -> Result<Value> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sb.control_socket())?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let line = serde_json::json!({"id": 1, "method": method, "params": params});
+    s.write_all(format!("{line}\n").as_bytes())?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    let v: Value = serde_json::from_str(line.trim())?;
+    v.get("result")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("{method}: {v}"))
 }
 
 /// A running (or stopped) `thread-agent`.

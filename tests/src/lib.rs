@@ -29,7 +29,9 @@ pub mod proc;
 pub mod sandbox;
 pub mod serial;
 
-pub use agent::{fatal_line, run_agent_once, threadctl_at, Agent, AgentOptions};
+pub use agent::{
+    fatal_line, rpc, run_agent_once, threadctl_at, threadctl_command, Agent, AgentOptions,
+};
 pub use bins::{ot_bins, workspace_bins, OtBins, WorkspaceBins};
 pub use cli::CliNode;
 pub use dataset::Tlvs;

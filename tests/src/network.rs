@@ -248,12 +248,7 @@ pub struct EventsTap {
 impl EventsTap {
     /// Subscribes to the sandbox agent's events.
     pub fn start(sb: &Sandbox) -> Result<EventsTap> {
-        let bins = workspace_bins()?;
-        let mut cmd = Command::new(&bins.threadctl);
-        cmd.arg("--socket")
-            .arg(sb.control_socket())
-            .args(["events", "--json"])
-            .env_remove("THREAD_AGENT_SOCKET");
+        let mut cmd = crate::threadctl_command(&sb.control_socket(), &["events", "--json"])?;
         let (child, log) = proc::spawn_tracked(&mut cmd, &sb.log_path("events"))?;
         sb.register(child.id());
         Ok(EventsTap {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::dataset::assert_no_secret;
 use e2e::proc;
-use e2e::{with_sandbox, workspace_bins, Agent, CliNode, Sandbox};
+use e2e::{with_sandbox, Agent, CliNode, Sandbox};
 use serde_json::{json, Value};
 
 const UP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -52,13 +52,7 @@ fn wait_steering(agent: &Agent) -> Result<Value> {
 }
 
 fn threadctl_cmd(sb: &Sandbox, args: &[&str]) -> Result<Command> {
-    let bins = workspace_bins()?;
-    let mut cmd = Command::new(&bins.threadctl);
-    cmd.arg("--socket")
-        .arg(sb.control_socket())
-        .args(args)
-        .env_remove("THREAD_AGENT_SOCKET");
-    Ok(cmd)
+    e2e::threadctl_command(&sb.control_socket(), args)
 }
 
 fn text(o: &Output) -> String {

@@ -24,7 +24,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, NETWORK_KEY, PSKC};
 use e2e::proc;
-use e2e::{with_sandbox, workspace_bins, Agent, AgentOptions, CliNode, Sandbox, ATTACH_TIMEOUT};
+use e2e::{
+    rpc, threadctl_command, with_sandbox, workspace_bins, Agent, AgentOptions, CliNode, Sandbox,
+    ATTACH_TIMEOUT,
+};
 use serde_json::{json, Value};
 
 const UP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -128,19 +131,6 @@ fn joined_output(h: std::thread::JoinHandle<Result<Output>>) -> Result<Output> {
     h.join().map_err(|_| anyhow!("threadctl thread panicked"))?
 }
 
-/// One raw control request (for the test-only method).
-fn rpc(sb: &Sandbox, method: &str, params: Value) -> Result<Value> {
-    let mut s = UnixStream::connect(sb.control_socket())?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.write_all(format!("{}\n", json!({"id": 1, "method": method, "params": params})).as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    let v: Value = serde_json::from_str(line.trim())?;
-    v.get("result")
-        .cloned()
-        .ok_or_else(|| anyhow!("{method}: {v}"))
-}
-
 fn audit_path(sb: &Sandbox) -> PathBuf {
     sb.state_dir().join("audit.jsonl")
 }
@@ -158,12 +148,7 @@ fn audit_has(lines: &[Value], event: &str, pred: impl Fn(&Value) -> bool) -> boo
 
 /// Starts `threadctl events --json` for the leak scan; its output log.
 fn events_tap(sb: &Sandbox) -> Result<(std::process::Child, std::sync::Arc<proc::OutputLog>)> {
-    let bins = workspace_bins()?;
-    let mut cmd = Command::new(&bins.threadctl);
-    cmd.arg("--socket")
-        .arg(sb.control_socket())
-        .args(["events", "--json"])
-        .env_remove("THREAD_AGENT_SOCKET");
+    let mut cmd = threadctl_command(&sb.control_socket(), &["events", "--json"])?;
     let (child, log) = proc::spawn_tracked(&mut cmd, &sb.log_path("events"))?;
     sb.register(child.id());
     Ok((child, log))

@@ -7,13 +7,11 @@
 //! session ends again after the linger. Whether the agent's own co-processor answers and how long
 //! the answers took are printed, not asserted.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context, Result};
 use e2e::network::{bridge_env, start_child, start_router, wait_member, NODE_TIMEOUT, UP_TIMEOUT};
-use e2e::{with_sandbox, Agent, AgentOptions, Sandbox};
+use e2e::{rpc, with_sandbox, Agent, AgentOptions, Sandbox};
 use serde_json::{json, Value};
 
 /// How long the agent collects answers per query.
@@ -21,18 +19,6 @@ const WAIT_S: u64 = 5;
 /// The answers of a freshly attached child can lag (the first query may go out before its
 /// parent knows it well): this many queries at most.
 const ROUNDS: usize = 4;
-
-fn rpc(sb: &Sandbox, method: &str, params: Value) -> Result<Value> {
-    let mut s = UnixStream::connect(sb.control_socket())?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.write_all(format!("{}\n", json!({"id": 1, "method": method, "params": params})).as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    let v: Value = serde_json::from_str(line.trim())?;
-    v.get("result")
-        .cloned()
-        .ok_or_else(|| anyhow!("{method}: {v}"))
-}
 
 fn answer_of<'a>(answers: &'a [Value], eui64: &str) -> Option<&'a Value> {
     answers.iter().find(|a| a["eui64"] == eui64)
