@@ -2,8 +2,12 @@
 # THE test command (README and CI call exactly this):
 #   1. builds the OpenThread simulation nodes (testbed/build-ot.sh, cached),
 #   2. builds the workspace binaries the end-to-end tests run (thread-agent, threadctl),
-#   3. runs every test of the workspace with plain `cargo test` (unit, property and e2e tests),
-# then repeats cargo's per-binary summary lines at the end. Exit status: cargo test's.
+#   3. runs every test of the workspace (unit, property and e2e tests) with cargo-nextest, which
+#      runs tests of all binaries side by side (.config/nextest.toml: the e2e tests, which mostly
+#      wait on simulated radios, ten at a time; CPU-bound tests at most one per core), then the
+#      doc tests with `cargo test --doc`; without cargo-nextest, plain `cargo test` (one test
+#      binary after another: the same tests, about twice as long),
+# then repeats the summary lines at the end. Exit status: non-zero if any test failed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -16,17 +20,28 @@ echo "==> testbed/build-ot.sh (OpenThread simulation nodes)"
 "$here/build-ot.sh" >/dev/null
 echo "==> cargo build --workspace --bins"
 cargo build --workspace --bins
-echo "==> cargo test --workspace --no-fail-fast"
 log=$(mktemp -t thread-agent-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+if cargo nextest --version >/dev/null 2>&1; then
+    echo "==> cargo nextest run --workspace --no-fail-fast"
+    cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    echo "==> cargo test --workspace --doc"
+    cargo test --workspace --doc 2>&1 | tee -a "$log"
+    doc=${PIPESTATUS[0]}
+    [ "$status" -eq 0 ] && status=$doc
+    pattern='^\s+(Summary|FAIL|SIGSEGV|SIGABRT|TIMEOUT|LEAK-FAIL) |^\s+Doc-tests |^test result:|^error: '
+else
+    echo "==> cargo test --workspace --no-fail-fast (cargo-nextest not found: \`cargo install cargo-nextest --locked\` runs the suite in about half the time)"
+    cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    pattern='^\s+(Running|Doc-tests) |^test result:|^error: '
+fi
 set -e
 
 echo
 echo "==> summary ($(( $(date +%s) - start )) s)"
-# "Running <binary>" followed by its "test result:" line; plus cargo's final error, if any.
-grep -E '^\s+(Running|Doc-tests) |^test result:|^error: ' "$log" | sed -E 's/^\s+//' || true
-if [ "$status" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "TESTS FAILED (cargo test exit $status)"; fi
+grep -E "$pattern" "$log" | sed -E 's/^\s+//' || true
+if [ "$status" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "TESTS FAILED (exit $status)"; fi
 exit "$status"

@@ -1,11 +1,13 @@
-//! The control socket methods of this version: `status` and `dataset.export`.
+//! The control socket methods of this version: `status`, `network.counters` and `dataset.export`.
 //!
 //! `status` reads the network's public parameters live from the co-processor and returns the
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
 //! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, and
 //! `active_timestamp` (seconds) and `pending` (the scheduled change or null) from
 //! [`crate::lifecycle`]). It never contains the
-//! network key or the PSKc. `dataset.export` returns the active dataset TLVs as hex in `tlvs`
+//! network key or the PSKc. `network.counters` reads the co-processor's counters (MAC, IPv6,
+//! MLE, message buffers, Spinel; each `null` when the firmware does not serve it) and the host
+//! link's ([`ncp::LinkStats`]). `dataset.export` returns the active dataset TLVs as hex in `tlvs`
 //! (authorization and the audit log line are done by [`crate::control_socket`]).
 
 use std::sync::Arc;
@@ -89,6 +91,84 @@ impl Methods {
         Ok(v)
     }
 
+    async fn counters(&self) -> Result<Value, MethodError> {
+        use ncp::props::counters as c;
+        fn named(n: &c::Named) -> Value {
+            Value::Object(n.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+        }
+        let client = &self.net.client;
+        // One property after another: a firmware without one of them answers the others.
+        let read = |p| async move {
+            match client.get(p).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::debug!(prop = ?p, error = %e, "counter unavailable");
+                    None
+                }
+            }
+        };
+        let decoded = |v: Option<Vec<u8>>, f: fn(&[u8]) -> Result<Value, ncp::Error>| {
+            v.and_then(|v| match f(&v) {
+                Ok(j) => Some(j),
+                Err(e) => {
+                    tracing::warn!(error = %e, "co-processor counters: malformed value ignored");
+                    None
+                }
+            })
+        };
+        let mac = decoded(read(prop::CNTR_ALL_MAC_COUNTERS).await, |v| {
+            let m = c::decode_mac_counters(v)?;
+            Ok(json!({"tx": named(&m.tx), "rx": named(&m.rx)}))
+        });
+        let ip = decoded(read(prop::CNTR_ALL_IP_COUNTERS).await, |v| {
+            let i = c::decode_ip_counters(v)?;
+            Ok(json!({
+                "tx_success": i.tx_success, "tx_failure": i.tx_failure,
+                "rx_success": i.rx_success, "rx_failure": i.rx_failure,
+            }))
+        });
+        let mle = decoded(read(prop::CNTR_MLE_COUNTERS).await, |v| {
+            Ok(named(&c::decode_mle_counters(v)?))
+        });
+        let buffers = decoded(read(prop::MSG_BUFFER_COUNTERS).await, |v| {
+            Ok(named(&c::decode_buffer_counters(v)?))
+        });
+        let mut spinel = serde_json::Map::new();
+        for (name, p) in [
+            ("tx_frames", prop::CNTR_TX_SPINEL_TOTAL),
+            ("rx_frames", prop::CNTR_RX_SPINEL_TOTAL),
+            ("rx_errors", prop::CNTR_RX_SPINEL_ERR),
+            ("ip_from_host_dropped", prop::CNTR_TX_IP_DROPPED),
+            ("ip_to_host_dropped", prop::CNTR_RX_IP_DROPPED),
+        ] {
+            let v = decoded(read(p).await, |v| {
+                Ok(json!(ncp::codec::Reader::new(v).u32()?))
+            });
+            spinel.insert(name.into(), json!(v));
+        }
+        if mac.is_none() && ip.is_none() && buffers.is_none() && client.is_closed() {
+            return Err(unavailable(ncp::Error::Closed));
+        }
+        let l = client.stats();
+        Ok(json!({
+            "coprocessor": {
+                "mac": mac,
+                "ip": ip,
+                "mle": mle,
+                "buffers": buffers,
+                "spinel": spinel,
+            },
+            "link": {
+                "frames_in": l.frames_in,
+                "frames_out": l.frames_out,
+                "decode_errors": l.decode_errors,
+                "events_dropped": l.events_dropped,
+                "stray_responses": l.stray_responses,
+                "timeouts": l.timeouts,
+            },
+        }))
+    }
+
     async fn dataset_export(&self) -> Result<Value, MethodError> {
         let tlvs = Zeroizing::new(
             self.net
@@ -128,6 +208,7 @@ impl Handler for Methods {
         Box::pin(async move {
             match request {
                 Request::Status => self.status().await,
+                Request::NetworkCounters => self.counters().await,
                 Request::DatasetExport => self.dataset_export().await,
                 other => Err(MethodError::new(
                     code::METHOD_NOT_FOUND,

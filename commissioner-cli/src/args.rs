@@ -333,6 +333,15 @@ new dataset is active, exit 10 if it is not active within the delay + 60 s.")]
         #[arg(long)]
         json: bool,
     },
+    /// Show the co-processor's counters (MAC, IPv6, MLE, message buffers, Spinel) and the host
+    /// link's: where frames and messages were sent, received or lost.
+    #[command(
+        after_help = "Counters run from the co-processor's last reset.\n\nExamples:\n  threadctl network counters\n  threadctl network counters --json"
+    )]
+    Counters {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The delay and output flags of `network rotate-key` and `network migrate`.

@@ -173,6 +173,7 @@ fn network(socket: &Path, command: NetworkCommand) -> Result<String, Failure> {
             lifecycle::schedule(socket, request, when.wait, when.json)
         }
         NetworkCommand::Pending { json } => ask(socket, Request::NetworkPending, json),
+        NetworkCommand::Counters { json } => ask(socket, Request::NetworkCounters, json),
     }
 }
 

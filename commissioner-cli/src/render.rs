@@ -53,6 +53,7 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
         }
         Request::NetworkRotateKey(_) | Request::NetworkMigrate(_) => scheduled_reply(reply)?,
         Request::NetworkPending => pending_reply(reply)?,
+        Request::NetworkCounters => json_or(reply, json, render_counters),
         Request::DatasetImport(_) => imported_reply(reply)?,
         Request::DeviceList | Request::DeviceShow(_) if json => format!("{reply}\n"),
         Request::DeviceList => crate::devices::render_list(reply)?,
@@ -60,6 +61,35 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
         Request::DeviceForget(_) => crate::devices::render_forgotten(reply)?,
         Request::DebugResetNcp(_) | Request::DebugDiagQuery { .. } => format!("{reply}\n"),
     })
+}
+
+/// `network counters`: one line per group, `name=value` pairs in the agent's order; a group the
+/// firmware does not serve says so.
+fn render_counters(v: &Value) -> String {
+    let groups = [
+        ("MAC transmit", &v["coprocessor"]["mac"]["tx"]),
+        ("MAC receive", &v["coprocessor"]["mac"]["rx"]),
+        ("IPv6", &v["coprocessor"]["ip"]),
+        ("MLE", &v["coprocessor"]["mle"]),
+        ("message buffers", &v["coprocessor"]["buffers"]),
+        ("Spinel", &v["coprocessor"]["spinel"]),
+        ("host link", &v["link"]),
+    ];
+    let mut out = String::new();
+    for (title, g) in groups {
+        let pairs: Vec<String> = match g.as_object() {
+            Some(m) => m
+                .iter()
+                .map(|(k, x)| match x {
+                    Value::Null => format!("{k}=-"),
+                    x => format!("{k}={x}"),
+                })
+                .collect(),
+            None => vec!["(not served by this firmware)".into()],
+        };
+        out.push_str(&format!("{title}: {}\n", pairs.join(" ")));
+    }
+    out
 }
 
 pub(crate) fn s<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -44,6 +44,7 @@ names! {
         NetworkRotateKey => "network.rotate_key",
         NetworkMigrate => "network.migrate",
         NetworkPending => "network.pending",
+        NetworkCounters => "network.counters",
         DatasetImport => "dataset.import",
         DeviceList => "device.list",
         DeviceShow => "device.show",
@@ -78,6 +79,8 @@ impl Method {
             | Method::NetworkRotateKey
             | Method::NetworkMigrate
             | Method::NetworkPending
+            // Counts of frames and messages: nothing secret.
+            | Method::NetworkCounters
             // A network diagnostic query: reads what every node tells anyone on the mesh.
             | Method::DebugDiagQuery
             // The inventory holds public data; forgetting a record admits nothing.
@@ -168,6 +171,8 @@ pub enum Request {
     NetworkRotateKey(RotateKey),
     NetworkMigrate(Migrate),
     NetworkPending,
+    /// `network.counters`: the co-processor's and the host link's counters.
+    NetworkCounters,
     DatasetImport(DatasetImport),
     DeviceList,
     DeviceShow(DeviceId),
@@ -201,6 +206,7 @@ impl Request {
             Request::NetworkRotateKey(_) => Method::NetworkRotateKey,
             Request::NetworkMigrate(_) => Method::NetworkMigrate,
             Request::NetworkPending => Method::NetworkPending,
+            Request::NetworkCounters => Method::NetworkCounters,
             Request::DatasetImport(_) => Method::DatasetImport,
             Request::DeviceList => Method::DeviceList,
             Request::DeviceShow(_) => Method::DeviceShow,
@@ -238,6 +244,7 @@ impl Request {
             }
             Method::NetworkMigrate => Request::NetworkMigrate(lifecycle::migrate_params(params)?),
             Method::NetworkPending => Request::NetworkPending,
+            Method::NetworkCounters => Request::NetworkCounters,
             Method::DatasetImport => Request::DatasetImport(lifecycle::import_params(params)?),
             Method::DeviceList => Request::DeviceList,
             Method::DeviceShow => Request::DeviceShow(devices::device_id(params)?),
@@ -278,6 +285,7 @@ impl Request {
             | Request::CommissionerStop
             | Request::EventsSubscribe
             | Request::NetworkPending
+            | Request::NetworkCounters
             | Request::DeviceList => {}
             Request::DeviceShow(id) | Request::DeviceForget(id) => {
                 m.insert("id".into(), json!(id.hex()));

@@ -247,6 +247,25 @@ pub mod prop {
         THREAD_ACTIVE_DATASET_TLVS = 5436,
         /// `D`
         THREAD_PENDING_DATASET_TLVS = 5437,
+        /// `SSSSSSSSSSSSSSSS`: the message buffer pool now (total, free, then messages and
+        /// buffers of each send queue), see [`crate::props::counters`].
+        MSG_BUFFER_COUNTERS = 1680,
+        /// `t(A(L))t(A(L))`: every MAC transmit and receive counter.
+        CNTR_ALL_MAC_COUNTERS = 1681,
+        /// `SSSSSSSSS`: MLE role and attach counters.
+        CNTR_MLE_COUNTERS = 1682,
+        /// `t(LL)t(LL)`: IPv6 packets sent/failed, received/failed.
+        CNTR_ALL_IP_COUNTERS = 1683,
+        /// `L`: Spinel frames the co-processor sent.
+        CNTR_TX_SPINEL_TOTAL = 1580,
+        /// `L`: Spinel frames the co-processor received.
+        CNTR_RX_SPINEL_TOTAL = 1581,
+        /// `L`: frames the co-processor could not decode (framing errors).
+        CNTR_RX_SPINEL_ERR = 1582,
+        /// `L`: IPv6 packets from the host the co-processor dropped.
+        CNTR_TX_IP_DROPPED = 1482,
+        /// `L`: IPv6 packets for the host the co-processor dropped.
+        CNTR_RX_IP_DROPPED = 1485,
         /// `D` (SET): send these TLVs to the leader as MGMT_PENDING_SET
         /// (`SPINEL_PROP_THREAD_EXT__BEGIN + 62`); the answer is a `L` status.
         THREAD_MGMT_SET_PENDING_DATASET_TLVS = 5438,

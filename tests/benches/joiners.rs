@@ -37,10 +37,11 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use e2e::network::EventsTap;
 use e2e::{workspace_bins, Agent, AgentOptions, CliNode, Sandbox, ATTACH_TIMEOUT};
 use serde_json::Value;
 
@@ -291,22 +292,15 @@ fn setup_agent_nets(sizes: &[usize], log_level: Option<&str>) -> Result<Vec<Agen
     for (network, ((sandbox, mut agent), &n)) in started.into_iter().zip(sizes).enumerate() {
         agent.wait_status("network up (leader)", UP_TIMEOUT, |s| s["role"] == "leader")?;
         let mut joiners = Vec::with_capacity(n);
+        // One bootstrapping file per network, as a manufacturer hands it over: `eui64,pskd,label`.
+        let mut file = String::from("eui64,pskd,label\n");
         for id in joiner_ids(2).into_iter().take(n) {
             let node = CliNode::spawn(&sandbox, id)?;
             let eui64 = node.eui64()?;
             // A distinct PSKd per joiner: BENCH + 4 digits.
             let pskd = format!("BENCH{index:04}");
             index += 1;
-            agent.threadctl_ok(&[
-                "joiner",
-                "add",
-                "--eui64",
-                &eui64,
-                "--pskd",
-                &pskd,
-                "--timeout",
-                "86400",
-            ])?;
+            file.push_str(&format!("{eui64},{pskd},bench-{network}-{id}\n"));
             joiners.push(Joiner {
                 network,
                 node,
@@ -314,6 +308,15 @@ fn setup_agent_nets(sizes: &[usize], log_level: Option<&str>) -> Result<Vec<Agen
                 pskd,
             });
         }
+        let path = sandbox.path().join("devices.csv");
+        std::fs::write(&path, &file).context("writing the bootstrapping file")?;
+        let t = Instant::now();
+        let path_s = path.to_string_lossy().to_string();
+        agent.threadctl_ok(&["joiner", "import", &path_s, "--timeout", "86400"])?;
+        eprintln!(
+            "A: network {network}: `joiner import` of {n} devices took {:.0} ms",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
         nets.push(AgentNet {
             joiners,
             agent,
@@ -341,6 +344,190 @@ fn setup_agent_nets(sizes: &[usize], log_level: Option<&str>) -> Result<Vec<Agen
         }
     }
     Ok(nets)
+}
+
+/// What one agent's counters and events showed during the run (sampled every [`SAMPLE_EVERY`]).
+struct Probe {
+    /// `network counters --json` before the run and after it.
+    first: Option<Value>,
+    last: Option<Value>,
+    /// The fewest free message buffers the co-processor had at a sample, and when.
+    min_free: Option<(u64, Duration)>,
+    total_buffers: Option<u64>,
+    /// When each joiner was first seen (`joiner-seen`), by joiner ID, from t0.
+    seen: BTreeMap<String, Duration>,
+}
+
+const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
+impl Probe {
+    fn run(agent: &Agent, tap: &EventsTap, t0: Instant, stop: &AtomicBool) -> Probe {
+        let mut p = Probe {
+            first: None,
+            last: None,
+            min_free: None,
+            total_buffers: None,
+            seen: BTreeMap::new(),
+        };
+        let mut read_lines = 0;
+        loop {
+            let done = stop.load(Ordering::SeqCst);
+            let lines = tap.log.lines();
+            for l in &lines[read_lines.min(lines.len())..] {
+                if let Ok(v) = serde_json::from_str::<Value>(l.trim()) {
+                    if v["type"] == "joiner-seen" {
+                        if let Some(id) = v["joiner_id"].as_str() {
+                            p.seen.entry(id.to_string()).or_insert(t0.elapsed());
+                        }
+                    }
+                }
+            }
+            read_lines = lines.len();
+            if let Ok(c) = ctl_json(agent, &["network", "counters", "--json"]) {
+                let b = &c["coprocessor"]["buffers"];
+                if let Some(free) = b["free"].as_u64() {
+                    p.total_buffers = b["total"].as_u64();
+                    if p.min_free.is_none_or(|(m, _)| free < m) {
+                        p.min_free = Some((free, t0.elapsed()));
+                    }
+                }
+                if p.first.is_none() {
+                    p.first = Some(c.clone());
+                }
+                p.last = Some(c);
+            }
+            if done {
+                return p;
+            }
+            std::thread::sleep(SAMPLE_EVERY);
+        }
+    }
+
+    /// Prints the deltas of the counters that locate lost frames.
+    fn print(&self, network: usize, offset: Duration) {
+        let at = |d: Duration| d.saturating_sub(offset).as_secs_f64();
+        println!("\n-- network {network}: where frames went (agent's `network counters`, deltas over the run)");
+        if let (Some(a), Some(b)) = (&self.first, &self.last) {
+            let delta = |path: &[&str]| {
+                let get = |v: &Value| path.iter().fold(v, |v, k| &v[*k]).as_u64();
+                match (get(a), get(b)) {
+                    (Some(x), Some(y)) => y.saturating_sub(x).to_string(),
+                    _ => "-".into(),
+                }
+            };
+            let row = |title: &str, keys: &[(&str, &[&str])]| {
+                let cells: Vec<String> = keys
+                    .iter()
+                    .map(|(k, path)| format!("{k}={}", delta(path)))
+                    .collect();
+                println!("{title}: {}", cells.join(" "));
+            };
+            row(
+                "co-processor MAC rx",
+                &[
+                    ("total", &["coprocessor", "mac", "rx", "total"]),
+                    ("unicast", &["coprocessor", "mac", "rx", "unicast"]),
+                    ("duplicated", &["coprocessor", "mac", "rx", "duplicated"]),
+                    (
+                        "err_no_frame",
+                        &["coprocessor", "mac", "rx", "err_no_frame"],
+                    ),
+                    (
+                        "err_unknown_neighbor",
+                        &["coprocessor", "mac", "rx", "err_unknown_neighbor"],
+                    ),
+                    ("err_sec", &["coprocessor", "mac", "rx", "err_sec"]),
+                    ("err_other", &["coprocessor", "mac", "rx", "err_other"]),
+                ],
+            );
+            row(
+                "co-processor MAC tx",
+                &[
+                    ("total", &["coprocessor", "mac", "tx", "total"]),
+                    ("retry", &["coprocessor", "mac", "tx", "retry"]),
+                    ("err_cca", &["coprocessor", "mac", "tx", "err_cca"]),
+                    ("err_abort", &["coprocessor", "mac", "tx", "err_abort"]),
+                    (
+                        "direct_max_retry_expiry",
+                        &["coprocessor", "mac", "tx", "direct_max_retry_expiry"],
+                    ),
+                ],
+            );
+            row(
+                "co-processor IPv6",
+                &[
+                    ("rx_success", &["coprocessor", "ip", "rx_success"]),
+                    ("rx_failure", &["coprocessor", "ip", "rx_failure"]),
+                    ("tx_success", &["coprocessor", "ip", "tx_success"]),
+                    ("tx_failure", &["coprocessor", "ip", "tx_failure"]),
+                ],
+            );
+            row(
+                "Spinel / host link",
+                &[
+                    ("ncp_tx_frames", &["coprocessor", "spinel", "tx_frames"]),
+                    ("host_frames_in", &["link", "frames_in"]),
+                    ("host_decode_errors", &["link", "decode_errors"]),
+                    ("host_events_dropped", &["link", "events_dropped"]),
+                    (
+                        "ip_to_host_dropped",
+                        &["coprocessor", "spinel", "ip_to_host_dropped"],
+                    ),
+                ],
+            );
+        }
+        if let (Some((free, when)), Some(total)) = (self.min_free, self.total_buffers) {
+            println!(
+                "co-processor message buffers: fewest free {free} of {total}, at {:.1} s",
+                at(when)
+            );
+        }
+        let mut firsts: Vec<f64> = self.seen.values().map(|d| at(*d)).collect();
+        firsts.sort_by(f64::total_cmp);
+        let round1 = firsts.iter().filter(|t| **t < 8.0).count();
+        println!(
+            "joiners first seen by the agent (joiner-seen, {} ms resolution): {} in all, {round1} within 8 s of the start (before a joiner's first DTLS retransmission)",
+            SAMPLE_EVERY.as_millis(),
+            firsts.len()
+        );
+    }
+}
+
+/// Sums the joiners' own MAC counters (`counters mac`): a frame a joiner gave up on after its MAC
+/// retries never reached the co-processor's radio.
+fn print_joiner_mac_counters(joiners: &[&Joiner]) {
+    let mut sum: BTreeMap<String, u64> = BTreeMap::new();
+    for j in joiners {
+        let Ok(lines) = j.node.cmd("counters mac") else {
+            continue;
+        };
+        for l in lines {
+            if let Some((k, v)) = l.trim().split_once(':') {
+                if let Ok(v) = v.trim().parse::<u64>() {
+                    *sum.entry(k.trim().to_string()).or_default() += v;
+                }
+            }
+        }
+    }
+    let keys = [
+        "TxTotal",
+        "TxAckRequested",
+        "TxAcked",
+        "TxRetry",
+        "TxErrCca",
+        "TxErrAbort",
+        "TxDirectMaxRetryExpiry",
+        "RxTotal",
+    ];
+    let cells: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{k}={}", sum.get(*k).map_or("-".into(), |v| v.to_string())))
+        .collect();
+    println!(
+        "joiners' MAC counters, summed over {}: {}",
+        joiners.len(),
+        cells.join(" ")
+    );
 }
 
 /// A network commissioned by OpenThread's own commissioner on an `ot-cli-ftd` leader.
@@ -446,10 +633,13 @@ fn print_summary(s: &Summary) {
         } else {
             (times[joined / 2 - 1] + times[joined / 2]) / 2
         };
+        // Nearest-rank 90th percentile.
+        let p90 = times[(joined * 9).div_ceil(10).saturating_sub(1)];
         println!(
-            "per joiner (start -> Join success): min {} s, median {} s, max {} s",
+            "per joiner (start -> Join success): min {} s, median {} s, p90 {} s, max {} s",
             secs(*min),
             secs(median),
+            secs(p90),
             secs(*max)
         );
     }
@@ -490,7 +680,34 @@ fn part_agent(o: &Opts) -> Result<Summary> {
     );
     let nets = setup_agent_nets(&sizes, o.agent_log_level.as_deref())?;
     let joiners: Vec<&Joiner> = nets.iter().flat_map(|n| &n.joiners).collect();
-    let (wall, outcomes) = run_all(&joiners, o.cap, o.max_attempts);
+    let taps = nets
+        .iter()
+        .map(|n| EventsTap::start(&n.sandbox))
+        .collect::<Result<Vec<_>>>()?;
+    let stop = AtomicBool::new(false);
+    let t0 = Instant::now();
+    let (wall, outcomes, probes) = std::thread::scope(|s| {
+        let samplers: Vec<_> = nets
+            .iter()
+            .zip(&taps)
+            .map(|(n, tap)| {
+                let stop = &stop;
+                s.spawn(move || Probe::run(&n.agent, tap, t0, stop))
+            })
+            .collect();
+        let (wall, outcomes) = run_all(&joiners, o.cap, o.max_attempts);
+        stop.store(true, Ordering::SeqCst);
+        let probes: Vec<Probe> = samplers
+            .into_iter()
+            .map(|h| h.join().expect("sampler panicked"))
+            .collect();
+        (wall, outcomes, probes)
+    });
+    // The clock of `run_all` starts START_DELAY after t0.
+    for (i, p) in probes.iter().enumerate() {
+        p.print(i, START_DELAY);
+    }
+    print_joiner_mac_counters(&joiners);
     for (i, n) in nets.iter().enumerate() {
         if let Ok(v) = ctl_json(&n.agent, &["commissioner", "status", "--json"]) {
             eprintln!(

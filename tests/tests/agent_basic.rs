@@ -289,6 +289,45 @@ fn forms_network_and_node_attaches_in(sb: &Sandbox) -> Result<()> {
     secrets.assert_absent(&json_text, "`threadctl status --json`")?;
     secrets.assert_absent(&text, "`threadctl status`")?;
 
+    // `network counters`: the co-processor's counters over Spinel and the host link's. The node
+    // attached, so the co-processor received and sent MAC frames and the link carried frames.
+    let c = agent.threadctl_json(&["network", "counters", "--json"])?;
+    let num = |path: &[&str]| path.iter().fold(&c, |v, k| &v[*k]).as_u64();
+    for path in [
+        &["coprocessor", "mac", "tx", "total"][..],
+        &["coprocessor", "mac", "rx", "total"],
+        &["coprocessor", "ip", "tx_success"],
+        &["coprocessor", "buffers", "total"],
+        &["link", "frames_in"],
+        &["link", "frames_out"],
+    ] {
+        ensure!(
+            num(path).is_some_and(|n| n > 0),
+            "network counters: {} should be a positive number: {c}",
+            path.join(".")
+        );
+    }
+    ensure!(
+        num(&["coprocessor", "buffers", "free"]) <= num(&["coprocessor", "buffers", "total"]),
+        "free buffers exceed the total: {c}"
+    );
+    ensure!(
+        num(&["link", "decode_errors"]) == Some(0),
+        "decode errors: {c}"
+    );
+    let text_counters = agent.threadctl_ok(&["network", "counters"])?;
+    for title in [
+        "MAC transmit:",
+        "MAC receive:",
+        "message buffers:",
+        "host link:",
+    ] {
+        ensure!(
+            text_counters.contains(title),
+            "`threadctl network counters` lacks {title:?}:\n{text_counters}"
+        );
+    }
+
     // The dataset backup: hex text, mode 0600, the same network.
     let backup = sb.state_dir().join("dataset.tlvs");
     let mode = std::fs::metadata(&backup)

@@ -85,7 +85,9 @@ impl Handler for Methods {
     fn call<'a>(&'a self, request: Request, peer: &'a Peer) -> MethodFuture<'a> {
         Box::pin(async move {
             match request {
-                Request::Status | Request::DatasetExport => self.inner.call(request, peer).await,
+                Request::Status | Request::DatasetExport | Request::NetworkCounters => {
+                    self.inner.call(request, peer).await
+                }
                 Request::JoinerAdd(JoinerAdd {
                     selector,
                     pskd,

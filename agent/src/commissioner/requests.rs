@@ -602,18 +602,19 @@ impl Task {
     }
 
     pub(super) async fn status(&mut self) -> Value {
-        let (state, session_id, sessions, entries, steering, acked, stats) = match &self.comm {
-            Some(c) => (
-                state_name(c.state()),
-                c.session_id(),
-                c.joiner_sessions(),
-                c.list().len(),
-                Some(hex::encode(c.steering_data().as_bytes())),
-                c.steering_data_acked().map(|s| hex::encode(s.as_bytes())),
-                Some(c.stats().clone()),
-            ),
-            None => ("idle", None, 0, 0, None, None, None),
-        };
+        let (state, session_id, (sessions, waiting), entries, steering, acked, stats) =
+            match &self.comm {
+                Some(c) => (
+                    state_name(c.state()),
+                    c.session_id(),
+                    (c.joiner_sessions(), c.waiting_joiners()),
+                    c.list().len(),
+                    Some(hex::encode(c.steering_data().as_bytes())),
+                    c.steering_data_acked().map(|s| hex::encode(s.as_bytes())),
+                    Some(c.stats().clone()),
+                ),
+                None => ("idle", None, (0, 0), 0, None, None, None),
+            };
         let ba = match self.border_agent().await {
             Ok((active, port)) => json!({"active": active, "port": port}),
             Err(e) => json!({"error": e.message}),
@@ -632,6 +633,7 @@ impl Task {
             "border_agent": ba,
             "entries": entries,
             "joiner_sessions": sessions,
+            "waiting_joiners": waiting,
             "steering_data": steering,
             "steering_data_acked": acked,
             "joined": stats.as_ref().map(|s| s.joined),

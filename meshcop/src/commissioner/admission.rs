@@ -73,6 +73,13 @@ pub struct JoinerLimits {
     /// per this interval (default 5 s); a ClientHello whose random the session has already seen
     /// (a replay) never restarts it.
     pub restart_interval: Duration,
+    /// Cookie-bearing ClientHellos that find the slots or the rates full wait for room, at most
+    /// this many (default 128; beyond it they are refused and the joiner retransmits). A waiting
+    /// one costs its record (a few hundred bytes), no elliptic-curve work.
+    pub max_waiting: usize,
+    /// How long one may wait (default 20 s: past a joiner's first two DTLS retransmissions,
+    /// 8 s and 16 s later, each of which keeps its place).
+    pub max_wait: Duration,
     /// `joiner-seen` / `joiner-handshake-failed` events of unauthenticated sessions per joiner ID
     /// per minute (default 4); more are counted in [`Stats::suppressed_events`].
     pub unauthenticated_events_per_joiner: u32,
@@ -105,6 +112,8 @@ impl Default for JoinerLimits {
             evictable_after: Duration::from_secs(2),
             unauthenticated_timeout: Duration::from_secs(10),
             restart_interval: Duration::from_secs(5),
+            max_waiting: 128,
+            max_wait: Duration::from_secs(20),
             unauthenticated_events_per_joiner: 4,
             unauthenticated_events: 60,
         }

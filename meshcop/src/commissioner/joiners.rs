@@ -54,6 +54,34 @@ struct JoinerSession {
 pub(super) struct Joiners {
     sessions: BTreeMap<SessionKey, JoinerSession>,
     admission: Admission,
+    /// Cookie-bearing ClientHellos that found the session slots or the handshake rates full,
+    /// oldest first: their handshakes start as soon as there is room ([`Joiners::admit_waiting`])
+    /// instead of after the joiner's DTLS retransmission (8 s, doubling).
+    waiting: VecDeque<Waiting>,
+    /// When to try the waiting ClientHellos again (a rate's next token).
+    retry_waiting_at: Option<Instant>,
+}
+
+/// How often the waiting ClientHellos are tried again while they wait for a rate's token (the
+/// rates earn tokens every 125 ms or more).
+const WAITING_RETRY: Duration = Duration::from_millis(50);
+
+/// A verified ClientHello waiting for room ([`JoinerLimits::max_waiting`],
+/// [`JoinerLimits::max_wait`]).
+struct Waiting {
+    key: SessionKey,
+    from: JoinerAddr,
+    record: Vec<u8>,
+    client_random: [u8; 32],
+    cookie_key: Zeroizing<Vec<u8>>,
+    since: Instant,
+}
+
+/// Why [`Joiners::admit`] refused a handshake; `wait`: only for want of room (slots or rate
+/// tokens), so the ClientHello may wait for it.
+struct Refusal {
+    why: String,
+    wait: bool,
 }
 
 /// One RLY_TX.ntf to send: a joiner DTLS datagram for `to`, with the Joiner Router KEK when the
@@ -114,6 +142,8 @@ impl Joiners {
         Joiners {
             sessions: BTreeMap::new(),
             admission: Admission::new(cookie_key),
+            waiting: VecDeque::new(),
+            retry_waiting_at: None,
         }
     }
 
@@ -122,18 +152,27 @@ impl Joiners {
         self.sessions.len()
     }
 
-    /// The earliest session deadline or DTLS retransmission.
+    /// The earliest session deadline or DTLS retransmission, or the next try of the waiting
+    /// ClientHellos.
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
         self.sessions
             .values()
             .flat_map(|s| [Some(s.deadline), s.conn.poll_timeout()])
             .flatten()
+            .chain(self.retry_waiting_at)
             .min()
+    }
+
+    /// Number of verified ClientHellos waiting for room.
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Drops every session (the Border Agent session ended); a failure event for each joiner
     /// not yet entrusted.
     pub(super) fn end_all(&mut self, why: &str) -> Vec<Event> {
+        self.waiting.clear();
+        self.retry_waiting_at = None;
         std::mem::take(&mut self.sessions)
             .into_values()
             .filter(|s| !s.entrusted)
@@ -180,6 +219,55 @@ impl Joiners {
                 self.pump_session(cx, s, now);
             }
         }
+        self.admit_waiting(cx, now);
+    }
+
+    /// Starts the handshakes of waiting ClientHellos there is now room for, oldest first (one
+    /// that still finds its joiner router full does not hold up the others); drops those that
+    /// waited longer than [`JoinerLimits::max_wait`] or whose entry is gone.
+    fn admit_waiting(&mut self, cx: &mut JoinerCx<'_>, now: Instant) {
+        self.retry_waiting_at = None;
+        let max_wait = cx.config.joiner_limits.max_wait;
+        let mut keep = VecDeque::new();
+        while let Some(w) = self.waiting.pop_front() {
+            if now >= w.since + max_wait {
+                cx.refused(format!(
+                    "ClientHello of joiner {} waited {max_wait:?} for room; dropped",
+                    hex::encode(credentials::joiner_id_from_iid(&w.key.0))
+                ));
+                continue;
+            }
+            let joiner_id = credentials::joiner_id_from_iid(&w.from.joiner_iid);
+            let Some(entry) = table::best_entry(cx.entries, now, &joiner_id) else {
+                cx.dropped(format!(
+                    "waiting ClientHello of joiner {}: its entry is gone",
+                    hex::encode(joiner_id)
+                ));
+                continue;
+            };
+            let kind = entry.kind;
+            match self.admit(cx, now, w.key, kind, &w.client_random) {
+                Ok(()) => self.begin_handshake(
+                    cx,
+                    now,
+                    &w.from,
+                    &w.record,
+                    w.client_random,
+                    kind,
+                    &w.cookie_key,
+                ),
+                Err(r) if r.wait => keep.push_back(w),
+                Err(r) => cx.refused(format!(
+                    "ClientHello of joiner {} refused: {}",
+                    hex::encode(joiner_id),
+                    r.why
+                )),
+            }
+        }
+        if !keep.is_empty() {
+            self.retry_waiting_at = Some(now + WAITING_RETRY);
+        }
+        self.waiting = keep;
     }
 
     /// An RLY_RX's joiner datagram.
@@ -234,6 +322,13 @@ impl Joiners {
         self.start_session(cx, now, &rx.from, &rx.dtls_record, random);
     }
 
+    /// After any input: sessions may have ended, so waiting ClientHellos may find room.
+    pub(super) fn after_input(&mut self, cx: &mut JoinerCx<'_>, now: Instant) {
+        if !self.waiting.is_empty() {
+            self.admit_waiting(cx, now);
+        }
+    }
+
     /// Answers a ClientHello statelessly (HelloVerifyRequest) until it carries a valid cookie;
     /// then, within the [`JoinerLimits`] (restart rule, slots, rates), starts the server handshake
     /// and keeps the session (replacing an older one of the same joiner). Nothing before the
@@ -270,15 +365,66 @@ impl Joiners {
         };
         let key = (from.joiner_iid, from.joiner_router_locator);
         let id = hex::encode(joiner_id);
-        if let Err(why) = self.admit(cx, now, key, kind, &client_random) {
-            return cx.refused(format!("ClientHello of joiner {id} refused: {why}"));
+        if let Some(w) = self.waiting.iter_mut().find(|w| w.key == key) {
+            // The joiner retransmitted while waiting: keep its place, with its latest record.
+            w.from = *from;
+            w.record = record.to_vec();
+            w.client_random = client_random;
+            w.cookie_key = cookie_key;
+            return;
         }
+        match self.admit(cx, now, key, kind, &client_random) {
+            Ok(()) => {}
+            Err(r) if r.wait && self.waiting.len() < cx.config.joiner_limits.max_waiting => {
+                tracing::debug!(joiner_id = %id, why = %r.why, "ClientHello waits for room");
+                self.waiting.push_back(Waiting {
+                    key,
+                    from: *from,
+                    record: record.to_vec(),
+                    client_random,
+                    cookie_key,
+                    since: now,
+                });
+                self.retry_waiting_at = Some(now + WAITING_RETRY);
+                return;
+            }
+            Err(r) => return cx.refused(format!("ClientHello of joiner {id} refused: {}", r.why)),
+        }
+        self.begin_handshake(cx, now, from, record, client_random, kind, &cookie_key);
+    }
+
+    /// Starts the server handshake of an admitted, cookie-bearing ClientHello and keeps the
+    /// session (replacing an older one of the same joiner).
+    #[allow(clippy::too_many_arguments)]
+    fn begin_handshake(
+        &mut self,
+        cx: &mut JoinerCx<'_>,
+        now: Instant,
+        from: &JoinerAddr,
+        record: &[u8],
+        client_random: [u8; 32],
+        kind: JoinerKind,
+        cookie_key: &[u8],
+    ) {
+        let joiner_id = credentials::joiner_id_from_iid(&from.joiner_iid);
+        let Some(entry) = cx.entries.iter().find(|e| e.kind == kind) else {
+            return cx.dropped(format!(
+                "joiner {}: its entry is gone",
+                hex::encode(joiner_id)
+            ));
+        };
+        let key = (from.joiner_iid, from.joiner_router_locator);
+        let id = hex::encode(joiner_id);
         let mut c = dtls::Config::server(entry.pskd.as_bytes());
         c.initial_retransmit_timeout = cx.config.joiner_dtls_initial_retransmit;
         c.max_retransmit_timeout = cx.config.joiner_dtls_max_retransmit;
         c.mtu = JOINER_MTU;
         let rng = Box::new(SeededRng::fork(&mut *cx.rng));
-        let mut conn = match dtls::Connection::server(c, &cookie_key, &peer, rng) {
+        let mut peer = Vec::with_capacity(12);
+        peer.extend_from_slice(&from.joiner_iid);
+        peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
+        peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
+        let mut conn = match dtls::Connection::server(c, cookie_key, &peer, rng) {
             Ok(c) => c,
             Err(e) => return cx.dropped(format!("cannot create a joiner DTLS session: {e}")),
         };
@@ -358,7 +504,9 @@ impl Joiners {
         key: SessionKey,
         kind: JoinerKind,
         random: &[u8; 32],
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
+        let fin = |why: String| Refusal { why, wait: false };
+        let room = |why: String| Refusal { why, wait: true };
         let named = match kind {
             JoinerKind::Eui64(e) => Some(e),
             _ => None,
@@ -366,13 +514,13 @@ impl Joiners {
         let limits = &cx.config.joiner_limits;
         if let Some(old) = self.sessions.get(&key) {
             if old.client_random == *random || old.seen_randoms.contains(random) {
-                return Err("a replayed ClientHello of an earlier handshake".into());
+                return Err(fin("a replayed ClientHello of an earlier handshake".into()));
             }
             if now < old.started + limits.restart_interval {
-                return Err(format!(
+                return Err(fin(format!(
                     "the joiner restarted within {:?} of its last handshake",
                     limits.restart_interval
-                ));
+                )));
             }
         }
         let router = key.1;
@@ -396,22 +544,22 @@ impl Joiners {
         };
         let evict = match (router_full, full) {
             (true, _) => Some(victim(&self.sessions, Some(router)).ok_or_else(|| {
-                format!(
+                room(format!(
                     "joiner router {router:#06x} has its {} sessions, none evictable",
                     limits.sessions_per_router
-                )
+                ))
             })?),
             (false, true) => Some(victim(&self.sessions, None).ok_or_else(|| {
-                format!(
+                room(format!(
                     "joiner session limit ({}) reached, none evictable",
                     cx.config.max_joiner_sessions
-                )
+                ))
             })?),
             (false, false) => None,
         };
         self.admission
             .take_handshake(limits, now, router, named)
-            .map_err(|why| format!("over {why}"))?;
+            .map_err(|why| room(format!("over {why}")))?;
         if let Some(k) = evict.and_then(|k| self.sessions.remove(&k)) {
             tracing::info!(joiner_id = %k.info.joiner_id, joiner_router = k.info.joiner_router, "unauthenticated joiner session evicted for a new one");
             let ev = Event::JoinerHandshakeFailed {

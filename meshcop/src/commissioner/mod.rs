@@ -426,6 +426,11 @@ impl Commissioner {
     pub fn joiner_sessions(&self) -> usize {
         self.joiners.len()
     }
+    /// Number of verified ClientHellos waiting for a session slot or a handshake token
+    /// ([`JoinerLimits::max_waiting`]).
+    pub fn waiting_joiners(&self) -> usize {
+        self.joiners.waiting()
+    }
     /// The steering data the table calls for (what is or will be sent).
     pub fn steering_data(&self) -> SteeringData {
         self.desired_steering()
@@ -688,7 +693,10 @@ impl Commissioner {
             Ok(r) => r,
             Err(e) => return self.dropped(format!("RLY_RX: {e}")),
         };
-        self.with_joiners(now, |j, cx| j.on_relay_rx(cx, now, &rx));
+        self.with_joiners(now, |j, cx| {
+            j.on_relay_rx(cx, now, &rx);
+            j.after_input(cx, now);
+        });
     }
 
     /// Runs `f` on the joiner sessions, then does what it asked for, in order: drops counted,

@@ -114,7 +114,7 @@ fn restarts(w: &World) -> usize {
 }
 
 /// 100 joiners with valid cookies at one instant: only the global burst gets a handshake (EC
-/// work); the rest are refused before any.
+/// work); the rest wait for tokens, up to `max_waiting`, without any; beyond that they are refused.
 #[test]
 fn cookie_bearing_hellos_over_the_rate_cost_no_ec_work() {
     let mut w = open_world();
@@ -133,8 +133,77 @@ fn cookie_bearing_hellos_over_the_rate_cost_no_ec_work() {
     let burst = w.comm.config().joiner_limits.handshakes.burst as u64;
     let st = w.comm.stats();
     assert_eq!(st.joiner_handshakes, burst, "{st:?}");
-    assert_eq!(st.refused_handshakes, 100 - burst);
+    assert_eq!(st.refused_handshakes, 0);
     assert_eq!(w.comm.joiner_sessions() as u64, burst);
+    assert_eq!(w.comm.waiting_joiners() as u64, 100 - burst);
+
+    // With room for 10 waiting, the rest are refused at once, still before any EC work.
+    let mut w = open_world();
+    w.comm.config.joiner_limits.max_waiting = 10;
+    let hellos: Vec<(JoinerAddr, Vec<u8>)> = (0..100)
+        .map(|n| {
+            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
+            let c = f.cookie(&mut w, &a, random(n)).unwrap();
+            (a, f.hello(random(n), &c))
+        })
+        .collect();
+    for (a, h) in &hellos {
+        w.ba.relay_rx(a, h);
+    }
+    w.shuttle();
+    let st = w.comm.stats();
+    assert_eq!(st.joiner_handshakes, burst, "{st:?}");
+    assert_eq!(st.refused_handshakes, 100 - burst - 10);
+    assert_eq!(w.comm.waiting_joiners(), 10);
+}
+
+/// Waiting ClientHellos get their handshakes as tokens come back (the open rate: one per 125 ms),
+/// oldest first; a joiner that retransmits while waiting keeps its one place; one that waited
+/// longer than `max_wait` is refused.
+#[test]
+fn waiting_hellos_start_as_tokens_come_back_and_expire() {
+    let mut w = open_world();
+    let f = Forger::new();
+    let burst = w.comm.config().joiner_limits.handshakes.burst as u64;
+    let n = burst + 4;
+    let hellos: Vec<(JoinerAddr, Vec<u8>)> = (0..n as u32)
+        .map(|n| {
+            // Spread over routers so that only the global rate binds.
+            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
+            let c = f.cookie(&mut w, &a, random(n)).unwrap();
+            (a, f.hello(random(n), &c))
+        })
+        .collect();
+    for (a, h) in &hellos {
+        w.ba.relay_rx(a, h);
+    }
+    w.shuttle();
+    assert_eq!(w.comm.waiting_joiners(), 4);
+    // A retransmission of a waiting joiner's ClientHello: still 4 waiting, nothing refused.
+    let (a, h) = hellos.last().unwrap();
+    w.ba.relay_rx(a, h);
+    w.shuttle();
+    assert_eq!(w.comm.waiting_joiners(), 4);
+    assert_eq!(w.comm.stats().refused_handshakes, 0);
+    // Two tokens later (250 ms and a retry tick), two more handshakes.
+    advance(&mut w, Duration::from_millis(300));
+    assert_eq!(w.comm.stats().joiner_handshakes, burst + 2);
+    assert_eq!(w.comm.waiting_joiners(), 2);
+
+    // Expiry: with no token coming back for long, a waiting one is refused after max_wait.
+    let mut w = open_world();
+    w.comm.config.joiner_limits.handshakes.interval = Duration::from_secs(3600);
+    w.comm.config.joiner_limits.max_wait = Duration::from_secs(5);
+    for n in 0..=burst as u32 {
+        let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
+        let c = f.cookie(&mut w, &a, random(n)).unwrap();
+        w.ba.relay_rx(&a, &f.hello(random(n), &c));
+    }
+    w.shuttle();
+    assert_eq!(w.comm.waiting_joiners(), 1);
+    advance(&mut w, Duration::from_secs(6));
+    assert_eq!(w.comm.waiting_joiners(), 0);
+    assert_eq!(w.comm.stats().refused_handshakes, 1);
 }
 
 /// A cookie is good in its window and the next (60 s each), not after.
@@ -531,7 +600,7 @@ fn replays_of_a_sessions_hello_resend_its_flight_at_most_once_a_second() {
 }
 
 /// Sessions younger than `evictable_after` are not evicted: joiners arriving together do not
-/// evict each other (the newcomer is refused and retransmits); an older one is.
+/// evict each other (the newcomer waits for room); an older one is.
 #[test]
 fn young_sessions_are_not_evicted() {
     let mut w = open_world();
@@ -542,7 +611,8 @@ fn young_sessions_are_not_evicted() {
     advance(&mut w, Duration::from_millis(500));
     f.session(&mut w, &forged_addr(3, 0x0400), random(3));
     assert_eq!(w.comm.joiner_sessions(), 2);
-    assert_eq!(w.comm.stats().refused_handshakes, 1);
+    assert_eq!(w.comm.waiting_joiners(), 1);
+    assert_eq!(w.comm.stats().refused_handshakes, 0);
     let evicted = |w: &World| {
         w.count(|e| {
             matches!(e, Event::JoinerHandshakeFailed { reason: HandshakeFailure::Protocol(r), .. }
@@ -550,8 +620,9 @@ fn young_sessions_are_not_evicted() {
         })
     };
     assert_eq!(evicted(&w), 0);
+    // Once the first two are old enough, the waiting one gets in by evicting the oldest.
     advance(&mut w, Duration::from_secs(2));
-    f.session(&mut w, &forged_addr(4, 0x0400), random(4));
     assert_eq!(w.comm.joiner_sessions(), 2);
+    assert_eq!(w.comm.waiting_joiners(), 0);
     assert_eq!(evicted(&w), 1);
 }
