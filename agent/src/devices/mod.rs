@@ -53,6 +53,14 @@ pub(crate) const QUERY_WAIT: Duration = Duration::from_secs(5);
 /// Extra queries after each entrust (attaching takes a few seconds).
 pub(crate) const AFTER_JOIN: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(30)];
 
+/// Events whose `active_timestamp` is the new active dataset's (not `...-scheduled`: that one
+/// is the pending dataset's).
+const DATASET_APPLIED: [EventKind; 3] = [
+    EventKind::NetworkKeyRotationApplied,
+    EventKind::NetworkMigrationApplied,
+    EventKind::ActiveDatasetChanged,
+];
+
 /// The remedy for stale credentials (`{eui64}` is filled in).
 pub(crate) const REMEDY: &str = "it missed a credential change: re-admit it (threadctl joiner add --eui64 {eui64} --pskd-file PATH, or joiner import) and restart its joiner";
 
@@ -63,6 +71,8 @@ pub(crate) struct Inventory {
     events: broadcast::Sender<Value>,
     source: Arc<dyn PresenceSource>,
     interval: Duration,
+    /// The last Active Timestamp read or announced (see [`DATASET_APPLIED`]).
+    known_ts: std::sync::Mutex<Option<u64>>,
     /// Extra queries scheduled after joins (deadlines).
     soon: std::sync::Mutex<Vec<Instant>>,
     wake: Notify,
@@ -85,24 +95,35 @@ impl Inventory {
             events,
             source,
             interval,
+            known_ts: std::sync::Mutex::new(None),
             soon: std::sync::Mutex::new(Vec::new()),
             wake: Notify::new(),
         })
     }
 
-    /// Reads the event stream and queries presence, until the stream closes.
+    /// Reads the event stream and, in a task of its own, queries presence, until the stream
+    /// closes. Events are never held up by a query in flight (a query waits [`QUERY_WAIT`] for
+    /// answers): an entrust is on disk as soon as it is read.
     pub(crate) async fn run(self: Arc<Self>, mut rx: broadcast::Receiver<Value>) {
+        let presence = tokio::spawn(self.clone().presence_loop());
+        loop {
+            match rx.recv().await {
+                Ok(v) => self.on_event(&v).await,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "device inventory fell behind the event stream; onboardings in the gap are not recorded");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+        presence.abort();
+    }
+
+    /// Every `interval`, and at the extra deadlines after joins: one presence query.
+    async fn presence_loop(self: Arc<Self>) {
         let mut next = Instant::now() + self.interval;
         loop {
             let due = self.next_due(next);
             tokio::select! {
-                ev = rx.recv() => match ev {
-                    Ok(v) => self.on_event(&v).await,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "device inventory fell behind the event stream; onboardings in the gap are not recorded");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
                 _ = tokio::time::sleep_until(due.into()) => {
                     let now = Instant::now();
                     if now >= next {
@@ -114,6 +135,17 @@ impl Inventory {
                 _ = self.wake.notified() => {}
             }
         }
+    }
+
+    /// The current Active Timestamp: read from the co-processor (and remembered); the
+    /// remembered one when the read fails.
+    async fn current_timestamp(&self) -> Option<u64> {
+        let ts = self.source.active_timestamp().await;
+        let mut known = self.known_ts.lock().unwrap_or_else(|p| p.into_inner());
+        if ts.is_some() {
+            *known = ts;
+        }
+        *known
     }
 
     fn next_due(&self, periodic: Instant) -> Instant {
@@ -128,21 +160,35 @@ impl Inventory {
             let Some(o) = Onboarding::from_event(v) else {
                 return;
             };
-            let ts = self.source.active_timestamp().await;
+            // On disk first, with the last known Active Timestamp (no co-processor round trip
+            // between the entrust and the write), then corrected if the read says otherwise.
+            let known = *self.known_ts.lock().unwrap_or_else(|p| p.into_inner());
             let now = rfc3339_now();
             let mut g = self.store.lock().await;
             let (store, tracker) = &mut *g;
-            let d = store.onboarded(&o, ts, &now);
-            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = ts, "device inventory: onboarding recorded");
+            let d = store.onboarded(&o, known, &now);
+            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = known, "device inventory: onboarding recorded");
             tracker.onboarded(&o.joiner_id, Instant::now());
             store.save();
             drop(g);
+            let ts = self.current_timestamp().await;
+            if ts != known {
+                let mut g = self.store.lock().await;
+                if let Some(d) = g.0.devices.get_mut(&o.joiner_id) {
+                    d.active_timestamp = ts;
+                    g.0.save();
+                }
+            }
             let now = Instant::now();
             self.soon
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .extend(AFTER_JOIN.iter().map(|d| now + *d));
             self.wake.notify_one();
+        } else if DATASET_APPLIED.iter().any(|k| k.as_str() == kind) {
+            if let Some(ts) = v.get("active_timestamp").and_then(Value::as_u64) {
+                *self.known_ts.lock().unwrap_or_else(|p| p.into_inner()) = Some(ts);
+            }
         } else if kind == EventKind::JoinerFinalize.as_str() {
             // Vendor fields for a record that exists already (a re-join's entrust brings them too).
             let Some(o) = Onboarding::from_event(v) else {
@@ -225,7 +271,7 @@ impl Inventory {
 
     /// The records with their `credentials` judged against the current active dataset.
     async fn judged(&self) -> Vec<Device> {
-        let current = self.source.active_timestamp().await;
+        let current = self.current_timestamp().await;
         let g = self.store.lock().await;
         g.0.devices
             .values()

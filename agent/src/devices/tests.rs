@@ -291,3 +291,40 @@ fn roles_and_credentials() {
     assert!(judge(d("absent", Some(1)), Some(2)).remedy.is_some());
     assert!(judge(d("attached", Some(1)), Some(2)).remedy.is_none());
 }
+
+#[tokio::test]
+async fn the_join_grace_ends_once_a_query_found_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Script::new(Some(1));
+    let (inv, _rx) = inventory(dir.path(), src.clone());
+    inv.on_event(&entrusted(EUI, None)).await;
+    // Attached at the first query after the join; leaving right after counts at once.
+    src.push(Ok(vec![seen(EUI, 0x0401, 0x0f)]));
+    inv.refresh().await;
+    assert_eq!(devices(&inv).await[0].state, "attached");
+    for _ in 0..ABSENT_AFTER {
+        src.push(Ok(vec![]));
+        inv.refresh().await;
+    }
+    assert_eq!(devices(&inv).await[0].state, "absent");
+}
+
+#[tokio::test]
+async fn an_entrust_is_saved_with_the_timestamp_a_dataset_event_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Script::new(None);
+    let (inv, _rx) = inventory(dir.path(), src.clone());
+    // The co-processor cannot be read: the last announced active dataset is the one it got
+    // (a pending one's `scheduled` timestamp is not).
+    inv.on_event(&json!({"type": "network-key-rotation-scheduled", "active_timestamp": 9}))
+        .await;
+    inv.on_event(&json!({"type": "network-key-rotation-applied", "active_timestamp": 7}))
+        .await;
+    inv.on_event(&entrusted(EUI, None)).await;
+    let saved = std::fs::read_to_string(dir.path().join(store::FILE)).unwrap();
+    assert!(saved.contains("\"active_timestamp\": 7"), "{saved}");
+    // Read again later: the co-processor's value wins.
+    *src.ts.lock().unwrap() = Some(8);
+    inv.on_event(&entrusted(EUI, None)).await;
+    assert_eq!(devices(&inv).await[0].active_timestamp, Some(8));
+}
