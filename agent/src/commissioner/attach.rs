@@ -14,6 +14,11 @@ impl Task {
             let t = d.value.get("type").and_then(Value::as_str).unwrap_or("");
             self.audit.record(t, &d.value);
         }
+        // Then the recorder (the device inventory): on disk before anyone sees the event.
+        let recorder = service::lock(&self.saved).recorder.clone();
+        if let Some(r) = recorder {
+            r(&d.value);
+        }
         events::log(d);
         let _ = self.events.send(d.value.clone());
     }

@@ -39,7 +39,7 @@ use control::devices::{
 };
 use control::{code, reply, EventKind, MethodError};
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, Mutex, Notify};
+use tokio::sync::{broadcast, Notify};
 
 use crate::audit::{rfc3339_now, AuditLog};
 pub(crate) use presence::{BoxFuture, PresenceSource, Seen};
@@ -66,7 +66,11 @@ pub(crate) const REMEDY: &str = "it missed a credential change: re-admit it (thr
 
 /// The inventory: records, presence tracking, where events go.
 pub(crate) struct Inventory {
-    store: Mutex<(Store, Tracker)>,
+    /// Never held across an `.await` (the commissioner's [`Inventory::record`] takes it).
+    store: std::sync::Mutex<(Store, Tracker)>,
+    /// The commissioner calls [`Inventory::record`] before it publishes an event
+    /// ([`Inventory::recorder`]): `on_event` then only corrects the timestamp.
+    inline: std::sync::atomic::AtomicBool,
     audit: Arc<AuditLog>,
     events: broadcast::Sender<Value>,
     source: Arc<dyn PresenceSource>,
@@ -90,7 +94,8 @@ impl Inventory {
         let store = Store::load(state_dir);
         tracing::info!(path = %store.path().display(), devices = store.devices.len(), "device inventory loaded");
         Arc::new(Inventory {
-            store: Mutex::new((store, Tracker::default())),
+            store: std::sync::Mutex::new((store, Tracker::default())),
+            inline: std::sync::atomic::AtomicBool::new(false),
             audit,
             events,
             source,
@@ -153,6 +158,50 @@ impl Inventory {
         soon.iter().copied().fold(periodic, Instant::min)
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Store, Tracker)> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The commissioner's hook ([`crate::commissioner::Service::set_recorder`]): called with
+    /// every event before any subscriber sees it, so an entrust is in `devices.json` before
+    /// anyone can learn of it (a `kill -9` right after a subscriber saw `joiner-entrusted`
+    /// loses no record).
+    pub(crate) fn recorder(self: &Arc<Self>) -> crate::commissioner::Recorder {
+        self.inline
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let me = self.clone();
+        Arc::new(move |v: &Value| {
+            if v.get("type").and_then(Value::as_str) == Some(EventKind::JoinerEntrusted.as_str()) {
+                me.record(v);
+            }
+        })
+    }
+
+    /// Records an entrust (synchronously: file written when this returns) with the last known
+    /// Active Timestamp (`on_event` corrects it after reading the co-processor's), and schedules
+    /// the presence queries after a join.
+    pub(crate) fn record(&self, v: &Value) {
+        let Some(o) = Onboarding::from_event(v) else {
+            return;
+        };
+        let known = *self.known_ts.lock().unwrap_or_else(|p| p.into_inner());
+        let now = rfc3339_now();
+        {
+            let mut g = self.lock();
+            let (store, tracker) = &mut *g;
+            let d = store.onboarded(&o, known, &now);
+            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = known, "device inventory: onboarding recorded");
+            tracker.onboarded(&o.joiner_id, Instant::now());
+            store.save();
+        }
+        let now = Instant::now();
+        self.soon
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(AFTER_JOIN.iter().map(|d| now + *d));
+        self.wake.notify_one();
+    }
+
     /// Handles one event of the stream (ours included: they are ignored).
     pub(crate) async fn on_event(&self, v: &Value) {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
@@ -160,31 +209,24 @@ impl Inventory {
             let Some(o) = Onboarding::from_event(v) else {
                 return;
             };
-            // On disk first, with the last known Active Timestamp (no co-processor round trip
-            // between the entrust and the write), then corrected if the read says otherwise.
-            let known = *self.known_ts.lock().unwrap_or_else(|p| p.into_inner());
-            let now = rfc3339_now();
-            let mut g = self.store.lock().await;
-            let (store, tracker) = &mut *g;
-            let d = store.onboarded(&o, known, &now);
-            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = known, "device inventory: onboarding recorded");
-            tracker.onboarded(&o.joiner_id, Instant::now());
-            store.save();
-            drop(g);
+            let known = if self.inline.load(std::sync::atomic::Ordering::Relaxed) {
+                self.lock()
+                    .0
+                    .devices
+                    .get(&o.joiner_id)
+                    .and_then(|d| d.active_timestamp)
+            } else {
+                self.record(v);
+                *self.known_ts.lock().unwrap_or_else(|p| p.into_inner())
+            };
             let ts = self.current_timestamp().await;
-            if ts != known {
-                let mut g = self.store.lock().await;
+            if ts.is_some() && ts != known {
+                let mut g = self.lock();
                 if let Some(d) = g.0.devices.get_mut(&o.joiner_id) {
                     d.active_timestamp = ts;
                     g.0.save();
                 }
             }
-            let now = Instant::now();
-            self.soon
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(AFTER_JOIN.iter().map(|d| now + *d));
-            self.wake.notify_one();
         } else if DATASET_APPLIED.iter().any(|k| k.as_str() == kind) {
             if let Some(ts) = v.get("active_timestamp").and_then(Value::as_u64) {
                 *self.known_ts.lock().unwrap_or_else(|p| p.into_inner()) = Some(ts);
@@ -194,7 +236,7 @@ impl Inventory {
             let Some(o) = Onboarding::from_event(v) else {
                 return;
             };
-            let mut g = self.store.lock().await;
+            let mut g = self.lock();
             if let Some(d) = g.0.devices.get_mut(&o.joiner_id) {
                 if d.vendor_name.is_none() && o.vendor_name.is_some() {
                     d.vendor_name = o.vendor_name;
@@ -216,7 +258,7 @@ impl Inventory {
                 return;
             }
         };
-        let mut g = self.store.lock().await;
+        let mut g = self.lock();
         let (store, tracker) = &mut *g;
         let (changes, dirty) = tracker.apply(
             store.devices.values_mut(),
@@ -272,7 +314,7 @@ impl Inventory {
     /// The records with their `credentials` judged against the current active dataset.
     async fn judged(&self) -> Vec<Device> {
         let current = self.current_timestamp().await;
-        let g = self.store.lock().await;
+        let g = self.lock();
         g.0.devices
             .values()
             .map(|d| judge(d.clone(), current))
@@ -294,17 +336,12 @@ impl Inventory {
     }
 
     async fn find(&self, id: DeviceId) -> Result<String, MethodError> {
-        self.store
-            .lock()
-            .await
-            .0
-            .find(id)
-            .ok_or_else(|| not_found(id))
+        self.lock().0.find(id).ok_or_else(|| not_found(id))
     }
 
     /// `device.forget`: removes the record (saved at once), audited with the caller's uid.
     pub(crate) async fn forget(&self, id: DeviceId, uid: u32) -> Result<Value, MethodError> {
-        let mut g = self.store.lock().await;
+        let mut g = self.lock();
         let (store, tracker) = &mut *g;
         let key = store.find(id).ok_or_else(|| not_found(id))?;
         let d = store.devices.remove(&key).ok_or_else(|| not_found(id))?;

@@ -178,7 +178,7 @@ async fn presence_attached_absent_and_stale_credentials() {
     src.push(Ok(vec![]));
     inv.refresh().await;
     assert!(devices(&inv).await.iter().all(|d| d.state == "unknown"));
-    inv.store.lock().await.1 = Tracker::default();
+    inv.lock().1 = Tracker::default();
     src.push(Ok(vec![seen(EUI, 0x0401, 0x0f), seen(other, 0x0800, 0x0f)]));
     inv.refresh().await;
     let list = devices(&inv).await;
@@ -327,4 +327,24 @@ async fn an_entrust_is_saved_with_the_timestamp_a_dataset_event_announced() {
     *src.ts.lock().unwrap() = Some(8);
     inv.on_event(&entrusted(EUI, None)).await;
     assert_eq!(devices(&inv).await[0].active_timestamp, Some(8));
+}
+
+#[tokio::test]
+async fn the_recorder_writes_the_entrust_before_it_is_published_and_counts_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Script::new(Some(3));
+    let (inv, _rx) = inventory(dir.path(), src.clone());
+    let rec = inv.recorder();
+    let ev = entrusted(EUI, Some("hall"));
+    rec(&ev);
+    rec(&json!({"type": "joiner-seen", "joiner_id": "00"}));
+    let saved = std::fs::read_to_string(dir.path().join(store::FILE)).unwrap();
+    assert!(saved.contains("18b4300000000002"), "{saved}");
+    // The same event from the stream afterwards: the timestamp is read, nothing counted twice.
+    inv.on_event(&ev).await;
+    let list = devices(&inv).await;
+    assert_eq!(
+        (list.len(), list[0].onboardings, list[0].active_timestamp),
+        (1, 1, Some(3))
+    );
 }
