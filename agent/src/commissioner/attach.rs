@@ -24,7 +24,7 @@ impl Task {
     }
 
     pub(super) async fn publish_event(&mut self, ev: Event) {
-        let d = events::describe(&ev);
+        let d = events::describe(&ev, &service::lock(&self.saved).origins);
         self.emit(&d);
         if self.reset_on.is_some()
             && d.value.get("type").and_then(Value::as_str) == self.reset_on.as_deref()

@@ -30,6 +30,8 @@ pub(super) struct Saved {
     pub(super) suspended: bool,
     /// Called with every event before it is published ([`Service::set_recorder`]).
     pub(super) recorder: Option<super::Recorder>,
+    /// Labels and signers of the imported entries (`joiner.import`).
+    pub(super) origins: events::Origins,
 }
 
 pub(super) type SavedTable = Arc<std::sync::Mutex<Saved>>;
@@ -323,8 +325,8 @@ impl Task {
             .as_ref()
             .map(|c| c.list().into_iter().map(|e| e.kind).collect())
             .unwrap_or_default();
-        events::retain_origins(&listed);
         let mut s = lock(&self.saved);
+        s.origins.retain(&listed);
         s.entries.retain(|e| listed.contains(&e.kind));
         s.manual = self.manual;
         s.suspended = self.suspended;
