@@ -13,6 +13,20 @@
 //! agent's network diagnostics query (through the Border Agent) finds each by its EUI-64: every
 //! record turns `attached` with the RLOC16 the node itself reports; the child shows as `child`.
 //!
+//! With `[devices] presence_interval = 5` (the test config): two joined nodes leave
+//! (`thread stop`) and are `absent` (with `device-absent`) within the documented time, 2 missed
+//! queries = 2 x presence_interval + one query's 5 s wait (printed, measured); one comes back
+//! (`thread start`) and is `attached` again (`device-attached`); after `network rotate-key
+//! --delay 30 --wait` the one still stopped is `stale` with the remedy (JSON and table), the one
+//! that followed is `current`. A node that is factory-reset (`factoryreset`: settings wiped, same
+//! EUI-64) and imported again joins and shows `onboardings: 2`, a later `last_onboarded`, the
+//! new label. Six joiners start at once; the agent is SIGKILLed once 2 `joiner-entrusted`
+//! events reached a subscriber: `devices.json` as the kill left it parses and holds every device
+//! entrusted before the kill, and the restarted agent lists the same. Each test scans its whole
+//! sandbox (logs, state dir, audit log, events capture, co-processor settings) and the
+//! threadctl outputs for every PSKd it used (only the joiners' CLI logs and the input files,
+//! which hold them on purpose, are skipped).
+//!
 //! Written against docs/control-protocol.md ("Device inventory"). Deadlines are hang bounds.
 
 use std::os::unix::fs::PermissionsExt;

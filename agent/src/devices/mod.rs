@@ -5,14 +5,16 @@
 //! - Fed by the commissioner's event stream (the same `broadcast` that `events.subscribe`
 //!   reads): each `joiner-entrusted` (it carries the JOIN_FIN vendor fields, the entry and, for
 //!   imported entries, `label`/`signer`) records an onboarding with the active dataset's
-//!   timestamp read at that moment; `joiner-finalize` fills vendor fields an entrust lacks.
-//!   The record is on disk before the next event is handled.
+//!   timestamp; `joiner-finalize` fills vendor fields an entrust lacks. The commissioner hands
+//!   each event to [`Inventory::recorder`] before publishing it, so the record is on disk
+//!   before any subscriber sees the entrust (with the last known Active Timestamp, corrected
+//!   from the co-processor when the stream delivers the same event).
 //! - Presence: a query every `[devices] presence_interval` (default [`DEFAULT_INTERVAL`]) and
 //!   [`AFTER_JOIN`] after each entrust, through a [`PresenceSource`] (the Border Agent's network
 //!   diagnostics in the agent). Time to `absent`: a device that leaves is missing from the next
 //!   two answered queries, so `absent` within 2 intervals plus [`QUERY_WAIT`] (default: at most
-//!   ~125 s) after it left; found again, it is `attached` at the next query (at most one
-//!   interval).
+//!   ~125 s; e2e with a 5 s interval: 14.7 s) after it left; found again, it is `attached` at
+//!   the next query (at most one interval). Queries run in a task of their own.
 //! - Credentials: `stale` for an `absent` device whose dataset's Active Timestamp is older than
 //!   the current active dataset's (it missed a key rotation or migration), with the remedy
 //!   ([`REMEDY`]); `current` when attached or its timestamp is the current one; else `unknown`.
