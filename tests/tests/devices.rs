@@ -408,7 +408,7 @@ fn a_stopped_device_turns_absent_then_attached_and_one_that_missed_a_rotation_is
             ensure!(d["credentials"] == "current", "{d}");
         }
         println!(
-            "both absent {:?} after `thread stop` (documented: at most {ABSENT_DOC_S} s)",
+            "both absent {:?} after `thread stop` (documented: about {ABSENT_DOC_S} s)",
             t0.elapsed()
         );
         for e in [&ea, &eb] {

@@ -13,7 +13,7 @@
 //!   [`AFTER_JOIN`] after each entrust, through a [`PresenceSource`] (the Border Agent's network
 //!   diagnostics in the agent). Time to `absent`: a device that leaves is missing from the next
 //!   two answered queries, so `absent` within 2 intervals plus [`QUERY_WAIT`] (default: at most
-//!   ~125 s; e2e with a 5 s interval: 14.7 s) after it left; found again, it is `attached` at
+//!   ~125 s, plus the query's own overhead; e2e with a 5 s interval: 14.7 to 15.1 s) after it left; found again, it is `attached` at
 //!   the next query (at most one interval). Queries run in a task of their own.
 //! - Credentials: `stale` for an `absent` device whose dataset's Active Timestamp is older than
 //!   the current active dataset's (it missed a key rotation or migration), with the remedy
