@@ -276,6 +276,7 @@ fn start_inventory(
         }),
         settings.presence_interval,
     );
+    commissioner.set_recorder(inventory.recorder());
     tokio::spawn(inventory.clone().run(commissioner.subscribe()));
     inventory
 }

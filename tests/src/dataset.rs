@@ -106,6 +106,50 @@ pub fn assert_no_secret(haystack: &str, secret: &[u8], what: &str, whence: &str)
     Ok(())
 }
 
+/// Fails if any of `pskds` appears raw (the bytes as typed) or in any [`leak_forms`] hex form in
+/// `bytes`; the error names `whence`, never the PSKd.
+pub fn assert_no_pskd(bytes: &[u8], pskds: &[&str], whence: &str) -> Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    for p in pskds {
+        assert_no_secret(&text, p.as_bytes(), "PSKd (hex)", whence)?;
+        if bytes.windows(p.len()).any(|w| w == p.as_bytes()) {
+            bail!("a PSKd appears (raw) in {whence}");
+        }
+    }
+    Ok(())
+}
+
+/// [`assert_no_pskd`] over every regular file under `root` (recursively: logs, state directory,
+/// audit log, event captures, co-processor settings) except those `skip` names (the joiners' own
+/// CLI logs, which echo `joiner start <PSKd>`, and the input files the test wrote), and over
+/// `outputs` kept in memory. Returns how many files were scanned.
+pub fn assert_no_pskd_in_tree(
+    root: &std::path::Path,
+    pskds: &[&str],
+    skip: impl Fn(&std::path::Path) -> bool,
+    outputs: &[(&str, &[u8])],
+) -> Result<usize> {
+    for (whence, bytes) in outputs {
+        assert_no_pskd(bytes, pskds, whence)?;
+    }
+    let mut scanned = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))? {
+            let path = entry?.path();
+            let meta = std::fs::symlink_metadata(&path)?;
+            if meta.is_dir() {
+                dirs.push(path);
+            } else if meta.is_file() && !skip(&path) {
+                let bytes = std::fs::read(&path)?;
+                assert_no_pskd(&bytes, pskds, &path.display().to_string())?;
+                scanned += 1;
+            }
+        }
+    }
+    Ok(scanned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +182,22 @@ mod tests {
         assert!(Tlvs::from_hex("0510aa").is_err());
         assert!(Tlvs::from_hex("zz").is_err());
         assert!(Tlvs::parse(&[0x05, 0xFF, 0x00]).is_err());
+    }
+
+    #[test]
+    fn finds_pskds_raw_and_hex_in_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("state")).unwrap();
+        std::fs::write(dir.path().join("state/a.log"), "nothing").unwrap();
+        std::fs::write(dir.path().join("cli2-1.log"), "joiner start J01NME").unwrap();
+        let skip = |p: &std::path::Path| p.ends_with("cli2-1.log");
+        assert_eq!(
+            assert_no_pskd_in_tree(dir.path(), &["J01NME"], skip, &[]).unwrap(),
+            1
+        );
+        std::fs::write(dir.path().join("state/b.log"), hex::encode("J01NME")).unwrap();
+        assert!(assert_no_pskd_in_tree(dir.path(), &["J01NME"], skip, &[]).is_err());
+        assert!(assert_no_pskd(b"xJ01NMEx", &["J01NME"], "out").is_err());
     }
 
     #[test]

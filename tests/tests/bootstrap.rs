@@ -18,7 +18,6 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use e2e::dataset::assert_no_secret;
 use e2e::proc;
 use e2e::{with_sandbox, Agent, CliNode, Sandbox};
 use serde_json::{json, Value};
@@ -80,16 +79,9 @@ fn audit(sb: &Sandbox) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Fails if any PSKd appears, raw or as hex, in `bytes`.
+/// Fails if any PSKd appears, raw or as hex, in `bytes` (the shared scanner).
 fn assert_no_pskd(bytes: &[u8], whence: &str) -> Result<()> {
-    let text = String::from_utf8_lossy(bytes);
-    for p in PSKDS {
-        assert_no_secret(&text, p.as_bytes(), "PSKd (hex)", whence)?;
-        if bytes.windows(p.len()).any(|w| w == p.as_bytes()) {
-            bail!("a PSKd appears (raw) in {whence}");
-        }
-    }
-    Ok(())
+    e2e::dataset::assert_no_pskd(bytes, &PSKDS, whence)
 }
 
 /// The entries of `joiner list --json`, without their countdown.

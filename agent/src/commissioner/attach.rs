@@ -14,12 +14,17 @@ impl Task {
             let t = d.value.get("type").and_then(Value::as_str).unwrap_or("");
             self.audit.record(t, &d.value);
         }
+        // Then the recorder (the device inventory): on disk before anyone sees the event.
+        let recorder = service::lock(&self.saved).recorder.clone();
+        if let Some(r) = recorder {
+            r(&d.value);
+        }
         events::log(d);
         let _ = self.events.send(d.value.clone());
     }
 
     pub(super) async fn publish_event(&mut self, ev: Event) {
-        let d = events::describe(&ev);
+        let d = events::describe(&ev, &service::lock(&self.saved).origins);
         self.emit(&d);
         if self.reset_on.is_some()
             && d.value.get("type").and_then(Value::as_str) == self.reset_on.as_deref()

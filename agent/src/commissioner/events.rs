@@ -14,14 +14,14 @@
 //!
 //! Origin fields (entries of a `joiner.import`): `label` (the bootstrapping file's label) and
 //! `signer` (the minisign key id that signed the file), on every event of the entry
-//! (`entry-added`, `joiner-*`, `entry-*`) and in `joiner.list`, from the registry
-//! [`set_origin`] fills ([`origin_of`]); also `entries-imported` (count, labels, signer).
+//! (`entry-added`, `joiner-*`, `entry-*`) and in `joiner.list`, from the service's [`Origins`]
+//! (kept beside its joiner table, filled by `joiner.import`); also `entries-imported` (count,
+//! labels, signer).
 //!
 //! Guarantees: built only from `meshcop::commissioner::Event`, which carries no secret; nothing
 //! here can see a PSKd, PSKc or KEK.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 
 use control::EventKind;
 use meshcop::commissioner::{Event, HandshakeFailure, JoinerInfo, JoinerKind, RemovalReason};
@@ -34,43 +34,44 @@ pub(crate) struct Origin {
     pub signer: Option<String>,
 }
 
-/// The origins of the EUI-64 entries imported by `joiner.import` (one agent per process; the
-/// state machine's events carry the entry, not its origin, so [`describe`] looks it up here).
-static ORIGINS: LazyLock<Mutex<HashMap<[u8; 8], Origin>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// The origins of the EUI-64 entries imported by `joiner.import`, beside the joiner table they
+/// describe (the service's shared state, `service::Saved`, so a restarted task keeps them; one
+/// per agent, not per process). The state machine's events carry the entry, not its origin, so
+/// [`describe`] looks it up here.
+#[derive(Debug, Default)]
+pub(crate) struct Origins(HashMap<[u8; 8], Origin>);
 
-fn origins() -> std::sync::MutexGuard<'static, HashMap<[u8; 8], Origin>> {
-    ORIGINS.lock().unwrap_or_else(|p| p.into_inner())
-}
+impl Origins {
+    /// Records (or, with `None`, forgets: a plain `joiner.add` replaced it) an entry's origin.
+    pub(crate) fn set(&mut self, eui64: [u8; 8], origin: Option<Origin>) {
+        match origin {
+            Some(o) if o != Origin::default() => self.0.insert(eui64, o),
+            _ => self.0.remove(&eui64),
+        };
+    }
 
-/// Records (or, with `None`, forgets: a plain `joiner.add` replaced it) an entry's origin.
-pub(crate) fn set_origin(eui64: [u8; 8], origin: Option<Origin>) {
-    match origin {
-        Some(o) if o != Origin::default() => origins().insert(eui64, o),
-        _ => origins().remove(&eui64),
-    };
-}
+    /// The origin of an entry, if it was imported.
+    pub(crate) fn of(&self, kind: &JoinerKind) -> Option<&Origin> {
+        match kind {
+            JoinerKind::Eui64(e) => self.0.get(e),
+            _ => None,
+        }
+    }
 
-/// The origin of an entry, if it was imported.
-pub(crate) fn origin_of(kind: &JoinerKind) -> Option<Origin> {
-    match kind {
-        JoinerKind::Eui64(e) => origins().get(e).cloned(),
-        _ => None,
+    /// Forgets the origins of the EUI-64 entries no longer in the table.
+    pub(crate) fn retain(&mut self, listed: &[JoinerKind]) {
+        self.0
+            .retain(|e, _| listed.contains(&JoinerKind::Eui64(*e)));
     }
 }
 
-/// Forgets the origins of the EUI-64 entries no longer in the table.
-pub(crate) fn retain_origins(listed: &[JoinerKind]) {
-    origins().retain(|e, _| listed.contains(&JoinerKind::Eui64(*e)));
-}
-
 /// `label` and `signer` of an imported entry.
-fn insert_origin(kind: &JoinerKind, m: &mut Map<String, Value>) {
-    if let Some(o) = origin_of(kind) {
-        if let Some(l) = o.label {
+fn insert_origin(kind: &JoinerKind, origins: &Origins, m: &mut Map<String, Value>) {
+    if let Some(o) = origins.of(kind) {
+        if let Some(l) = &o.label {
             m.insert("label".into(), json!(l));
         }
-        if let Some(s) = o.signer {
+        if let Some(s) = &o.signer {
             m.insert("signer".into(), json!(s));
         }
     }
@@ -86,14 +87,14 @@ pub(crate) fn entry_text(kind: &JoinerKind) -> String {
 }
 
 /// Joiner fields of an event.
-pub(crate) fn joiner_fields(j: &JoinerInfo, m: &mut Map<String, Value>) {
+pub(crate) fn joiner_fields(j: &JoinerInfo, origins: &Origins, m: &mut Map<String, Value>) {
     m.insert("joiner_id".into(), json!(j.joiner_id));
     m.insert("joiner_iid".into(), json!(j.joiner_iid));
     if let Some(e) = &j.eui64 {
         m.insert("eui64".into(), json!(e));
     }
     m.insert("entry".into(), json!(entry_text(&j.entry)));
-    insert_origin(&j.entry, m);
+    insert_origin(&j.entry, origins, m);
     m.insert(
         "joiner_router".into(),
         json!(format!("0x{:04x}", j.joiner_router)),
@@ -123,8 +124,8 @@ pub(crate) struct Described {
 /// the audit log records it.
 type Described4 = (EventKind, String, tracing::Level, bool);
 
-/// Maps a meshcop event.
-pub(crate) fn describe(ev: &Event) -> Described {
+/// Maps a meshcop event (`origins`: the imported entries' labels and signers).
+pub(crate) fn describe(ev: &Event, origins: &Origins) -> Described {
     let mut m = Map::new();
     let (kind, text, level, audit) = match ev {
         Event::PetitionAccepted { .. }
@@ -139,8 +140,8 @@ pub(crate) fn describe(ev: &Event) -> Described {
         | Event::JoinerHandshakeFailed { .. }
         | Event::JoinerAuthenticated { .. }
         | Event::JoinerFinalize { .. }
-        | Event::JoinerEntrusted { .. } => joiner(ev, &mut m),
-        Event::EntryExpired { .. } | Event::EntryRemoved { .. } => table(ev, &mut m),
+        | Event::JoinerEntrusted { .. } => joiner(ev, origins, &mut m),
+        Event::EntryExpired { .. } | Event::EntryRemoved { .. } => table(ev, origins, &mut m),
         Event::CommissionerDataset { .. } | Event::CommissionerGetFailed { .. } => {
             query(ev, &mut m)
         }
@@ -231,10 +232,10 @@ fn session(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
 }
 
 /// A joiner's admission: DTLS session, JOIN_FIN, entrust.
-fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
+fn joiner(ev: &Event, origins: &Origins, m: &mut Map<String, Value>) -> Described4 {
     match ev {
         Event::JoinerSeen { joiner } => {
-            joiner_fields(joiner, m);
+            joiner_fields(joiner, origins, m);
             (
                 EventKind::JoinerSeen,
                 "joiner seen (DTLS session started)".into(),
@@ -243,7 +244,7 @@ fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
             )
         }
         Event::JoinerHandshakeFailed { joiner, reason } => {
-            joiner_fields(joiner, m);
+            joiner_fields(joiner, origins, m);
             let (r, detail, text) = match reason {
                 HandshakeFailure::WrongPskd => (
                     "wrong-pskd",
@@ -282,7 +283,7 @@ fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
             )
         }
         Event::JoinerAuthenticated { joiner } => {
-            joiner_fields(joiner, m);
+            joiner_fields(joiner, origins, m);
             (
                 EventKind::JoinerAuthenticated,
                 "joiner authenticated (DTLS established with its PSKd)".into(),
@@ -300,7 +301,7 @@ fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
             accepted,
             reject_reason,
         } => {
-            joiner_fields(joiner, m);
+            joiner_fields(joiner, origins, m);
             m.insert("vendor_name".into(), json!(vendor_name));
             m.insert("vendor_model".into(), json!(vendor_model));
             m.insert("vendor_sw_version".into(), json!(vendor_sw_version));
@@ -332,7 +333,7 @@ fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
             (EventKind::JoinerFinalize, text, level, true)
         }
         Event::JoinerEntrusted { joiner } => {
-            joiner_fields(joiner, m);
+            joiner_fields(joiner, origins, m);
             m.insert("result".into(), json!("entrusted"));
             (
                 EventKind::JoinerEntrusted,
@@ -346,10 +347,10 @@ fn joiner(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
 }
 
 /// Joiner table changes made by the state machine.
-fn table(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
+fn table(ev: &Event, origins: &Origins, m: &mut Map<String, Value>) -> Described4 {
     match ev {
         Event::EntryExpired { kind } => {
-            insert_entry(kind, m);
+            insert_entry(kind, origins, m);
             (
                 EventKind::EntryExpired,
                 format!("joiner entry {} expired", entry_text(kind)),
@@ -358,7 +359,7 @@ fn table(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
             )
         }
         Event::EntryRemoved { kind, reason } => {
-            insert_entry(kind, m);
+            insert_entry(kind, origins, m);
             let r = match reason {
                 RemovalReason::Operator => "operator",
                 RemovalReason::Joined => "joined",
@@ -404,7 +405,7 @@ fn query(ev: &Event, m: &mut Map<String, Value>) -> Described4 {
 }
 
 /// `entry` (and `eui64`, `joiner_id` for an EUI-64 entry, `label`, `signer` for an imported one).
-pub(crate) fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
+pub(crate) fn insert_entry(kind: &JoinerKind, origins: &Origins, m: &mut Map<String, Value>) {
     m.insert("entry".into(), json!(entry_text(kind)));
     if let JoinerKind::Eui64(e) = kind {
         m.insert("eui64".into(), json!(hex::encode(e)));
@@ -413,7 +414,7 @@ pub(crate) fn insert_entry(kind: &JoinerKind, m: &mut Map<String, Value>) {
             json!(hex::encode(meshcop::credentials::joiner_id(e))),
         );
     }
-    insert_origin(kind, m);
+    insert_origin(kind, origins, m);
 }
 
 /// Emits the tracing line of an event: message `text`, fields `event`, `joiner_id`, `eui64`,
@@ -490,30 +491,34 @@ mod tests {
         }
     }
 
+    fn describe_(ev: &Event) -> Described {
+        describe(ev, &Origins::default())
+    }
+
     #[test]
     fn names_and_fields() {
-        let d = describe(&Event::JoinerEntrusted { joiner: joiner() });
+        let d = describe_(&Event::JoinerEntrusted { joiner: joiner() });
         assert_eq!(d.value["type"], "joiner-entrusted");
         assert_eq!(d.value["eui64"], "18b4300000000002");
         assert_eq!(d.value["entry"], "eui64:18b4300000000002");
         assert_eq!(d.value["joiner_router"], "0x0400");
         assert_eq!(d.value["vendor_name"], "OpenThread");
-        let d = describe(&Event::JoinerHandshakeFailed {
+        let d = describe_(&Event::JoinerHandshakeFailed {
             joiner: joiner(),
             reason: HandshakeFailure::WrongPskd,
         });
         assert_eq!(d.value["reason"], "wrong-pskd");
         assert!(d.text.contains("PSKd mismatch"));
-        let d = describe(&Event::JoinerHandshakeFailed {
+        let d = describe_(&Event::JoinerHandshakeFailed {
             joiner: joiner(),
             reason: HandshakeFailure::PossibleWrongPskd,
         });
         assert_eq!(d.value["reason"], "possible-wrong-pskd");
         assert_eq!(d.value["result"], "failed");
         assert!(d.text.contains("possibly a PSKd mismatch"));
-        let d = describe(&Event::BorderAgentAuthFailed);
+        let d = describe_(&Event::BorderAgentAuthFailed);
         assert!(d.text.contains("border agent rejected our PSKc"));
-        let d = describe(&Event::EntryExpired {
+        let d = describe_(&Event::EntryExpired {
             kind: JoinerKind::Any,
         });
         assert_eq!(d.value["type"], "entry-expired");
@@ -524,21 +529,30 @@ mod tests {
             label: Some("hall".into()),
             signer: Some("0807060504030201".into()),
         };
-        set_origin([0x18, 0xb4, 0x30, 0, 0, 0, 0, 0x77], Some(origin));
-        let d = describe(&Event::EntryExpired { kind });
+        let mut origins = Origins::default();
+        origins.set([0x18, 0xb4, 0x30, 0, 0, 0, 0, 0x77], Some(origin));
+        let d = describe(&Event::EntryExpired { kind }, &origins);
         assert_eq!(
             (d.value["label"].as_str(), d.value["signer"].as_str()),
             (Some("hall"), Some("0807060504030201"))
         );
-        let d = describe(&Event::JoinerEntrusted {
-            joiner: JoinerInfo {
-                entry: kind,
-                ..joiner()
+        let d = describe(
+            &Event::JoinerEntrusted {
+                joiner: JoinerInfo {
+                    entry: kind,
+                    ..joiner()
+                },
             },
-        });
+            &origins,
+        );
         assert_eq!(d.value["label"], "hall");
-        set_origin([0x18, 0xb4, 0x30, 0, 0, 0, 0, 0x77], None);
-        assert!(describe(&Event::EntryExpired { kind })
+        // Another agent's table (another Origins) knows nothing of it.
+        assert!(describe_(&Event::EntryExpired { kind })
+            .value
+            .get("label")
+            .is_none());
+        origins.retain(&[]);
+        assert!(describe(&Event::EntryExpired { kind }, &origins)
             .value
             .get("label")
             .is_none());

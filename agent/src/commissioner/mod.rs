@@ -108,6 +108,10 @@ pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
 
 pub(crate) use ncp::props::forward::{encode_forward, Forwarded};
 
+/// A hook the service calls with every event (its JSON form) before publishing it: whatever
+/// it records is written before any subscriber or log reader learns of the event.
+pub(crate) type Recorder = Arc<dyn Fn(&Value) + Send + Sync>;
+
 /// What the frame router ([`crate::frames`]) hands to the service.
 #[derive(Debug)]
 pub(crate) enum NcpInput {

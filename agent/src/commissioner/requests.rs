@@ -305,7 +305,7 @@ impl Task {
         let replaced = c.list().iter().any(|e| e.kind == kind);
         if let JoinerKind::Eui64(e) = kind {
             // A plain add: whatever file this EUI-64 came from before no longer applies.
-            events::set_origin(e, None);
+            service::lock(&self.saved).origins.set(e, None);
         }
         c.add(
             now,
@@ -318,7 +318,7 @@ impl Task {
         .map_err(|e| MethodError::new(code::INVALID_PARAMS, e.to_string()))?;
         self.suspended = false;
         let mut m = serde_json::Map::new();
-        events::insert_entry(&kind, &mut m);
+        events::insert_entry(&kind, &service::lock(&self.saved).origins, &mut m);
         m.insert("timeout".into(), json!(timeout.as_secs()));
         m.insert("replaced".into(), json!(replaced));
         m.insert("type".into(), json!(EventKind::EntryAdded.as_str()));
@@ -462,10 +462,13 @@ impl Task {
                 label: e.label.clone(),
                 signer: signer.map(str::to_string),
             };
-            events::set_origin(e.eui64, Some(origin));
             let replaced = listed.contains(&kind);
             let mut m = serde_json::Map::new();
-            events::insert_entry(&kind, &mut m);
+            {
+                let mut saved = service::lock(&self.saved);
+                saved.origins.set(e.eui64, Some(origin));
+                events::insert_entry(&kind, &saved.origins, &mut m);
+            }
             m.insert("timeout".into(), json!(timeout.as_secs()));
             m.insert("replaced".into(), json!(replaced));
             m.insert("imported".into(), json!(true));
@@ -498,6 +501,8 @@ impl Task {
 
     pub(super) fn list(&self) -> Value {
         let now = Instant::now();
+        let saved = service::lock(&self.saved);
+        let origins = &saved.origins;
         let entries: Vec<Value> = self
             .comm
             .as_ref()
@@ -506,7 +511,7 @@ impl Task {
             .into_iter()
             .map(|e| {
                 let mut m = serde_json::Map::new();
-                events::insert_entry(&e.kind, &mut m);
+                events::insert_entry(&e.kind, origins, &mut m);
                 m.insert(
                     "kind".into(),
                     json!(match e.kind {

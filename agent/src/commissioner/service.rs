@@ -28,6 +28,10 @@ pub(super) struct Saved {
     pub(super) entries: Vec<JoinerEntry>,
     pub(super) manual: bool,
     pub(super) suspended: bool,
+    /// Called with every event before it is published ([`Service::set_recorder`]).
+    pub(super) recorder: Option<super::Recorder>,
+    /// Labels and signers of the imported entries (`joiner.import`).
+    pub(super) origins: events::Origins,
 }
 
 pub(super) type SavedTable = Arc<std::sync::Mutex<Saved>>;
@@ -79,6 +83,8 @@ pub(crate) struct Service {
     pub(super) net: Arc<Network>,
     /// Set (with the reason) when the supervisor gave up.
     pub(super) failed: watch::Receiver<Option<String>>,
+    /// Shared with every task (the recorder lives there).
+    pub(super) saved: SavedTable,
 }
 
 pub(super) fn gone() -> MethodError {
@@ -102,7 +108,7 @@ impl Service {
             ..Saved::default()
         }));
         let make = {
-            let (net, events) = (net.clone(), events.clone());
+            let (net, events, saved) = (net.clone(), events.clone(), saved.clone());
             move || {
                 Task::new(
                     net.clone(),
@@ -119,6 +125,7 @@ impl Service {
             events,
             net,
             failed,
+            saved,
         }
     }
 
@@ -134,6 +141,12 @@ impl Service {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Installs the hook called with every event before subscribers see it (the device
+    /// inventory writes an entrust to disk there).
+    pub(crate) fn set_recorder(&self, recorder: Recorder) {
+        lock(&self.saved).recorder = Some(recorder);
     }
 
     /// A receiver of the event stream.
@@ -312,8 +325,8 @@ impl Task {
             .as_ref()
             .map(|c| c.list().into_iter().map(|e| e.kind).collect())
             .unwrap_or_default();
-        events::retain_origins(&listed);
         let mut s = lock(&self.saved);
+        s.origins.retain(&listed);
         s.entries.retain(|e| listed.contains(&e.kind));
         s.manual = self.manual;
         s.suspended = self.suspended;

@@ -5,14 +5,16 @@
 //! - Fed by the commissioner's event stream (the same `broadcast` that `events.subscribe`
 //!   reads): each `joiner-entrusted` (it carries the JOIN_FIN vendor fields, the entry and, for
 //!   imported entries, `label`/`signer`) records an onboarding with the active dataset's
-//!   timestamp read at that moment; `joiner-finalize` fills vendor fields an entrust lacks.
-//!   The record is on disk before the next event is handled.
+//!   timestamp; `joiner-finalize` fills vendor fields an entrust lacks. The commissioner hands
+//!   each event to [`Inventory::recorder`] before publishing it, so the record is on disk
+//!   before any subscriber sees the entrust (with the last known Active Timestamp, corrected
+//!   from the co-processor when the stream delivers the same event).
 //! - Presence: a query every `[devices] presence_interval` (default [`DEFAULT_INTERVAL`]) and
 //!   [`AFTER_JOIN`] after each entrust, through a [`PresenceSource`] (the Border Agent's network
 //!   diagnostics in the agent). Time to `absent`: a device that leaves is missing from the next
 //!   two answered queries, so `absent` within 2 intervals plus [`QUERY_WAIT`] (default: at most
-//!   ~125 s) after it left; found again, it is `attached` at the next query (at most one
-//!   interval).
+//!   ~125 s, plus the query's own overhead; e2e with a 5 s interval: 14.7 to 15.1 s) after it left; found again, it is `attached` at
+//!   the next query (at most one interval). Queries run in a task of their own.
 //! - Credentials: `stale` for an `absent` device whose dataset's Active Timestamp is older than
 //!   the current active dataset's (it missed a key rotation or migration), with the remedy
 //!   ([`REMEDY`]); `current` when attached or its timestamp is the current one; else `unknown`.
@@ -39,7 +41,7 @@ use control::devices::{
 };
 use control::{code, reply, EventKind, MethodError};
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, Mutex, Notify};
+use tokio::sync::{broadcast, Notify};
 
 use crate::audit::{rfc3339_now, AuditLog};
 pub(crate) use presence::{BoxFuture, PresenceSource, Seen};
@@ -53,16 +55,30 @@ pub(crate) const QUERY_WAIT: Duration = Duration::from_secs(5);
 /// Extra queries after each entrust (attaching takes a few seconds).
 pub(crate) const AFTER_JOIN: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(30)];
 
+/// Events whose `active_timestamp` is the new active dataset's (not `...-scheduled`: that one
+/// is the pending dataset's).
+const DATASET_APPLIED: [EventKind; 3] = [
+    EventKind::NetworkKeyRotationApplied,
+    EventKind::NetworkMigrationApplied,
+    EventKind::ActiveDatasetChanged,
+];
+
 /// The remedy for stale credentials (`{eui64}` is filled in).
 pub(crate) const REMEDY: &str = "it missed a credential change: re-admit it (threadctl joiner add --eui64 {eui64} --pskd-file PATH, or joiner import) and restart its joiner";
 
 /// The inventory: records, presence tracking, where events go.
 pub(crate) struct Inventory {
-    store: Mutex<(Store, Tracker)>,
+    /// Never held across an `.await` (the commissioner's [`Inventory::record`] takes it).
+    store: std::sync::Mutex<(Store, Tracker)>,
+    /// The commissioner calls [`Inventory::record`] before it publishes an event
+    /// ([`Inventory::recorder`]): `on_event` then only corrects the timestamp.
+    inline: std::sync::atomic::AtomicBool,
     audit: Arc<AuditLog>,
     events: broadcast::Sender<Value>,
     source: Arc<dyn PresenceSource>,
     interval: Duration,
+    /// The last Active Timestamp read or announced (see [`DATASET_APPLIED`]).
+    known_ts: std::sync::Mutex<Option<u64>>,
     /// Extra queries scheduled after joins (deadlines).
     soon: std::sync::Mutex<Vec<Instant>>,
     wake: Notify,
@@ -80,29 +96,41 @@ impl Inventory {
         let store = Store::load(state_dir);
         tracing::info!(path = %store.path().display(), devices = store.devices.len(), "device inventory loaded");
         Arc::new(Inventory {
-            store: Mutex::new((store, Tracker::default())),
+            store: std::sync::Mutex::new((store, Tracker::default())),
+            inline: std::sync::atomic::AtomicBool::new(false),
             audit,
             events,
             source,
             interval,
+            known_ts: std::sync::Mutex::new(None),
             soon: std::sync::Mutex::new(Vec::new()),
             wake: Notify::new(),
         })
     }
 
-    /// Reads the event stream and queries presence, until the stream closes.
+    /// Reads the event stream and, in a task of its own, queries presence, until the stream
+    /// closes. Events are never held up by a query in flight (a query waits [`QUERY_WAIT`] for
+    /// answers): an entrust is on disk as soon as it is read.
     pub(crate) async fn run(self: Arc<Self>, mut rx: broadcast::Receiver<Value>) {
+        let presence = tokio::spawn(self.clone().presence_loop());
+        loop {
+            match rx.recv().await {
+                Ok(v) => self.on_event(&v).await,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "device inventory fell behind the event stream; onboardings in the gap are not recorded");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+        presence.abort();
+    }
+
+    /// Every `interval`, and at the extra deadlines after joins: one presence query.
+    async fn presence_loop(self: Arc<Self>) {
         let mut next = Instant::now() + self.interval;
         loop {
             let due = self.next_due(next);
             tokio::select! {
-                ev = rx.recv() => match ev {
-                    Ok(v) => self.on_event(&v).await,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "device inventory fell behind the event stream; onboardings in the gap are not recorded");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
                 _ = tokio::time::sleep_until(due.into()) => {
                     let now = Instant::now();
                     if now >= next {
@@ -116,9 +144,64 @@ impl Inventory {
         }
     }
 
+    /// The current Active Timestamp: read from the co-processor (and remembered); the
+    /// remembered one when the read fails.
+    async fn current_timestamp(&self) -> Option<u64> {
+        let ts = self.source.active_timestamp().await;
+        let mut known = self.known_ts.lock().unwrap_or_else(|p| p.into_inner());
+        if ts.is_some() {
+            *known = ts;
+        }
+        *known
+    }
+
     fn next_due(&self, periodic: Instant) -> Instant {
         let soon = self.soon.lock().unwrap_or_else(|p| p.into_inner());
         soon.iter().copied().fold(periodic, Instant::min)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Store, Tracker)> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The commissioner's hook ([`crate::commissioner::Service::set_recorder`]): called with
+    /// every event before any subscriber sees it, so an entrust is in `devices.json` before
+    /// anyone can learn of it (a `kill -9` right after a subscriber saw `joiner-entrusted`
+    /// loses no record).
+    pub(crate) fn recorder(self: &Arc<Self>) -> crate::commissioner::Recorder {
+        self.inline
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let me = self.clone();
+        Arc::new(move |v: &Value| {
+            if v.get("type").and_then(Value::as_str) == Some(EventKind::JoinerEntrusted.as_str()) {
+                me.record(v);
+            }
+        })
+    }
+
+    /// Records an entrust (synchronously: file written when this returns) with the last known
+    /// Active Timestamp (`on_event` corrects it after reading the co-processor's), and schedules
+    /// the presence queries after a join.
+    pub(crate) fn record(&self, v: &Value) {
+        let Some(o) = Onboarding::from_event(v) else {
+            return;
+        };
+        let known = *self.known_ts.lock().unwrap_or_else(|p| p.into_inner());
+        let now = rfc3339_now();
+        {
+            let mut g = self.lock();
+            let (store, tracker) = &mut *g;
+            let d = store.onboarded(&o, known, &now);
+            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = known, "device inventory: onboarding recorded");
+            tracker.onboarded(&o.joiner_id, Instant::now());
+            store.save();
+        }
+        let now = Instant::now();
+        self.soon
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(AFTER_JOIN.iter().map(|d| now + *d));
+        self.wake.notify_one();
     }
 
     /// Handles one event of the stream (ours included: they are ignored).
@@ -128,27 +211,34 @@ impl Inventory {
             let Some(o) = Onboarding::from_event(v) else {
                 return;
             };
-            let ts = self.source.active_timestamp().await;
-            let now = rfc3339_now();
-            let mut g = self.store.lock().await;
-            let (store, tracker) = &mut *g;
-            let d = store.onboarded(&o, ts, &now);
-            tracing::info!(joiner_id = %d.joiner_id, eui64 = d.eui64.as_deref(), onboardings = d.onboardings, active_timestamp = ts, "device inventory: onboarding recorded");
-            tracker.onboarded(&o.joiner_id, Instant::now());
-            store.save();
-            drop(g);
-            let now = Instant::now();
-            self.soon
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(AFTER_JOIN.iter().map(|d| now + *d));
-            self.wake.notify_one();
+            let known = if self.inline.load(std::sync::atomic::Ordering::Relaxed) {
+                self.lock()
+                    .0
+                    .devices
+                    .get(&o.joiner_id)
+                    .and_then(|d| d.active_timestamp)
+            } else {
+                self.record(v);
+                *self.known_ts.lock().unwrap_or_else(|p| p.into_inner())
+            };
+            let ts = self.current_timestamp().await;
+            if ts.is_some() && ts != known {
+                let mut g = self.lock();
+                if let Some(d) = g.0.devices.get_mut(&o.joiner_id) {
+                    d.active_timestamp = ts;
+                    g.0.save();
+                }
+            }
+        } else if DATASET_APPLIED.iter().any(|k| k.as_str() == kind) {
+            if let Some(ts) = v.get("active_timestamp").and_then(Value::as_u64) {
+                *self.known_ts.lock().unwrap_or_else(|p| p.into_inner()) = Some(ts);
+            }
         } else if kind == EventKind::JoinerFinalize.as_str() {
             // Vendor fields for a record that exists already (a re-join's entrust brings them too).
             let Some(o) = Onboarding::from_event(v) else {
                 return;
             };
-            let mut g = self.store.lock().await;
+            let mut g = self.lock();
             if let Some(d) = g.0.devices.get_mut(&o.joiner_id) {
                 if d.vendor_name.is_none() && o.vendor_name.is_some() {
                     d.vendor_name = o.vendor_name;
@@ -170,7 +260,7 @@ impl Inventory {
                 return;
             }
         };
-        let mut g = self.store.lock().await;
+        let mut g = self.lock();
         let (store, tracker) = &mut *g;
         let (changes, dirty) = tracker.apply(
             store.devices.values_mut(),
@@ -225,8 +315,8 @@ impl Inventory {
 
     /// The records with their `credentials` judged against the current active dataset.
     async fn judged(&self) -> Vec<Device> {
-        let current = self.source.active_timestamp().await;
-        let g = self.store.lock().await;
+        let current = self.current_timestamp().await;
+        let g = self.lock();
         g.0.devices
             .values()
             .map(|d| judge(d.clone(), current))
@@ -248,17 +338,12 @@ impl Inventory {
     }
 
     async fn find(&self, id: DeviceId) -> Result<String, MethodError> {
-        self.store
-            .lock()
-            .await
-            .0
-            .find(id)
-            .ok_or_else(|| not_found(id))
+        self.lock().0.find(id).ok_or_else(|| not_found(id))
     }
 
     /// `device.forget`: removes the record (saved at once), audited with the caller's uid.
     pub(crate) async fn forget(&self, id: DeviceId, uid: u32) -> Result<Value, MethodError> {
-        let mut g = self.store.lock().await;
+        let mut g = self.lock();
         let (store, tracker) = &mut *g;
         let key = store.find(id).ok_or_else(|| not_found(id))?;
         let d = store.devices.remove(&key).ok_or_else(|| not_found(id))?;

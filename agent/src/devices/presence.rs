@@ -5,7 +5,7 @@
 //! Rules ([`Tracker::apply`]): a device found by a query is `attached` (ext address, RLOC16, role,
 //! last seen updated); one not found by [`ABSENT_AFTER`] consecutive answered queries is
 //! `absent`. A failed query counts for nothing. A device onboarded less than [`JOIN_GRACE`] ago
-//! is not counted missing (it may still be attaching).
+//! is not counted missing (it may still be attaching) until a query has found it.
 //!
 //! Role, kept simple: `router` when the RLOC16's child id (low 9 bits) is 0, else `child`;
 //! `device_type` `ftd` when the MLE Mode's device type bit (0x08) is set, else `mtd`.
@@ -103,7 +103,9 @@ impl Tracker {
             });
             match found {
                 Some(s) => {
+                    // Seen: it has attached, so the join grace is over.
                     self.misses.remove(&d.joiner_id);
+                    self.joined.remove(&d.joiner_id);
                     let (role, kind) = role_of(s.rloc16, s.mode);
                     let before = (d.ext_address.clone(), d.rloc16.clone(), d.eui64.clone());
                     if d.eui64.is_none() {

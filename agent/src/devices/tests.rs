@@ -178,7 +178,7 @@ async fn presence_attached_absent_and_stale_credentials() {
     src.push(Ok(vec![]));
     inv.refresh().await;
     assert!(devices(&inv).await.iter().all(|d| d.state == "unknown"));
-    inv.store.lock().await.1 = Tracker::default();
+    inv.lock().1 = Tracker::default();
     src.push(Ok(vec![seen(EUI, 0x0401, 0x0f), seen(other, 0x0800, 0x0f)]));
     inv.refresh().await;
     let list = devices(&inv).await;
@@ -290,4 +290,61 @@ fn roles_and_credentials() {
     assert_eq!(judge(d("absent", None), Some(2)).credentials, "unknown");
     assert!(judge(d("absent", Some(1)), Some(2)).remedy.is_some());
     assert!(judge(d("attached", Some(1)), Some(2)).remedy.is_none());
+}
+
+#[tokio::test]
+async fn the_join_grace_ends_once_a_query_found_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Script::new(Some(1));
+    let (inv, _rx) = inventory(dir.path(), src.clone());
+    inv.on_event(&entrusted(EUI, None)).await;
+    // Attached at the first query after the join; leaving right after counts at once.
+    src.push(Ok(vec![seen(EUI, 0x0401, 0x0f)]));
+    inv.refresh().await;
+    assert_eq!(devices(&inv).await[0].state, "attached");
+    for _ in 0..ABSENT_AFTER {
+        src.push(Ok(vec![]));
+        inv.refresh().await;
+    }
+    assert_eq!(devices(&inv).await[0].state, "absent");
+}
+
+#[tokio::test]
+async fn an_entrust_is_saved_with_the_timestamp_a_dataset_event_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Script::new(None);
+    let (inv, _rx) = inventory(dir.path(), src.clone());
+    // The co-processor cannot be read: the last announced active dataset is the one it got
+    // (a pending one's `scheduled` timestamp is not).
+    inv.on_event(&json!({"type": "network-key-rotation-scheduled", "active_timestamp": 9}))
+        .await;
+    inv.on_event(&json!({"type": "network-key-rotation-applied", "active_timestamp": 7}))
+        .await;
+    inv.on_event(&entrusted(EUI, None)).await;
+    let saved = std::fs::read_to_string(dir.path().join(store::FILE)).unwrap();
+    assert!(saved.contains("\"active_timestamp\": 7"), "{saved}");
+    // Read again later: the co-processor's value wins.
+    *src.ts.lock().unwrap() = Some(8);
+    inv.on_event(&entrusted(EUI, None)).await;
+    assert_eq!(devices(&inv).await[0].active_timestamp, Some(8));
+}
+
+#[tokio::test]
+async fn the_recorder_writes_the_entrust_before_it_is_published_and_counts_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Script::new(Some(3));
+    let (inv, _rx) = inventory(dir.path(), src.clone());
+    let rec = inv.recorder();
+    let ev = entrusted(EUI, Some("hall"));
+    rec(&ev);
+    rec(&json!({"type": "joiner-seen", "joiner_id": "00"}));
+    let saved = std::fs::read_to_string(dir.path().join(store::FILE)).unwrap();
+    assert!(saved.contains("18b4300000000002"), "{saved}");
+    // The same event from the stream afterwards: the timestamp is read, nothing counted twice.
+    inv.on_event(&ev).await;
+    let list = devices(&inv).await;
+    assert_eq!(
+        (list.len(), list[0].onboardings, list[0].active_timestamp),
+        (1, 1, Some(3))
+    );
 }
