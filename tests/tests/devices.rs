@@ -154,12 +154,14 @@ fn three_joined_devices_are_listed_survive_sigkill_and_one_is_forgotten() {
         for n in &nodes {
             n.wait_state(&["child", "router"], JOIN_TIMEOUT)?;
         }
-        let rlocs: Vec<String> = nodes
-            .iter()
-            .map(|n| n.value("rloc16").map(|r| format!("0x{}", r.trim())))
-            .collect::<Result<_>>()?;
         let deadline = std::time::Instant::now() + PRESENCE_TIMEOUT;
         let list = loop {
+            // Read at every round: a child that becomes a router (within two minutes of
+            // attaching) changes its RLOC16, and the next query reports the new one.
+            let rlocs: Vec<String> = nodes
+                .iter()
+                .map(|n| n.value("rloc16").map(|r| format!("0x{}", r.trim())))
+                .collect::<Result<_>>()?;
             let l = devices(&agent)?;
             let attached = l.iter().all(|d| {
                 d["state"] == "attached"
