@@ -281,10 +281,7 @@ impl Joiners {
             return;
         };
         let kind = entry.kind;
-        let mut peer = Vec::with_capacity(12);
-        peer.extend_from_slice(&from.joiner_iid);
-        peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
-        peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
+        let peer = cookie_peer(from);
         let cookie_key = match self.admission.cookie(cx, now, &peer, record) {
             Cookie::Ignore => {
                 return cx.dropped(
@@ -353,10 +350,7 @@ impl Joiners {
         c.max_retransmit_timeout = cx.config.joiner_dtls_max_retransmit;
         c.mtu = JOINER_MTU;
         let rng = Box::new(SeededRng::fork(&mut *cx.rng));
-        let mut peer = Vec::with_capacity(12);
-        peer.extend_from_slice(&from.joiner_iid);
-        peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
-        peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
+        let peer = cookie_peer(from);
         let mut conn = match dtls::Connection::server(c, cookie_key, &peer, rng) {
             Ok(c) => c,
             Err(e) => return cx.dropped(format!("cannot create a joiner DTLS session: {e}")),
@@ -605,6 +599,15 @@ impl Joiners {
 }
 
 /// Takes each pending DTLS datagram of a joiner session for its own RLY_TX.
+/// What a joiner's cookie is bound to: its IID, joiner router and UDP port.
+fn cookie_peer(from: &JoinerAddr) -> Vec<u8> {
+    let mut peer = Vec::with_capacity(12);
+    peer.extend_from_slice(&from.joiner_iid);
+    peer.extend_from_slice(&from.joiner_router_locator.to_be_bytes());
+    peer.extend_from_slice(&from.joiner_udp_port.to_be_bytes());
+    peer
+}
+
 fn relay_out(cx: &mut JoinerCx<'_>, s: &mut JoinerSession, kek: Option<&Kek>) {
     let mut output = Vec::new();
     while let Some(d) = s.conn.poll_transmit() {

@@ -113,23 +113,33 @@ fn restarts(w: &World) -> usize {
     })
 }
 
+/// `n` forged joiners' ClientHellos with valid cookies, spread over 20 joiner routers (so that
+/// only the global rate binds).
+fn cookie_bearing_hellos(w: &mut World, f: &Forger, n: u32) -> Vec<(JoinerAddr, Vec<u8>)> {
+    (0..n)
+        .map(|n| {
+            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
+            let c = f.cookie(w, &a, random(n)).unwrap();
+            (a, f.hello(random(n), &c))
+        })
+        .collect()
+}
+
+fn relay_all(w: &mut World, hellos: &[(JoinerAddr, Vec<u8>)]) {
+    for (a, h) in hellos {
+        w.ba.relay_rx(a, h);
+    }
+    w.shuttle();
+}
+
 /// 100 joiners with valid cookies at one instant: only the global burst gets a handshake (EC
 /// work); the rest wait for tokens, up to `max_waiting`, without any; beyond that they are refused.
 #[test]
 fn cookie_bearing_hellos_over_the_rate_cost_no_ec_work() {
     let mut w = open_world();
     let f = Forger::new();
-    let hellos: Vec<(JoinerAddr, Vec<u8>)> = (0..100)
-        .map(|n| {
-            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
-            let c = f.cookie(&mut w, &a, random(n)).unwrap();
-            (a, f.hello(random(n), &c))
-        })
-        .collect();
-    for (a, h) in &hellos {
-        w.ba.relay_rx(a, h);
-    }
-    w.shuttle();
+    let hellos = cookie_bearing_hellos(&mut w, &f, 100);
+    relay_all(&mut w, &hellos);
     let burst = w.comm.config().joiner_limits.handshakes.burst as u64;
     let st = w.comm.stats();
     assert_eq!(st.joiner_handshakes, burst, "{st:?}");
@@ -140,17 +150,8 @@ fn cookie_bearing_hellos_over_the_rate_cost_no_ec_work() {
     // With room for 10 waiting, the rest are refused at once, still before any EC work.
     let mut w = open_world();
     w.comm.config.joiner_limits.max_waiting = 10;
-    let hellos: Vec<(JoinerAddr, Vec<u8>)> = (0..100)
-        .map(|n| {
-            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
-            let c = f.cookie(&mut w, &a, random(n)).unwrap();
-            (a, f.hello(random(n), &c))
-        })
-        .collect();
-    for (a, h) in &hellos {
-        w.ba.relay_rx(a, h);
-    }
-    w.shuttle();
+    let hellos = cookie_bearing_hellos(&mut w, &f, 100);
+    relay_all(&mut w, &hellos);
     let st = w.comm.stats();
     assert_eq!(st.joiner_handshakes, burst, "{st:?}");
     assert_eq!(st.refused_handshakes, 100 - burst - 10);
@@ -166,18 +167,8 @@ fn waiting_hellos_start_as_tokens_come_back_and_expire() {
     let f = Forger::new();
     let burst = w.comm.config().joiner_limits.handshakes.burst as u64;
     let n = burst + 4;
-    let hellos: Vec<(JoinerAddr, Vec<u8>)> = (0..n as u32)
-        .map(|n| {
-            // Spread over routers so that only the global rate binds.
-            let a = forged_addr(n, 0x0400 * (1 + (n % 20) as u16));
-            let c = f.cookie(&mut w, &a, random(n)).unwrap();
-            (a, f.hello(random(n), &c))
-        })
-        .collect();
-    for (a, h) in &hellos {
-        w.ba.relay_rx(a, h);
-    }
-    w.shuttle();
+    let hellos = cookie_bearing_hellos(&mut w, &f, n as u32);
+    relay_all(&mut w, &hellos);
     assert_eq!(w.comm.waiting_joiners(), 4);
     // A retransmission of a waiting joiner's ClientHello: still 4 waiting, nothing refused.
     let (a, h) = hellos.last().unwrap();
