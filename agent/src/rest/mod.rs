@@ -9,6 +9,10 @@
 //! with the peer's address. Writes go through [`crate::lifecycle`] (validation, backups, events).
 //! Bodies are at most [`MAX_BODY`] bytes (413).
 
+// Helpers return the error response itself (`Result<T, Response>`): it goes straight back to the
+// client, once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub(crate) mod json;
 
 use std::net::SocketAddr;
