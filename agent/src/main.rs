@@ -205,7 +205,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let lifecycle =
         lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone(), scanner.clone());
     tokio::spawn(lifecycle.clone().run());
-    let rest = rest_api(&settings, &net, &lifecycle).await?;
+    let rest_lifecycle = lifecycle.clone();
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {
             net: net.clone(),
@@ -217,6 +217,16 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         lifecycle,
         devices: inventory,
     });
+    let rest = rest_api(
+        &settings,
+        &net,
+        &rest_lifecycle,
+        rest::Control {
+            handler: handler.clone(),
+            own_uid: own_uid(),
+        },
+    )
+    .await?;
 
     let monitor = monitor::run(net.clone(), events);
     let (live_tx, live_rx) = liveness::channel();
@@ -267,11 +277,12 @@ async fn rest_api(
     settings: &Settings,
     net: &Arc<network::Network>,
     lifecycle: &Arc<lifecycle::Lifecycle>,
+    control: rest::Control,
 ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>, Fatal> {
     let Some(cfg) = settings.rest.clone() else {
         return Ok(Box::pin(std::future::pending()));
     };
-    let server = rest::bind(cfg, net.clone(), lifecycle.clone())
+    let server = rest::bind(cfg, net.clone(), lifecycle.clone(), control)
         .await
         .map_err(|e| Fatal::new(exit::FAILURE, e))?;
     Ok(Box::pin(async move {

@@ -347,6 +347,83 @@ fn home_assistant_adopts_the_agent() {
         ensure!(agent.exited()?.is_none(), "the agent is still running");
         ensure!(agent.dataset_export()? == before, "nothing changed");
 
+        // The commissioner and its joiner table (mapped onto joiner.add / list / remove).
+        let st = expect(
+            curl(&u("/node/commissioner/state"), &[])?,
+            200,
+            "application/json",
+            "commissioner state",
+        )?;
+        ensure!(
+            st.trim() == "\"disabled\"",
+            "commissioner state at start: {st}"
+        );
+        let joiner = r#"{"joinerId":"18b4300000000042","pskd":"J01NME","timeout":120}"#;
+        expect(
+            curl(
+                &u("/node/commissioner/joiner"),
+                &[
+                    "-X",
+                    "POST",
+                    "-H",
+                    "Content-Type: application/json",
+                    "-d",
+                    joiner,
+                ],
+            )?,
+            200,
+            "",
+            "POST joiner",
+        )?;
+        let list = expect(
+            curl(&u("/node/commissioner/joiner"), &[])?,
+            200,
+            "application/json",
+            "GET joiners",
+        )?;
+        ensure!(
+            list.contains("18b4300000000042") && !list.contains("J01NME"),
+            "the joiner table, no PSKd: {list}"
+        );
+        poll("the commissioner active", Duration::from_secs(60), || {
+            let (_, _, b) = curl(&u("/node/commissioner/state"), &[])?;
+            Ok((b.trim() == "\"active\"").then_some(()))
+        })?;
+        let bad_pskd = r#"{"joinerId":"18b4300000000043","pskd":"ABC12"}"#;
+        let r = curl(
+            &u("/node/commissioner/joiner"),
+            &["-X", "POST", "-d", bad_pskd],
+        )?;
+        ensure!(
+            r.0 == 400 && !r.2.contains("ABC12"),
+            "a bad PSKd: {} {}",
+            r.0,
+            r.2
+        );
+        expect(
+            curl(
+                &u("/node/commissioner/joiner"),
+                &["-X", "DELETE", "-d", "\"18b4300000000042\""],
+            )?,
+            200,
+            "",
+            "DELETE joiner",
+        )?;
+        let r = curl(
+            &u("/node/commissioner/joiner"),
+            &["-X", "DELETE", "-d", "\"18b4300000000042\""],
+        )?;
+        ensure!(r.0 == 404, "DELETE an absent joiner: {} {}", r.0, r.2);
+        expect(
+            curl(
+                &u("/node/commissioner/state"),
+                &["-X", "PUT", "-d", "\"disable\""],
+            )?,
+            200,
+            "",
+            "PUT commissioner disable",
+        )?;
+
         // Home Assistant's channel change: a pending dataset with a 30 s delay.
         let old_channel = agent.status_json()?["channel"]
             .as_u64()

@@ -107,10 +107,19 @@ impl RestConfig {
     }
 }
 
+/// The control methods (the same ones threadctl calls) and the identity REST calls use: the
+/// agent's own uid (a REST client is loopback-local or authenticated).
+#[derive(Clone)]
+pub(crate) struct Control {
+    pub(crate) handler: Arc<dyn crate::control_socket::Handler>,
+    pub(crate) own_uid: u32,
+}
+
 #[derive(Clone)]
 struct Ctx {
     net: Arc<Network>,
     lifecycle: Arc<Lifecycle>,
+    control: Control,
     credentials: Option<Arc<Credentials>>,
 }
 
@@ -119,6 +128,7 @@ pub(crate) async fn bind(
     config: RestConfig,
     net: Arc<Network>,
     lifecycle: Arc<Lifecycle>,
+    control: Control,
 ) -> Result<impl std::future::Future<Output = Result<(), String>> + Send, String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -127,6 +137,7 @@ pub(crate) async fn bind(
     let ctx = Ctx {
         net,
         lifecycle,
+        control,
         credentials: config.credentials.map(Arc::new),
     };
     let app = router(ctx);
@@ -155,6 +166,14 @@ fn router(ctx: Ctx) -> Router {
         .route(
             "/node/dataset/pending",
             get(pending_get).put(pending_put).delete(pending_delete),
+        )
+        .route(
+            "/node/commissioner/state",
+            get(commissioner_get).put(commissioner_put),
+        )
+        .route(
+            "/node/commissioner/joiner",
+            get(joiners_get).post(joiner_post).delete(joiner_delete),
         )
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such resource") })
         .method_not_allowed_fallback(|| async {
@@ -609,4 +628,127 @@ async fn pending_delete(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
     dataset_delete(ctx, peer, false).await
+}
+
+/// Calls a control method as threadctl would; a control error becomes 400 (bad parameters),
+/// 404 (`not_found`) or 409 (anything else the network refused).
+async fn call(ctx: &Ctx, method: control::Method, params: Value) -> Result<Value, Response> {
+    let request = control::Request::parse(method, &params)
+        .map_err(|e| problem(StatusCode::BAD_REQUEST, &e.message))?;
+    let peer = crate::control_socket::Peer {
+        uid: ctx.control.own_uid,
+        gid: 0,
+        pid: None,
+    };
+    ctx.control.handler.call(request, &peer).await.map_err(|e| {
+        let status = match e.code {
+            control::code::INVALID_PARAMS => StatusCode::BAD_REQUEST,
+            control::code::NOT_FOUND => StatusCode::NOT_FOUND,
+            _ => StatusCode::CONFLICT,
+        };
+        problem(status, &e.message)
+    })
+}
+
+async fn commissioner_get(State(ctx): State<Ctx>) -> Response {
+    match call(&ctx, control::Method::CommissionerStatus, json!({})).await {
+        Ok(v) => {
+            let state = match v["state"].as_str().unwrap_or("") {
+                "active" => "active",
+                "connecting" | "petitioning" => "petitioning",
+                _ => "disabled",
+            };
+            json_ok(StatusCode::OK, &json!(state))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn commissioner_put(State(ctx): State<Ctx>, body: Bytes) -> Response {
+    let method = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::String(s)) if s == "enable" => control::Method::CommissionerStart,
+        Ok(Value::String(s)) if s == "disable" => control::Method::CommissionerStop,
+        Ok(_) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "the body must be the JSON string \"enable\" or \"disable\"",
+            )
+        }
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("not JSON: {e}")),
+    };
+    match call(&ctx, method, json!({})).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The joiner table; never a PSKd (ot-br-posix echoes it, this agent does not store it).
+async fn joiners_get(State(ctx): State<Ctx>) -> Response {
+    match call(&ctx, control::Method::JoinerList, json!({})).await {
+        Ok(v) => {
+            let list: Vec<Value> = v["joiners"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|j| {
+                    let id = match j["kind"].as_str() {
+                        Some("eui64") => j["eui64"].clone(),
+                        Some("any") => json!("*"),
+                        _ => j["discerner"].clone(),
+                    };
+                    json!({"joinerId": id, "timeout": j["expires_in"], "joined": j["joined"]})
+                })
+                .collect();
+            json_ok(StatusCode::OK, &Value::Array(list))
+        }
+        Err(r) => r,
+    }
+}
+
+/// `"*"` (any joiner), an EUI-64 (16 hex digits) or a discerner (`HEX/BITS`), as a selector.
+fn selector(id: &str) -> Value {
+    match id {
+        "*" => json!({"any": true}),
+        s if s.contains('/') => json!({"discerner": s}),
+        s => json!({"eui64": s}),
+    }
+}
+
+async fn joiner_post(State(ctx): State<Ctx>, body: Bytes) -> Response {
+    let v = match json_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (Some(id), Some(pskd)) = (v["joinerId"].as_str(), v["pskd"].as_str()) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"joinerId\": \"*\" or EUI-64, \"pskd\": ..., \"timeout\": seconds}",
+        );
+    };
+    let mut params = selector(id);
+    params["pskd"] = json!(pskd);
+    if let Some(t) = v.get("timeout") {
+        params["timeout"] = t.clone();
+    }
+    match call(&ctx, control::Method::JoinerAdd, params).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn joiner_delete(State(ctx): State<Ctx>, body: Bytes) -> Response {
+    let id = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::String(s)) => s,
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "the body must be a JSON string: \"*\", an EUI-64 or a discerner",
+            )
+        }
+    };
+    match call(&ctx, control::Method::JoinerRemove, selector(&id)).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(r) => r,
+    }
 }
