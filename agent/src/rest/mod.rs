@@ -752,3 +752,39 @@ async fn joiner_delete(State(ctx): State<Ctx>, body: Bytes) -> Response {
         Err(r) => r,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn non_loopback_needs_a_0600_credentials_file() {
+        let lo: SocketAddr = "127.0.0.1:8081".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8081".parse().unwrap();
+        assert!(RestConfig::new(lo, None).unwrap().credentials.is_none());
+        let e = RestConfig::new(any, None).unwrap_err();
+        assert!(e.contains("credentials_file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("creds");
+        std::fs::write(&p, "ha:secret-pw\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = RestConfig::new(any, Some(p.clone())).unwrap_err();
+        assert!(e.contains("0600") && !e.contains("secret-pw"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c = RestConfig::new(any, Some(p.clone())).unwrap();
+        assert!(!format!("{c:?}").contains("secret-pw"));
+        for garbage in ["", "nouser", ":pw", "u:", "a:b\nc:d"] {
+            std::fs::write(&p, garbage).unwrap();
+            let e = RestConfig::new(any, Some(p.clone())).unwrap_err();
+            assert!(e.contains("user:password"), "{garbage:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(ct_eq(b"a:b", b"a:b"));
+        assert!(!ct_eq(b"a:b", b"a:c"));
+        assert!(!ct_eq(b"a:b", b"a:bb"));
+    }
+}
