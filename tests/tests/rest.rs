@@ -511,6 +511,38 @@ fn home_assistant_adopts_the_agent() {
             agent.exited()?.is_none(),
             "the agent is still running after the reset"
         );
+        // After the reset: a JSON PUT makes a new random dataset (201) and enable forms it.
+        let body = r#"{"networkName":"Fresh","channel":17}"#;
+        expect(
+            curl(
+                &u("/node/dataset/active"),
+                &[
+                    "-X",
+                    "PUT",
+                    "-H",
+                    "Content-Type: application/json",
+                    "-d",
+                    body,
+                ],
+            )?,
+            201,
+            "",
+            "PUT active on a blank node",
+        )?;
+        expect(
+            curl(&u("/node/state"), &["-X", "PUT", "-d", "\"enable\""])?,
+            200,
+            "",
+            "enable",
+        )?;
+        let s = agent.wait_status("leader of Fresh", UP_TIMEOUT, |s| {
+            s["role"] == "leader" && s["network_name"] == "Fresh"
+        })?;
+        ensure!(s["channel"] == 17, "{s}");
+        ensure!(
+            sb.state_dir().join("dataset.tlvs").exists(),
+            "the new dataset is backed up"
+        );
         Ok(())
     });
 }
