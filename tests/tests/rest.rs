@@ -543,6 +543,23 @@ fn home_assistant_adopts_the_agent() {
             sb.state_dir().join("dataset.tlvs").exists(),
             "the new dataset is backed up"
         );
+        // No network key in the agent's log or the audit log (only the deliberate HTTP export).
+        let key = j["networkKey"]
+            .as_str()
+            .context("networkKey")?
+            .to_lowercase();
+        for (name, text) in [
+            ("agent log", agent.log_text()),
+            (
+                "audit log",
+                std::fs::read_to_string(sb.state_dir().join("audit.jsonl"))?,
+            ),
+        ] {
+            ensure!(
+                !text.to_lowercase().contains(&key),
+                "the network key is in the {name}"
+            );
+        }
         Ok(())
     });
 }
