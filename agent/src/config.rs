@@ -51,6 +51,8 @@ const KNOWN_KEYS: &[&str] = &[
     "bridge.infra_interface",
     "audit.max_bytes",
     "devices.presence_interval",
+    "rest.listen",
+    "rest.credentials_file",
 ];
 
 /// Accepted `[devices] presence_interval` (seconds).
@@ -167,6 +169,8 @@ pub(crate) struct Settings {
     pub(crate) audit_max_bytes: u64,
     /// `[devices] presence_interval`: how often the inventory looks for its devices on the mesh.
     pub(crate) presence_interval: Duration,
+    /// `[rest]`: the OpenThread Border Router REST API (None: off, the default).
+    pub(crate) rest: Option<crate::rest::RestConfig>,
     /// Non-fatal findings (unknown environment keys) to log once logging is up.
     pub(crate) warnings: Vec<String>,
 }
@@ -280,6 +284,7 @@ pub(crate) fn load_with(
     let bridge = bridge_settings(&cfg, &origin_of)?;
     let audit_max_bytes = audit_settings(&cfg, &origin_of)?;
     let presence_interval = presence_settings(&cfg, &origin_of)?;
+    let rest = rest_settings(&cfg, &origin_of)?;
     let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
         Some((v, origin)) => (radio_url_value(&v, origin)?, RadioUrlSource::Configured),
         None => default_radio_url(env, &machine())?,
@@ -299,6 +304,7 @@ pub(crate) fn load_with(
         bridge,
         audit_max_bytes,
         presence_interval,
+        rest,
         warnings,
     })
 }
@@ -354,6 +360,27 @@ fn audit_settings(
             )),
         },
     }
+}
+
+/// `[rest]`: `listen` (an `IP:port`; absent or empty: off) and `credentials_file` (required
+/// for a non-loopback address; mode 0600, one line `user:password`).
+fn rest_settings(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<Option<crate::rest::RestConfig>, ConfigError> {
+    let Some((v, origin)) = text(cfg, "rest.listen", origin_of)? else {
+        return Ok(None);
+    };
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let listen: std::net::SocketAddr = v
+        .parse()
+        .map_err(|_| invalid("rest.listen", &v, &origin, "IP:port, e.g. 127.0.0.1:8081"))?;
+    let file = path_value(cfg, "rest.credentials_file", origin_of)?;
+    crate::rest::RestConfig::new(listen, file)
+        .map(Some)
+        .map_err(|m| ConfigError::Unreadable(one_line(&m)))
 }
 
 /// `[devices] presence_interval`: whole seconds 5..3600, default 60.

@@ -35,6 +35,7 @@ mod liveness;
 mod logging;
 mod monitor;
 mod network;
+mod rest;
 mod scan;
 mod sd_notify;
 mod session;
@@ -204,6 +205,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let lifecycle =
         lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone(), scanner.clone());
     tokio::spawn(lifecycle.clone().run());
+    let rest_lifecycle = lifecycle.clone();
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {
             net: net.clone(),
@@ -215,6 +217,16 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         lifecycle,
         devices: inventory,
     });
+    let rest = rest_api(
+        &settings,
+        &net,
+        &rest_lifecycle,
+        rest::Control {
+            handler: handler.clone(),
+            own_uid: own_uid(),
+        },
+    )
+    .await?;
 
     let monitor = monitor::run(net.clone(), events);
     let (live_tx, live_rx) = liveness::channel();
@@ -247,6 +259,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         f = liveness => Err(f),
         why = commissioner.failed() => Err(Fatal::new(exit::FAILURE, why)),
         r = startup => r,
+        e = rest => Err(Fatal::new(exit::FAILURE, e)),
         r = server.serve(handler, own_uid()) => r.map_err(|e| Fatal::new(exit::FAILURE, format!("control socket: {e}"))),
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
         _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); notifier.stopping("SIGINT: shutting down"); Ok(()) }
@@ -256,6 +269,28 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     drop(server); // removes the socket file
     bridge.shutdown().await; // removes the Thread interface and the routes it added
     result
+}
+
+/// `[rest]`: binds the REST API (a bind failure is fatal at start) and returns its server;
+/// without `[rest] listen`, a future that never ends.
+async fn rest_api(
+    settings: &Settings,
+    net: &Arc<network::Network>,
+    lifecycle: &Arc<lifecycle::Lifecycle>,
+    control: rest::Control,
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>, Fatal> {
+    let Some(cfg) = settings.rest.clone() else {
+        return Ok(Box::pin(std::future::pending()));
+    };
+    let server = rest::bind(cfg, net.clone(), lifecycle.clone(), control)
+        .await
+        .map_err(|e| Fatal::new(exit::FAILURE, e))?;
+    Ok(Box::pin(async move {
+        match server.await {
+            Ok(()) => "REST API stopped".to_string(),
+            Err(e) => e,
+        }
+    }))
 }
 
 /// The device inventory, reading the commissioner's events (subscribed before any can be sent);

@@ -122,6 +122,9 @@ pub(crate) struct Network {
     /// Serializes [`Network::bring_up`] (start-up and reset recovery must not both form).
     bring_up_lock: Mutex<()>,
     last_backup: Mutex<Option<Zeroizing<Vec<u8>>>>,
+    /// Thread stopped on request (REST `PUT /node/state "disable"`, `DELETE /node`): a
+    /// co-processor reset does not bring it back up, nor form a network.
+    held_down: AtomicBool,
 }
 
 /// What `network up` and `status` report about the network (public fields only).
@@ -208,6 +211,7 @@ impl Network {
             started: AtomicBool::new(false),
             bring_up_lock: Mutex::new(()),
             last_backup: Mutex::new(None),
+            held_down: AtomicBool::new(false),
         }
     }
 
@@ -220,6 +224,10 @@ impl Network {
     /// Step 1 and 2: make sure the co-processor has an active dataset and bring the stack up.
     pub(crate) async fn bring_up(&self) -> Result<BringUp, Fatal> {
         let _guard = self.bring_up_lock.lock().await;
+        if self.held_down.load(Ordering::SeqCst) {
+            tracing::info!("Thread is stopped on request (REST API); not bringing it up");
+            return Ok(BringUp::Waiting);
+        }
         let current = Zeroizing::new(
             self.client
                 .get(prop::THREAD_ACTIVE_DATASET_TLVS)
@@ -374,6 +382,11 @@ impl Network {
             }
         }
         self.backup_if_changed().await;
+    }
+
+    /// Keeps Thread stopped (true) or lets a reset bring it back up (false).
+    pub(crate) fn hold_down(&self, held: bool) {
+        self.held_down.store(held, Ordering::SeqCst);
     }
 
     /// True once start-up has brought the network up.

@@ -183,6 +183,15 @@ impl StateDir {
         }
     }
 
+    /// Removes the active dataset backup (absent is fine): the REST API's factory reset.
+    pub(crate) fn remove_dataset(&self) -> Result<(), StateError> {
+        match fs::remove_file(self.dataset_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(&self.dataset_path(), e)),
+        }
+    }
+
     /// Reads the pending dataset backup and how long ago it was written; `Ok(None)` if there is
     /// none. A file that is not hex or does not decode is an error naming it.
     pub(crate) fn read_pending(

@@ -30,6 +30,7 @@
 
 pub(crate) mod change;
 mod import;
+pub(crate) mod rest_ops;
 #[cfg(test)]
 mod tests;
 
