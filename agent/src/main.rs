@@ -205,7 +205,6 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let lifecycle =
         lifecycle::Lifecycle::new(net.clone(), audit, commissioner.clone(), scanner.clone());
     tokio::spawn(lifecycle.clone().run());
-    let rest_lifecycle = lifecycle.clone();
     let handler: Arc<dyn control_socket::Handler> = Arc::new(commissioner::methods::Methods {
         inner: Arc::new(status::Methods {
             net: net.clone(),
@@ -214,19 +213,14 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         }),
         service: commissioner.clone(),
         scanner,
-        lifecycle,
+        lifecycle: lifecycle.clone(),
         devices: inventory,
     });
-    let rest = rest_api(
-        &settings,
-        &net,
-        &rest_lifecycle,
-        rest::Control {
-            handler: handler.clone(),
-            own_uid: own_uid(),
-        },
-    )
-    .await?;
+    let control = rest::Control {
+        handler: handler.clone(),
+        own_uid: own_uid(),
+    };
+    let rest = rest_api(&settings, &net, &lifecycle, control).await?;
 
     let monitor = monitor::run(net.clone(), events);
     let (live_tx, live_rx) = liveness::channel();

@@ -118,6 +118,7 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
                     "bridge",
                     "audit",
                     "devices",
+                    "rest",
                 ]
                 .contains(&key.as_str()) =>
             {
