@@ -63,7 +63,7 @@ pub(crate) fn render(request: &Request, reply: &Value, json: bool) -> Result<Str
     })
 }
 
-/// `network counters`: one line per group, `name=value` pairs in the agent's order; a group the
+/// `network counters`: one line per group, `name=value` pairs (sorted by name); a group the
 /// firmware does not serve says so.
 fn render_counters(v: &Value) -> String {
     let groups = [

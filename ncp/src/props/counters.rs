@@ -11,7 +11,7 @@
 
 use crate::codec::Reader;
 
-/// Named counters, in the co-processor's order.
+/// Named counters, in the order the co-processor sends them.
 pub type Named = Vec<(&'static str, u32)>;
 
 /// `otMacCounters`, transmit side, in `CNTR_ALL_MAC_COUNTERS` order.
