@@ -50,8 +50,15 @@ pub fn bridge_env(sb: &Sandbox) -> (String, String) {
 /// Starts the agent on the sandbox's simulated co-processor (with [`bridge_env`]) and waits until
 /// it leads a network. Also the way to restart it: the same options every time.
 pub fn leader_agent(sb: &Sandbox) -> Result<Agent> {
+    leader_agent_with(sb, Vec::new())
+}
+
+/// [`leader_agent`] with more environment variables (configuration overrides).
+pub fn leader_agent_with(sb: &Sandbox, extra: Vec<(String, String)>) -> Result<Agent> {
+    let mut env = vec![bridge_env(sb)];
+    env.extend(extra);
     let opts = AgentOptions {
-        env: vec![bridge_env(sb)],
+        env,
         ..Default::default()
     };
     let mut agent = Agent::start_with(sb, &opts)?;

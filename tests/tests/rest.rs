@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use e2e::agent::{fatal_line, run_agent_once, AgentOptions};
-use e2e::network::{audit, bridge_env, start_router, wait_member, NODE_TIMEOUT, UP_TIMEOUT};
+use e2e::network::{audit, start_router, wait_member, NODE_TIMEOUT, UP_TIMEOUT};
 use e2e::{with_sandbox, Agent, Sandbox};
 use serde_json::Value;
 
@@ -128,17 +128,7 @@ fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<Option<T
 }
 
 fn start_agent(sb: &Sandbox, extra: Vec<(String, String)>) -> Result<Agent> {
-    let mut env = vec![bridge_env(sb)];
-    env.extend(extra);
-    let opts = AgentOptions {
-        env,
-        ..Default::default()
-    };
-    let mut agent = Agent::start_with(sb, &opts)?;
-    agent.wait_status("the agent leads its network", UP_TIMEOUT, |s| {
-        s["role"] == "leader"
-    })?;
-    Ok(agent)
+    e2e::network::leader_agent_with(sb, extra)
 }
 
 #[test]
