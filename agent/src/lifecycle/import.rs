@@ -67,13 +67,7 @@ impl Lifecycle {
             });
         }
         self.net.mark_down();
-        if let Err(e) = self.net.state.write_dataset(&tlvs) {
-            tracing::error!(error = %e, "cannot back up the imported active dataset");
-        }
-        let _ = self.net.state.remove_pending();
-        seen.pending = None;
-        seen.scheduled = None;
-        seen.active = Some(ds.clone());
+        self.adopted_active(&mut seen, &tlvs, &ds);
         drop(seen);
         up.await.map_err(unavailable)?;
         self.net.backup_if_changed().await;

@@ -443,6 +443,19 @@ impl Lifecycle {
         let _ = self.events.send(fields);
     }
 
+    /// After an active dataset was written to the co-processor in place of the network
+    /// (`dataset.import`, the REST API's PUT): backs it up, drops any pending backup, and makes it
+    /// the one the follower has seen (so it is not reported as a change of another border router).
+    fn adopted_active(&self, seen: &mut Seen, tlvs: &[u8], ds: &Dataset) {
+        if let Err(e) = self.net.state.write_dataset(tlvs) {
+            tracing::error!(error = %e, "cannot back up the active dataset");
+        }
+        let _ = self.net.state.remove_pending();
+        seen.pending = None;
+        seen.scheduled = None;
+        seen.active = Some(ds.clone());
+    }
+
     /// Writes (or removes) `pending.tlvs` when the pending dataset (Delay Timer aside) changed.
     fn backup_pending(&self, seen: &mut Seen, tlvs: &[u8]) {
         let key = without_delay(tlvs);

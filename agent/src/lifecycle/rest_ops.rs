@@ -75,13 +75,7 @@ impl Lifecycle {
                 )),
                 e => Refusal::Failed(unavailable(e)),
             })?;
-        if let Err(e) = self.net.state.write_dataset(tlvs) {
-            tracing::error!(error = %e, "cannot back up the active dataset");
-        }
-        let _ = self.net.state.remove_pending();
-        seen.pending = None;
-        seen.scheduled = None;
-        seen.active = Some(ds.clone());
+        self.adopted_active(&mut seen, tlvs, &ds);
         drop(seen);
         let mut fields = who;
         fields["network_name"] = json!(ds.network_name.clone().unwrap_or_default());
