@@ -23,6 +23,7 @@ pub mod agent;
 pub mod bins;
 pub mod cli;
 pub mod dataset;
+pub mod netns;
 pub mod network;
 pub mod ports;
 pub mod proc;
