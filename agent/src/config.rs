@@ -53,6 +53,10 @@ const KNOWN_KEYS: &[&str] = &[
     "devices.presence_interval",
     "rest.listen",
     "rest.credentials_file",
+    "mdns.enabled",
+    "mdns.instance_name",
+    "mdns.vendor_name",
+    "mdns.model_name",
 ];
 
 /// Accepted `[devices] presence_interval` (seconds).
@@ -171,6 +175,8 @@ pub(crate) struct Settings {
     pub(crate) presence_interval: Duration,
     /// `[rest]`: the OpenThread Border Router REST API (None: off, the default).
     pub(crate) rest: Option<crate::rest::RestConfig>,
+    /// `[mdns]`: the `_meshcop._udp` publication on the infrastructure link.
+    pub(crate) mdns: crate::mdns::MdnsConfig,
     /// Non-fatal findings (unknown environment keys) to log once logging is up.
     pub(crate) warnings: Vec<String>,
 }
@@ -285,6 +291,7 @@ pub(crate) fn load_with(
     let audit_max_bytes = audit_settings(&cfg, &origin_of)?;
     let presence_interval = presence_settings(&cfg, &origin_of)?;
     let rest = rest_settings(&cfg, &origin_of)?;
+    let mdns = mdns::mdns_settings(&cfg, &origin_of)?;
     let (radio_url, radio_url_source) = match text(&cfg, "radio_url", &origin_of)? {
         Some((v, origin)) => (radio_url_value(&v, origin)?, RadioUrlSource::Configured),
         None => default_radio_url(env, &machine())?,
@@ -305,6 +312,7 @@ pub(crate) fn load_with(
         audit_max_bytes,
         presence_interval,
         rest,
+        mdns,
         warnings,
     })
 }
@@ -726,6 +734,7 @@ fn path_value(
 }
 
 mod keys;
+mod mdns;
 mod paths;
 use keys::{file_keys, read_file, unknown_keys};
 pub(crate) use paths::check_paths;

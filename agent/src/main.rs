@@ -33,6 +33,7 @@ mod frames;
 mod lifecycle;
 mod liveness;
 mod logging;
+mod mdns;
 mod monitor;
 mod network;
 mod rest;
@@ -169,6 +170,19 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
     let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
+    // The mDNS responder on the infrastructure link (one daemon; `mdns.daemon()` for other
+    // publishers) and `_meshcop._udp`, re-read on the co-processor's notifications and resets.
+    let (events, mdns_pokes) = mdns::tap(events);
+    // The port published for the Border Agent: the LAN relay's once it exists; a placeholder now.
+    let (_ba_port_tx, ba_port_rx) = tokio::sync::watch::channel(Some(mdns::PLACEHOLDER_PORT));
+    let mdns = mdns::Mdns::start(
+        &settings.mdns,
+        settings.bridge.infra_interface.as_deref(),
+        client.clone(),
+        info.hwaddr,
+        mdns_pokes,
+        ba_port_rx,
+    );
 
     let net = Arc::new(
         network::Network::new(
@@ -210,6 +224,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             net: net.clone(),
             bridge: Some(bridge.clone()),
             lifecycle: Some(lifecycle.clone()),
+            mdns: Some(mdns.status()),
         }),
         service: commissioner.clone(),
         scanner,
@@ -258,6 +273,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
         _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); notifier.stopping("SIGINT: shutting down"); Ok(()) }
     };
+    // Goodbye packets for what was published on mDNS, then the daemon stops.
+    mdns.shutdown().await;
     // Resign the commissioner session (if any) before the co-processor link goes away.
     commissioner.shutdown().await;
     drop(server); // removes the socket file

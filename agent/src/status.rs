@@ -4,7 +4,7 @@
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
 //! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, and
 //! `active_timestamp` (seconds) and `pending` (the scheduled change or null) from
-//! [`crate::lifecycle`]). It never contains the
+//! [`crate::lifecycle`], `mdns` from [`crate::mdns`]). It never contains the
 //! network key or the PSKc. `network.counters` reads the co-processor's counters (MAC, IPv6,
 //! MLE, message buffers, Spinel; each `null` when the firmware does not serve it) and the host
 //! link's ([`ncp::LinkStats`]). `dataset.export` returns the active dataset TLVs as hex in `tlvs`
@@ -27,6 +27,8 @@ pub(crate) struct Methods {
     pub bridge: Option<Arc<crate::bridge::Bridge>>,
     /// For `active_timestamp` and `pending`.
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
+    /// For the `mdns` object.
+    pub mdns: Option<Arc<crate::mdns::meshcop::Status>>,
 }
 
 fn unavailable(e: ncp::Error) -> MethodError {
@@ -87,6 +89,9 @@ impl Methods {
             let (active_timestamp, pending) = l.status_fields().await;
             v["active_timestamp"] = json!(active_timestamp);
             v["pending"] = json!(pending);
+        }
+        if let Some(m) = &self.mdns {
+            v["mdns"] = m.json();
         }
         Ok(v)
     }

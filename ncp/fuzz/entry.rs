@@ -53,6 +53,7 @@ pub fn spinel(data: &[u8]) {
 
 fn values(v: &[u8]) {
     let _ = border_agent::decode_border_agent_state(v);
+    let _ = border_agent::decode_meshcop_service(v);
     let _ = forward::decode_forward(v);
     let _ = net::decode_stream_net(v);
     let _ = net::decode_address_table(v);

@@ -119,6 +119,7 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
                     "audit",
                     "devices",
                     "rest",
+                    "mdns",
                 ]
                 .contains(&key.as_str()) =>
             {
