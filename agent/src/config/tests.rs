@@ -347,3 +347,69 @@ fn an_unwritable_state_dir_is_exit_4() {
     assert_eq!(e.code, crate::session::exit::PERMISSION_DENIED, "{e}");
     assert!(e.to_string().contains("cannot write in it"), "{e}");
 }
+
+#[test]
+fn mdns_keys_defaults_values_and_limits() {
+    let (_d, o) = with_file("");
+    let m = load_with(&o, &[], &no_devices).unwrap().mdns;
+    assert_eq!(m, crate::mdns::MdnsConfig::default());
+    assert!(m.enabled && m.instance_name.is_none());
+    assert_eq!(
+        (m.vendor_name.as_str(), m.model_name.as_str()),
+        ("thread-agent", "thread-agent")
+    );
+    let (_d, o) = with_file(
+        "[mdns]\nenabled = false\ninstance_name = \"Küche BR\"\nvendor_name = \"Acme\"\nmodel_name = \"BR-1\"\n",
+    );
+    let m = load_with(&o, &[], &no_devices).unwrap().mdns;
+    assert!(!m.enabled);
+    assert_eq!(m.instance_name.as_deref(), Some("Küche BR"));
+    assert_eq!(
+        (m.vendor_name.as_str(), m.model_name.as_str()),
+        ("Acme", "BR-1")
+    );
+    for (file, key) in [
+        (
+            format!("[mdns]\ninstance_name = \"{}\"\n", "x".repeat(64)),
+            "mdns.instance_name",
+        ),
+        (
+            "[mdns]\ninstance_name = \"\"\n".to_string(),
+            "mdns.instance_name",
+        ),
+        (
+            "[mdns]\ninstance_name = \"a\\nb\"\n".to_string(),
+            "mdns.instance_name",
+        ),
+        (
+            format!("[mdns]\nvendor_name = \"{}\"\n", "v".repeat(25)),
+            "mdns.vendor_name",
+        ),
+        ("[mdns]\nmodel_name = \"\"\n".to_string(), "mdns.model_name"),
+        ("[mdns]\nenabled = \"maybe\"\n".to_string(), "mdns.enabled"),
+    ] {
+        let (_d, o) = with_file(&file);
+        let e = err_of(load_with(&o, &[], &no_devices));
+        assert!(
+            e.starts_with(&format!("invalid configuration: {key} = ")),
+            "{e}"
+        );
+    }
+    // 63 bytes is the limit, counted in bytes (ü is two).
+    let (_d, o) = with_file(&format!(
+        "[mdns]\ninstance_name = \"{}ü\"\n",
+        "x".repeat(61)
+    ));
+    assert!(load_with(&o, &[], &no_devices).is_ok());
+    let (_d, o) = with_file(&format!(
+        "[mdns]\ninstance_name = \"{}ü\"\n",
+        "x".repeat(62)
+    ));
+    assert!(load_with(&o, &[], &no_devices).is_err());
+    let e = err_of(load_with(
+        &with_file("[mdns]\nvendor = \"x\"\n").1,
+        &[],
+        &no_devices,
+    ));
+    assert!(e.contains("mdns.vendor_name"), "{e}");
+}
