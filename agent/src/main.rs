@@ -170,19 +170,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
     let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
-    // The mDNS responder on the infrastructure link (one daemon; `mdns.daemon()` for other
-    // publishers) and `_meshcop._udp`, re-read on the co-processor's notifications and resets.
-    let (events, mdns_pokes) = mdns::tap(events);
-    // The port published for the Border Agent: the LAN relay's once it exists; a placeholder now.
-    let (_ba_port_tx, ba_port_rx) = tokio::sync::watch::channel(Some(mdns::PLACEHOLDER_PORT));
-    let mdns = mdns::Mdns::start(
-        &settings.mdns,
-        settings.bridge.infra_interface.as_deref(),
-        client.clone(),
-        info.hwaddr,
-        mdns_pokes,
-        ba_port_rx,
-    );
+    let (events, mdns) = start_mdns(&settings, &client, &info, events);
 
     let net = Arc::new(
         network::Network::new(
@@ -273,13 +261,36 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
         _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); notifier.stopping("SIGINT: shutting down"); Ok(()) }
     };
-    // Goodbye packets for what was published on mDNS, then the daemon stops.
-    mdns.shutdown().await;
-    // Resign the commissioner session (if any) before the co-processor link goes away.
+    mdns.shutdown().await; // goodbye packets for what was published on mDNS
+                           // Resign the commissioner session (if any) before the co-processor link goes away.
     commissioner.shutdown().await;
     drop(server); // removes the socket file
     bridge.shutdown().await; // removes the Thread interface and the routes it added
     result
+}
+
+/// The mDNS responder on the infrastructure link (one daemon; `mdns.daemon()` for other
+/// publishers) and `_meshcop._udp`, re-read on the co-processor's notifications and resets (seen
+/// by the tap in front of the monitor).
+fn start_mdns(
+    settings: &Settings,
+    client: &ncp::Client,
+    info: &ncp::NcpInfo,
+    events: tokio::sync::mpsc::Receiver<ncp::Event>,
+) -> (tokio::sync::mpsc::Receiver<ncp::Event>, mdns::Mdns) {
+    let (events, pokes) = mdns::tap(events);
+    // The port published for the Border Agent: the LAN relay's once it exists (its sender goes
+    // there); a placeholder until then. The receiver keeps the last value when the sender drops.
+    let (_port_tx, port_rx) = tokio::sync::watch::channel(Some(mdns::PLACEHOLDER_PORT));
+    let mdns = mdns::Mdns::start(
+        &settings.mdns,
+        settings.bridge.infra_interface.as_deref(),
+        client.clone(),
+        info.hwaddr,
+        pokes,
+        port_rx,
+    );
+    (events, mdns)
 }
 
 /// `[rest]`: binds the REST API (a bind failure is fatal at start) and returns its server;

@@ -207,15 +207,17 @@ impl Publisher {
         let mut current: Option<Desired> = None;
         let mut resets = pokes.borrow_and_update().resets;
         let mut force = false;
+        // A closed watch (its sender dropped) keeps its last value and is not waited on again.
+        let (mut pokes_open, mut port_open) = (true, true);
         loop {
             let p = *port.borrow_and_update();
             self.refresh(&mut current, p, force).await;
             force = false;
             tokio::select! {
-                r = pokes.changed() => {
+                r = pokes.changed(), if pokes_open => {
                     if r.is_err() {
-                        // The event stream ended: the agent is stopping.
-                        std::future::pending::<()>().await;
+                        pokes_open = false;
+                        continue;
                     }
                     let p = *pokes.borrow_and_update();
                     if p.resets != resets {
@@ -224,11 +226,7 @@ impl Publisher {
                         tracing::info!("mDNS: co-processor reset; re-reading and re-announcing _meshcop._udp");
                     }
                 }
-                r = port.changed() => {
-                    if r.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
+                r = port.changed(), if port_open => port_open = r.is_ok(),
                 _ = tokio::time::sleep(RECHECK) => {}
             }
         }
