@@ -66,8 +66,12 @@ impl Status {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn set_error(&self, e: String) {
-        self.lock().last_error = Some(e);
+    /// Records the last error; true if it differs from the one before (to log it once).
+    pub(crate) fn set_error(&self, e: String) -> bool {
+        let mut i = self.lock();
+        let new = i.last_error.as_deref() != Some(e.as_str());
+        i.last_error = Some(e);
+        new
     }
 
     /// The registered full name, now no longer counted as published.
@@ -234,32 +238,26 @@ impl Publisher {
 
     /// Reads the property and (re-)registers when something changed (or `force`).
     async fn refresh(&self, current: &mut Option<Desired>, port: Option<u16>, force: bool) {
-        let svc = match self
-            .client
-            .get(prop::BORDER_AGENT_MESHCOP_SERVICE_STATE)
-            .await
-        {
+        let failed = |what: String| {
+            // Logged once per distinct failure (the re-read repeats every RECHECK).
+            if self.status.set_error(what.clone()) {
+                tracing::warn!("mDNS: {what}; keeping the last publication");
+            }
+        };
+        let value = self.client.get(prop::BORDER_AGENT_MESHCOP_SERVICE_STATE);
+        let svc = match value.await {
             Ok(v) => match decode_meshcop_service(&v) {
                 Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "mDNS: undecodable BORDER_AGENT_MESHCOP_SERVICE_STATE; keeping the last publication");
-                    self.status
-                        .set_error(format!("undecodable Border Agent TXT data: {e}"));
-                    return;
-                }
+                Err(e) => return failed(format!("undecodable Border Agent TXT data: {e}")),
             },
             Err(e) => {
-                tracing::debug!(error = %e, "mDNS: cannot read the Border Agent state; keeping the last publication");
-                self.status.set_error(format!(
+                return failed(format!(
                     "cannot read the co-processor's Border Agent state: {e}"
-                ));
-                return;
+                ))
             }
         };
         let Some(port) = port else {
-            self.status
-                .set_error("no Border Agent port to publish yet".into());
-            return;
+            return failed("no Border Agent port to publish yet".into());
         };
         let want = desired(&svc, &self.cfg, &self.hwaddr, port);
         if !force && current.as_ref() == Some(&want) {
@@ -288,10 +286,7 @@ impl Publisher {
                 );
                 *current = Some(want);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, instance = %want.instance, "mDNS: cannot publish _meshcop._udp");
-                self.status.set_error(format!("cannot publish: {e}"));
-            }
+            Err(e) => failed(format!("cannot publish {}: {e}", want.instance)),
         }
     }
 
@@ -321,8 +316,10 @@ impl Publisher {
             while let Ok(ev) = rx.recv_async().await {
                 match ev {
                     mdns_sd::DaemonEvent::Error(e) => {
-                        tracing::warn!(error = %e, "mDNS responder error");
-                        status.set_error(format!("mDNS responder: {e}"));
+                        let new = status.set_error(format!("mDNS responder: {e}"));
+                        if new {
+                            tracing::warn!(error = %e, "mDNS responder error");
+                        }
                     }
                     mdns_sd::DaemonEvent::NameChange(c) => {
                         tracing::warn!(original = %c.original, new = %c.new_name, "mDNS: name conflict resolved by renaming")
@@ -399,7 +396,8 @@ mod tests {
             json!({"enabled": true, "interface": "eth0", "instance": null, "port": null,
                    "published": false, "updates": 0})
         );
-        s.set_error("x".into());
+        assert!(s.set_error("x".into()));
+        assert!(!s.set_error("x".into()), "the same error again is not new");
         assert_eq!(s.json()["last_error"], "x");
         assert_eq!(s.take_published(), None);
     }

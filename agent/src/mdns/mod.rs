@@ -152,7 +152,7 @@ impl Mdns {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, interface = infra_if, "mDNS responder cannot start; nothing published");
-                status.set_error(format!("mDNS responder cannot start: {e}"));
+                let _ = status.set_error(format!("mDNS responder cannot start: {e}"));
                 return Mdns {
                     daemon: None,
                     status,
