@@ -40,6 +40,24 @@ fn unknown_config_key_exits_2_naming_the_closest_key() {
     });
 }
 
+/// An `[mdns]` instance name longer than one DNS label (63 bytes): exit 2 naming key and limit.
+#[test]
+fn mdns_instance_name_too_long_exits_2() {
+    with_sandbox(|sb| {
+        let name = "x".repeat(64);
+        std::fs::write(
+            sb.path().join("agent.toml"),
+            format!("[mdns]\ninstance_name = \"{name}\"\n"),
+        )?;
+        let line = fatal_line(&run(sb, MISSING_DEVICE, &[])?, 2)?;
+        ensure!(
+            line.contains("mdns.instance_name") && line.contains("1..63 bytes"),
+            "{line}"
+        );
+        Ok(())
+    });
+}
+
 /// A configuration file that is `/dev/null` is an empty configuration (all defaults): the agent gets as far as the
 /// co-processor (exit 3 for the missing device), it does not say "not found".
 #[test]
