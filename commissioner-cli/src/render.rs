@@ -211,7 +211,33 @@ pub(crate) fn render_status(v: &Value) -> String {
             out.push_str(&format!("{:<18} {}\n", format!("{k}:"), val));
         }
     }
+    if let Some(m) = v.get("mdns").filter(|m| m.is_object()) {
+        out.push_str(&format!("{:<18} {}\n", "mDNS:", mdns_line(m)));
+    }
     out
+}
+
+/// The `mdns` status object in one line: what is published where, or why nothing is.
+fn mdns_line(m: &Value) -> String {
+    let error = match m.get("last_error").and_then(Value::as_str) {
+        Some(e) => format!("; last error: {e}"),
+        None => String::new(),
+    };
+    if m.get("enabled") == Some(&json!(false)) {
+        return "off ([mdns] enabled = false)".into();
+    }
+    let Some(interface) = m.get("interface").and_then(Value::as_str) else {
+        return "not published (no [bridge] infra_interface)".into();
+    };
+    if m.get("published") != Some(&json!(true)) {
+        return format!("not published yet on {interface}{error}");
+    }
+    format!(
+        "_meshcop._udp \"{}\" port {} on {interface} ({} updates){error}",
+        s(m, "instance"),
+        n(m, "port"),
+        n(m, "updates")
+    )
 }
 
 /// One human-readable line for an event.

@@ -69,6 +69,25 @@ fn table() {
     assert!(t.contains("Interface:         wpan0 up"), "{t}");
     assert!(t.contains("Border routing:    active (eth0)"), "{t}");
     assert!(t.contains("Packets:           rx 5 tx 6 dropped 0"), "{t}");
+    assert!(!t.contains("mDNS"), "{t}");
+    v["mdns"] = json!({"enabled":true,"interface":"eth0","instance":"thread-agent Border Router #7ECC",
+        "port":49191,"published":true,"updates":3});
+    let t = render_status(&v);
+    assert!(
+        t.contains("mDNS:              _meshcop._udp \"thread-agent Border Router #7ECC\" port 49191 on eth0 (3 updates)\n"),
+        "{t}"
+    );
+    v["mdns"] = json!({"enabled":true,"interface":null,"instance":null,"port":null,
+        "published":false,"updates":0});
+    assert!(render_status(&v)
+        .contains("mDNS:              not published (no [bridge] infra_interface)"));
+    v["mdns"] = json!({"enabled":false,"interface":"eth0","published":false,"updates":0});
+    assert!(render_status(&v).contains("mDNS:              off"));
+    v["mdns"] = json!({"enabled":true,"interface":"eth0","published":false,"updates":0,
+        "last_error":"no Border Agent port to publish yet"});
+    assert!(
+        render_status(&v).contains("not published yet on eth0; last error: no Border Agent port")
+    );
 }
 
 #[test]
