@@ -22,6 +22,7 @@
 #![warn(unreachable_pub)]
 
 mod audit;
+mod ba_relay;
 mod bridge;
 mod commissioner;
 mod config;
@@ -167,8 +168,16 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // bridge, UDP-forward datagrams (the Border Agent's answers) to the commissioner service, the
     // rest to the monitor (see `frames`).
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
+    let (relay, relay_inlet) = ba_relay::start(
+        client.clone(),
+        ba_relay::RelayConfig {
+            interface: settings.bridge.infra_interface.clone(),
+            lan_port: settings.border_agent_lan_port,
+        },
+    );
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
-    let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
+    let (events, commissioner_input) =
+        frames::route(events, bridge_inlet, scanner.inlet(), relay_inlet);
 
     let net = Arc::new(
         network::Network::new(
@@ -210,6 +219,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             net: net.clone(),
             bridge: Some(bridge.clone()),
             lifecycle: Some(lifecycle.clone()),
+            relay: Some(relay.clone()),
         }),
         service: commissioner.clone(),
         scanner,
