@@ -358,6 +358,12 @@ pub(crate) fn render_commissioner(v: &Value) -> String {
     for (k, val) in rows {
         out.push_str(&format!("{:<17} {}\n", format!("{k}:"), val));
     }
+    if let Some(o) = v.get("other_commissioner").and_then(Value::as_str) {
+        out.push_str(&format!(
+            "{:<17} another commissioner is active: {o}\n",
+            "Note:"
+        ));
+    }
     if let Some(e) = v.get("last_error").and_then(Value::as_str) {
         out.push_str(&format!("{:<17} {e}\n", "Last error:"));
     }

@@ -87,6 +87,8 @@ fn commissioner_table_shows_the_border_agents_answer() {
     assert!(render_commissioner(&v).contains("BA reports:       no answer: timeout"));
     let v = json!({"state":"idle","border_agent":{"active":true,"port":1}});
     assert!(!render_commissioner(&v).contains("BA reports"));
+    let v = json!({"state":"waiting-retry","other_commissioner":"\"phone\""});
+    assert!(render_commissioner(&v).contains("another commissioner is active: \"phone\"\n"));
 }
 
 #[test]

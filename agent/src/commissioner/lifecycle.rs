@@ -160,6 +160,9 @@ impl Task {
             }
             while let Some(ev) = self.comm.as_mut().and_then(Commissioner::poll_event) {
                 progressed = true;
+                if let Event::PetitionAccepted { session_id } = ev {
+                    self.last_session = Some(session_id);
+                }
                 match ev {
                     // Query answers, not state changes: they go to the waiting status calls.
                     Event::CommissionerDataset { request, dataset } => {

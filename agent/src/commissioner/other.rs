@@ -1,0 +1,56 @@
+//! Another commissioner (an external one, e.g. a phone app through the LAN relay) holds the role.
+//!
+//! Known from two sources: the leader named it when it rejected our petition
+//! ([`Commissioner::other_commissioner`], its Commissioner ID), or, while we have no session, the
+//! leader's Commissioning Data carries a Border Agent Locator (someone is active) with a session
+//! ID that was never ours. While another commissioner is active, `commissioner.start` and
+//! `joiner.add` / `joiner.import` fail with `commissioner_busy` ("another commissioner is active:
+//! <id>"; nothing is added) and `commissioner.status` shows `other_commissioner`. We do not
+//! fight: the state machine re-petitions at a steady `retry_other_commissioner` (10 s) pace only
+//! while a session is wanted (`always_on`, `commissioner.start`, live entries), and takes over
+//! at the first petition after the other one resigned (or timed out at the leader).
+
+use super::*;
+
+/// `commissioner_busy`: another commissioner is active.
+pub(super) fn busy(other: &str) -> MethodError {
+    MethodError::new(
+        code::COMMISSIONER_BUSY,
+        format!(
+            "another commissioner is active: {other} (this agent petitions again every {} s while it wants the role; nothing changed)",
+            Config::new("", Pskc::from_bytes([0; 16]), [0; 8])
+                .retry_other_commissioner
+                .as_secs()
+        ),
+    )
+}
+
+impl Task {
+    /// Who else is the active commissioner (its ID, or `session N` when only the leader's data
+    /// tells), or `None`.
+    pub(super) async fn other_commissioner(&mut self) -> Option<String> {
+        let state = self.comm.as_ref().map_or(State::Idle, Commissioner::state);
+        if !matches!(state, State::Idle | State::WaitingRetry) {
+            return None;
+        }
+        if let Some(id) = self
+            .comm
+            .as_ref()
+            .and_then(Commissioner::other_commissioner)
+        {
+            return Some(format!("{id:?}"));
+        }
+        let net = self.net.clone();
+        let nd = net
+            .client
+            .get(prop::THREAD_LEADER_NETWORK_DATA)
+            .await
+            .ok()?;
+        let cd = meshcop::netdata::commissioning_data(&nd)?;
+        let d = CommissionerDataset::parse(cd).ok()?;
+        d.border_agent_locator?;
+        let sid = d.session_id?;
+        // The leader still shows our own lost session until it times out.
+        (self.last_session != Some(sid)).then(|| format!("session {sid}"))
+    }
+}
