@@ -168,13 +168,8 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // bridge, UDP-forward datagrams (the Border Agent's answers) to the commissioner service, the
     // rest to the monitor (see `frames`).
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
-    let (relay, relay_inlet) = ba_relay::start(
-        client.clone(),
-        ba_relay::RelayConfig {
-            interface: settings.bridge.infra_interface.clone(),
-            lan_port: settings.border_agent_lan_port,
-        },
-    );
+    let (relay, relay_inlet) =
+        ba_relay::start(client.clone(), ba_relay::RelayConfig::of(&settings));
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
     let (events, commissioner_input) =
         frames::route(events, bridge_inlet, scanner.inlet(), relay_inlet);

@@ -73,6 +73,16 @@ pub(crate) struct RelayConfig {
     pub(crate) lan_port: u16,
 }
 
+impl RelayConfig {
+    /// From the agent's settings.
+    pub(crate) fn of(settings: &crate::config::Settings) -> RelayConfig {
+        RelayConfig {
+            interface: settings.bridge.infra_interface.clone(),
+            lan_port: settings.border_agent_lan_port,
+        }
+    }
+}
+
 /// What the frame router hands the relay.
 #[derive(Debug)]
 pub(crate) enum RelayInput {
@@ -284,7 +294,7 @@ impl Task {
         loop {
             tokio::select! {
                 r = sock.recv_from(&mut buf) => match r {
-                    Ok((n, SocketAddr::V6(from))) => self.from_lan(&buf[..n], from).await,
+                    Ok((n, SocketAddr::V6(from))) => self.relay_lan_datagram(&buf[..n], from).await,
                     Ok((_, SocketAddr::V4(_))) => {} // a dual-stack socket reports v4-mapped V6
                     Err(e) => {
                         tracing::debug!(error = %e, "border agent relay: receive error");
@@ -294,7 +304,7 @@ impl Task {
                 i = input.recv() => match i {
                     None => return,
                     Some(RelayInput::Reset) => self.ba_port = None,
-                    Some(RelayInput::Forwarded(f)) => self.to_lan(&sock, f).await,
+                    Some(RelayInput::Forwarded(f)) => self.relay_ba_datagram(&sock, f).await,
                 },
             }
         }
@@ -362,7 +372,7 @@ impl Task {
         Some(s.port)
     }
 
-    async fn from_lan(&mut self, payload: &[u8], from: SocketAddrV6) {
+    async fn relay_lan_datagram(&mut self, payload: &[u8], from: SocketAddrV6) {
         if payload.len() > MAX_PAYLOAD {
             return self.counters.drop_for(DropReason::TooLarge);
         }
@@ -391,7 +401,7 @@ impl Task {
         }
     }
 
-    async fn to_lan(&mut self, sock: &UdpSocket, f: Forwarded) {
+    async fn relay_ba_datagram(&mut self, sock: &UdpSocket, f: Forwarded) {
         let to = lock(&self.peers).lookup(f.peer_addr, f.peer_port, Instant::now());
         let Some(to) = to else {
             return self.counters.drop_for(DropReason::UnknownPeer);
