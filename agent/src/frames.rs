@@ -7,7 +7,8 @@
 //!   ([`crate::commissioner::PEER_ADDR`]:[`crate::commissioner::PEER_PORT`]) goes to the
 //!   commissioner service only, any other to the LAN relay ([`crate::ba_relay`]) only.
 //! - `INFRA_IF_SEND_ICMP6`: to the bridge only.
-//! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on.
+//! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on;
+//!   `THREAD_LEADER_NETWORK_DATA` also to the commissioner service ([`NcpInput::LeaderData`]).
 //! - `MAC_ENERGY_SCAN_RESULT` and `MAC_SCAN_BEACON`: to the running scan ([`scan::Inlet`]) only;
 //!   `MAC_SCAN_STATE` (IS): to the scan, then passed on.
 //! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the LAN relay,
@@ -129,9 +130,19 @@ async fn run(
         if !to_monitor {
             continue;
         }
-        if let Event::Reset { .. } = ev {
-            let _ = service.try_send(NcpInput::Reset);
-            relay.reset();
+        match &ev {
+            Event::Reset { .. } => {
+                let _ = service.try_send(NcpInput::Reset);
+                relay.reset();
+            }
+            Event::Property {
+                command,
+                prop: p,
+                value,
+            } if *p == prop::THREAD_LEADER_NETWORK_DATA && *command == cmd::IS => {
+                let _ = service.try_send(NcpInput::LeaderData(value.clone()));
+            }
+            _ => {}
         }
         if !monitor.is_closed() {
             let _ = monitor.send(ev).await;

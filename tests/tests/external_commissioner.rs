@@ -441,7 +441,7 @@ fn external_commissioner_through_the_lan_relay() -> Result<()> {
     ensure!(st["state"] != "active", "{st}");
     let rejected = agent.log_text().matches("petition rejected").count() - rejected_before;
     eprintln!(
-        "agent petitions rejected while the external commissioner was active: {rejected} in {:?}",
+        "agent log lines `petition rejected` while the external commissioner was active: {rejected} in {:?}",
         t0.elapsed()
     );
 

@@ -26,6 +26,7 @@ impl Task {
                     None => input_open = false,
                     Some(NcpInput::Forwarded(f)) => self.forwarded(f),
                     Some(NcpInput::Reset) => self.on_reset(),
+                    Some(NcpInput::LeaderData(nd)) => self.on_leader_data(&nd),
                     #[cfg(test)]
                     Some(NcpInput::Panic) => panic!("test hook: the commissioner task panics"),
                 },

@@ -119,6 +119,8 @@ pub(crate) type Recorder = Arc<dyn Fn(&Value) + Send + Sync>;
 pub(crate) enum NcpInput {
     Forwarded(Forwarded),
     Reset,
+    /// The leader's network data changed (its Commissioning Data tells who is commissioner).
+    LeaderData(Vec<u8>),
     /// Unit tests: input that makes the task panic (as a bug on a peer's datagram would).
     #[cfg(test)]
     Panic,

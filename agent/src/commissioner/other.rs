@@ -8,7 +8,9 @@
 //! <id>"; nothing is added) and `commissioner.status` shows `other_commissioner`. We do not
 //! fight: the state machine re-petitions at a steady `retry_other_commissioner` (10 s) pace only
 //! while a session is wanted (`always_on`, `commissioner.start`, live entries), and takes over
-//! at the first petition after the other one resigned (or timed out at the leader).
+//! at the first petition after the other one resigned (or timed out at the leader). A change of
+//! the leader's network data that shows no active commissioner any more (no Border Agent
+//! Locator) brings that petition forward ([`Task::on_leader_data`]).
 
 use super::*;
 
@@ -25,7 +27,32 @@ pub(super) fn busy(other: &str) -> MethodError {
     )
 }
 
+/// Whether the leader's network data shows an active commissioner (Commissioning Data with a
+/// Border Agent Locator); its session ID.
+pub(super) fn active_session(netdata: &[u8]) -> Option<u16> {
+    let cd = meshcop::netdata::commissioning_data(netdata)?;
+    let d = CommissionerDataset::parse(cd).ok()?;
+    d.border_agent_locator?;
+    d.session_id
+}
+
 impl Task {
+    /// The leader's network data changed: when we wait to retry because another commissioner
+    /// held the role and the data shows none active now, petition at once (once per change;
+    /// a rejection puts us back on the steady pace).
+    pub(super) fn on_leader_data(&mut self, netdata: &[u8]) {
+        let Some(c) = self.comm.as_mut() else { return };
+        if c.state() != State::WaitingRetry || c.other_commissioner().is_none() {
+            return;
+        }
+        if active_session(netdata).is_none() {
+            tracing::info!(
+                "the other commissioner is gone from the leader's data: petitioning now"
+            );
+            c.start(Instant::now());
+        }
+    }
+
     /// Who else is the active commissioner (its ID, or `session N` when only the leader's data
     /// tells), or `None`.
     pub(super) async fn other_commissioner(&mut self) -> Option<String> {
@@ -46,10 +73,7 @@ impl Task {
             .get(prop::THREAD_LEADER_NETWORK_DATA)
             .await
             .ok()?;
-        let cd = meshcop::netdata::commissioning_data(&nd)?;
-        let d = CommissionerDataset::parse(cd).ok()?;
-        d.border_agent_locator?;
-        let sid = d.session_id?;
+        let sid = active_session(&nd)?;
         // The leader still shows our own lost session until it times out.
         (self.last_session != Some(sid)).then(|| format!("session {sid}"))
     }
