@@ -211,6 +211,18 @@ pub(crate) fn render_status(v: &Value) -> String {
             out.push_str(&format!("{:<18} {}\n", format!("{k}:"), val));
         }
     }
+    if let Some(r) = v.get("border_agent").filter(|r| r["lan_port"].is_u64()) {
+        out.push_str(&format!(
+            "{:<18} {} port {}, {} peers, relayed {} in {} out, dropped {}\n",
+            "Border agent LAN:",
+            s(r, "interface"),
+            n(r, "lan_port"),
+            n(r, "peers"),
+            n(r, "to_border_agent"),
+            n(r, "from_border_agent"),
+            n(r, "dropped")
+        ));
+    }
     out
 }
 

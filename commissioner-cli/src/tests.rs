@@ -69,6 +69,14 @@ fn table() {
     assert!(t.contains("Interface:         wpan0 up"), "{t}");
     assert!(t.contains("Border routing:    active (eth0)"), "{t}");
     assert!(t.contains("Packets:           rx 5 tx 6 dropped 0"), "{t}");
+    assert!(!t.contains("Border agent LAN"), "{t}");
+    v["border_agent"] = json!({"lan_port":49191,"interface":"eth0","peers":1,
+        "to_border_agent":5,"from_border_agent":6,"dropped":0});
+    let t = render_status(&v);
+    assert!(
+        t.contains("Border agent LAN:  eth0 port 49191, 1 peers, relayed 5 in 6 out, dropped 0\n"),
+        "{t}"
+    );
 }
 
 #[test]
