@@ -18,8 +18,9 @@
 //!   (address, port) -> full socket address with scope id; at most [`MAX_PEERS`], an entry idle
 //!   for [`PEER_IDLE`] expires).
 //! - Dropped and counted ([`Counters`], `status.border_agent`): larger than [`MAX_PAYLOAD`], from
-//!   a new peer while the table is full, while the co-processor or its Border Agent is down, to a
-//!   peer we do not know, or when the router's queue is full.
+//!   a new peer while the table is full, over [`RATE`] a second (burst [`BURST`], all peers
+//!   together), while the co-processor or its Border Agent is down, to a peer we do not know, or
+//!   when the router's queue is full.
 //! - The bound port is published on a `watch` channel ([`Relay::port`]) for the mDNS publisher
 //!   (`_meshcop._udp` SRV port).
 //!
@@ -61,6 +62,11 @@ pub(crate) const PEER_IDLE: Duration = Duration::from_secs(120);
 pub(crate) const BA_PORT_TTL: Duration = Duration::from_secs(10);
 /// Retry interval when the socket cannot be bound (interface missing, port taken).
 pub(crate) const BIND_RETRY: Duration = Duration::from_secs(5);
+/// LAN -> Border Agent datagrams a second, all peers together (keeps a LAN flood from filling
+/// the co-processor link; a commissioner's DTLS and relayed joiner traffic need far fewer).
+pub(crate) const RATE: u32 = 100;
+/// Burst allowed above [`RATE`].
+pub(crate) const BURST: u32 = 200;
 /// Datagrams from the Border Agent waiting for the relay task.
 pub(crate) const QUEUE: usize = 256;
 
@@ -128,6 +134,7 @@ impl Inlet {
 pub(crate) enum DropReason {
     TooLarge,
     TooManyPeers,
+    RateLimited,
     BorderAgentDown,
     UnknownPeer,
     QueueFull,
@@ -141,6 +148,7 @@ pub(crate) struct Counters {
     pub(crate) from_border_agent: AtomicU64,
     too_large: AtomicU64,
     too_many_peers: AtomicU64,
+    rate_limited: AtomicU64,
     border_agent_down: AtomicU64,
     unknown_peer: AtomicU64,
     queue_full: AtomicU64,
@@ -152,6 +160,7 @@ impl Counters {
         let c = match why {
             DropReason::TooLarge => &self.too_large,
             DropReason::TooManyPeers => &self.too_many_peers,
+            DropReason::RateLimited => &self.rate_limited,
             DropReason::BorderAgentDown => &self.border_agent_down,
             DropReason::UnknownPeer => &self.unknown_peer,
             DropReason::QueueFull => &self.queue_full,
@@ -175,6 +184,7 @@ impl Counters {
         let by = [
             ("too_large", &self.too_large),
             ("too_many_peers", &self.too_many_peers),
+            ("rate_limited", &self.rate_limited),
             ("border_agent_down", &self.border_agent_down),
             ("unknown_peer", &self.unknown_peer),
             ("queue_full", &self.queue_full),
@@ -252,6 +262,7 @@ pub(crate) fn start(client: Client, config: RelayConfig) -> (Arc<Relay>, Inlet) 
         counters,
         peers,
         ba_port: None,
+        bucket: Bucket::new(RATE, BURST),
     };
     tokio::spawn(task.run(interface, config.lan_port, port_tx, rx));
     (relay, inlet)
@@ -275,6 +286,42 @@ struct Task {
     peers: Arc<Mutex<Peers>>,
     /// The Border Agent's port and when it was read.
     ba_port: Option<(u16, Instant)>,
+    /// LAN -> Border Agent datagrams allowed ([`RATE`], [`BURST`]).
+    bucket: Bucket,
+}
+
+/// A token bucket: `rate` tokens a second, at most `burst`.
+pub(crate) struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl Bucket {
+    pub(crate) fn new(rate: u32, burst: u32) -> Bucket {
+        Bucket {
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            at: None,
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        if let Some(at) = self.at {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        }
+        self.at = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Task {
@@ -376,8 +423,12 @@ impl Task {
         if payload.len() > MAX_PAYLOAD {
             return self.counters.drop_for(DropReason::TooLarge);
         }
-        if !lock(&self.peers).touch(from, Instant::now()) {
+        let now = Instant::now();
+        if !lock(&self.peers).touch(from, now) {
             return self.counters.drop_for(DropReason::TooManyPeers);
+        }
+        if !self.bucket.take(now) {
+            return self.counters.drop_for(DropReason::RateLimited);
         }
         let Some(ba_port) = self.border_agent_port().await else {
             return self.counters.drop_for(DropReason::BorderAgentDown);

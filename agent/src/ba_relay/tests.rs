@@ -31,6 +31,18 @@ fn the_peer_table_is_bounded_and_expires() {
     assert_eq!(p.len(later + Duration::from_secs(60)), 0);
 }
 
+#[test]
+fn the_rate_limit_allows_a_burst_then_the_rate() {
+    let t0 = Instant::now();
+    let mut b = Bucket::new(10, 5);
+    assert_eq!((0..8).filter(|_| b.take(t0)).count(), 5);
+    // 0.5 s later: 5 more tokens (not more than the burst).
+    let t1 = t0 + Duration::from_millis(500);
+    assert_eq!((0..8).filter(|_| b.take(t1)).count(), 5);
+    let t2 = t1 + Duration::from_secs(60);
+    assert_eq!((0..8).filter(|_| b.take(t2)).count(), 5);
+}
+
 #[tokio::test]
 async fn an_inactive_relay_drops_everything_and_has_no_port() {
     let (_fake, client, _events) = FakeNcp::start();
@@ -163,4 +175,18 @@ async fn datagrams_are_relayed_both_ways_over_loopback() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     sent(b"again".to_vec()).await;
     wait_for(|| last_set().filter(|f| f.payload == b"again")).await;
+
+    // A new peer beyond MAX_PEERS live ones is dropped.
+    let mut others = Vec::new();
+    for _ in 0..MAX_PEERS {
+        let s = UdpSocket::bind("[::1]:0").await.unwrap();
+        s.send_to(b"hi", relay_addr).await.unwrap();
+        others.push(s);
+    }
+    let s = wait_for(|| {
+        let s = relay.status_json();
+        (s["dropped_by_reason"]["too_many_peers"] == 1).then_some(s)
+    })
+    .await;
+    assert_eq!(s["peers"], MAX_PEERS, "{s}");
 }
