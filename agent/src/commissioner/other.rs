@@ -14,15 +14,13 @@
 
 use super::*;
 
-/// `commissioner_busy`: another commissioner is active.
-pub(super) fn busy(other: &str) -> MethodError {
+/// `commissioner_busy`: another commissioner is active; we ask again every `retry`.
+pub(super) fn busy(other: &str, retry: Duration) -> MethodError {
     MethodError::new(
         code::COMMISSIONER_BUSY,
         format!(
             "another commissioner is active: {other} (this agent petitions again every {} s while it wants the role; nothing changed)",
-            Config::new("", Pskc::from_bytes([0; 16]), [0; 8])
-                .retry_other_commissioner
-                .as_secs()
+            retry.as_secs()
         ),
     )
 }
@@ -37,6 +35,14 @@ pub(super) fn active_session(netdata: &[u8]) -> Option<u16> {
 }
 
 impl Task {
+    /// [`busy`] with our state machine's retry interval.
+    pub(super) fn busy(&self, other: &str) -> MethodError {
+        let retry = self.comm.as_ref().map_or(Duration::from_secs(10), |c| {
+            c.config().retry_other_commissioner
+        });
+        busy(other, retry)
+    }
+
     /// The leader's network data changed: when we wait to retry because another commissioner
     /// held the role and the data shows none active now, petition at once (once per change;
     /// a rejection puts us back on the steady pace).

@@ -238,7 +238,7 @@ impl Task {
                 let other = self.other_commissioner().await;
                 let r = match other {
                     // Wanted now: the state machine's steady retries take over later.
-                    Some(o) => Err(other::busy(&o)),
+                    Some(o) => Err(self.busy(&o)),
                     None => self.start_now().await,
                 };
                 let r = match r {
@@ -304,7 +304,7 @@ impl Task {
             .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
         self.ensure_comm().await?;
         if let Some(o) = self.other_commissioner().await {
-            return Err(other::busy(&o));
+            return Err(self.busy(&o));
         }
         let timeout = timeout.unwrap_or(self.settings.joiner_timeout);
         let now = Instant::now();
@@ -376,7 +376,7 @@ impl Task {
             .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
         self.ensure_comm().await?;
         if let Some(o) = self.other_commissioner().await {
-            return Err(other::busy(&o));
+            return Err(self.busy(&o));
         }
         let timeout = timeout.unwrap_or(self.settings.joiner_timeout);
         let now = Instant::now();
