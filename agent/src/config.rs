@@ -49,6 +49,7 @@ const KNOWN_KEYS: &[&str] = &[
     "commissioner.pskc_override",
     "bridge.interface",
     "bridge.infra_interface",
+    "border_agent.lan_port",
     "audit.max_bytes",
     "devices.presence_interval",
     "rest.listen",
@@ -169,6 +170,8 @@ pub(crate) struct Settings {
     pub(crate) commissioner: CommissionerSettings,
     /// `[bridge]`: the Thread network interface and the infrastructure interface.
     pub(crate) bridge: crate::bridge::BridgeConfig,
+    /// `[border_agent] lan_port`: the LAN relay's UDP port (0: any free port).
+    pub(crate) border_agent_lan_port: u16,
     /// `[audit] max_bytes`: the size at which the audit log is rotated.
     pub(crate) audit_max_bytes: u64,
     /// `[devices] presence_interval`: how often the inventory looks for its devices on the mesh.
@@ -288,6 +291,7 @@ pub(crate) fn load_with(
     let (log_level, log_format) = log_settings(&cfg, &origin_of)?;
     let commissioner = commissioner_settings(&cfg, &origin_of)?;
     let bridge = bridge_settings(&cfg, &origin_of)?;
+    let border_agent_lan_port = lan_port_setting(&cfg, &origin_of)?;
     let audit_max_bytes = audit_settings(&cfg, &origin_of)?;
     let presence_interval = presence_settings(&cfg, &origin_of)?;
     let rest = rest_settings(&cfg, &origin_of)?;
@@ -309,6 +313,7 @@ pub(crate) fn load_with(
         log_format,
         commissioner,
         bridge,
+        border_agent_lan_port,
         audit_max_bytes,
         presence_interval,
         rest,
@@ -349,6 +354,24 @@ fn merge_sources(
     builder
         .build()
         .map_err(|e| ConfigError::Unreadable(one_line(&e.to_string())))
+}
+
+/// `[border_agent] lan_port`: 0..65535 (0: any free port), default 49191.
+fn lan_port_setting(
+    cfg: &config::Config,
+    origin_of: &dyn Fn(&str) -> String,
+) -> Result<u16, ConfigError> {
+    match text(cfg, "border_agent.lan_port", origin_of)? {
+        None => Ok(crate::ba_relay::DEFAULT_LAN_PORT),
+        Some((v, origin)) => v.trim().parse::<u16>().map_err(|_| {
+            invalid(
+                "border_agent.lan_port",
+                &v,
+                origin,
+                "a UDP port 0..65535 (0: any free port)",
+            )
+        }),
+    }
 }
 
 /// `[audit]`: the size at which the audit log is rotated.

@@ -3,14 +3,16 @@
 //!
 //! - `STREAM_NET` / `STREAM_NET_INSECURE` (IS): the packet to the mesh bridge only; other
 //!   commands on them are dropped.
-//! - `THREAD_UDP_FORWARD_STREAM` (IS): the datagram (the Border Agent's answers) to the
-//!   commissioner service only.
+//! - `THREAD_UDP_FORWARD_STREAM` (IS): split by peer: a datagram to the agent's own commissioner
+//!   ([`crate::commissioner::PEER_ADDR`]:[`crate::commissioner::PEER_PORT`]) goes to the
+//!   commissioner service only, any other to the LAN relay ([`crate::ba_relay`]) only.
 //! - `INFRA_IF_SEND_ICMP6`: to the bridge only.
-//! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on.
+//! - The properties the bridge follows ([`bridge_wants`]): copied to the bridge, then passed on;
+//!   `THREAD_LEADER_NETWORK_DATA` also to the commissioner service ([`NcpInput::LeaderData`]).
 //! - `MAC_ENERGY_SCAN_RESULT` and `MAC_SCAN_BEACON`: to the running scan ([`scan::Inlet`]) only;
 //!   `MAC_SCAN_STATE` (IS): to the scan, then passed on.
-//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the scan and
-//!   to the monitor;
+//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the LAN relay,
+//!   to the scan and to the monitor;
 //!   link closed: to the monitor only (the link is reopened, [`crate::liveness`]; the bridge
 //!   stays up and re-syncs on the reset that follows).
 //! - Everything else: to the monitor.
@@ -26,8 +28,9 @@ use ncp::spinel::{cmd, prop, Prop};
 use ncp::Event;
 use tokio::sync::mpsc;
 
+use crate::ba_relay;
 use crate::bridge;
-use crate::commissioner::NcpInput;
+use crate::commissioner::{NcpInput, PEER_ADDR, PEER_PORT};
 use crate::scan;
 
 /// Events waiting for the monitor.
@@ -61,10 +64,11 @@ pub(crate) fn route(
     events: mpsc::Receiver<Event>,
     bridge: bridge::Inlet,
     scan: scan::Inlet,
+    relay: ba_relay::Inlet,
 ) -> (mpsc::Receiver<Event>, mpsc::Receiver<NcpInput>) {
     let (mon_tx, mon_rx) = mpsc::channel(MONITOR_QUEUE);
     let (svc_tx, svc_rx) = mpsc::channel(SERVICE_QUEUE);
-    tokio::spawn(run(events, bridge, scan, svc_tx, mon_tx));
+    tokio::spawn(run(events, bridge, scan, relay, svc_tx, mon_tx));
     (mon_rx, svc_rx)
 }
 
@@ -72,6 +76,7 @@ async fn run(
     mut events: mpsc::Receiver<Event>,
     bridge: bridge::Inlet,
     scan: scan::Inlet,
+    relay: ba_relay::Inlet,
     service: mpsc::Sender<NcpInput>,
     monitor: mpsc::Sender<Event>,
 ) {
@@ -93,7 +98,7 @@ async fn run(
                 prop: p,
                 value,
             } if *p == prop::THREAD_UDP_FORWARD_STREAM && *command == cmd::IS => {
-                forwarded(&service, value, &mut dropped);
+                forwarded(&service, &relay, value, &mut dropped);
                 continue;
             }
             Event::Property { prop: p, value, .. } if *p == prop::MAC_ENERGY_SCAN_RESULT => {
@@ -125,8 +130,19 @@ async fn run(
         if !to_monitor {
             continue;
         }
-        if let Event::Reset { .. } = ev {
-            let _ = service.try_send(NcpInput::Reset);
+        match &ev {
+            Event::Reset { .. } => {
+                let _ = service.try_send(NcpInput::Reset);
+                relay.reset();
+            }
+            Event::Property {
+                command,
+                prop: p,
+                value,
+            } if *p == prop::THREAD_LEADER_NETWORK_DATA && *command == cmd::IS => {
+                let _ = service.try_send(NcpInput::LeaderData(value.clone()));
+            }
+            _ => {}
         }
         if !monitor.is_closed() {
             let _ = monitor.send(ev).await;
@@ -134,9 +150,16 @@ async fn run(
     }
 }
 
-/// A UDP forward stream value: its datagram to the commissioner service.
-fn forwarded(service: &mpsc::Sender<NcpInput>, value: &[u8], dropped: &mut u64) {
+/// A UDP forward stream value: its datagram to the commissioner service (our own peer) or to
+/// the LAN relay (any other peer).
+fn forwarded(
+    service: &mpsc::Sender<NcpInput>,
+    relay: &ba_relay::Inlet,
+    value: &[u8],
+    dropped: &mut u64,
+) {
     match decode_forward(value) {
+        Some(f) if f.peer_addr != PEER_ADDR || f.peer_port != PEER_PORT => relay.forwarded(f),
         Some(f) => {
             if service.try_send(NcpInput::Forwarded(f)).is_err() {
                 *dropped += 1;

@@ -22,6 +22,7 @@
 #![warn(unreachable_pub)]
 
 mod audit;
+mod ba_relay;
 mod bridge;
 mod commissioner;
 mod config;
@@ -168,9 +169,12 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // bridge, UDP-forward datagrams (the Border Agent's answers) to the commissioner service, the
     // rest to the monitor (see `frames`).
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
+    let (relay, relay_inlet) =
+        ba_relay::start(client.clone(), ba_relay::RelayConfig::of(&settings));
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
-    let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
-    let (events, mdns) = start_mdns(&settings, &client, &info, events);
+    let (events, commissioner_input) =
+        frames::route(events, bridge_inlet, scanner.inlet(), relay_inlet);
+    let (events, mdns) = start_mdns(&settings, &client, &info, relay.port(), events);
 
     let net = Arc::new(
         network::Network::new(
@@ -212,6 +216,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
             net: net.clone(),
             bridge: Some(bridge.clone()),
             lifecycle: Some(lifecycle.clone()),
+            relay: Some(relay.clone()),
             mdns: Some(mdns.status()),
         }),
         service: commissioner.clone(),
@@ -261,34 +266,43 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
         _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); notifier.stopping("SIGINT: shutting down"); Ok(()) }
     };
-    mdns.shutdown().await; // goodbye packets for what was published on mDNS
-                           // Resign the commissioner session (if any) before the co-processor link goes away.
-    commissioner.shutdown().await;
-    drop(server); // removes the socket file
-    bridge.shutdown().await; // removes the Thread interface and the routes it added
+    shut_down(mdns, &commissioner, server, &bridge).await;
     result
 }
 
+/// Stopping, in order: goodbye packets for what was published on mDNS; the commissioner session
+/// resigned (if any) before the co-processor link goes away; the control socket file removed; the
+/// Thread interface and the routes the bridge added removed.
+async fn shut_down(
+    mdns: mdns::Mdns,
+    commissioner: &commissioner::Service,
+    server: control_socket::ControlServer,
+    bridge: &bridge::Bridge,
+) {
+    mdns.shutdown().await;
+    commissioner.shutdown().await;
+    drop(server);
+    bridge.shutdown().await;
+}
+
 /// The mDNS responder on the infrastructure link (one daemon; `mdns.daemon()` for other
-/// publishers) and `_meshcop._udp`, re-read on the co-processor's notifications and resets (seen
-/// by the tap in front of the monitor).
+/// publishers) and `_meshcop._udp` with the LAN relay's port, re-read on the co-processor's
+/// notifications and resets (seen by the tap in front of the monitor).
 fn start_mdns(
     settings: &Settings,
     client: &ncp::Client,
     info: &ncp::NcpInfo,
+    relay_port: tokio::sync::watch::Receiver<Option<u16>>,
     events: tokio::sync::mpsc::Receiver<ncp::Event>,
 ) -> (tokio::sync::mpsc::Receiver<ncp::Event>, mdns::Mdns) {
     let (events, pokes) = mdns::tap(events);
-    // The port published for the Border Agent: the LAN relay's once it exists (its sender goes
-    // there); a placeholder until then. The receiver keeps the last value when the sender drops.
-    let (_port_tx, port_rx) = tokio::sync::watch::channel(Some(mdns::PLACEHOLDER_PORT));
     let mdns = mdns::Mdns::start(
         &settings.mdns,
         settings.bridge.infra_interface.as_deref(),
         client.clone(),
         info.hwaddr,
         pokes,
-        port_rx,
+        relay_port,
     );
     (events, mdns)
 }

@@ -2,7 +2,8 @@
 //!
 //! `status` reads the network's public parameters live from the co-processor and returns the
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
-//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, and
+//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, `border_agent`
+//! (the LAN relay, [`crate::ba_relay`]), and
 //! `active_timestamp` (seconds) and `pending` (the scheduled change or null) from
 //! [`crate::lifecycle`], `mdns` from [`crate::mdns`]). It never contains the
 //! network key or the PSKc. `network.counters` reads the co-processor's counters (MAC, IPv6,
@@ -27,6 +28,8 @@ pub(crate) struct Methods {
     pub bridge: Option<Arc<crate::bridge::Bridge>>,
     /// For `active_timestamp` and `pending`.
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
+    /// The LAN relay to the Border Agent, for the `border_agent` object of `status`.
+    pub relay: Option<Arc<crate::ba_relay::Relay>>,
     /// For the `mdns` object.
     pub mdns: Option<Arc<crate::mdns::meshcop::Status>>,
 }
@@ -84,6 +87,9 @@ impl Methods {
         let mut v = status_json(&s, &self.net.info, &neighbors);
         if let Some(b) = &self.bridge {
             v["bridge"] = b.status_json();
+        }
+        if let Some(r) = &self.relay {
+            v["border_agent"] = r.status_json();
         }
         if let Some(l) = &self.lifecycle {
             let (active_timestamp, pending) = l.status_fields().await;

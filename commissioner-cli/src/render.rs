@@ -211,6 +211,18 @@ pub(crate) fn render_status(v: &Value) -> String {
             out.push_str(&format!("{:<18} {}\n", format!("{k}:"), val));
         }
     }
+    if let Some(r) = v.get("border_agent").filter(|r| r["lan_port"].is_u64()) {
+        out.push_str(&format!(
+            "{:<18} {} port {}, {} peers, relayed {} in {} out, dropped {}\n",
+            "Border agent LAN:",
+            s(r, "interface"),
+            n(r, "lan_port"),
+            n(r, "peers"),
+            n(r, "to_border_agent"),
+            n(r, "from_border_agent"),
+            n(r, "dropped")
+        ));
+    }
     if let Some(m) = v.get("mdns").filter(|m| m.is_object()) {
         out.push_str(&format!("{:<18} {}\n", "mDNS:", mdns_line(m)));
     }
@@ -383,6 +395,12 @@ pub(crate) fn render_commissioner(v: &Value) -> String {
     let mut out = String::new();
     for (k, val) in rows {
         out.push_str(&format!("{:<17} {}\n", format!("{k}:"), val));
+    }
+    if let Some(o) = v.get("other_commissioner").and_then(Value::as_str) {
+        out.push_str(&format!(
+            "{:<17} another commissioner is active: {o}\n",
+            "Note:"
+        ));
     }
     if let Some(e) = v.get("last_error").and_then(Value::as_str) {
         out.push_str(&format!("{:<17} {e}\n", "Last error:"));

@@ -69,6 +69,14 @@ fn table() {
     assert!(t.contains("Interface:         wpan0 up"), "{t}");
     assert!(t.contains("Border routing:    active (eth0)"), "{t}");
     assert!(t.contains("Packets:           rx 5 tx 6 dropped 0"), "{t}");
+    assert!(!t.contains("Border agent LAN"), "{t}");
+    v["border_agent"] = json!({"lan_port":49191,"interface":"eth0","peers":1,
+        "to_border_agent":5,"from_border_agent":6,"dropped":0});
+    let t = render_status(&v);
+    assert!(
+        t.contains("Border agent LAN:  eth0 port 49191, 1 peers, relayed 5 in 6 out, dropped 0\n"),
+        "{t}"
+    );
     assert!(!t.contains("mDNS"), "{t}");
     v["mdns"] = json!({"enabled":true,"interface":"eth0","instance":"thread-agent Border Router #7ECC",
         "port":49191,"published":true,"updates":3});
@@ -106,6 +114,8 @@ fn commissioner_table_shows_the_border_agents_answer() {
     assert!(render_commissioner(&v).contains("BA reports:       no answer: timeout"));
     let v = json!({"state":"idle","border_agent":{"active":true,"port":1}});
     assert!(!render_commissioner(&v).contains("BA reports"));
+    let v = json!({"state":"waiting-retry","other_commissioner":"\"phone\""});
+    assert!(render_commissioner(&v).contains("another commissioner is active: \"phone\"\n"));
 }
 
 #[test]

@@ -19,6 +19,7 @@ names! {
         ChangePending => "change_pending",
         NetworkExists => "network_exists",
         PanIdInUse => "pan_id_in_use",
+        CommissionerBusy => "commissioner_busy",
         InternalError => "internal_error",
     }
 }
@@ -52,6 +53,7 @@ pub mod code {
     pub const CHANGE_PENDING: Code = Code::ChangePending;
     pub const NETWORK_EXISTS: Code = Code::NetworkExists;
     pub const PAN_ID_IN_USE: Code = Code::PanIdInUse;
+    pub const COMMISSIONER_BUSY: Code = Code::CommissionerBusy;
     pub const INTERNAL_ERROR: Code = Code::InternalError;
 }
 

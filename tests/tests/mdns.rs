@@ -14,12 +14,13 @@
 //! What is checked: the browser resolves the agent's instance with TXT `nn` and `xp` equal to
 //! `threadctl status --json`'s network name and extended PAN ID, `sb` saying PSKc connection mode
 //! (`sb & 7 == 1`) and an active Thread interface (`(sb >> 3) & 3 == 2`), `vn`/`mn` from the
-//! configuration and the port of `status.mdns`; nothing is published on wpan0 or loopback (no
-//! 224.0.0.251 / ff02::fb membership on `lo` or `wpan0` in the BR namespace, but both on infra0,
-//! from /proc/net/igmp and /proc/net/igmp6); after a co-processor reset (`debug.reset_ncp`) the service is announced again with the
-//! TXT following the reset; on stop the browser sees it removed (goodbye packets); after a
-//! restart on another network (co-processor settings and backup wiped, another
-//! `[network] name`) it is found again with the new `nn`/`xp`. Deadlines only bound hangs.
+//! configuration, the port of `status.mdns` and of the LAN relay (`status.border_agent.lan_port`);
+//! nothing is published on wpan0 or loopback (no 224.0.0.251 / ff02::fb membership on `lo` or
+//! `wpan0` in the BR namespace, but both on infra0, from /proc/net/igmp and /proc/net/igmp6);
+//! after a co-processor reset (`debug.reset_ncp`) the service is announced again with the TXT
+//! following the reset; on stop the browser sees it removed (goodbye packets); after a restart on
+//! another network (co-processor settings and backup wiped, another `[network] name`) it is found
+//! again with the new `nn`/`xp`. Deadlines only bound hangs.
 //!
 //! Needs root, /dev/net/tun and /usr/bin/python3 with the `zeroconf` module; skipped (with a
 //! message) otherwise.
@@ -211,8 +212,10 @@ fn found_matching(browser: &Browser, from: usize, agent: &mut Agent) -> Result<(
                 "{}._meshcop._udp.local.",
                 m["instance"].as_str().unwrap_or("?")
             )
-            && v["port"] == m["port"],
-        "instance/port: browser {v}, status {m}"
+            && v["port"] == m["port"]
+            && v["port"] == status["border_agent"]["lan_port"],
+        "instance/port (the LAN relay's): browser {v}, status {m}, relay {}",
+        status["border_agent"]
     );
     ensure!(
         txt(&v, "vn").as_deref() == Some(&b"thread-agent"[..])

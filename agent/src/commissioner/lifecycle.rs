@@ -26,6 +26,7 @@ impl Task {
                     None => input_open = false,
                     Some(NcpInput::Forwarded(f)) => self.forwarded(f),
                     Some(NcpInput::Reset) => self.on_reset(),
+                    Some(NcpInput::LeaderData(nd)) => self.on_leader_data(&nd),
                     #[cfg(test)]
                     Some(NcpInput::Panic) => panic!("test hook: the commissioner task panics"),
                 },
@@ -160,6 +161,9 @@ impl Task {
             }
             while let Some(ev) = self.comm.as_mut().and_then(Commissioner::poll_event) {
                 progressed = true;
+                if let Event::PetitionAccepted { session_id } = ev {
+                    self.last_session = Some(session_id);
+                }
                 match ev {
                     // Query answers, not state changes: they go to the waiting status calls.
                     Event::CommissionerDataset { request, dataset } => {

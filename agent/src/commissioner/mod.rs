@@ -40,7 +40,8 @@
 //! Files: `service.rs` the handle ([`Service`]), its commands and the supervisor; `lifecycle.rs` the task's loop,
 //! the co-processor's input and whether a session is wanted; `requests.rs` the answers to control
 //! requests and the co-processor reads they need; `attach.rs` event publishing and joined-device
-//! matching; `events.rs` event names, fields and log text; `methods.rs` the control dispatcher.
+//! matching; `events.rs` event names, fields and log text; `methods.rs` the control dispatcher;
+//! `other.rs` another (external) commissioner holding the role.
 //!
 //! Guarantees: the PSKd and PSKc never leave the state machine / `meshcop::credentials` types;
 //! no event, log line, reply or audit record carries one. Never panics on input from the
@@ -52,6 +53,7 @@ mod attach;
 pub(crate) mod events;
 mod lifecycle;
 pub(crate) mod methods;
+mod other;
 mod requests;
 mod service;
 #[cfg(test)]
@@ -117,6 +119,8 @@ pub(crate) type Recorder = Arc<dyn Fn(&Value) + Send + Sync>;
 pub(crate) enum NcpInput {
     Forwarded(Forwarded),
     Reset,
+    /// The leader's network data changed (its Commissioning Data tells who is commissioner).
+    LeaderData(Vec<u8>),
     /// Unit tests: input that makes the task panic (as a bug on a peer's datagram would).
     #[cfg(test)]
     Panic,
@@ -149,6 +153,8 @@ struct Task {
     restore_pending: bool,
     /// The copy of the table a successor gets ([`service::Saved`]).
     saved: SavedTable,
+    /// The session ID of our last accepted petition ([`other`]).
+    last_session: Option<u16>,
 }
 
 impl Task {}

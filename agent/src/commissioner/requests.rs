@@ -235,7 +235,13 @@ impl Task {
             Cmd::Start(reply) => {
                 self.manual = true;
                 self.suspended = false;
-                let r = match self.start_now().await {
+                let other = self.other_commissioner().await;
+                let r = match other {
+                    // Wanted now: the state machine's steady retries take over later.
+                    Some(o) => Err(self.busy(&o)),
+                    None => self.start_now().await,
+                };
+                let r = match r {
                     Ok(()) => Ok(self.status().await),
                     Err(e) => {
                         // Stays wanted: the next tick retries.
@@ -297,6 +303,9 @@ impl Task {
             .check()
             .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
         self.ensure_comm().await?;
+        if let Some(o) = self.other_commissioner().await {
+            return Err(self.busy(&o));
+        }
         let timeout = timeout.unwrap_or(self.settings.joiner_timeout);
         let now = Instant::now();
         let Some(c) = self.comm.as_mut() else {
@@ -366,6 +375,9 @@ impl Task {
             .check()
             .map_err(|e| audit_unavailable(self.audit.path(), &e))?;
         self.ensure_comm().await?;
+        if let Some(o) = self.other_commissioner().await {
+            return Err(self.busy(&o));
+        }
         let timeout = timeout.unwrap_or(self.settings.joiner_timeout);
         let now = Instant::now();
         let Some(c) = self.comm.as_mut() else {
@@ -648,6 +660,7 @@ impl Task {
             "refused_handshakes": stats.as_ref().map(|s| s.refused_handshakes),
             "suppressed_events": stats.as_ref().map(|s| s.suppressed_events),
             "last_error": self.last_start_error,
+            "other_commissioner": self.other_commissioner().await,
             "leader": leader,
         })
     }

@@ -284,6 +284,7 @@ impl Task {
             pending_diag: Vec::new(),
             restore_pending,
             saved,
+            last_session: None,
         }
     }
 

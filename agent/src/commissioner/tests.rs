@@ -85,3 +85,64 @@ async fn diag_query_without_a_border_agent_is_refused_at_once() {
         e.message
     );
 }
+
+#[test]
+fn active_session_needs_a_border_agent_locator() {
+    let active = [0x08, 0x08, 0x09, 0x02, 0xa8, 0x00, 0x0b, 0x02, 0x12, 0x34];
+    assert_eq!(other::active_session(&active), Some(0x1234));
+    // After a resignation the leader keeps only a Session ID.
+    assert_eq!(
+        other::active_session(&[0x08, 0x04, 0x0b, 0x02, 0x12, 0x35]),
+        None
+    );
+    for garbage in [&[][..], &[0x08], &[0x08, 0xff, 0x09], &[0xff; 40]] {
+        assert_eq!(other::active_session(garbage), None);
+    }
+}
+
+/// While the leader's data shows another commissioner's session, `joiner.add` and
+/// `commissioner.start` fail with `commissioner_busy` (nothing added) and the status names it;
+/// once the data shows none, the add goes through.
+#[tokio::test]
+async fn another_active_commissioner_is_reported_and_blocks_adds() {
+    use crate::fake_ncp::FakeNcp;
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, client, _events) = FakeNcp::start();
+    let net = crate::fake_ncp::network(client, dir.path(), "S");
+    net.bring_up().await.unwrap();
+    let active = [0x08, 0x08, 0x09, 0x02, 0xa8, 0x00, 0x0b, 0x02, 0x12, 0x34];
+    fake.set(prop::THREAD_LEADER_NETWORK_DATA, &active);
+    let (_in_tx, in_rx) = mpsc::channel(4);
+    let audit = Arc::new(crate::audit::AuditLog::new(dir.path()));
+    let svc = Service::spawn(net, CommissionerSettings::default(), audit, in_rx);
+    let eui = JoinerKind::Eui64([7; 8]);
+    let e = svc
+        .add(eui, Pskd::new("J01NME").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "commissioner_busy");
+    assert!(
+        e.message
+            .contains("another commissioner is active: session 4660"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("J01NME"));
+    let e = svc.start().await.unwrap_err();
+    assert_eq!(e.code, "commissioner_busy");
+    let st = svc.status().await.unwrap();
+    assert_eq!(st["other_commissioner"], "session 4660", "{st}");
+    assert_eq!(svc.list().await.unwrap()["joiners"], json!([]));
+    // The other commissioner resigned: only a Session ID is left.
+    fake.set(
+        prop::THREAD_LEADER_NETWORK_DATA,
+        &[0x08, 0x04, 0x0b, 0x02, 0x12, 0x35],
+    );
+    svc.add(eui, Pskd::new("J01NME").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        svc.status().await.unwrap()["other_commissioner"],
+        Value::Null
+    );
+}

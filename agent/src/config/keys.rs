@@ -116,6 +116,7 @@ fn flatten_keys(prefix: &str, map: &config::Map<String, config::Value>, out: &mu
                     "log",
                     "commissioner",
                     "bridge",
+                    "border_agent",
                     "audit",
                     "devices",
                     "rest",

@@ -101,6 +101,28 @@ fn bridge_keys() {
 }
 
 #[test]
+fn border_agent_lan_port() {
+    let (_d, o) = with_file("");
+    let s = load_with(&o, &[], &no_devices).unwrap();
+    assert_eq!(s.border_agent_lan_port, 49191);
+    let (_d, o) = with_file("[border_agent]\nlan_port = 0\n");
+    assert_eq!(
+        load_with(&o, &[], &no_devices)
+            .unwrap()
+            .border_agent_lan_port,
+        0
+    );
+    let e = env(&[("THREAD_AGENT_BORDER_AGENT__LAN_PORT", "40000")]);
+    let s = load_with(&o, &e, &no_devices).unwrap();
+    assert_eq!(s.border_agent_lan_port, 40000);
+    for bad in ["65536", "-1", "\"x\""] {
+        let (_d, o) = with_file(&format!("[border_agent]\nlan_port = {bad}\n"));
+        let m = err_of(load_with(&o, &[], &no_devices));
+        assert!(m.contains("border_agent.lan_port"), "{m}");
+    }
+}
+
+#[test]
 fn precedence_file_env_flags() {
     let (_d, mut o) =
         with_file("state_dir = \"/file\"\n[network]\nchannel = 12\nname = \"FromFile\"\n");

@@ -3,8 +3,9 @@
 //! What is published: instance `[mdns] instance_name` (default "<vendor_name> Border Router
 //! #XXXX", XXXX the last two bytes of the co-processor's extended address `xa` in upper-case
 //! hex, as OTBR names it), host `<hostname>.local.` with the infrastructure interface's
-//! addresses (`enable_addr_auto`: followed as they change), the port from the port watch (the
-//! LAN relay's; [`super::PLACEHOLDER_PORT`] until it exists), and TXT = the co-processor's
+//! addresses (`enable_addr_auto`: followed as they change), the port of the LAN relay to the
+//! co-processor's Border Agent ([`crate::ba_relay`], `[border_agent] lan_port`; nothing is
+//! published until it is bound), and TXT = the co-processor's
 //! `BORDER_AGENT_MESHCOP_SERVICE_STATE` entries exactly as given (`rv`, `tv`, `sb`, `nn`, `xp`,
 //! `xa`, `at`, `pt`, `id`, `dn`, `omr`..., binary values kept binary) plus `vn` and `mn`.
 //!

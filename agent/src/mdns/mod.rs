@@ -28,9 +28,6 @@ use tokio::sync::{mpsc, watch};
 pub(crate) const DEFAULT_VENDOR_NAME: &str = "thread-agent";
 /// Default `[mdns] model_name`.
 pub(crate) const DEFAULT_MODEL_NAME: &str = "thread-agent";
-/// The UDP port published until the LAN relay to the co-processor's Border Agent
-/// (`[border_agent] lan_port`) is wired in.
-pub(crate) const PLACEHOLDER_PORT: u16 = 49191;
 /// How long [`Mdns::shutdown`] waits for the goodbye packets and the daemon thread.
 pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 /// Events waiting for the monitor behind the [`tap`].

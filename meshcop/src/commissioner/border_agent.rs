@@ -286,6 +286,7 @@ impl Commissioner {
 
     pub(super) fn activate(&mut self, now: Instant, session_id: u16) {
         tracing::info!(session_id, "petition accepted; commissioner active");
+        self.other_commissioner = None;
         let Some(conn) = self.session.take_conn() else {
             return;
         };
@@ -407,11 +408,22 @@ impl Commissioner {
                 if state == Some(tlv::state::ACCEPT) && sid.is_none() {
                     reason = "accepted without a Commissioner Session ID".into();
                 }
-                if let Some(id) = other.filter(|id| *id != self.config.commissioner_id) {
+                let other = other.filter(|id| *id != self.config.commissioner_id);
+                if let Some(id) = &other {
                     reason.push_str(&format!(" (active commissioner: {id:?})"));
                 }
                 tracing::warn!(%reason, "petition rejected");
+                let backoff = self.backoff;
                 self.lose(now, Event::PetitionRejected { reason }, true);
+                if other.is_some() {
+                    // Another commissioner holds the role: ask again at a steady pace (no
+                    // doubling), so that we take over soon after it resigns.
+                    self.backoff = backoff;
+                    if let Session::WaitingRetry { retry_at: Some(t) } = &mut self.session {
+                        *t = now + self.config.retry_other_commissioner;
+                    }
+                }
+                self.other_commissioner = other;
             }
         }
     }

@@ -160,6 +160,8 @@ pub struct Config {
     pub auto_retry: bool,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// Re-petition interval, flat, while the leader names another active commissioner (10 s).
+    pub retry_other_commissioner: Duration,
     /// How long to wait for a separate response after an empty ACK (default 15 s).
     pub separate_response_timeout: Duration,
     /// How long [`Commissioner::stop`] waits for the answer to the resigning COMM_KA (default 5 s).
@@ -199,6 +201,7 @@ impl Config {
             auto_retry: true,
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(120),
+            retry_other_commissioner: Duration::from_secs(10),
             separate_response_timeout: Duration::from_secs(15),
             resign_timeout: Duration::from_secs(5),
             max_joiner_sessions: 32,
@@ -342,6 +345,8 @@ pub struct Commissioner {
     diag_next_id: u64,
     diag_recent: VecDeque<u64>,
     diag_out: VecDeque<(u64, crate::netdiag::DiagAnswer)>,
+    /// The Commissioner ID the leader named in its last rejection of our petition.
+    other_commissioner: Option<String>,
 }
 
 impl fmt::Debug for Commissioner {
@@ -399,6 +404,7 @@ impl Commissioner {
             diag_next_id: 0,
             diag_recent: VecDeque::new(),
             diag_out: VecDeque::new(),
+            other_commissioner: None,
         }
     }
 
@@ -415,6 +421,12 @@ impl Commissioner {
     /// The Commissioner Session ID while active.
     pub fn session_id(&self) -> Option<u16> {
         self.session.active().map(|a| a.session_id)
+    }
+    /// The other commissioner the leader named when it last rejected our petition (cleared once
+    /// a petition of ours is accepted): while set, we re-petition every
+    /// `retry_other_commissioner` instead of backing off.
+    pub fn other_commissioner(&self) -> Option<&str> {
+        self.other_commissioner.as_deref()
     }
     pub fn config(&self) -> &Config {
         &self.config

@@ -72,9 +72,18 @@ fn rejected_petition_is_retried_with_backoff() {
     });
     assert!(reason.unwrap().contains("other-commissioner"));
     assert_eq!(w.comm.state(), State::WaitingRetry);
+    assert_eq!(w.comm.other_commissioner(), Some("other-commissioner"));
+    // While the leader names another commissioner, the retry pace stays flat (no doubling).
+    for k in 2..5 {
+        let retry = w.comm.poll_timeout().unwrap().duration_since(w.now);
+        assert!(retry <= Duration::from_secs(10), "{retry:?}");
+        assert!(w.run_until(Duration::from_secs(30), |w| w.ba.petitions == k
+            && w.comm.state() == State::WaitingRetry));
+    }
     w.ba.accept_petition = true;
     assert!(w.run_until(Duration::from_secs(60), |w| w.comm.state() == State::Active));
-    assert_eq!(w.ba.petitions, 2);
+    assert_eq!(w.ba.petitions, 5);
+    assert_eq!(w.comm.other_commissioner(), None);
 }
 
 #[test]

@@ -77,7 +77,8 @@ fn rejection_retry_timing_is_unchanged_with_a_known_port() {
         .has(|e| matches!(e, Event::PetitionRejected { .. }))));
     assert_eq!(w.comm.state(), State::WaitingRetry);
     let retry = w.comm.poll_timeout().unwrap();
-    assert_eq!(retry, w.now + w.comm.config().retry_initial);
+    // The fake leader names another commissioner: the steady pace, not the backoff.
+    assert_eq!(retry, w.now + w.comm.config().retry_other_commissioner);
     // Reporting the same port again changes nothing.
     w.comm.set_border_agent(w.now, Some(1000));
     assert_eq!(w.comm.state(), State::WaitingRetry);
