@@ -54,7 +54,8 @@ targets=(ot-ncp-ftd ot-rcp)
 # be linked, not the simulation's UDP "infrastructure link", so that the border routing manager
 # talks to the host over Spinel (INFRA_IF_SEND_ICMP6 / INFRA_IF_RECV_ICMP6) as real NCP firmware
 # built with -DOT_NCP_INFRA_IF=ON does. Both define otPlatInfraIf*; the simulation's won the link.
-build ncp -DOT_APP_NCP=ON -DOT_APP_CLI=OFF -DOT_APP_RCP=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON -DOT_SIMULATION_INFRA_IF=OFF
+build ncp -DOT_APP_NCP=ON -DOT_APP_CLI=OFF -DOT_APP_RCP=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON -DOT_SIMULATION_INFRA_IF=OFF \
+    -DOT_SRP_ADV_PROXY=ON -DOT_PLATFORM_DNSSD=ON -DOT_NCP_DNSSD=ON
 targets=(ot-cli-ftd)
 build cli -DOT_APP_NCP=OFF -DOT_APP_CLI=ON -DOT_APP_RCP=OFF -DOT_BORDER_ROUTING=OFF -DOT_NCP_INFRA_IF=OFF
 
