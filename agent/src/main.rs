@@ -39,6 +39,7 @@ mod rest;
 mod scan;
 mod sd_notify;
 mod session;
+mod srp_proxy;
 mod state;
 mod status;
 
@@ -168,7 +169,10 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // rest to the monitor (see `frames`).
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
-    let (events, commissioner_input) = frames::route(events, bridge_inlet, scanner.inlet());
+    let (srp_proxy, srp_inlet) =
+        srp_proxy::start(client.clone(), settings.bridge.infra_interface.clone());
+    let (events, commissioner_input) =
+        frames::route(events, bridge_inlet, scanner.inlet(), Some(srp_inlet));
 
     let net = Arc::new(
         network::Network::new(
@@ -209,6 +213,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         inner: Arc::new(status::Methods {
             net: net.clone(),
             bridge: Some(bridge.clone()),
+            srp_proxy: Some(srp_proxy.clone()),
             lifecycle: Some(lifecycle.clone()),
         }),
         service: commissioner.clone(),
@@ -261,6 +266,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // Resign the commissioner session (if any) before the co-processor link goes away.
     commissioner.shutdown().await;
     drop(server); // removes the socket file
+    srp_proxy.shutdown().await; // mDNS goodbyes for the services it published
     bridge.shutdown().await; // removes the Thread interface and the routes it added
     result
 }

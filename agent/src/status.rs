@@ -2,7 +2,7 @@
 //!
 //! `status` reads the network's public parameters live from the co-processor and returns the
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
-//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, and
+//! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, `srp_proxy`, and
 //! `active_timestamp` (seconds) and `pending` (the scheduled change or null) from
 //! [`crate::lifecycle`]). It never contains the
 //! network key or the PSKc. `network.counters` reads the co-processor's counters (MAC, IPv6,
@@ -25,6 +25,8 @@ pub(crate) struct Methods {
     pub net: Arc<Network>,
     /// The mesh bridge, for the `bridge` object of `status`.
     pub bridge: Option<Arc<crate::bridge::Bridge>>,
+    /// The SRP advertising proxy, for the `srp_proxy` object of `status`.
+    pub srp_proxy: Option<Arc<crate::srp_proxy::SrpProxy>>,
     /// For `active_timestamp` and `pending`.
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
 }
@@ -82,6 +84,9 @@ impl Methods {
         let mut v = status_json(&s, &self.net.info, &neighbors);
         if let Some(b) = &self.bridge {
             v["bridge"] = b.status_json();
+        }
+        if let Some(p) = &self.srp_proxy {
+            v["srp_proxy"] = p.status_json();
         }
         if let Some(l) = &self.lifecycle {
             let (active_timestamp, pending) = l.status_fields().await;

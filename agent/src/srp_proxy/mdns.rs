@@ -1,0 +1,103 @@
+//! The mDNS publisher: [`super::registry::Advert`]s as `mdns_sd::ServiceInfo`s on one
+//! `ServiceDaemon` restricted to the infrastructure interface.
+//!
+//! What mdns-sd 0.21.7 can and cannot express (read in its `service_info.rs`):
+//! - one sub-type per `ServiceInfo` (`<sub>._sub.<type>.local.`); further sub-types are not
+//!   published;
+//! - no SRV priority or weight setter: they are published as 0;
+//! - no host-only (AAAA without a service) and no arbitrary records (KEY): not published;
+//! - TTLs are the daemon's (120 s for host records, 4500 s for the others), not the SRP lease.
+
+use std::net::IpAddr;
+
+use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo, TxtProperty};
+
+use super::registry::{Advert, PublishError, Publisher};
+
+/// A daemon that speaks only on `infra_if`. (The integrator may replace this with a clone of the
+/// agent's shared daemon, which is set up the same way.)
+pub(crate) fn daemon(infra_if: &str) -> Result<ServiceDaemon, String> {
+    let d = ServiceDaemon::new().map_err(|e| format!("mDNS daemon: {e}"))?;
+    d.disable_interface(IfKind::All)
+        .and_then(|()| d.enable_interface(infra_if))
+        .map_err(|e| format!("mDNS daemon on {infra_if}: {e}"))?;
+    Ok(d)
+}
+
+/// `<instance>.<type>.local.` for `instance` and `type`.
+pub(crate) fn ty_domain(advert: &Advert) -> String {
+    match &advert.subtype {
+        Some(sub) => format!("{sub}._sub.{}.local.", advert.service_type),
+        None => format!("{}.local.", advert.service_type),
+    }
+}
+
+/// The `ServiceInfo` for `advert`.
+pub(crate) fn service_info(advert: &Advert) -> Result<ServiceInfo, PublishError> {
+    let txt: Vec<TxtProperty> = advert
+        .txt
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => TxtProperty::from((k.as_str(), v.as_slice())),
+            None => TxtProperty::from(k.as_str()),
+        })
+        .collect();
+    let addrs: Vec<IpAddr> = advert.addresses.iter().map(|a| IpAddr::V6(*a)).collect();
+    let host = format!("{}.local.", advert.host);
+    ServiceInfo::new(
+        &ty_domain(advert),
+        &advert.instance,
+        &host,
+        &addrs[..],
+        advert.port,
+        txt,
+    )
+    .map_err(|e| PublishError::Invalid(e.to_string()))
+}
+
+/// Publishes on a daemon.
+pub(crate) struct MdnsPublisher {
+    daemon: ServiceDaemon,
+}
+
+impl MdnsPublisher {
+    pub(crate) fn new(daemon: ServiceDaemon) -> Self {
+        MdnsPublisher { daemon }
+    }
+}
+
+impl Publisher for MdnsPublisher {
+    fn publish(&mut self, advert: &Advert) -> Result<(), PublishError> {
+        let info = service_info(advert)?;
+        let fullname = info.get_fullname().to_string();
+        self.daemon
+            .register(info)
+            .map_err(|e| PublishError::Failed(e.to_string()))?;
+        tracing::info!(service = %fullname, host = %advert.host, port = advert.port, addresses = ?advert.addresses, "SRP proxy: service published on the LAN");
+        Ok(())
+    }
+
+    fn unpublish(&mut self, instance: &str, service_type: &str) {
+        let advert = Advert {
+            instance: instance.to_string(),
+            service_type: service_type.to_string(),
+            subtype: None,
+            host: "x".into(),
+            addresses: Vec::new(),
+            port: 0,
+            txt: Vec::new(),
+        };
+        let fullname = match service_info(&advert) {
+            Ok(i) => i.get_fullname().to_string(),
+            Err(_) => return,
+        };
+        match self.daemon.unregister(&fullname) {
+            Ok(_) => {
+                tracing::info!(service = %fullname, "SRP proxy: service withdrawn from the LAN")
+            }
+            Err(e) => {
+                tracing::warn!(service = %fullname, error = %e, "SRP proxy: withdrawing failed")
+            }
+        }
+    }
+}
