@@ -232,6 +232,11 @@ pub mod prop {
         INFRA_IF_RECV_ICMP6 = 2322,
         /// `L6d`
         INFRA_IF_SEND_ICMP6 = 2323,
+        /// `b`: the SRP server is enabled (`SPINEL_PROP_SRP_SERVER__BEGIN + 1`).
+        SRP_SERVER_ENABLED = 2337,
+        /// `b`: the border routing manager enables/disables the SRP server itself (auto-enable
+        /// mode, `SPINEL_PROP_SRP_SERVER__BEGIN + 2`).
+        SRP_SERVER_AUTO_ENABLE_MODE = 2338,
         /// `C` (SET): the host's DNS-SD (mDNS) platform state, 0 stopped, 1 ready
         /// (`SPINEL_PROP_DNSSD__BEGIN + 1`), see [`crate::props::dnssd`].
         DNSSD_STATE = 2353,

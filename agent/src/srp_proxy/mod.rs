@@ -6,8 +6,10 @@
 //!
 //! What it does:
 //! - At start and after every co-processor reset: SETs `DNSSD_STATE` ready (the co-processor
-//!   starts `STOPPED` and advertises nothing until the host says it is ready) and reads the
-//!   mesh-local prefix (addresses in it are never published). Firmware without the DNS-SD
+//!   starts `STOPPED` and advertises nothing until the host says it is ready), reads the
+//!   mesh-local prefix (addresses in it are never published) and puts the co-processor's SRP
+//!   server in auto-enable mode (`SRP_SERVER_AUTO_ENABLE_MODE`: the border routing manager runs
+//!   it while border routing is up; without that mode, `SRP_SERVER_ENABLED`). Firmware without the DNS-SD
 //!   platform refuses the property: said once in the log with the build options to add; the
 //!   agent keeps running and `srp_proxy.advertising` is false.
 //! - Without `[bridge] infra_interface` it does not say ready (there is no LAN to publish on; the
@@ -262,6 +264,7 @@ impl Proxy {
                 if let Ok(v) = self.client.get(prop::IPV6_ML_PREFIX).await {
                     self.mesh_local(&v);
                 }
+                self.enable_srp_server().await;
                 tracing::info!(
                     "SRP proxy: DNS-SD platform ready; devices' services are advertised on the LAN"
                 );
@@ -286,6 +289,21 @@ impl Proxy {
                 let mut s = self.shared.status();
                 s.advertising = false;
                 s.reason = Some(format!("co-processor did not take DNSSD_STATE: {e}"));
+            }
+        }
+    }
+
+    /// The SRP server in auto-enable mode (the border routing manager starts it once border
+    /// routing runs); firmware without that mode: enabled outright.
+    async fn enable_srp_server(&self) {
+        let auto = self
+            .client
+            .set(prop::SRP_SERVER_AUTO_ENABLE_MODE, &[1])
+            .await;
+        if let Err(e) = auto {
+            tracing::debug!(error = %e, "SRP server auto-enable mode refused; enabling the SRP server");
+            if let Err(e) = self.client.set(prop::SRP_SERVER_ENABLED, &[1]).await {
+                tracing::warn!(error = %e, "the co-processor's SRP server could not be enabled: devices cannot register services");
             }
         }
     }
