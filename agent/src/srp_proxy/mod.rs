@@ -16,7 +16,8 @@
 //!   co-processor's advertising proxy also needs the infrastructure interface running).
 //! - `DNSSD_HOST` / `DNSSD_SERVICE` / `DNSSD_KEY_RECORD` INSERTED/REMOVED from the frame router:
 //!   applied to the registry ([`registry`], the rules are there) and answered with
-//!   `DNSSD_REQUEST_RESULT` (SET) carrying the request id and context.
+//!   `DNSSD_REQUEST_RESULT` (SET) carrying the request id and context, except requests whose
+//!   context is NULL (no callback: the co-processor would call address 0, [`wants_answer`]).
 //! - A co-processor reset drops the registry (published services are withdrawn; the
 //!   co-processor registers them again once its SRP server runs).
 //! - Malformed frames: dropped (they cannot be answered; the co-processor times the request out
@@ -194,6 +195,14 @@ pub(crate) fn dnssd_unsupported(e: &ncp::Error) -> bool {
     )
 }
 
+/// Whether the co-processor wants an answer: its context is the callback pointer, NULL (all
+/// zero) for requests nobody waits for (OpenThread passes no callback for some unregistrations).
+/// `HandlePropertySet<DNSSD_REQUEST_RESULT>` calls the pointer without checking it, so answering
+/// a NULL context makes the co-processor jump to address 0 (the simulated one crashed).
+pub(crate) fn wants_answer(req: &dnssd::Request) -> bool {
+    req.context.iter().any(|&b| b != 0)
+}
+
 struct Proxy {
     client: Client,
     shared: Arc<Shared>,
@@ -329,6 +338,7 @@ impl Proxy {
     }
 
     async fn frame(&mut self, command: Command, p: Prop, value: &[u8]) {
+        tracing::debug!(command = %command, prop = %p, len = value.len(), "SRP proxy: DNS-SD request");
         match self
             .registry
             .handle(command, p, value, self.publisher.as_mut())
@@ -351,6 +361,13 @@ impl Proxy {
     }
 
     async fn answer(&self, r: &RequestResult) {
+        if !wants_answer(&r.request) {
+            tracing::debug!(
+                id = r.request.id,
+                "SRP proxy: request without a callback; not answered"
+            );
+            return;
+        }
         if r.error != ot_error::NONE {
             tracing::debug!(
                 id = r.request.id,

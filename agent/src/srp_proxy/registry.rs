@@ -12,6 +12,9 @@
 //!   host's routable addresses, the port and the TXT entries; the first sub-type, if any, as
 //!   `<sub>._sub.<type>.local.`. A service whose host has no routable address yet is kept and
 //!   published when the host gets one. REMOVED: unpublished (mDNS goodbye).
+//! - A service with an empty host name is the co-processor's own (its Border Agent's
+//!   `_meshcop._udp`, "this device" in `otPlatDnssdRegisterService`): answered, not published
+//!   (the border router's own services are the agent's mDNS module's job), not counted.
 //! - `DNSSD_KEY_RECORD`: remembered and answered with success, never published (mdns-sd cannot
 //!   publish arbitrary records).
 //! - Every decodable request is answered ([`RequestResult`] with its id and context): success,
@@ -189,6 +192,12 @@ impl Registry {
     ) -> Handled {
         let k = key_of(&s.instance, &s.service_type);
         let request = s.request.clone();
+        if s.host.is_empty() {
+            // The co-processor's own service (its Border Agent's `_meshcop._udp`): the agent's
+            // mDNS module publishes the border router's services, not the SRP proxy.
+            tracing::debug!(instance = %s.instance, service_type = %s.service_type, register, "SRP proxy: the co-processor's own service is not published here");
+            return answer(ot_error::NONE, request);
+        }
         if !register {
             if let Some(e) = self.services.remove(&k) {
                 if e.published {

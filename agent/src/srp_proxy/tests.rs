@@ -198,6 +198,18 @@ fn keys_are_answered_not_published_and_reset_clears() {
 }
 
 #[test]
+fn the_co_processors_own_service_is_answered_not_published() {
+    let (mut r, mut p) = registry();
+    let s = dnssd::encode_service(&service("", "BR 1234", 3));
+    assert_eq!(
+        r.handle(cmd::INSERTED, prop::DNSSD_SERVICE, &s, &mut p),
+        ok(3)
+    );
+    assert!(p.take().is_empty());
+    assert_eq!(r.counts(), (0, 0, 0, 0));
+}
+
+#[test]
 fn bad_txt_is_refused_with_invalid_args() {
     let (mut r, mut p) = registry();
     r.handle(
@@ -288,6 +300,19 @@ fn service_info_for_mdns_sd() {
     assert_eq!(i.get_property_val("bin"), Some(Some(&[0xfe, 0][..])));
     assert_eq!(i.get_property_val("flag"), Some(None));
     assert_eq!(i.get_port(), 12345);
+}
+
+#[test]
+fn null_callbacks_are_not_answered() {
+    assert!(wants_answer(&req(1)));
+    assert!(!wants_answer(&Request {
+        id: 1,
+        context: vec![0; 8]
+    }));
+    assert!(!wants_answer(&Request {
+        id: 1,
+        context: Vec::new()
+    }));
 }
 
 #[test]

@@ -17,7 +17,10 @@
 //! Names carry no domain (`.local.` is the host's to add). The context is an opaque blob (the
 //! co-processor's callback pointer: 8 bytes on a 64-bit build, 4 on the nRF52840); the host must
 //! send it back unchanged in `DNSSD_REQUEST_RESULT` (the co-processor refuses a context of another
-//! length with `PARSE`), together with the request id.
+//! length with `PARSE`), together with the request id. A NULL (all-zero) context means nobody
+//! waits for the outcome (OpenThread passes no callback for some unregistrations): it must NOT be
+//! answered, `HandlePropertySet<SPINEL_PROP_DNSSD_REQUEST_RESULT>` calls the pointer unchecked
+//! (the simulated co-processor crashed when it was).
 //!
 //! How the co-processor learns that the host is ready: it starts with its DNS-SD state
 //! `STOPPED` (`mDnssdState` in `NcpBase`'s constructor); `otPlatDnssdGetState` returns whatever
