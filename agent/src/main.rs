@@ -169,8 +169,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     // rest to the monitor (see `frames`).
     let (bridge, bridge_inlet) = bridge::start(client.clone(), settings.bridge.clone());
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
-    let (srp_proxy, srp_inlet) =
-        srp_proxy::start(client.clone(), settings.bridge.infra_interface.clone());
+    let (srp_proxy, srp_inlet) = srp_proxy::start(client.clone(), &settings.bridge);
     let (events, commissioner_input) =
         frames::route(events, bridge_inlet, scanner.inlet(), Some(srp_inlet));
 

@@ -125,8 +125,12 @@ pub(crate) struct SrpProxy {
     tx: mpsc::Sender<Input>,
 }
 
-/// Starts the proxy; `infra_if` is `[bridge] infra_interface`.
-pub(crate) fn start(client: Client, infra_if: Option<String>) -> (Arc<SrpProxy>, Inlet) {
+/// Starts the proxy on `[bridge] infra_interface`.
+pub(crate) fn start(
+    client: Client,
+    bridge: &crate::bridge::BridgeConfig,
+) -> (Arc<SrpProxy>, Inlet) {
+    let infra_if = bridge.infra_interface.clone();
     let shared = Arc::new(Shared::default());
     let (tx, rx) = mpsc::channel(QUEUE);
     let publisher: Result<Box<dyn Publisher>, String> = match &infra_if {
