@@ -3,10 +3,12 @@
 # inside the `openthread-sys` crate (pinned to 0.4.0, fetched by cargo).
 #
 #   target/openthread/ncp/bin/ot-ncp-ftd   co-processor: border agent, UDP forward, SRP server,
-#                                          commissioner, joiner, border routing, NCP infra-if
+#                                          commissioner, joiner, border routing, NCP infra-if,
+#                                          SRP advertising proxy over the NCP's platform DNS-SD
 #   target/openthread/ncp/bin/ot-rcp       radio-only firmware (to test that the agent refuses it)
-#   target/openthread/cli/bin/ot-cli-ftd   joiners and routers (built WITHOUT border routing: a
-#                                          simulated CLI node built with it stops answering its CLI)
+#   target/openthread/cli/bin/ot-cli-ftd   joiners and routers, with an SRP client (built WITHOUT
+#                                          border routing: a simulated CLI node built with it stops
+#                                          answering its CLI)
 #
 # The build is cached: when the options and the source are unchanged, nothing is rebuilt.
 set -euo pipefail
@@ -54,9 +56,14 @@ targets=(ot-ncp-ftd ot-rcp)
 # be linked, not the simulation's UDP "infrastructure link", so that the border routing manager
 # talks to the host over Spinel (INFRA_IF_SEND_ICMP6 / INFRA_IF_RECV_ICMP6) as real NCP firmware
 # built with -DOT_NCP_INFRA_IF=ON does. Both define otPlatInfraIf*; the simulation's won the link.
-build ncp -DOT_APP_NCP=ON -DOT_APP_CLI=OFF -DOT_APP_RCP=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON -DOT_SIMULATION_INFRA_IF=OFF
+# OT_SIMULATION_DNSSD=OFF, likewise: the NCP's platform DNS-SD (src/ncp/platform/dnssd.cpp: the SRP
+# advertising proxy's requests go to the host as DNSSD_* frames) must be linked, not the
+# simulation's stub (examples/platforms/simulation/dnssd.c, which is always STOPPED).
+build ncp -DOT_APP_NCP=ON -DOT_APP_CLI=OFF -DOT_APP_RCP=ON -DOT_BORDER_ROUTING=ON -DOT_NCP_INFRA_IF=ON -DOT_SIMULATION_INFRA_IF=OFF \
+    -DOT_SRP_ADV_PROXY=ON -DOT_PLATFORM_DNSSD=ON -DOT_NCP_DNSSD=ON -DOT_SIMULATION_DNSSD=OFF
 targets=(ot-cli-ftd)
-build cli -DOT_APP_NCP=OFF -DOT_APP_CLI=ON -DOT_APP_RCP=OFF -DOT_BORDER_ROUTING=OFF -DOT_NCP_INFRA_IF=OFF
+build cli -DOT_APP_NCP=OFF -DOT_APP_CLI=ON -DOT_APP_RCP=OFF -DOT_BORDER_ROUTING=OFF -DOT_NCP_INFRA_IF=OFF \
+    -DOT_SRP_CLIENT=ON
 
 for b in ncp/bin/ot-ncp-ftd ncp/bin/ot-rcp cli/bin/ot-cli-ftd; do
     [ -x "$out/$b" ] || { echo "build-ot.sh: $out/$b was not built" >&2; exit 1; }

@@ -11,14 +11,16 @@
 //!   `THREAD_LEADER_NETWORK_DATA` also to the commissioner service ([`NcpInput::LeaderData`]).
 //! - `MAC_ENERGY_SCAN_RESULT` and `MAC_SCAN_BEACON`: to the running scan ([`scan::Inlet`]) only;
 //!   `MAC_SCAN_STATE` (IS): to the scan, then passed on.
-//! - A reset: to the bridge, to the commissioner service ([`NcpInput::Reset`]), to the LAN relay,
-//!   to the scan and to the monitor;
+//! - `DNSSD_HOST`, `DNSSD_SERVICE`, `DNSSD_KEY_RECORD` (the SRP advertising proxy's requests):
+//!   to the SRP proxy ([`srp_proxy::Inlet`]) only; `IPV6_ML_PREFIX`: also copied to it.
+//! - A reset: to the bridge, to the SRP proxy, to the commissioner service
+//!   ([`NcpInput::Reset`]), to the LAN relay, to the scan and to the monitor;
 //!   link closed: to the monitor only (the link is reopened, [`crate::liveness`]; the bridge
 //!   stays up and re-syncs on the reset that follows).
 //! - Everything else: to the monitor.
 //!
-//! Queues: the bridge's ([`bridge::RX_QUEUE`] packets, [`bridge::CONTROL_QUEUE`] events) and the
-//! commissioner's ([`SERVICE_QUEUE`]) are never waited on: what does not fit is dropped and
+//! Queues: the bridge's ([`bridge::RX_QUEUE`] packets, [`bridge::CONTROL_QUEUE`] events), the
+//! SRP proxy's ([`srp_proxy::QUEUE`]) and the commissioner's ([`SERVICE_QUEUE`]) are never waited on: what does not fit is dropped and
 //! counted. The monitor's ([`MONITOR_QUEUE`]) is waited on (it must see every event), except once
 //! it has stopped at shutdown: the service keeps being fed (its resignation answer still has to
 //! arrive).
@@ -32,6 +34,7 @@ use crate::ba_relay;
 use crate::bridge;
 use crate::commissioner::{NcpInput, PEER_ADDR, PEER_PORT};
 use crate::scan;
+use crate::srp_proxy;
 
 /// Events waiting for the monitor.
 pub(crate) const MONITOR_QUEUE: usize = 4096;
@@ -65,10 +68,11 @@ pub(crate) fn route(
     bridge: bridge::Inlet,
     scan: scan::Inlet,
     relay: ba_relay::Inlet,
+    srp: Option<srp_proxy::Inlet>,
 ) -> (mpsc::Receiver<Event>, mpsc::Receiver<NcpInput>) {
     let (mon_tx, mon_rx) = mpsc::channel(MONITOR_QUEUE);
     let (svc_tx, svc_rx) = mpsc::channel(SERVICE_QUEUE);
-    tokio::spawn(run(events, bridge, scan, relay, svc_tx, mon_tx));
+    tokio::spawn(run(events, bridge, scan, relay, srp, svc_tx, mon_tx));
     (mon_rx, svc_rx)
 }
 
@@ -77,6 +81,7 @@ async fn run(
     bridge: bridge::Inlet,
     scan: scan::Inlet,
     relay: ba_relay::Inlet,
+    srp: Option<srp_proxy::Inlet>,
     service: mpsc::Sender<NcpInput>,
     monitor: mpsc::Sender<Event>,
 ) {
@@ -117,9 +122,25 @@ async fn run(
                 scan.state(value);
                 (false, true)
             }
-            Event::Property { prop: p, .. } => (bridge_wants(*p), !bridge_only(*p)),
+            Event::Property { prop: p, .. } if srp_proxy::consumes(*p) => {
+                if let Some(srp) = &srp {
+                    srp.event(&ev);
+                }
+                continue;
+            }
+            Event::Property { prop: p, .. } => {
+                if *p == prop::IPV6_ML_PREFIX {
+                    if let Some(srp) = &srp {
+                        srp.event(&ev);
+                    }
+                }
+                (bridge_wants(*p), !bridge_only(*p))
+            }
             Event::Reset { .. } => {
                 scan.reset();
+                if let Some(srp) = &srp {
+                    srp.event(&ev);
+                }
                 (true, true)
             }
             Event::Closed { .. } => (false, true),

@@ -41,6 +41,7 @@ mod rest;
 mod scan;
 mod sd_notify;
 mod session;
+mod srp_proxy;
 mod state;
 mod status;
 
@@ -172,9 +173,17 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     let (relay, relay_inlet) =
         ba_relay::start(client.clone(), ba_relay::RelayConfig::of(&settings));
     let scanner = Arc::new(scan::Scanner::new(client.clone()));
-    let (events, commissioner_input) =
-        frames::route(events, bridge_inlet, scanner.inlet(), relay_inlet);
+    let (daemon_tx, daemon_rx) = tokio::sync::oneshot::channel();
+    let (srp_proxy, srp_inlet) = srp_proxy::start(client.clone(), daemon_rx);
+    let (events, commissioner_input) = frames::route(
+        events,
+        bridge_inlet,
+        scanner.inlet(),
+        relay_inlet,
+        Some(srp_inlet),
+    );
     let (events, mdns) = start_mdns(&settings, &client, &info, relay.port(), events);
+    let _ = daemon_tx.send(mdns.daemon().ok_or_else(|| mdns.off_reason()));
 
     let net = Arc::new(
         network::Network::new(
@@ -215,6 +224,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         inner: Arc::new(status::Methods {
             net: net.clone(),
             bridge: Some(bridge.clone()),
+            srp_proxy: Some(srp_proxy.clone()),
             lifecycle: Some(lifecycle.clone()),
             relay: Some(relay.clone()),
             mdns: Some(mdns.status()),
@@ -266,7 +276,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); notifier.stopping("SIGTERM: shutting down"); Ok(()) }
         _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); notifier.stopping("SIGINT: shutting down"); Ok(()) }
     };
-    shut_down(mdns, &commissioner, server, &bridge).await;
+    shut_down(mdns, &srp_proxy, &commissioner, server, &bridge).await;
     result
 }
 
@@ -275,10 +285,12 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
 /// Thread interface and the routes the bridge added removed.
 async fn shut_down(
     mdns: mdns::Mdns,
+    srp_proxy: &srp_proxy::SrpProxy,
     commissioner: &commissioner::Service,
     server: control_socket::ControlServer,
     bridge: &bridge::Bridge,
 ) {
+    srp_proxy.shutdown().await; // goodbyes for the devices' services, through the responder
     mdns.shutdown().await;
     commissioner.shutdown().await;
     drop(server);

@@ -3,7 +3,7 @@
 //! `status` reads the network's public parameters live from the co-processor and returns the
 //! stable fields of the contract (`role`, `network_name`, `channel`, `pan_id`, `ext_pan_id`,
 //! `mesh_local_prefix`, `partition_id`, `rloc16`, `ncp`, `neighbors`, `bridge`, `border_agent`
-//! (the LAN relay, [`crate::ba_relay`]), and
+//! (the LAN relay, [`crate::ba_relay`]), `srp_proxy`, and
 //! `active_timestamp` (seconds) and `pending` (the scheduled change or null) from
 //! [`crate::lifecycle`], `mdns` from [`crate::mdns`]). It never contains the
 //! network key or the PSKc. `network.counters` reads the co-processor's counters (MAC, IPv6,
@@ -26,6 +26,8 @@ pub(crate) struct Methods {
     pub net: Arc<Network>,
     /// The mesh bridge, for the `bridge` object of `status`.
     pub bridge: Option<Arc<crate::bridge::Bridge>>,
+    /// The SRP advertising proxy, for the `srp_proxy` object of `status`.
+    pub srp_proxy: Option<Arc<crate::srp_proxy::SrpProxy>>,
     /// For `active_timestamp` and `pending`.
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
     /// The LAN relay to the Border Agent, for the `border_agent` object of `status`.
@@ -90,6 +92,9 @@ impl Methods {
         }
         if let Some(r) = &self.relay {
             v["border_agent"] = r.status_json();
+        }
+        if let Some(p) = &self.srp_proxy {
+            v["srp_proxy"] = p.status_json();
         }
         if let Some(l) = &self.lifecycle {
             let (active_timestamp, pending) = l.status_fields().await;

@@ -232,6 +232,22 @@ pub mod prop {
         INFRA_IF_RECV_ICMP6 = 2322,
         /// `L6d`
         INFRA_IF_SEND_ICMP6 = 2323,
+        /// `b`: the SRP server is enabled (`SPINEL_PROP_SRP_SERVER__BEGIN + 1`).
+        SRP_SERVER_ENABLED = 2337,
+        /// `b`: the border routing manager enables/disables the SRP server itself (auto-enable
+        /// mode, `SPINEL_PROP_SRP_SERVER__BEGIN + 2`).
+        SRP_SERVER_AUTO_ENABLE_MODE = 2338,
+        /// `C` (SET): the host's DNS-SD (mDNS) platform state, 0 stopped, 1 ready
+        /// (`SPINEL_PROP_DNSSD__BEGIN + 1`), see [`crate::props::dnssd`].
+        DNSSD_STATE = 2353,
+        /// `CLD` (SET): the host's answer to one DNS-SD request: otError, request id, context.
+        DNSSD_REQUEST_RESULT = 2354,
+        /// `USA(6)LD` (INSERTED/REMOVED): a host to register/unregister on the LAN.
+        DNSSD_HOST = 2355,
+        /// `UUUt(A(U))dSSSLLD` (INSERTED/REMOVED): a service to register/unregister.
+        DNSSD_SERVICE = 2356,
+        /// `Ut(U)dSLLD` (INSERTED/REMOVED): a KEY record to register/unregister.
+        DNSSD_KEY_RECORD = 2357,
         /// `bSD`: active, UDP port, TXT data.
         BORDER_AGENT_MESHCOP_SERVICE_STATE = 2385,
         /// `S`

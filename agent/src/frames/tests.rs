@@ -8,7 +8,7 @@ async fn bridge_share_is_split_off() {
     let (pk_tx, mut pk_rx) = mpsc::channel(1);
     let (ctl_tx, mut ctl_rx) = mpsc::channel(16);
     let inlet = Inlet::for_tests(pk_tx, ctl_tx);
-    let (mut mon_rx, _svc) = route(ev_rx, inlet.clone(), Default::default(), Default::default());
+    let (mut mon_rx, _svc) = route(ev_rx, inlet.clone(), Default::default(), Default::default(), None);
     let pkt = |b: u8| Event::Property {
         command: cmd::IS,
         prop: prop::STREAM_NET,
@@ -50,7 +50,7 @@ fn forward_stream_and_resets_reach_the_service() {
     rt.block_on(async {
         let inlet = || Inlet::for_tests(mpsc::channel(16).0, mpsc::channel(16).0);
         let (tx, rx) = mpsc::channel(16);
-        let (mut mon, mut svc) = route(rx, inlet(), Default::default(), Default::default());
+        let (mut mon, mut svc) = route(rx, inlet(), Default::default(), Default::default(), None);
         let fwd = encode_forward(&[9], PEER_PORT, &PEER_ADDR, 1);
         tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::THREAD_UDP_FORWARD_STREAM, value: fwd }).await.unwrap();
         tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
@@ -67,7 +67,7 @@ fn forward_stream_and_resets_reach_the_service() {
 
         // Without a monitor (shutdown), datagrams still reach the service.
         let (tx, rx) = mpsc::channel(16);
-        let (mon, mut svc) = route(rx, inlet(), Default::default(), Default::default());
+        let (mon, mut svc) = route(rx, inlet(), Default::default(), Default::default(), None);
         drop(mon);
         tx.send(ncp::Event::Property { command: cmd::IS, prop: prop::NET_ROLE, value: vec![3] }).await.unwrap();
         let fwd = encode_forward(&[7], PEER_PORT, &PEER_ADDR, 1);
@@ -82,7 +82,7 @@ async fn scan_results_reach_the_running_scan_only() {
     let scanner = std::sync::Arc::new(crate::scan::Scanner::new(client));
     let (tx, rx) = mpsc::channel(16);
     let bridge = Inlet::for_tests(mpsc::channel(16).0, mpsc::channel(16).0);
-    let (mut mon, _svc) = route(rx, bridge, scanner.inlet(), Default::default());
+    let (mut mon, _svc) = route(rx, bridge, scanner.inlet(), Default::default(), None);
     let s = scanner.clone();
     let task = tokio::spawn(async move { s.beacons(&[20]).await });
     while fake.count(cmd::SET, prop::MAC_SCAN_STATE) == 0 {
@@ -139,6 +139,7 @@ async fn other_peers_go_to_the_lan_relay() {
         inlet,
         Default::default(),
         crate::ba_relay::Inlet::for_tests(relay_tx),
+        None,
     );
     let lan: std::net::Ipv6Addr = "fe80::1".parse().unwrap();
     for (addr, port, b) in [

@@ -75,6 +75,17 @@ impl Status {
         new
     }
 
+    /// Why nothing can be published: mDNS off, no interface, or the responder's error.
+    pub(crate) fn off_reason(&self) -> String {
+        if !self.enabled {
+            return "[mdns] enabled = false".into();
+        }
+        if self.interface.is_none() {
+            return "no [bridge] infra_interface configured".into();
+        }
+        (self.lock().last_error.clone()).unwrap_or_else(|| "no mDNS responder".into())
+    }
+
     /// The registered full name, now no longer counted as published.
     pub(crate) fn take_published(&self) -> Option<String> {
         self.lock().published.take()

@@ -175,9 +175,13 @@ impl Mdns {
     }
 
     /// The responder, for other publishers (a clone of the one handle); `None` when mDNS is off.
-    #[allow(dead_code)] // for the SRP advertising proxy
     pub(crate) fn daemon(&self) -> Option<ServiceDaemon> {
         self.daemon.clone()
+    }
+
+    /// Why there is no responder (for the SRP advertising proxy's status).
+    pub(crate) fn off_reason(&self) -> String {
+        self.status.off_reason()
     }
 
     /// The `status.mdns` object.

@@ -8,12 +8,14 @@
 //! - [`scan`]: the energy scan's results (`MAC_ENERGY_SCAN_RESULT`) and its channel mask.
 //! - [`border_agent`]: the co-processor's Border Agent state (`BORDER_AGENT_MESHCOP_SERVICE_STATE`).
 //! - [`counters`]: the co-processor's MAC, IPv6, MLE and message-buffer counters.
+//! - [`dnssd`]: the platform DNS-SD requests of the SRP advertising proxy (`DNSSD_*`).
 //!
 //! Guarantees: no decoder panics on bytes from the co-processor; each has a test that feeds it
 //! garbage.
 
 pub mod border_agent;
 pub mod counters;
+pub mod dnssd;
 pub mod forward;
 pub mod net;
 pub mod scan;
