@@ -196,17 +196,7 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
         .with_form(settings.form),
     );
 
-    let server = control_socket::ControlServer::bind(&settings.control_socket)
-        .await
-        .map_err(|e| match &e {
-            control_socket::ControlError::Io { source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Fatal::new(exit::PERMISSION_DENIED, e.to_string())
-            }
-            _ => Fatal::new(exit::FAILURE, e.to_string()),
-        })?;
-    tracing::info!(path = %server.path().display(), "control socket listening");
+    let server = bind_control(&settings).await?;
     let audit = Arc::new(
         audit::AuditLog::new(&settings.state_dir).with_max_bytes(settings.audit_max_bytes),
     );
@@ -280,7 +270,24 @@ async fn run(settings: Settings, notifier: Arc<sd_notify::Notifier>) -> Result<(
     result
 }
 
-/// Stopping, in order: goodbye packets for what was published on mDNS; the commissioner session
+/// The control socket (permission denied: its own exit code).
+async fn bind_control(settings: &Settings) -> Result<control_socket::ControlServer, Fatal> {
+    let server = control_socket::ControlServer::bind(&settings.control_socket)
+        .await
+        .map_err(|e| match &e {
+            control_socket::ControlError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Fatal::new(exit::PERMISSION_DENIED, e.to_string())
+            }
+            _ => Fatal::new(exit::FAILURE, e.to_string()),
+        })?;
+    tracing::info!(path = %server.path().display(), "control socket listening");
+    Ok(server)
+}
+
+/// Stopping, in order: goodbye packets for the devices' services (SRP proxy), then for
+/// `_meshcop._udp`; the commissioner session
 /// resigned (if any) before the co-processor link goes away; the control socket file removed; the
 /// Thread interface and the routes the bridge added removed.
 async fn shut_down(

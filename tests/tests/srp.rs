@@ -5,12 +5,11 @@
 //! from the LAN to the registered address and port reaches the device; removing the service on
 //! the device unpublishes it.
 //!
-//! The LAN side with a real mDNS client (Debian's python3-zeroconf, `/usr/bin/python3`: it
-//! resolves the instance to the device's OMR address and port, and sees it removed) is the
-//! ignored test: mdns-sd 0.21.7 announces only addresses on the infrastructure interface's own
-//! subnets, never a Thread device's OMR address, so it passes only with
-//! testbed/patches/mdns-sd-0.21.7-proxy-addresses.patch applied (docs/srp-proxy.md). Measured
-//! with the patch (this machine, 2 shared cores): SRP registration 14.0 s after the client
+//! The LAN side is a real mDNS client (Debian's python3-zeroconf, `/usr/bin/python3`): it
+//! resolves the instance to the device's OMR address and port, and sees it removed. mdns-sd
+//! 0.21.7 as released announces only addresses on the infrastructure interface's own subnets,
+//! never a Thread device's OMR address: the workspace uses it with
+//! testbed/patches/mdns-sd-0.21.7-proxy-addresses.patch (third_party/mdns-sd). Measured (this machine, 2 shared cores): SRP registration 14.0 s after the client
 //! started (attach + server discovery), zeroconf resolution 0.5 s after that, the removal seen
 //! by zeroconf 0.28 s after `srp client service remove`; whole test 26 s.
 //!
@@ -18,7 +17,7 @@
 //! in the "BR" namespace (one simulated radio on its `lo`), the LAN host in a second one joined
 //! by a veth pair (`infra0` = `[bridge] infra_interface`, `lan0` with `accept_ra` so it learns
 //! the OMR route from the agent's RAs). Needs root, /dev/net/tun and `/usr/bin/python3` with the
-//! `zeroconf` module (for the ignored test); skipped with a message otherwise.
+//! `zeroconf` module; skipped with a message otherwise.
 //!
 //! Malformed DNS-SD requests cannot be produced by the real co-processor: they are fed to the
 //! agent's decode path and registry in its unit tests (`agent/src/srp_proxy/tests.rs`).
@@ -233,23 +232,11 @@ fn datagram_reaches(bed: &Bed, node: &CliNode, addr: Ipv6Addr, port: u16) -> Res
 }
 
 /// Device service registered through SRP -> DNS-SD requests over Spinel -> published by the
-/// agent (its registry and `srp_proxy` status) -> the device is reachable from the LAN at the
-/// registered address and port; removed -> unpublished. The LAN-side mDNS resolution is the
-/// ignored test below (it needs a patched mdns-sd).
+/// agent (its registry and `srp_proxy` status) -> a real mDNS client on the LAN (zeroconf)
+/// resolves the instance to the device's OMR address, port, host name and TXT -> a datagram from
+/// the LAN reaches the device there; removed -> unpublished, and zeroconf sees it removed.
 #[test]
-fn srp_service_is_published_by_the_agent_and_withdrawn() -> Result<()> {
-    run(false)
-}
-
-/// The whole path including a real mDNS client on the LAN: zeroconf resolves the instance to the
-/// device's OMR address, port, host name and TXT, and sees it removed. mdns-sd 0.21.7 announces
-/// only addresses on the infrastructure interface's own subnets, so the device's OMR address is
-/// never announced: this passes only with testbed/patches/mdns-sd-0.21.7-proxy-addresses.patch
-/// applied (`[patch.crates-io]`, see docs/srp-proxy.md). Run it with
-/// `cargo test -p e2e --test srp -- --ignored`.
-#[test]
-#[ignore = "needs mdns-sd patched to announce off-link addresses (docs/srp-proxy.md)"]
-fn srp_service_resolves_on_the_lan_with_patched_mdns_sd() -> Result<()> {
+fn srp_service_resolves_on_the_lan_and_is_withdrawn() -> Result<()> {
     run(true)
 }
 

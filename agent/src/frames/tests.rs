@@ -8,7 +8,13 @@ async fn bridge_share_is_split_off() {
     let (pk_tx, mut pk_rx) = mpsc::channel(1);
     let (ctl_tx, mut ctl_rx) = mpsc::channel(16);
     let inlet = Inlet::for_tests(pk_tx, ctl_tx);
-    let (mut mon_rx, _svc) = route(ev_rx, inlet.clone(), Default::default(), Default::default(), None);
+    let (mut mon_rx, _svc) = route(
+        ev_rx,
+        inlet.clone(),
+        Default::default(),
+        Default::default(),
+        None,
+    );
     let pkt = |b: u8| Event::Property {
         command: cmd::IS,
         prop: prop::STREAM_NET,
