@@ -256,6 +256,7 @@ fn run(lan_resolution: bool) -> Result<()> {
                 "RUST_LOG".into(),
                 "info,thread_agent::srp_proxy=debug".into(),
             ),
+            ("THREAD_AGENT_DEBUG_METHODS".into(), "1".into()),
         ],
         ..Default::default()
     };
@@ -315,6 +316,35 @@ fn run(lan_resolution: bool) -> Result<()> {
     // The LAN host reaches the device at the resolved address and port.
     datagram_reaches(&bed, &node, omr, PORT)?;
 
+    if let Some(browser) = &browser {
+        // After a co-processor reset and after an agent restart it is published again; on stop
+        // the agent withdraws it.
+        let from = browser.log.len();
+        let t = Instant::now();
+        e2e::rpc(&bed.sb, "debug.reset_ncp", serde_json::json!({}))?;
+        published_again(&mut agent, browser, from, "after a co-processor reset")?;
+        eprintln!(
+            "published again {:.1?} after the co-processor reset",
+            t.elapsed()
+        );
+
+        let from = browser.log.len();
+        let stopped = agent.stop()?;
+        ensure!(stopped.code() == Some(0), "agent exit status {stopped}");
+        browser.wait(from, "ins1 withdrawn when the agent stops", |v| {
+            v["event"] == "removed" && v["name"] == "ins1._test._udp.local."
+        })?;
+        let from = browser.log.len();
+        let t = Instant::now();
+        agent = Agent::start_with(&bed.sb, &opts)?;
+        agent.wait_log("network up", UP_TIMEOUT)?;
+        published_again(&mut agent, browser, from, "after an agent restart")?;
+        eprintln!(
+            "published again {:.1?} after the agent restarted",
+            t.elapsed()
+        );
+    }
+
     // Removal on the device: unpublished (mDNS goodbye on the LAN).
     let from = browser.as_ref().map_or(0, |b| b.log.len());
     let removing = Instant::now();
@@ -335,6 +365,19 @@ fn run(lan_resolution: bool) -> Result<()> {
     drop(browser);
     let stopped = agent.stop()?;
     ensure!(stopped.code() == Some(0), "agent exit status {stopped}");
+    Ok(())
+}
+
+/// The service is published by the agent and resolved by zeroconf again (log lines from `from`).
+fn published_again(agent: &mut Agent, browser: &Browser, from: usize, when: &str) -> Result<()> {
+    agent.wait_status(&format!("service published {when}"), SD_TIMEOUT, |v| {
+        v["srp_proxy"]["published"] == 1
+    })?;
+    browser
+        .wait(from, &format!("ins1 resolved on the LAN {when}"), |v| {
+            v["event"] != "removed" && v["name"] == "ins1._test._udp.local." && v["port"] == PORT
+        })
+        .with_context(|| format!("agent log:\n{}", agent.log().tail(25)))?;
     Ok(())
 }
 
