@@ -123,3 +123,46 @@ pub fn can_run() -> bool {
     }
     ok
 }
+
+/// The BR end of [`LanPair`]'s veth pair (`[bridge] infra_interface`).
+pub const INFRA_IF: &str = "infra0";
+/// The LAN end of [`LanPair`]'s veth pair.
+pub const LAN_IF: &str = "lan0";
+
+/// Two namespaces joined by a veth pair: `br` (the agent, its co-processor and the Thread nodes;
+/// its end [`INFRA_IF`]) and `lan` (a LAN host; its end [`LAN_IF`], with `accept_ra` and route
+/// information up to /64, so it learns the OMR route from the agent's RAs). Both ends are up.
+pub struct LanPair {
+    pub br: Netns,
+    pub lan: Netns,
+}
+
+impl LanPair {
+    /// `addrs`: (BR end, LAN end) address/prefix pairs added before the links go up (IPv6 ones
+    /// without duplicate address detection).
+    pub fn new(addrs: &[(&str, &str)]) -> Result<LanPair> {
+        let br = Netns::new("br")?;
+        let lan = Netns::new("lan")?;
+        br.ip(&[
+            "link", "add", INFRA_IF, "type", "veth", "peer", "name", LAN_IF, "netns", &lan.name,
+        ])?;
+        lan.sysctl(&format!("net.ipv6.conf.{LAN_IF}.accept_ra"), "1")?;
+        lan.sysctl(
+            &format!("net.ipv6.conf.{LAN_IF}.accept_ra_rt_info_max_plen"),
+            "64",
+        )?;
+        for (ns, dev, a) in addrs
+            .iter()
+            .flat_map(|(b, l)| [(&br, INFRA_IF, *b), (&lan, LAN_IF, *l)])
+        {
+            let mut args = vec!["addr", "add", a, "dev", dev];
+            if a.contains(':') {
+                args.push("nodad");
+            }
+            ns.ip(&args)?;
+        }
+        br.ip(&["link", "set", INFRA_IF, "up"])?;
+        lan.ip(&["link", "set", LAN_IF, "up"])?;
+        Ok(LanPair { br, lan })
+    }
+}

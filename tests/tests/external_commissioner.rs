@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use e2e::dataset::{assert_no_secret, Tlvs, PSKC};
-use e2e::netns::{can_run, Netns};
+use e2e::netns::{can_run, LanPair, Netns, INFRA_IF};
 use e2e::{Agent, AgentOptions, CliNode, Sandbox};
 use meshcop::commissioner::{Commissioner, Config, Event, State};
 use meshcop::credentials::Pskc;
@@ -44,8 +44,6 @@ use serde_json::Value;
 const UP_TIMEOUT: Duration = Duration::from_secs(120);
 const PETITION_TIMEOUT: Duration = Duration::from_secs(90);
 const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
-const INFRA_IF: &str = "infra0";
-const LAN_IF: &str = "lan0";
 const BR_ADDR: &str = "fd99::1";
 const LAN_ADDR: &str = "fd99::2";
 const BR_ADDR4: &str = "192.168.99.1";
@@ -68,31 +66,10 @@ impl Bed {
         e2e::ot_bins()?;
         e2e::workspace_bins()?;
         let sb = Sandbox::new()?;
-        let br = Netns::new("br")?;
-        let lan = Netns::new("lan")?;
-        br.ip(&[
-            "link", "add", INFRA_IF, "type", "veth", "peer", "name", LAN_IF, "netns", &lan.name,
+        let LanPair { br, lan } = LanPair::new(&[
+            (&format!("{BR_ADDR}/64"), &format!("{LAN_ADDR}/64")),
+            (&format!("{BR_ADDR4}/24"), &format!("{LAN_ADDR4}/24")),
         ])?;
-        br.ip(&[
-            "addr",
-            "add",
-            &format!("{BR_ADDR}/64"),
-            "dev",
-            INFRA_IF,
-            "nodad",
-        ])?;
-        lan.ip(&[
-            "addr",
-            "add",
-            &format!("{LAN_ADDR}/64"),
-            "dev",
-            LAN_IF,
-            "nodad",
-        ])?;
-        br.ip(&["addr", "add", &format!("{BR_ADDR4}/24"), "dev", INFRA_IF])?;
-        lan.ip(&["addr", "add", &format!("{LAN_ADDR4}/24"), "dev", LAN_IF])?;
-        br.ip(&["link", "set", INFRA_IF, "up"])?;
-        lan.ip(&["link", "set", LAN_IF, "up"])?;
         Ok(Bed { sb, br, lan })
     }
 

@@ -31,15 +31,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use e2e::netns::{can_run, Netns};
+use e2e::netns::{can_run, LanPair, Netns, INFRA_IF};
 use e2e::proc::OutputLog;
 use e2e::{Agent, AgentOptions, Sandbox};
 use serde_json::{json, Value};
 
 const UP_TIMEOUT: Duration = Duration::from_secs(90);
 const FIND_TIMEOUT: Duration = Duration::from_secs(30);
-const INFRA_IF: &str = "infra0";
-const LAN_IF: &str = "lan0";
 const PYTHON: &str = "/usr/bin/python3";
 
 fn script() -> PathBuf {
@@ -164,15 +162,7 @@ impl Bed {
         e2e::ot_bins()?;
         e2e::workspace_bins()?;
         let sb = Sandbox::new()?;
-        let br = Netns::new("br")?;
-        let lan = Netns::new("lan")?;
-        br.ip(&[
-            "link", "add", INFRA_IF, "type", "veth", "peer", "name", LAN_IF, "netns", &lan.name,
-        ])?;
-        br.ip(&["addr", "add", "192.0.2.1/24", "dev", INFRA_IF])?;
-        lan.ip(&["addr", "add", "192.0.2.2/24", "dev", LAN_IF])?;
-        br.ip(&["link", "set", INFRA_IF, "up"])?;
-        lan.ip(&["link", "set", LAN_IF, "up"])?;
+        let LanPair { br, lan } = LanPair::new(&[("192.0.2.1/24", "192.0.2.2/24")])?;
         Ok(Bed { sb, br, lan })
     }
 

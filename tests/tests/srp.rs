@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use e2e::netns::{can_run, Netns};
+use e2e::netns::{can_run, LanPair, Netns, INFRA_IF};
 use e2e::proc::OutputLog;
 use e2e::{Agent, AgentOptions, CliNode, Sandbox, ATTACH_TIMEOUT};
 use serde_json::Value;
@@ -38,8 +38,6 @@ const UP_TIMEOUT: Duration = Duration::from_secs(90);
 const ROUTE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Bounds a hang of SRP registration + mDNS resolution (both take seconds).
 const SD_TIMEOUT: Duration = Duration::from_secs(90);
-const INFRA_IF: &str = "infra0";
-const LAN_IF: &str = "lan0";
 const PYTHON: &str = "/usr/bin/python3";
 const PORT: u16 = 12345;
 
@@ -103,18 +101,7 @@ struct Bed {
 impl Bed {
     fn new() -> Result<Bed> {
         let sb = Sandbox::new()?;
-        let br = Netns::new("br")?;
-        let lan = Netns::new("lan")?;
-        br.ip(&[
-            "link", "add", INFRA_IF, "type", "veth", "peer", "name", LAN_IF, "netns", &lan.name,
-        ])?;
-        lan.sysctl(&format!("net.ipv6.conf.{LAN_IF}.accept_ra"), "1")?;
-        lan.sysctl(
-            &format!("net.ipv6.conf.{LAN_IF}.accept_ra_rt_info_max_plen"),
-            "64",
-        )?;
-        br.ip(&["link", "set", INFRA_IF, "up"])?;
-        lan.ip(&["link", "set", LAN_IF, "up"])?;
+        let LanPair { br, lan } = LanPair::new(&[])?;
         Ok(Bed { sb, br, lan })
     }
 }
