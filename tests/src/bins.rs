@@ -123,3 +123,33 @@ pub fn workspace_bins() -> Result<WorkspaceBins> {
     }
     Ok(bins)
 }
+
+/// The host-side co-processor (`ot-host-ncp`, docs/rcp.md) that `testbed/build-host-ncp.sh`
+/// builds into `target/openthread/host-ncp/bin/` (or under `$OT_BUILD_DIR`), if it was built.
+/// Not built on demand: the RCP prototype's test is skipped (with a message) without it.
+pub fn host_ncp() -> Option<PathBuf> {
+    let dir = std::env::var_os("OT_BUILD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/openthread"));
+    let p = dir.join("host-ncp/bin/ot-host-ncp");
+    p.is_file().then_some(p)
+}
+
+/// The agent's radio URL for `ot-host-ncp` over the simulated `ot-rcp` with node id `node`:
+/// `spinel+hdlc+forkpty://<ot-host-ncp>?forkpty-arg=<the RCP's radio URL, percent-encoded>`
+/// (`ot-host-ncp` takes OpenThread's POSIX radio URL as its argument).
+pub fn host_ncp_radio_url(host_ncp: &Path, rcp: &Path, node: u8) -> String {
+    let inner = format!("spinel+hdlc+forkpty://{}?forkpty-arg={node}", rcp.display());
+    let mut enc = String::new();
+    for b in inner.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!(
+        "spinel+hdlc+forkpty://{}?forkpty-arg={enc}",
+        host_ncp.display()
+    )
+}

@@ -1,0 +1,143 @@
+//! Issue 15 prototype (docs/rcp.md, design A) end to end: radio-only firmware through the
+//! host-side co-processor. The real `thread-agent` drives `ot-host-ncp` (OpenThread's NCP on its
+//! POSIX platform, built by `testbed/build-host-ncp.sh`) exactly as it drives NCP firmware, and
+//! `ot-host-ncp` drives the simulated stock `ot-rcp` (node id 1) through OpenThread's Spinel radio
+//! driver. The agent forms a network and leads it, an `ot-cli-ftd` node attaches with the dataset
+//! `threadctl dataset export` gives, and another joins through the agent's commissioner.
+//!
+//! Opt-in: skipped, with a message saying how to build it, when `ot-host-ncp` was not built (the
+//! default test bed builds only the NCP firmware). Every wait has a generous deadline (a hang
+//! bound, not a speed test); times and memory are printed, never asserted.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use e2e::bins::{host_ncp, host_ncp_radio_url};
+use e2e::proc;
+use e2e::{ot_bins, with_sandbox, Agent, AgentOptions, CliNode, ATTACH_TIMEOUT};
+
+const UP_TIMEOUT: Duration = Duration::from_secs(120);
+const PETITION_TIMEOUT: Duration = Duration::from_secs(60);
+const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
+const PSKD: &str = "J01NME";
+
+/// `VmRSS` of a process, for the notes.
+fn rss(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l["VmRSS:".len()..].trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The agent's `ot-host-ncp` child and its `ot-rcp` child, for the notes.
+fn memory_note(agent: &Agent, host: &Path) -> String {
+    let exe_is = |pid: u32, p: &Path| {
+        let want = p.canonicalize().ok();
+        std::fs::read_link(format!("/proc/{pid}/exe")).ok() == want
+    };
+    let mut note = format!("agent {}", rss(agent.pid()));
+    for c in proc::children(agent.pid()) {
+        if exe_is(c, host) {
+            note += &format!(", ot-host-ncp {}", rss(c));
+            for r in proc::children(c) {
+                note += &format!(", ot-rcp {}", rss(r));
+            }
+        }
+    }
+    note
+}
+
+#[test]
+fn agent_on_ot_rcp_through_host_ncp_forms_attaches_and_commissions() {
+    let Some(host) = host_ncp() else {
+        eprintln!(
+            "SKIPPED: ot-host-ncp was not built (RCP support is opt-in): run \
+             testbed/build-host-ncp.sh, then this test again (docs/rcp.md)"
+        );
+        return;
+    };
+    with_sandbox(|sb| {
+        let rcp = &ot_bins()?.rcp;
+        let opts = AgentOptions {
+            radio_url: Some(host_ncp_radio_url(&host, rcp, 1)),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let mut agent = Agent::start_with(sb, &opts)?;
+        agent.wait_log("co-processor ready", UP_TIMEOUT)?;
+        ensure!(
+            agent.log_text().contains("POSIX"),
+            "the co-processor should be ot-host-ncp (version `...; POSIX; ...`):\n{}",
+            agent.log().tail(20)
+        );
+        agent.wait_status("role leader", UP_TIMEOUT, |v| v["role"] == "leader")?;
+        println!("RCP via ot-host-ncp: leader after {:?}", t0.elapsed());
+
+        // A CLI node attaches with the exported dataset.
+        let dataset = agent.dataset_export()?;
+        let node = CliNode::spawn(sb, 2)?;
+        let t1 = Instant::now();
+        node.attach_with_dataset(dataset.trim())?;
+        node.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
+        let ext = node.extaddr()?;
+        agent.wait_status("node 2 among the neighbors", ATTACH_TIMEOUT, |v| {
+            v["neighbors"].as_array().is_some_and(|n| {
+                n.iter().any(|e| {
+                    e["ext_address"]
+                        .as_str()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(&ext))
+                })
+            })
+        })?;
+        println!(
+            "RCP via ot-host-ncp: node 2 attached after {:?}",
+            t1.elapsed()
+        );
+
+        // A joiner joins through the agent's commissioner (petition over the UDP forward stream
+        // to the Border Agent inside ot-host-ncp).
+        let joiner = CliNode::spawn(sb, 3)?;
+        let eui = joiner.eui64()?;
+        agent.threadctl_ok(&["joiner", "add", "--eui64", &eui, "--pskd", PSKD])?;
+        let deadline = Instant::now() + PETITION_TIMEOUT;
+        loop {
+            let v = agent.threadctl_json(&["commissioner", "status", "--json"])?;
+            if v["state"] == "active" && v["steering_data_acked"] == v["steering_data"] {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "commissioner not active with its steering data: {v}\n{}",
+                agent.log().tail(30)
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let t2 = Instant::now();
+        ensure!(
+            joiner.join(PSKD, JOIN_TIMEOUT)?,
+            "node 3 did not join:\n{}\nagent:\n{}",
+            joiner.log().tail(10),
+            agent.log().tail(30)
+        );
+        joiner.start_thread()?;
+        joiner.wait_state(&["child", "router"], ATTACH_TIMEOUT)?;
+        println!(
+            "RCP via ot-host-ncp: joiner joined and attached after {:?}",
+            t2.elapsed()
+        );
+        println!("RCP via ot-host-ncp: VmRSS {}", memory_note(&agent, &host));
+
+        let status = agent.stop().context("stopping the agent")?;
+        ensure!(
+            status.success(),
+            "agent exit: {status}\n{}",
+            agent.log().tail(20)
+        );
+        Ok(())
+    });
+}
