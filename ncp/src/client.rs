@@ -562,7 +562,7 @@ impl Client {
         }
         if caps.contains(&cap::CONFIG_RADIO) {
             return Err(Error::UnsupportedFirmware(format!(
-                "radio-only (RCP) firmware found; this host needs a full Thread stack on the co-processor: flash OpenThread NCP firmware (ot-ncp-ftd) built with {NCP_BUILD_OPTIONS}"
+                "radio-only (RCP) firmware found; this host needs a full Thread stack on the co-processor: flash OpenThread NCP firmware (ot-ncp-ftd) built with {NCP_BUILD_OPTIONS}; or (prototype, opt-in) keep the RCP firmware and run it through the host-side co-processor ot-host-ncp, see docs/rcp.md"
             )));
         }
         let interface_type = Reader::new(&self.get(prop::INTERFACE_TYPE).await?).uint()?;

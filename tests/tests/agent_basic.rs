@@ -562,7 +562,8 @@ fn silent_coprocessor_exits_5_in(sb: &Sandbox) -> Result<()> {
     Ok(())
 }
 
-/// (d) Radio-only firmware (ot-rcp): exit 6, one line telling to flash NCP firmware.
+/// (d) Radio-only firmware (ot-rcp): exit 6, one line telling to flash NCP firmware or to run
+/// it through the host-side co-processor (docs/rcp.md).
 #[test]
 fn rcp_firmware_exits_6() {
     with_sandbox(rcp_firmware_exits_6_in);
@@ -575,6 +576,10 @@ fn rcp_firmware_exits_6_in(sb: &Sandbox) -> Result<()> {
     ensure!(
         line.contains("NCP"),
         "the message should say to flash NCP firmware: {line}"
+    );
+    ensure!(
+        line.contains("ot-host-ncp") && line.contains("docs/rcp.md"),
+        "the message should name the host-side co-processor (docs/rcp.md): {line}"
     );
     Ok(())
 }
