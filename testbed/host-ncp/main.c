@@ -159,11 +159,16 @@ int main(int argc, char *argv[])
         usage(argv[0]);
     }
 
-    /* The Spinel stream keeps the original descriptors (also across a RESET's exec: they are
-     * inherited, and otPlatReset puts them back as 0, 1 and 2). */
-    sInFd  = dup(STDIN_FILENO);
-    sOutFd = dup(STDOUT_FILENO);
-    sErrFd = dup(STDERR_FILENO);
+    /* The Spinel stream keeps the original descriptors, close-on-exec so that the RCP child does
+     * not inherit them; otPlatReset puts them back as 0, 1 and 2 before a RESET's exec. */
+    sInFd  = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+    sOutFd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    sErrFd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (sInFd < 0 || sOutFd < 0 || sErrFd < 0)
+    {
+        perror("ot-host-ncp: dup");
+        return EXIT_FAILURE;
+    }
     makeRaw(sInFd);
     makeRaw(sOutFd);
     signal(SIGPIPE, SIG_DFL);
