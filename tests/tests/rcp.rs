@@ -3,12 +3,14 @@
 //! POSIX platform, built by `testbed/build-host-ncp.sh`) exactly as it drives NCP firmware, and
 //! `ot-host-ncp` drives the simulated stock `ot-rcp` (node id 1) through OpenThread's Spinel radio
 //! driver. The agent forms a network and leads it, an `ot-cli-ftd` node attaches with the dataset
-//! `threadctl dataset export` gives, and another joins through the agent's commissioner.
+//! `threadctl dataset export` gives, and another joins through the agent's commissioner. Garbage
+//! on `ot-host-ncp`'s Spinel input does not stop it.
 //!
 //! Opt-in: skipped, with a message saying how to build it, when `ot-host-ncp` was not built (the
 //! default test bed builds only the NCP firmware). Every wait has a generous deadline (a hang
 //! bound, not a speed test); times and memory are printed, never asserted.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -52,13 +54,21 @@ fn memory_note(agent: &Agent, host: &Path) -> String {
     note
 }
 
-#[test]
-fn agent_on_ot_rcp_through_host_ncp_forms_attaches_and_commissions() {
-    let Some(host) = host_ncp() else {
+/// `ot-host-ncp`, or `None` after saying why the test is skipped.
+fn host_ncp_or_skip() -> Option<std::path::PathBuf> {
+    let host = host_ncp();
+    if host.is_none() {
         eprintln!(
             "SKIPPED: ot-host-ncp was not built (RCP support is opt-in): run \
              testbed/build-host-ncp.sh, then this test again (docs/rcp.md)"
         );
+    }
+    host
+}
+
+#[test]
+fn agent_on_ot_rcp_through_host_ncp_forms_attaches_and_commissions() {
+    let Some(host) = host_ncp_or_skip() else {
         return;
     };
     with_sandbox(|sb| {
@@ -132,6 +142,57 @@ fn agent_on_ot_rcp_through_host_ncp_forms_attaches_and_commissions() {
         );
         println!("RCP via ot-host-ncp: VmRSS {}", memory_note(&agent, &host));
 
+        let status = agent.stop().context("stopping the agent")?;
+        ensure!(
+            status.success(),
+            "agent exit: {status}\n{}",
+            agent.log().tail(20)
+        );
+        Ok(())
+    });
+}
+
+/// Bad input: 64 KiB of garbage (HDLC flags, escapes and noise with bad frame checks, fixed
+/// seed) on `ot-host-ncp`'s Spinel input before the agent's own frames. It drops them and
+/// the agent still starts on it and leads its network.
+#[test]
+fn host_ncp_survives_garbage_before_the_agent_frames() {
+    let Some(host) = host_ncp_or_skip() else {
+        return;
+    };
+    with_sandbox(|sb| {
+        let rcp = &ot_bins()?.rcp;
+        let mut x: u32 = 15;
+        let garbage: Vec<u8> = (0..65536)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                match i % 7 {
+                    0 => 0x7e,
+                    3 => 0x7d,
+                    _ => (x >> 16) as u8,
+                }
+            })
+            .collect();
+        let garbage_file = sb.path().join("garbage.bin");
+        std::fs::write(&garbage_file, &garbage)?;
+        // The pty the agent gives the wrapper is raw for ot-host-ncp's own stdin only; `cat`
+        // reads it here, so make it raw first.
+        let wrapper = sb.path().join("host-ncp-garbage.sh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nstty raw -echo 2>/dev/null\n{{ cat '{}'; exec cat; }} | exec '{}' \"$@\"\n",
+                garbage_file.display(),
+                host.display()
+            ),
+        )?;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+        let opts = AgentOptions {
+            radio_url: Some(host_ncp_radio_url(&wrapper, rcp, 1)),
+            ..Default::default()
+        };
+        let mut agent = Agent::start_with(sb, &opts)?;
+        agent.wait_status("role leader", UP_TIMEOUT, |v| v["role"] == "leader")?;
         let status = agent.stop().context("stopping the agent")?;
         ensure!(
             status.success(),
