@@ -1,13 +1,15 @@
 /*
  * ot-host-ncp: OpenThread's NCP on the host, over a radio-only co-processor (ot-rcp).
  *
- *   ot-host-ncp [-d LEVEL] [-l LOGFILE] RADIO-URL...
+ *   ot-host-ncp [-d LEVEL] [-l LOGFILE] [-s DIR] RADIO-URL...
  *
  * RADIO-URL is OpenThread's POSIX radio URL (spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800,
  * spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=1, ...). NCP Spinel/HDLC frames are read from
  * stdin and written to stdout, as the NCP firmware does on its UART; nothing else is written
  * there: OpenThread's logs go to syslog (or to LOGFILE with -l), and stdout/stderr are otherwise
  * pointed at /dev/null (or LOGFILE) so that a stray printf cannot corrupt the Spinel stream.
+ * The NCP's settings (OpenThread's POSIX settings file) are kept in ./tmp/ of the working
+ * directory, or of DIR with -s (the program changes to DIR first: give absolute paths).
  * A Spinel RESET re-executes the program (as the simulated NCP does), with the original stdin and
  * stdout. See docs/rcp.md.
  */
@@ -90,7 +92,7 @@ void otPlatReset(otInstance *aInstance)
     dup2(sInFd, STDIN_FILENO);
     dup2(sOutFd, STDOUT_FILENO);
     dup2(sErrFd, STDERR_FILENO);
-    execvp(sArgv[0], sArgv);
+    execv("/proc/self/exe", sArgv);
     syslog(LOG_ERR, "ot-host-ncp: re-exec failed: %s", strerror(errno));
     exit(EXIT_FAILURE);
 }
@@ -99,7 +101,7 @@ void otTaskletsSignalPending(otInstance *aInstance) { (void)aInstance; }
 
 static void usage(const char *aProgram)
 {
-    fprintf(stderr, "usage: %s [-d LOG-LEVEL] [-l LOG-FILE] RADIO-URL...\n", aProgram);
+    fprintf(stderr, "usage: %s [-d LOG-LEVEL] [-l LOG-FILE] [-s SETTINGS-DIR] RADIO-URL...\n", aProgram);
     exit(EXIT_FAILURE);
 }
 
@@ -122,6 +124,7 @@ int main(int argc, char *argv[])
     otPlatformConfig config;
     otInstance      *instance;
     const char      *logFile  = NULL;
+    const char      *dir      = NULL;
     int              logLevel = OT_LOG_LEVEL_CRIT;
     int              opt;
 
@@ -132,7 +135,7 @@ int main(int argc, char *argv[])
     memset(&config, 0, sizeof(config));
     config.mSpeedUpFactor = 1;
 
-    while ((opt = getopt(argc, argv, "d:l:")) != -1)
+    while ((opt = getopt(argc, argv, "d:l:s:")) != -1)
     {
         switch (opt)
         {
@@ -141,6 +144,9 @@ int main(int argc, char *argv[])
             break;
         case 'l':
             logFile = optarg;
+            break;
+        case 's':
+            dir = optarg;
             break;
         default:
             usage(argv[0]);
@@ -173,6 +179,12 @@ int main(int argc, char *argv[])
     makeRaw(sOutFd);
     signal(SIGPIPE, SIG_DFL);
     redirectStdio(logFile);
+    if (dir != NULL && chdir(dir) != 0)
+    {
+        fprintf(stderr, "ot-host-ncp: settings directory %s: %s\n", dir, strerror(errno));
+        dprintf(sErrFd, "ot-host-ncp: settings directory %s: %s\n", dir, strerror(errno));
+        return EXIT_FAILURE;
+    }
     openlog("ot-host-ncp", LOG_PID | (logFile != NULL ? LOG_PERROR : 0), LOG_DAEMON);
 
     instance = otSysInit(&config);
