@@ -137,8 +137,16 @@ pub(crate) enum DropReason {
     RateLimited,
     BorderAgentDown,
     UnknownPeer,
+    /// The agent's own commissioner's peer address and port, from the LAN (a spoof).
+    ReservedPeer,
     QueueFull,
     SendFailed,
+}
+
+/// Whether a LAN peer poses as the agent's own commissioner (its forward-stream peer): its
+/// datagrams would reach the Border Agent as the commissioner's and the answers the commissioner.
+pub(crate) fn reserved(from: &SocketAddrV6) -> bool {
+    *from.ip() == crate::commissioner::PEER_ADDR && from.port() == crate::commissioner::PEER_PORT
 }
 
 /// Datagram counters (shown in `status.border_agent`).
@@ -151,6 +159,7 @@ pub(crate) struct Counters {
     rate_limited: AtomicU64,
     border_agent_down: AtomicU64,
     unknown_peer: AtomicU64,
+    reserved_peer: AtomicU64,
     queue_full: AtomicU64,
     send_failed: AtomicU64,
 }
@@ -163,6 +172,7 @@ impl Counters {
             DropReason::RateLimited => &self.rate_limited,
             DropReason::BorderAgentDown => &self.border_agent_down,
             DropReason::UnknownPeer => &self.unknown_peer,
+            DropReason::ReservedPeer => &self.reserved_peer,
             DropReason::QueueFull => &self.queue_full,
             DropReason::SendFailed => &self.send_failed,
         };
@@ -187,6 +197,7 @@ impl Counters {
             ("rate_limited", &self.rate_limited),
             ("border_agent_down", &self.border_agent_down),
             ("unknown_peer", &self.unknown_peer),
+            ("reserved_peer", &self.reserved_peer),
             ("queue_full", &self.queue_full),
             ("send_failed", &self.send_failed),
         ];
@@ -419,6 +430,9 @@ impl Task {
     }
 
     async fn relay_lan_datagram(&mut self, payload: &[u8], from: SocketAddrV6) {
+        if reserved(&from) {
+            return self.counters.drop_for(DropReason::ReservedPeer);
+        }
         if payload.len() > MAX_PAYLOAD {
             return self.counters.drop_for(DropReason::TooLarge);
         }

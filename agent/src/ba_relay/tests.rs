@@ -190,3 +190,26 @@ async fn datagrams_are_relayed_both_ways_over_loopback() {
     .await;
     assert_eq!(s["peers"], MAX_PEERS, "{s}");
 }
+
+#[test]
+fn the_commissioners_own_peer_is_reserved() {
+    use crate::commissioner::{PEER_ADDR, PEER_PORT};
+    assert!(super::reserved(&SocketAddrV6::new(
+        PEER_ADDR, PEER_PORT, 0, 0
+    )));
+    assert!(super::reserved(&SocketAddrV6::new(
+        PEER_ADDR, PEER_PORT, 0, 3
+    )));
+    assert!(!super::reserved(&SocketAddrV6::new(
+        PEER_ADDR,
+        PEER_PORT + 1,
+        0,
+        0
+    )));
+    assert!(!super::reserved(&SocketAddrV6::new(
+        "fe80::1".parse().unwrap(),
+        PEER_PORT,
+        0,
+        0
+    )));
+}

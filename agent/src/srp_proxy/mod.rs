@@ -29,6 +29,7 @@ mod mdns;
 pub(crate) mod registry;
 mod txt;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +69,10 @@ struct Status {
 #[derive(Default)]
 struct Shared {
     status: Mutex<Status>,
+    /// Co-processor resets seen by the frame router: a frame is stamped with it, and one from
+    /// before the last reset the proxy handled is dropped unanswered (its context pointer is the
+    /// old boot's).
+    resets: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -81,8 +86,14 @@ enum Input {
         command: Command,
         prop: Prop,
         value: Vec<u8>,
+        /// `Shared::resets` when it arrived.
+        boot: u64,
     },
     MeshLocal(Vec<u8>),
+}
+
+/// Resets and stop: never queued behind frames (an unbounded channel; both are rare).
+enum Control {
     Reset,
     Stop(oneshot::Sender<()>),
 }
@@ -91,6 +102,7 @@ enum Input {
 #[derive(Clone)]
 pub(crate) struct Inlet {
     tx: mpsc::Sender<Input>,
+    control: mpsc::UnboundedSender<Control>,
     shared: Arc<Shared>,
 }
 
@@ -106,11 +118,16 @@ impl Inlet {
                 command: *command,
                 prop: *p,
                 value: value.clone(),
+                boot: self.shared.resets.load(Ordering::SeqCst),
             },
             Event::Property { prop: p, value, .. } if *p == prop::IPV6_ML_PREFIX => {
                 Input::MeshLocal(value.clone())
             }
-            Event::Reset { .. } => Input::Reset,
+            Event::Reset { .. } => {
+                self.shared.resets.fetch_add(1, Ordering::SeqCst);
+                let _ = self.control.send(Control::Reset);
+                return;
+            }
             _ => return,
         };
         if self.tx.try_send(input).is_err() {
@@ -122,7 +139,7 @@ impl Inlet {
 /// Handle on the running proxy.
 pub(crate) struct SrpProxy {
     shared: Arc<Shared>,
-    tx: mpsc::Sender<Input>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 /// Starts the proxy on `[bridge] infra_interface`.
@@ -132,6 +149,7 @@ pub(crate) fn start(
 ) -> (Arc<SrpProxy>, Inlet) {
     let shared = Arc::new(Shared::default());
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (control, control_rx) = mpsc::unbounded_channel();
     let s = shared.clone();
     tokio::spawn(async move {
         // The agent's one mDNS responder (crate::mdns), or why there is none; requests queue
@@ -141,13 +159,14 @@ pub(crate) fn start(
             Ok(Err(why)) => Err(why),
             Err(_) => Err("the mDNS responder did not start".into()),
         };
-        run(client, s, rx, publisher).await
+        run(client, s, rx, control_rx, publisher).await
     });
     let inlet = Inlet {
-        tx: tx.clone(),
+        tx,
+        control: control.clone(),
         shared: shared.clone(),
     };
-    (Arc::new(SrpProxy { shared, tx }), inlet)
+    (Arc::new(SrpProxy { shared, control }), inlet)
 }
 
 impl SrpProxy {
@@ -156,11 +175,12 @@ impl SrpProxy {
         status_json(&self.shared.status())
     }
 
-    /// Withdraws what is published (mDNS goodbyes). Waits at most 1 s.
+    /// Withdraws what is published (mDNS goodbyes), before the responder stops. Waits at most
+    /// 3 s (a frame being answered may hold the proxy for up to the co-processor's 2 s timeout).
     pub(crate) async fn shutdown(&self) {
         let (done_tx, done_rx) = oneshot::channel();
-        if self.tx.send(Input::Stop(done_tx)).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), done_rx).await;
+        if self.control.send(Control::Stop(done_tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), done_rx).await;
         }
     }
 }
@@ -228,6 +248,7 @@ async fn run(
     client: Client,
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Input>,
+    mut control: mpsc::UnboundedReceiver<Control>,
     publisher: Result<Box<dyn Publisher>, String>,
 ) {
     let (publisher, can_publish) = match publisher {
@@ -248,22 +269,33 @@ async fn run(
         warned_malformed: false,
     };
     let mut retry = tokio::time::interval(RETRY);
+    let mut boot = 0u64; // resets handled
     loop {
         if p.want_ready {
             p.set_ready().await;
         }
         tokio::select! {
-            i = rx.recv() => match i {
+            biased;
+            c = control.recv() => match c {
                 None => break,
-                Some(Input::Stop(done)) => {
+                Some(Control::Stop(done)) => {
                     p.registry.clear(p.publisher.as_mut());
                     p.update_counts();
                     let _ = done.send(());
                     break;
                 }
-                Some(Input::Reset) => p.reset(can_publish),
+                Some(Control::Reset) => {
+                    boot += 1;
+                    p.reset(can_publish);
+                }
+            },
+            i = rx.recv() => match i {
+                None => break,
                 Some(Input::MeshLocal(v)) => p.mesh_local(&v),
-                Some(Input::Frame { command, prop, value }) => p.frame(command, prop, &value).await,
+                Some(Input::Frame { boot: b, .. }) if b < boot => {
+                    tracing::debug!("SRP proxy: a DNS-SD request from before the co-processor reset dropped");
+                }
+                Some(Input::Frame { command, prop, value, .. }) => p.frame(command, prop, &value).await,
             },
             _ = retry.tick(), if p.want_ready => {}
         }
@@ -334,7 +366,8 @@ impl Proxy {
         );
         self.registry.clear(self.publisher.as_mut());
         self.update_counts();
-        if can_publish && !self.unsupported {
+        self.unsupported = false; // the firmware may have been replaced: ask again
+        if can_publish {
             self.want_ready = true;
             self.shared.status().advertising = false;
         }

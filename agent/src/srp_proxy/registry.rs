@@ -151,7 +151,10 @@ impl Registry {
 
     fn host(&mut self, register: bool, h: dnssd::Host, publisher: &mut dyn Publisher) -> Handled {
         if !register {
-            self.hosts.remove(&h.name.to_lowercase());
+            let name = h.name.to_lowercase();
+            self.hosts.remove(&name);
+            // Its services lose their addresses: withdrawn from the LAN (still registered).
+            self.republish_host(&name, publisher);
             return answer(ot_error::NONE, h.request);
         }
         let addrs: Vec<Ipv6Addr> = h

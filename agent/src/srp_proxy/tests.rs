@@ -165,6 +165,22 @@ fn service_waits_for_its_host_and_follows_its_addresses() {
 }
 
 #[test]
+fn removing_a_host_withdraws_its_services() {
+    let (mut r, mut p) = registry();
+    let h = host("dev3", &[OMR], 20);
+    r.handle(cmd::INSERTED, prop::DNSSD_HOST, &h, &mut p);
+    let s = dnssd::encode_service(&service("dev3", "ins3", 21));
+    r.handle(cmd::INSERTED, prop::DNSSD_SERVICE, &s, &mut p);
+    assert!(matches!(&p.take()[..], [Call::Publish(_)]));
+    assert_eq!(r.handle(cmd::REMOVED, prop::DNSSD_HOST, &h, &mut p), ok(20));
+    assert_eq!(
+        p.take(),
+        vec![Call::Unpublish("ins3".into(), "_test._udp".into())]
+    );
+    assert_eq!(r.counts(), (0, 1, 0, 0));
+}
+
+#[test]
 fn keys_are_answered_not_published_and_reset_clears() {
     let (mut r, mut p) = registry();
     let k = dnssd::encode_key(&Key {
@@ -357,10 +373,18 @@ async fn answers_every_request_and_says_ready_again_after_reset() {
     let (fake, client, _events) = crate::fake_ncp::FakeNcp::start();
     let shared = Arc::new(Shared::default());
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (control, control_rx) = mpsc::unbounded_channel();
     let rec = Recorder::default();
-    tokio::spawn(run(client, shared.clone(), rx, Ok(Box::new(rec.clone()))));
+    tokio::spawn(run(
+        client,
+        shared.clone(),
+        rx,
+        control_rx,
+        Ok(Box::new(rec.clone())),
+    ));
     let inlet = Inlet {
         tx: tx.clone(),
+        control,
         shared: shared.clone(),
     };
     let ev = |command, p, value: Vec<u8>| Event::Property {
