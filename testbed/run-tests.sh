@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command (README and CI call exactly this):
-#   1. builds the OpenThread simulation nodes (testbed/build-ot.sh, cached), and with TEST_RCP=1
-#      the RCP prototype's ot-host-ncp (testbed/build-host-ncp.sh; docs/rcp.md),
+#   1. builds the OpenThread simulation nodes (testbed/build-ot.sh, cached) and the RCP
+#      prototype's ot-host-ncp (testbed/build-host-ncp.sh, cached; docs/rcp.md),
 #   2. builds the workspace binaries the end-to-end tests run (thread-agent, threadctl),
 #   3. runs every test of the workspace (unit, property and e2e tests) with cargo-nextest, which
 #      runs tests of all binaries side by side (.config/nextest.toml: the e2e tests, which mostly
@@ -19,12 +19,9 @@ export RUST_LIB_BACKTRACE="${RUST_LIB_BACKTRACE:-0}"
 
 echo "==> testbed/build-ot.sh (OpenThread simulation nodes)"
 "$here/build-ot.sh" >/dev/null
-# Opt-in: the RCP prototype's host-side co-processor, so that tests/tests/rcp.rs runs instead of
-# skipping (docs/rcp.md).
-if [ "${TEST_RCP:-0}" = 1 ]; then
-    echo "==> testbed/build-host-ncp.sh (TEST_RCP=1: ot-host-ncp for tests/tests/rcp.rs)"
-    "$here/build-host-ncp.sh" >/dev/null
-fi
+# The RCP prototype's host-side co-processor, for tests/tests/rcp.rs (docs/rcp.md).
+echo "==> testbed/build-host-ncp.sh (ot-host-ncp, the RCP prototype)"
+"$here/build-host-ncp.sh" >/dev/null
 echo "==> cargo build --workspace --bins"
 cargo build --workspace --bins
 log=$(mktemp -t thread-agent-tests.XXXXXX)

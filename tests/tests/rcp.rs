@@ -6,8 +6,9 @@
 //! `threadctl dataset export` gives, and another joins through the agent's commissioner. Garbage
 //! on `ot-host-ncp`'s Spinel input does not stop it.
 //!
-//! Opt-in: skipped, with a message saying how to build it, when `ot-host-ncp` was not built (the
-//! default test bed builds only the NCP firmware). Every wait has a generous deadline (a hang
+//! testbed/run-tests.sh (the suite) builds `ot-host-ncp` first; run alone without it, the tests
+//! are skipped with a message saying how to build it. RCP support stays opt-in for users (the
+//! agent's default is NCP firmware). Every wait has a generous deadline (a hang
 //! bound, not a speed test); times and memory are printed, never asserted.
 
 use std::os::unix::fs::PermissionsExt;
@@ -59,8 +60,8 @@ fn host_ncp_or_skip() -> Option<std::path::PathBuf> {
     let host = host_ncp();
     if host.is_none() {
         eprintln!(
-            "SKIPPED: ot-host-ncp was not built (RCP support is opt-in): run \
-             testbed/build-host-ncp.sh, then this test again (docs/rcp.md)"
+            "SKIPPED: ot-host-ncp was not built: run testbed/build-host-ncp.sh (testbed/run-tests.sh \
+             does), then this test again (docs/rcp.md)"
         );
     }
     host
