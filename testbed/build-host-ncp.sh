@@ -16,14 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out="${OT_BUILD_DIR:-$root/target/openthread}/host-ncp"
 
-for tool in cmake ninja cargo; do
-    command -v "$tool" >/dev/null || { echo "build-host-ncp.sh: '$tool' is missing (apt-get install cmake ninja-build)" >&2; exit 1; }
-done
-
-cargo fetch --quiet --manifest-path "$here/otsrc/Cargo.toml"
-src=$(cargo metadata --format-version 1 --manifest-path "$here/otsrc/Cargo.toml" \
-      | python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name"]=="openthread-sys"))')/openthread
-[ -f "$src/CMakeLists.txt" ] || { echo "build-host-ncp.sh: OpenThread source not found at $src" >&2; exit 1; }
+me=build-host-ncp.sh
+# shellcheck source=ot-source.sh
+. "$here/ot-source.sh"
 
 defs="-DOPENTHREAD_POSIX_CONFIG_INFRA_IF_ENABLE=0"
 opts=(-GNinja -DCMAKE_BUILD_TYPE=Release -DOT_SRC="$src" -DOT_PLATFORM=posix -DBUILD_TESTING=OFF

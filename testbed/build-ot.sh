@@ -16,14 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out="${OT_BUILD_DIR:-$root/target/openthread}"
 
-for tool in cmake ninja cargo; do
-    command -v "$tool" >/dev/null || { echo "build-ot.sh: '$tool' is missing (apt-get install cmake ninja-build)" >&2; exit 1; }
-done
-
-cargo fetch --quiet --manifest-path "$here/otsrc/Cargo.toml"
-src=$(cargo metadata --format-version 1 --manifest-path "$here/otsrc/Cargo.toml" \
-      | python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name"]=="openthread-sys"))')/openthread
-[ -f "$src/CMakeLists.txt" ] || { echo "build-ot.sh: OpenThread source not found at $src" >&2; exit 1; }
+me=build-ot.sh
+# shellcheck source=ot-source.sh
+. "$here/ot-source.sh"
 
 common=(-GNinja -DCMAKE_BUILD_TYPE=Debug -DOT_PLATFORM=simulation -DBUILD_TESTING=OFF
         -DOT_FTD=ON -DOT_MTD=OFF -DOT_RCP=ON -DOT_COMMISSIONER=ON -DOT_JOINER=ON
