@@ -319,6 +319,32 @@ impl Agent {
         }
     }
 
+    /// Polls `threadctl <args>` (JSON, every 250 ms) until `pred` holds; returns that answer.
+    /// The error names `what` and shows the last answer and the agent's log.
+    pub fn wait_json(
+        &self,
+        args: &[&str],
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.threadctl_json(args)?;
+            if pred(&v) {
+                return Ok(v);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{what}: not reached within {timeout:?}; last `threadctl {}`: {v}\nthread-agent log (last lines):\n{}",
+                    args.join(" "),
+                    self.log.tail(30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// The process id of the simulated co-processor (`ot-ncp-ftd`) the agent started (its child).
     pub fn ncp_pid(&self) -> Result<u32> {
         let ncp = ot_bins()?.ncp.canonicalize()?;

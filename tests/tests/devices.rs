@@ -36,7 +36,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, ensure, Result};
+use anyhow::{anyhow, ensure, Result};
 use e2e::dataset::{assert_no_pskd_in_tree, Tlvs, NETWORK_KEY};
 use e2e::network::{ok_stdout, output_text, threadctl_long, EventsTap};
 use e2e::{with_sandbox, Agent, CliNode, Sandbox};
@@ -323,7 +323,7 @@ fn import(agent: &Agent, sb: &Sandbox, name: &str, rows: &[(&str, &str, &str)]) 
     Ok(())
 }
 
-/// Polls `device list --json` (every 500 ms) until the record of `eui` satisfies `pred`.
+/// Polls `device list --json` until the record of `eui` satisfies `pred`; returns that record.
 fn wait_device(
     agent: &Agent,
     eui: &str,
@@ -331,19 +331,19 @@ fn wait_device(
     timeout: Duration,
     pred: impl Fn(&Value) -> bool,
 ) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let list = devices(agent)?;
-        if let Some(d) = list.iter().find(|d| d["eui64"] == eui) {
-            if pred(d) {
-                return Ok(d.clone());
-            }
-        }
-        if Instant::now() >= deadline {
-            bail!("{eui}: not {what} within {timeout:?}: {list:#?}");
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let find = |v: &Value| {
+        v["devices"]
+            .as_array()
+            .and_then(|l| l.iter().find(|d| d["eui64"] == eui))
+            .cloned()
+    };
+    let v = agent.wait_json(
+        &["device", "list", "--json"],
+        &format!("{eui} {what}"),
+        timeout,
+        |v| find(v).is_some_and(|d| pred(&d)),
+    )?;
+    find(&v).ok_or_else(|| anyhow!("{eui}: gone from the device list"))
 }
 
 /// Events of type `kind` for `eui` the tap received so far.

@@ -241,20 +241,7 @@ fn wait_commissioner(
     timeout: Duration,
     pred: impl Fn(&Value) -> bool,
 ) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let v = commissioner(agent)?;
-        if pred(&v) {
-            return Ok(v);
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "{what}: not reached within {timeout:?}; last: {v}\nagent log:\n{}",
-                agent.log().tail(30)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    agent.wait_json(&["commissioner", "status", "--json"], what, timeout, pred)
 }
 
 fn relay_status(agent: &Agent) -> Result<Value> {
