@@ -20,7 +20,8 @@
 //! - Everything else: to the monitor.
 //!
 //! Queues: the bridge's ([`bridge::RX_QUEUE`] packets, [`bridge::CONTROL_QUEUE`] events), the
-//! SRP proxy's ([`srp_proxy::QUEUE`]) and the commissioner's ([`SERVICE_QUEUE`]) are never waited on: what does not fit is dropped and
+//! SRP proxy's ([`srp_proxy::QUEUE`]; its resets go on a channel of their own) and the
+//! commissioner's ([`SERVICE_QUEUE`]) are never waited on: what does not fit is dropped and
 //! counted. The monitor's ([`MONITOR_QUEUE`]) is waited on (it must see every event), except once
 //! it has stopped at shutdown: the service keeps being fed (its resignation answer still has to
 //! arrive).

@@ -287,9 +287,9 @@ async fn bind_control(settings: &Settings) -> Result<control_socket::ControlServ
 }
 
 /// Stopping, in order: goodbye packets for the devices' services (SRP proxy), then for
-/// `_meshcop._udp`; the commissioner session
-/// resigned (if any) before the co-processor link goes away; the control socket file removed; the
-/// Thread interface and the routes the bridge added removed.
+/// `_meshcop._udp` (the responder stops last); the commissioner session resigned (if any) before
+/// the co-processor link goes away; the control socket file removed; the Thread interface and the
+/// routes the bridge added removed.
 async fn shut_down(
     mdns: mdns::Mdns,
     srp_proxy: &srp_proxy::SrpProxy,
